@@ -1,0 +1,300 @@
+"""Per-environment settings as frozen, keyword-only dataclasses.
+
+Environment differences are data: `DEV` and `PROD` are two values of the same
+types, and the same stack classes are instantiated with each. Every value is
+validated when constructed; an invalid one raises `ConfigValueError` naming
+the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+# CloudWatch Logs accepts only these retention periods (days); 0 = never expire.
+CLOUDWATCH_RETENTION_DAYS = (
+    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+LAMBDA_ARCHITECTURES = ("x86_64", "arm64")
+ECR_TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE")
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class ConfigValueError(ValueError):
+    """A setting is invalid; says which one, its value and what is allowed."""
+
+    def __init__(self, field_name: str, value: object, allowed: str) -> None:
+        self.field = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field_name}={value!r} is invalid: allowed {allowed}")
+
+
+def _require(ok: bool, field_name: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise ConfigValueError(field_name, value, allowed)
+
+
+def _int_in(field_name: str, value: object, lo: int, hi: int) -> None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+    _require(ok, field_name, value, f"an integer from {lo} to {hi}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSettings:
+    """The container-image Lambda function."""
+
+    memory_mb: int = 3008
+    """Memory in MB (128-10,240); vCPUs scale with it (~1,769 MB = 1 vCPU)."""
+    timeout_s: int = 900
+    """Per-invocation timeout in seconds (1-900, Lambda's maximum)."""
+    ephemeral_storage_mb: int = 2048
+    """/tmp size in MB (512-10,240): holds the cached model and decoded audio."""
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    """Must match the image that was pushed."""
+    reserved_concurrency: int = 2
+    """Reserved concurrent executions; -1 leaves the function unreserved."""
+    image_tag: str = "latest"
+    """Tag of the image in the environment's repository; overridden by
+    $INFERENCE_IMAGE_TAG at synth time. Ignored when image_digest is set."""
+    image_digest: str = ""
+    """Pin by digest (sha256:...); overridden by $INFERENCE_IMAGE_DIGEST."""
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        _int_in("function.memory_mb", self.memory_mb, 128, 10_240)
+        _int_in("function.timeout_s", self.timeout_s, 1, 900)
+        _int_in("function.ephemeral_storage_mb", self.ephemeral_storage_mb, 512, 10_240)
+        _require(self.architecture in LAMBDA_ARCHITECTURES, "function.architecture", self.architecture,
+                 f"one of {LAMBDA_ARCHITECTURES}")
+        _int_in("function.reserved_concurrency", self.reserved_concurrency, -1, 1000)
+        _require(bool(_IMAGE_TAG.match(self.image_tag)), "function.image_tag", self.image_tag,
+                 "an ECR tag: letters, digits, '_', '.', '-', at most 128 characters")
+        _require(self.image_digest == "" or bool(_DIGEST.match(self.image_digest)), "function.image_digest",
+                 self.image_digest, "empty or sha256:<64 hex digits>")
+        _require(self.log_level in ("DEBUG", "INFO", "WARNING", "ERROR"), "function.log_level", self.log_level,
+                 "DEBUG, INFO, WARNING or ERROR")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings:
+    """The REST API in front of the function."""
+
+    stage_name: str = "v1"
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
+    """Origins allowed by CORS on the API and the buckets; left out: only the local
+    server's page. '*' only where allow_wildcard_origin is true (dev)."""
+    allow_wildcard_origin: bool = False
+    api_key_required: bool = True
+    """Require an API key (x-api-key) on POST /predict; creates a key and a usage plan."""
+    throttle_rate_limit: float = 10.0
+    """Steady-state requests per second for the usage plan (API key only)."""
+    throttle_burst_limit: int = 20
+    quota_limit: int = 10_000
+    """Requests per quota_period for the usage plan (API key only)."""
+    quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+
+    def __post_init__(self) -> None:
+        _require(bool(re.match(r"^[A-Za-z0-9_]{1,128}$", self.stage_name)), "api.stage_name", self.stage_name,
+                 "letters, digits and '_', 1-128 characters")
+        _require(isinstance(self.cors_allowed_origins, tuple) and len(self.cors_allowed_origins) > 0,
+                 "api.cors_allowed_origins", self.cors_allowed_origins, "a non-empty tuple of origins")
+        for origin in self.cors_allowed_origins:
+            if origin == "*":
+                _require(self.allow_wildcard_origin, "api.cors_allowed_origins", origin,
+                         "explicit origins such as 'https://app.example.com' ('*' only where allow_wildcard_origin=True)")
+                _require(len(self.cors_allowed_origins) == 1, "api.cors_allowed_origins", self.cors_allowed_origins,
+                         "'*' alone or a list of explicit origins")
+            else:
+                _require(bool(_ORIGIN.match(origin)), "api.cors_allowed_origins", origin,
+                         "scheme://host[:port] with no path, e.g. 'https://app.example.com'")
+        _require(isinstance(self.throttle_rate_limit, (int, float)) and 0 < self.throttle_rate_limit <= 10_000,
+                 "api.throttle_rate_limit", self.throttle_rate_limit, "a number above 0 and at most 10000")
+        _int_in("api.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        _int_in("api.quota_limit", self.quota_limit, 1, 100_000_000)
+        _require(self.quota_period in QUOTA_PERIODS, "api.quota_period", self.quota_period, f"one of {QUOTA_PERIODS}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageSettings:
+    """The input (uploads) and output (results) buckets."""
+
+    input_expiry_days: int = 7
+    """Uploads under the input prefix are deleted this many days after creation."""
+    output_noncurrent_expiry_days: int = 30
+    """Overwritten or deleted results are kept this many days as noncurrent versions."""
+    abort_incomplete_multipart_days: int = 1
+    input_prefix: str = "uploads/"
+    output_prefix: str = "results/"
+    force_destroy: bool = False
+    """Let `terraform destroy` delete non-empty buckets (dev only: loses data)."""
+
+    def __post_init__(self) -> None:
+        _int_in("storage.input_expiry_days", self.input_expiry_days, 1, 3650)
+        _int_in("storage.output_noncurrent_expiry_days", self.output_noncurrent_expiry_days, 1, 3650)
+        _int_in("storage.abort_incomplete_multipart_days", self.abort_incomplete_multipart_days, 1, 365)
+        for name in ("input_prefix", "output_prefix"):
+            value = getattr(self, name)
+            _require(bool(re.match(r"^[a-z0-9][a-z0-9\-_/]*/$", value)), f"storage.{name}", value,
+                     "a key prefix such as 'uploads/' (lowercase, ends with '/')")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelStoreSettings:
+    """Where the function may read model artifacts. The bucket is not created here."""
+
+    bucket: str = ""
+    """Existing bucket holding model artifacts; empty = the model is baked into the image."""
+    prefix: str = "models/basic-pitch/0.4.0/"
+    """The only prefix the function may read."""
+
+    def __post_init__(self) -> None:
+        _require(self.bucket == "" or bool(_BUCKET.match(self.bucket)), "model_store.bucket", self.bucket,
+                 "empty or an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+        _require(bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9\-_./]*/$", self.prefix)), "model_store.prefix", self.prefix,
+                 "a key prefix ending with '/'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrySettings:
+    """The ECR repository the function's image comes from."""
+
+    tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "IMMUTABLE"
+    keep_tagged_images: int = 10
+    """Keep the newest N tagged images; older ones expire."""
+    untagged_expiry_days: int = 3
+    force_delete: bool = False
+    """Let `terraform destroy` delete a repository that still holds images."""
+
+    def __post_init__(self) -> None:
+        _require(self.tag_mutability in ECR_TAG_MUTABILITY, "registry.tag_mutability", self.tag_mutability,
+                 f"one of {ECR_TAG_MUTABILITY}")
+        _int_in("registry.keep_tagged_images", self.keep_tagged_images, 1, 1000)
+        _int_in("registry.untagged_expiry_days", self.untagged_expiry_days, 1, 365)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalStateBackend:
+    """Terraform state in a local file (relative to the stack's synth folder)."""
+
+    path: str
+
+    def __post_init__(self) -> None:
+        _require(bool(self.path) and not self.path.startswith("/"), "state.path", self.path,
+                 "a relative file path (absolute paths make synth output machine-specific)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3StateBackend:
+    """Terraform state in S3 with S3-native locking (use_lockfile)."""
+
+    bucket: str
+    key_prefix: str
+    """Each stack stores its state at <key_prefix><stack name>.tfstate."""
+    region: str
+
+    def __post_init__(self) -> None:
+        _require(bool(_BUCKET.match(self.bucket)), "state.bucket", self.bucket, "an S3 bucket name")
+        _require(bool(self.key_prefix) and not self.key_prefix.startswith("/"), "state.key_prefix",
+                 self.key_prefix, "a non-empty key prefix such as 'audio-inference/prod/'")
+        _require(bool(_REGION.match(self.region)), "state.region", self.region, "an AWS region such as 'us-east-1'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    """One deployment environment: every stack of it is built from this value."""
+
+    name: str
+    """Short name used in stack and resource names: inference-<name>."""
+    region: str = "us-east-1"
+    project: str = "audio-inference"
+    log_retention_days: int = 30
+    """Retention of the function's and the API's log groups (CloudWatch's allowed values)."""
+    function: FunctionSettings = field(default_factory=FunctionSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    model_store: ModelStoreSettings = field(default_factory=ModelStoreSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    state: LocalStateBackend | S3StateBackend | None = None
+    """None = a local state file per stack."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """Extra tags on every resource (Project, Environment and ManagedBy are always set)."""
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.name, str) and bool(_NAME.match(self.name)), "name", self.name,
+                 "2-20 lowercase letters, digits and '-', starting with a letter")
+        _require(bool(_REGION.match(self.region)), "region", self.region, "an AWS region such as 'us-east-1'")
+        _require(bool(_NAME.match(self.project)), "project", self.project,
+                 "2-20 lowercase letters, digits and '-', starting with a letter")
+        _require(self.log_retention_days in CLOUDWATCH_RETENTION_DAYS, "log_retention_days", self.log_retention_days,
+                 f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}")
+        for key, value in self.tags:
+            _require(bool(key) and len(key) <= 128 and len(value) <= 256, "tags", (key, value),
+                     "keys of 1-128 and values of at most 256 characters")
+
+    @property
+    def stack_name(self) -> str:
+        return f"inference-{self.name}"
+
+    @property
+    def registry_stack_name(self) -> str:
+        return f"inference-{self.name}-registry"
+
+    @property
+    def resource_prefix(self) -> str:
+        """Prefix of resource names: <project>-<env>."""
+        return f"{self.project}-{self.name}"
+
+    @property
+    def repository_name(self) -> str:
+        return f"{self.project}/{self.name}"
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        return {"Project": self.project, "Environment": self.name, "ManagedBy": "cdktf", **dict(self.tags)}
+
+
+DEV = EnvironmentConfig(
+    name="dev",
+    log_retention_days=7,
+    function=FunctionSettings(reserved_concurrency=2, log_level="DEBUG"),
+    api=ApiSettings(cors_allowed_origins=("*",), allow_wildcard_origin=True, api_key_required=False),
+    storage=StorageSettings(input_expiry_days=3, output_noncurrent_expiry_days=7, force_destroy=True),
+    registry=RegistrySettings(tag_mutability="MUTABLE", keep_tagged_images=5, force_delete=True),
+)
+
+PROD = EnvironmentConfig(
+    name="prod",
+    log_retention_days=30,
+    function=FunctionSettings(reserved_concurrency=20, image_tag="0.1.0"),
+    api=ApiSettings(
+        cors_allowed_origins=("https://app.example.com",),
+        api_key_required=True,
+        throttle_rate_limit=20.0,
+        throttle_burst_limit=40,
+        quota_limit=50_000,
+    ),
+    storage=StorageSettings(input_expiry_days=7, output_noncurrent_expiry_days=30),
+    registry=RegistrySettings(tag_mutability="IMMUTABLE", keep_tagged_images=20),
+    state=S3StateBackend(bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/",
+                         region="us-east-1"),
+)
+
+ENVIRONMENTS: dict[str, EnvironmentConfig] = {env.name: env for env in (DEV, PROD)}
+
+
+def get_environment(name: str) -> EnvironmentConfig:
+    """The named environment, or an error listing the known ones."""
+    try:
+        return ENVIRONMENTS[name]
+    except KeyError:
+        raise ConfigValueError("environment", name, f"one of {sorted(ENVIRONMENTS)}") from None

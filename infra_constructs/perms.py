@@ -1,0 +1,19 @@
+"""IAM action lists, in one place, used by the grant methods.
+
+Modelled on aws-cdk-lib's aws-s3/lib/perms.ts: a grant picks a list from
+here; nothing else spells out actions.
+"""
+
+from __future__ import annotations
+
+S3_OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
+S3_OBJECT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
+S3_OBJECT_DELETE = ("s3:DeleteObject",)
+S3_BUCKET_LIST = ("s3:ListBucket",)
+
+LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+# X-Ray segment upload: AWS offers no resource-level scoping for these actions.
+XRAY_WRITE = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+
+ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")

@@ -1,0 +1,229 @@
+"""A private S3 bucket with the protections every bucket of ours needs.
+
+Encryption, all four public-access blocks, bucket-owner-enforced ownership,
+a TLS-only bucket policy, lifecycle rules and optional CORS and versioning.
+Access is given with `grant_read` / `grant_read_write` on a key prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_cors_configuration import (
+    S3BucketCorsConfiguration,
+    S3BucketCorsConfigurationCorsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+from constructs import Construct
+
+from infra_constructs import perms
+from infra_constructs.function_role import Condition, FunctionRole
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecureBucketProps:
+    name_prefix: str
+    """Bucket name prefix; AWS appends a unique suffix (bucket names are global)."""
+    versioned: bool = False
+    """Keep object versions; left out: unversioned."""
+    expire_prefix: str | None = None
+    """Delete current objects under this prefix after `expire_after_days`; left out: never."""
+    expire_after_days: int | None = None
+    noncurrent_expiry_days: int | None = None
+    """Delete noncurrent versions after N days (versioned buckets); left out: kept."""
+    abort_incomplete_multipart_days: int = 1
+    """Abort multipart uploads left incomplete for N days."""
+    cors_allowed_origins: tuple[str, ...] = ()
+    """Browser origins allowed by CORS; left out: no CORS configuration."""
+    cors_allowed_methods: tuple[str, ...] = ("GET",)
+    force_destroy: bool = False
+    """Let destroy delete a non-empty bucket; left out: refuse (keeps data)."""
+
+
+class SecureBucket(Construct):
+    def __init__(self, scope: Construct, id_: str, props: SecureBucketProps) -> None:
+        super().__init__(scope, id_)
+        self.bucket = S3Bucket(self, "bucket", bucket_prefix=props.name_prefix, force_destroy=props.force_destroy)
+        bucket_id = self.bucket.id
+
+        public_access = S3BucketPublicAccessBlock(
+            self,
+            "public-access-block",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
+        S3BucketOwnershipControls(
+            self,
+            "ownership",
+            bucket=bucket_id,
+            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+        )
+        S3BucketServerSideEncryptionConfigurationA(
+            self,
+            "encryption",
+            bucket=bucket_id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=(
+                        S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="AES256"
+                        )
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+        )
+        tls_only = DataAwsIamPolicyDocument(
+            self,
+            "tls-only-policy",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    sid="DenyInsecureTransport",
+                    effect="Deny",
+                    actions=["s3:*"],  # a Deny: every action over plain HTTP is refused
+                    principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+                    resources=[self.bucket.arn, f"{self.bucket.arn}/*"],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="Bool", variable="aws:SecureTransport", values=["false"]
+                        )
+                    ],
+                )
+            ],
+        )
+        # The policy goes in after the public-access block, as AWS evaluates it against the block.
+        S3BucketPolicy(self, "policy", bucket=bucket_id, policy=tls_only.json, depends_on=[public_access])
+
+        versioning = None
+        if props.versioned:
+            versioning = S3BucketVersioningA(
+                self,
+                "versioning",
+                bucket=bucket_id,
+                versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+            )
+
+        rules = [
+            S3BucketLifecycleConfigurationRule(
+                id="abort-incomplete-multipart-uploads",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=props.abort_incomplete_multipart_days
+                    )
+                ],
+            )
+        ]
+        if props.expire_after_days is not None:
+            rules.append(
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-uploads",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=props.expire_prefix or "")],
+                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=props.expire_after_days)],
+                )
+            )
+        if props.noncurrent_expiry_days is not None:
+            rules.append(
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-noncurrent-versions",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=props.noncurrent_expiry_days
+                        )
+                    ],
+                )
+            )
+        S3BucketLifecycleConfiguration(
+            self,
+            "lifecycle",
+            bucket=bucket_id,
+            rule=rules,
+            depends_on=[versioning] if versioning else None,
+        )
+
+        if props.cors_allowed_origins:
+            S3BucketCorsConfiguration(
+                self,
+                "cors",
+                bucket=bucket_id,
+                cors_rule=[
+                    S3BucketCorsConfigurationCorsRule(
+                        allowed_origins=list(props.cors_allowed_origins),
+                        allowed_methods=list(props.cors_allowed_methods),
+                        allowed_headers=["*"],
+                        expose_headers=["ETag"],
+                        max_age_seconds=3000,
+                    )
+                ],
+            )
+
+    @property
+    def name(self) -> str:
+        return self.bucket.bucket
+
+    @property
+    def arn(self) -> str:
+        return self.bucket.arn
+
+    def grant_read(self, role: FunctionRole, name: str, prefix: str) -> None:
+        """Let `role` list and read objects under `prefix` only."""
+        self._grant(role, name, prefix, perms.S3_OBJECT_READ)
+
+    def grant_read_write(self, role: FunctionRole, name: str, prefix: str) -> None:
+        """Let `role` list, read and write objects under `prefix` only."""
+        self._grant(role, name, prefix, perms.S3_OBJECT_READ + perms.S3_OBJECT_WRITE)
+
+    def _grant(self, role: FunctionRole, name: str, prefix: str, object_actions: tuple[str, ...]) -> None:
+        grant_on_prefix(role, name, self.bucket.arn, prefix, object_actions)
+
+
+def grant_on_prefix(
+    role: FunctionRole, name: str, bucket_arn: str, prefix: str, object_actions: tuple[str, ...]
+) -> None:
+    """Object actions on `<bucket>/<prefix>*` plus ListBucket limited to that prefix.
+
+    Also used for the model bucket, which this project does not create.
+    """
+    role.grant(f"{name}-objects", object_actions, [f"{bucket_arn}/{prefix}*"])
+    role.grant(
+        f"{name}-list",
+        perms.S3_BUCKET_LIST,
+        [bucket_arn],
+        [Condition(test="StringLike", variable="s3:prefix", values=(f"{prefix}*",))],
+    )

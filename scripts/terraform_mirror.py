@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Point Terraform (and the cdktf CLI's own `terraform init`) at an offline provider mirror.
+
+The mirror's location comes from $TF_PROVIDER_MIRROR (a directory laid out as
+registry.terraform.io/hashicorp/aws/<version>/<os_arch>/...); nothing
+machine-specific is hard-coded. `write-config` writes a CLI configuration file
+whose path you export as TF_CLI_CONFIG_FILE.
+
+    python scripts/terraform_mirror.py write-config build/terraformrc
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+MIRROR_ENV = "TF_PROVIDER_MIRROR"
+
+
+def mirror_dir(environ: dict[str, str] | None = None) -> Path | None:
+    """The configured mirror if it exists and holds the AWS provider, else None."""
+    environ = dict(os.environ) if environ is None else environ
+    value = environ.get(MIRROR_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        return None
+    return path
+
+
+def cli_config_text(mirror: Path) -> str:
+    """A CLI config that installs hashicorp/* from the mirror only (no network)."""
+    return (
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f'    path    = "{mirror.as_posix()}"\n'
+        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "  direct {\n"
+        '    exclude = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "}\n"
+        'disable_checkpoint = true\n'
+    )
+
+
+def write_cli_config(target: Path, mirror: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(cli_config_text(mirror))
+    return target
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] != "write-config":
+        print(__doc__, file=sys.stderr)
+        return 2
+    mirror = mirror_dir()
+    if mirror is None:
+        print(
+            f"error: ${MIRROR_ENV} is unset or does not hold registry.terraform.io/hashicorp/aws "
+            f"(value: {os.environ.get(MIRROR_ENV, '')!r}). Find it with: "
+            "find / -name 'terraform-provider-aws_*' -not -path '/proc/*'",
+            file=sys.stderr,
+        )
+        return 1
+    print(write_cli_config(Path(argv[1]), mirror))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,206 @@
+"""Typed inference configuration: `config/inference_config.yaml` plus overrides.
+
+Loaded by the service at start-up and by the stacks at synth time (to copy
+every value into the function's environment). Only the standard library and
+PyYAML are imported, so the infrastructure side stays free of the runtime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from inference import env_names
+from inference.errors import ConfigError
+
+REPO_CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "inference_config.yaml"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_URI = re.compile(r"^(pinned|file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    """Which model artifact to load and the checksum it must have."""
+
+    name: str = "basic-pitch"
+    version: str = "0.4.0"
+    artifact_uri: str = "pinned"
+    sha256: str = "2c3c1d144bfa61ad236e92e169c13535c880469a12a047d4e73451f2c059a0ec"
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ConfigError("model.name", self.name, "a non-empty model name")
+        if not self.version.strip():
+            raise ConfigError("model.version", self.version, "a non-empty version")
+        if not _URI.match(self.artifact_uri):
+            raise ConfigError("model.artifact_uri", self.artifact_uri, "'pinned', file:///path or s3://bucket/key")
+        if not _SHA256.match(self.sha256):
+            raise ConfigError("model.sha256", self.sha256, "64 lowercase hex digits")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioLimits:
+    """What audio the runtime accepts before it spends time on it."""
+
+    max_duration_s: float = 600.0
+    max_upload_bytes: int = 4_500_000
+
+    def __post_init__(self) -> None:
+        _check_range("audio.max_duration_s", self.max_duration_s, 0.1, 3600.0)
+        _check_range("audio.max_upload_bytes", self.max_upload_bytes, 1, 10 * 1024 * 1024 * 1024)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceParameters:
+    """Note-creation parameters; defaults are Basic Pitch's own."""
+
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.3
+    minimum_note_length_ms: float = 127.7
+    minimum_frequency_hz: float | None = None
+    maximum_frequency_hz: float | None = None
+    melodia_trick: bool = True
+    include_pitch_bends: bool = False
+    multiple_pitch_bends: bool = False
+    midi_tempo: float = 120.0
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        _check_range("inference.onset_threshold", self.onset_threshold, 0.0, 1.0)
+        _check_range("inference.frame_threshold", self.frame_threshold, 0.0, 1.0)
+        _check_range("inference.minimum_note_length_ms", self.minimum_note_length_ms, 0.0, 10_000.0)
+        for name in ("minimum_frequency_hz", "maximum_frequency_hz"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_range(f"inference.{name}", value, 1.0, 20_000.0)
+        lo, hi = self.minimum_frequency_hz, self.maximum_frequency_hz
+        if lo is not None and hi is not None and lo >= hi:
+            raise ConfigError("inference.minimum_frequency_hz", lo, f"a value below maximum_frequency_hz ({hi})")
+        _check_range("inference.midi_tempo", self.midi_tempo, 1.0, 1000.0)
+        _check_range("inference.batch_size", self.batch_size, 1, 256)
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool):
+            raise ConfigError("inference.batch_size", self.batch_size, "an integer from 1 to 256")
+
+    def with_overrides(self, **changes: Any) -> "InferenceParameters":
+        """A copy with some fields changed, validated like the original."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceConfig:
+    """Everything the runtime needs to know, validated when constructed."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    audio: AudioLimits = field(default_factory=AudioLimits)
+    inference: InferenceParameters = field(default_factory=InferenceParameters)
+
+    def to_environment(self) -> dict[str, str]:
+        """Every set value as the environment variables the service reads back.
+
+        Unset optional values (None) are left out: an absent variable means
+        "use the file's value", which is also None for those fields.
+        """
+        out: dict[str, str] = {}
+        for (section, name), var in env_names.INFERENCE_SETTINGS.items():
+            value = getattr(getattr(self, section), name)
+            if value is not None:
+                out[var] = _format_env_value(value)
+        return out
+
+
+_SECTIONS: dict[str, type] = {"model": ModelSettings, "audio": AudioLimits, "inference": InferenceParameters}
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> InferenceConfig:
+    """Read the YAML file, apply environment overrides, validate.
+
+    `path` defaults to $INFERENCE_CONFIG_FILE, then the repository's file.
+    Pass `environ={}` to read the file alone (the stacks do).
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get(env_names.CONFIG_FILE) or REPO_CONFIG_FILE)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError("config_file", str(path), f"a readable YAML file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError("config_file", str(path), f"valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("config_file", str(path), "a mapping with sections model, audio, inference")
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], "...", f"one of the sections {sorted(_SECTIONS)}")
+
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        values = dict(raw.get(section) or {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name in values:
+            if name not in fields:
+                raise ConfigError(f"{section}.{name}", values[name], f"one of {sorted(fields)}")
+        for name, f in fields.items():
+            var = env_names.INFERENCE_SETTINGS.get((section, name))
+            if var and var in environ:
+                values[name] = environ[var]
+            if name in values:
+                values[name] = _coerce(f"{section}.{name}", values[name], f.type)
+        sections[section] = cls(**values)
+    return InferenceConfig(**sections)
+
+
+def _coerce(field_name: str, value: Any, annotation: Any) -> Any:
+    """Turn YAML or environment strings into the field's declared type."""
+    text = str(annotation)
+    optional = "None" in text
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
+        if optional:
+            return None
+        raise ConfigError(field_name, value, "a value (this field cannot be empty)")
+    if text.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(field_name, value, "true or false")
+    if text.startswith("int"):
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(field_name, value, "an integer") from None
+        if isinstance(value, bool) or not as_float.is_integer():
+            raise ConfigError(field_name, value, "an integer")
+        return int(as_float)
+    if text.startswith("float"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(field_name, value, "a number") from None
+        if isinstance(value, bool) or not math.isfinite(number):
+            raise ConfigError(field_name, value, "a finite number")
+        return number
+    return str(value)
+
+
+def _check_range(field_name: str, value: Any, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(field_name, value, f"a number from {lo:g} to {hi:g}")
+    if not lo <= value <= hi:
+        raise ConfigError(field_name, value, f"a number from {lo:g} to {hi:g}")
+
+
+def _format_env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)

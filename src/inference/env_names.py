@@ -1,0 +1,44 @@
+"""Environment-variable names shared by the infrastructure and the service.
+
+The Lambda construct sets these variables and the service reads them; both
+import this module, so a name exists in exactly one place. It imports nothing
+beyond the standard library on purpose: the infrastructure side must not pull
+the model runtime in, and the image must not pull cdktf in.
+"""
+
+from __future__ import annotations
+
+# Where the function keeps data (set by the stack, read by the service).
+INPUT_BUCKET = "INFERENCE_INPUT_BUCKET"
+INPUT_PREFIX = "INFERENCE_INPUT_PREFIX"
+OUTPUT_BUCKET = "INFERENCE_OUTPUT_BUCKET"
+OUTPUT_PREFIX = "INFERENCE_OUTPUT_PREFIX"
+ENVIRONMENT = "INFERENCE_ENVIRONMENT"
+CORS_ALLOWED_ORIGINS = "INFERENCE_CORS_ALLOWED_ORIGINS"
+LOG_LEVEL = "LOG_LEVEL"
+
+# Inference settings: one variable per field of config/inference_config.yaml.
+# Keys are (section, field) in that file.
+INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
+    ("model", "name"): "INFERENCE_MODEL_NAME",
+    ("model", "version"): "INFERENCE_MODEL_VERSION",
+    ("model", "artifact_uri"): "INFERENCE_MODEL_URI",
+    ("model", "sha256"): "INFERENCE_MODEL_SHA256",
+    ("audio", "max_duration_s"): "INFERENCE_MAX_DURATION_S",
+    ("audio", "max_upload_bytes"): "INFERENCE_MAX_UPLOAD_BYTES",
+    ("inference", "onset_threshold"): "INFERENCE_ONSET_THRESHOLD",
+    ("inference", "frame_threshold"): "INFERENCE_FRAME_THRESHOLD",
+    ("inference", "minimum_note_length_ms"): "INFERENCE_MINIMUM_NOTE_LENGTH_MS",
+    ("inference", "minimum_frequency_hz"): "INFERENCE_MINIMUM_FREQUENCY_HZ",
+    ("inference", "maximum_frequency_hz"): "INFERENCE_MAXIMUM_FREQUENCY_HZ",
+    ("inference", "melodia_trick"): "INFERENCE_MELODIA_TRICK",
+    ("inference", "include_pitch_bends"): "INFERENCE_INCLUDE_PITCH_BENDS",
+    ("inference", "multiple_pitch_bends"): "INFERENCE_MULTIPLE_PITCH_BENDS",
+    ("inference", "midi_tempo"): "INFERENCE_MIDI_TEMPO",
+    ("inference", "batch_size"): "INFERENCE_BATCH_SIZE",
+}
+
+# Where the runtime caches model artifacts and finds the pinned default.
+MODEL_CACHE_DIR = "INFERENCE_MODEL_CACHE_DIR"
+MODELS_DIR = "INFERENCE_MODELS_DIR"
+CONFIG_FILE = "INFERENCE_CONFIG_FILE"

@@ -1,0 +1,67 @@
+"""Typed errors of the model runtime.
+
+The service maps each class to an HTTP status in one place; the CLI prints
+the message. Messages say what was wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+
+class InferenceError(Exception):
+    """Base class of every error the runtime raises on purpose."""
+
+
+class ConfigError(InferenceError, ValueError):
+    """A configuration value is invalid: names the field, the value and what is allowed."""
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}={value!r} is invalid: allowed {allowed}")
+
+
+# --- model artifact -------------------------------------------------------
+class ModelArtifactError(InferenceError):
+    """The model artifact cannot be used."""
+
+
+class ModelArtifactMissingError(ModelArtifactError):
+    """The artifact does not exist where the URI points."""
+
+
+class ModelArtifactUnreadableError(ModelArtifactError):
+    """The artifact exists but cannot be read or fetched."""
+
+
+class ModelChecksumMismatchError(ModelArtifactError):
+    """The artifact's sha256 differs from the pinned one."""
+
+
+# --- audio ----------------------------------------------------------------
+class AudioError(InferenceError):
+    """The audio cannot be transcribed; the client should change the input."""
+
+
+class EmptyAudioError(AudioError):
+    """No bytes were given."""
+
+
+class UndecodableAudioError(AudioError):
+    """The bytes look like a known format but do not decode."""
+
+
+class UnsupportedAudioFormatError(AudioError):
+    """The bytes are not WAV, FLAC, OGG/Vorbis or MP3."""
+
+
+class ZeroLengthAudioError(AudioError):
+    """The file decodes to no samples."""
+
+
+class AudioTooLongError(AudioError):
+    """The audio is longer than the configured maximum."""
+
+
+class NonFiniteAudioError(AudioError):
+    """The decoded samples contain NaN or infinity."""

@@ -1,0 +1,32 @@
+"""What every stack of an environment shares: the AWS provider and the state backend."""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from config.environments import EnvironmentConfig, S3StateBackend
+
+
+class EnvironmentStack(TerraformStack):
+    """A TerraformStack with the environment's provider, default tags and backend."""
+
+    def __init__(self, scope: Construct, stack_name: str, env: EnvironmentConfig) -> None:
+        super().__init__(scope, stack_name)
+        self.env = env
+        AwsProvider(self, "aws", region=env.region, default_tags=[AwsProviderDefaultTags(tags=env.all_tags)])
+        state = env.state
+        if isinstance(state, S3StateBackend):
+            backend = S3Backend(
+                self,
+                bucket=state.bucket,
+                key=f"{state.key_prefix}{stack_name}.tfstate",
+                region=state.region,
+                encrypt=True,
+            )
+            # S3-native locking (Terraform >= 1.10); the prebuilt bindings predate the argument.
+            backend.add_override("use_lockfile", True)
+        else:
+            path = state.path if state else f"terraform.{stack_name}.tfstate"
+            LocalBackend(self, path=path)

@@ -1,0 +1,300 @@
+"""Properties of the synthesized stacks, including every dev/prod difference."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from config.environments import DEV, PROD
+from inference import env_names
+from inference.config import load_config
+from tests.conftest import one_resource, resources_of
+
+pytestmark = pytest.mark.slow
+
+
+def policy_of(stack, doc_suffix):
+    """The statements of a data.aws_iam_policy_document whose path ends with doc_suffix."""
+    docs = [
+        d for d in stack["data"]["aws_iam_policy_document"].values() if d["//"]["metadata"]["path"].endswith(doc_suffix)
+    ]
+    assert len(docs) == 1, doc_suffix
+    return docs[0]["statement"]
+
+
+# --- buckets ---------------------------------------------------------------
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("bucket", ["input-bucket", "output-bucket"])
+def test_every_bucket_is_private_encrypted_and_tls_only(stacks, env, bucket):
+    stack = stacks[f"inference-{env}"]
+    pab = one_resource(stack, "aws_s3_bucket_public_access_block", f"{bucket}/public-access-block")
+    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                          "restrict_public_buckets"))
+    ownership = one_resource(stack, "aws_s3_bucket_ownership_controls", f"{bucket}/ownership")
+    assert ownership["rule"]["object_ownership"] == "BucketOwnerEnforced"
+    sse = one_resource(stack, "aws_s3_bucket_server_side_encryption_configuration", f"{bucket}/encryption")
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
+    (deny,) = policy_of(stack, f"{bucket}/tls-only-policy")
+    assert deny["effect"] == "Deny"
+    assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+    policy = one_resource(stack, "aws_s3_bucket_policy", f"{bucket}/policy")
+    assert any("public-access-block" in d for d in policy["depends_on"])
+    lifecycle = one_resource(stack, "aws_s3_bucket_lifecycle_configuration", f"{bucket}/lifecycle")
+    abort = [r for r in lifecycle["rule"] if r["id"] == "abort-incomplete-multipart-uploads"]
+    assert abort[0]["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 1}]
+
+
+@pytest.mark.parametrize("env, days", [("dev", 3), ("prod", 7)])
+def test_input_uploads_expire_per_environment(stacks, env, days):
+    lifecycle = one_resource(stacks[f"inference-{env}"], "aws_s3_bucket_lifecycle_configuration",
+                             "input-bucket/lifecycle")
+    (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-uploads"]
+    assert rule["expiration"] == [{"days": days}]
+    assert rule["filter"] == [{"prefix": "uploads/"}]
+
+
+@pytest.mark.parametrize("env, days", [("dev", 7), ("prod", 30)])
+def test_output_is_versioned_and_noncurrent_versions_expire(stacks, env, days):
+    stack = stacks[f"inference-{env}"]
+    versioning = one_resource(stack, "aws_s3_bucket_versioning", "output-bucket/versioning")
+    assert versioning["versioning_configuration"]["status"] == "Enabled"
+    lifecycle = one_resource(stack, "aws_s3_bucket_lifecycle_configuration", "output-bucket/lifecycle")
+    (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-noncurrent-versions"]
+    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": days}]
+    assert not resources_of(stack, "aws_s3_bucket_versioning").keys() - {
+        k for k, v in resources_of(stack, "aws_s3_bucket_versioning").items() if "output-bucket" in k
+    }, "only the output bucket is versioned"
+
+
+@pytest.mark.parametrize("env, origins", [("dev", ["*"]), ("prod", list(PROD.api.cors_allowed_origins))])
+def test_bucket_cors_uses_environment_origins(stacks, env, origins):
+    cors = one_resource(stacks[f"inference-{env}"], "aws_s3_bucket_cors_configuration", "input-bucket/cors")
+    assert cors["cors_rule"][0]["allowed_origins"] == origins
+    assert set(cors["cors_rule"][0]["allowed_methods"]) == {"POST", "PUT"}
+
+
+# --- registry --------------------------------------------------------------
+@pytest.mark.parametrize("env, mutability, keep", [("dev", "MUTABLE", 5), ("prod", "IMMUTABLE", 20)])
+def test_registry_scans_encrypts_and_expires_images(stacks, env, mutability, keep):
+    stack = stacks[f"inference-{env}-registry"]
+    repo = one_resource(stack, "aws_ecr_repository")
+    assert repo["image_scanning_configuration"] == {"scan_on_push": True}
+    assert repo["image_tag_mutability"] == mutability
+    assert repo["encryption_configuration"] == [{"encryption_type": "AES256"}]
+    rules = json.loads(one_resource(stack, "aws_ecr_lifecycle_policy")["policy"])["rules"]
+    untagged, tagged = sorted(rules, key=lambda r: r["rulePriority"])
+    assert untagged["selection"]["tagStatus"] == "untagged"
+    assert untagged["selection"]["countType"] == "sinceImagePushed"
+    assert tagged["selection"]["tagStatus"] == "tagged"
+    assert tagged["selection"]["countNumber"] == keep
+    assert set(stack["output"]) == {"repository_url", "repository_name"}
+
+
+def test_registry_is_its_own_stack(stacks):
+    assert not resources_of(stacks["inference-dev"], "aws_ecr_repository")
+    assert "aws_ecr_repository" in stacks["inference-dev"]["data"]
+
+
+# --- function --------------------------------------------------------------
+@pytest.mark.parametrize("env, concurrency", [("dev", 2), ("prod", 20)])
+def test_function_is_a_traced_container_image(stacks, env, concurrency):
+    fn = one_resource(stacks[f"inference-{env}"], "aws_lambda_function")
+    assert fn["package_type"] == "Image"
+    assert fn["image_uri"].startswith("${data.aws_ecr_repository.image-repository.repository_url}")
+    assert fn["memory_size"] == 3008
+    assert fn["timeout"] == 900
+    assert fn["ephemeral_storage"] == {"size": 2048}
+    assert fn["architectures"] == ["x86_64"]
+    assert fn["tracing_config"] == {"mode": "Active"}
+    assert fn["reserved_concurrent_executions"] == concurrency
+    assert fn["logging_config"]["log_format"] == "JSON"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_function_environment_carries_the_inference_config(stacks, env):
+    variables = one_resource(stacks[f"inference-{env}"], "aws_lambda_function")["environment"]["variables"]
+    expected = load_config(environ={}).to_environment()
+    for name, value in expected.items():
+        assert variables[name] == value, name
+    for name in (env_names.INPUT_BUCKET, env_names.OUTPUT_BUCKET, env_names.INPUT_PREFIX, env_names.OUTPUT_PREFIX):
+        assert name in variables
+    assert variables[env_names.ENVIRONMENT] == env
+
+
+@pytest.mark.parametrize("env, days", [("dev", 7), ("prod", 30)])
+def test_log_groups_keep_logs_per_environment(stacks, env, days):
+    groups = resources_of(stacks[f"inference-{env}"], "aws_cloudwatch_log_group").values()
+    names = {g["name"]: g["retention_in_days"] for g in groups}
+    assert names[f"/aws/lambda/audio-inference-{env}-predict"] == days
+    assert names[f"/aws/apigateway/audio-inference-{env}-api/v1/access"] == days
+
+
+# --- IAM -------------------------------------------------------------------
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_role_permissions_come_from_scoped_grants(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    docs = {
+        d["//"]["metadata"]["path"].split("/")[-1]: d["statement"]
+        for d in stack["data"]["aws_iam_policy_document"].values()
+        if "execution-role/" in d["//"]["metadata"]["path"] and "assume" not in d["//"]["metadata"]["path"]
+    }
+    assert set(docs) == {
+        "write-logs-document", "xray-write-document",
+        "input-bucket-objects-document", "input-bucket-list-document",
+        "output-bucket-objects-document", "output-bucket-list-document",
+    }
+    for name, (statement,) in docs.items():
+        assert statement["effect"] == "Allow"
+        for action in statement["actions"]:
+            assert action != "*" and not action.endswith(":*"), (name, action)
+        if name != "xray-write-document":
+            assert "*" not in statement["resources"], name
+    assert docs["input-bucket-objects-document"][0]["resources"] == [
+        "${aws_s3_bucket.input-bucket_5DD4D8B1.arn}/uploads/*"
+    ]
+    assert docs["output-bucket-objects-document"][0]["resources"] == [
+        "${aws_s3_bucket.output-bucket_A36D79CA.arn}/results/*"
+    ]
+    assert docs["input-bucket-list-document"][0]["condition"][0]["values"] == ["uploads/*"]
+    assert docs["xray-write-document"][0]["resources"] == ["*"]
+    assert "DeleteObject" not in json.dumps(docs)
+
+
+def test_model_bucket_grant_is_read_only_on_its_prefix():
+    """With a model bucket configured, the role may read only that prefix."""
+    import dataclasses
+
+    from cdktf import Testing
+
+    from config.environments import ModelStoreSettings
+    from inference.config import InferenceConfig
+    from stacks import InferenceStack
+
+    env = dataclasses.replace(DEV, model_store=ModelStoreSettings(bucket="team-models", prefix="bp/0.4.0/"))
+    stack = InferenceStack(Testing.app(), env, InferenceConfig())
+    synthesized = json.loads(Testing.synth(stack))
+    (model_read,) = [
+        d["statement"][0]
+        for key, d in synthesized["data"]["aws_iam_policy_document"].items()
+        if "model-bucket-objects-document" in key
+    ]
+    assert model_read["resources"] == ["arn:aws:s3:::team-models/bp/0.4.0/*"]
+    assert set(model_read["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    (fn,) = synthesized["resource"]["aws_lambda_function"].values()
+    assert fn["environment"]["variables"]["INFERENCE_MODEL_URI"] == "s3://team-models/bp/0.4.0/nmp.onnx"
+
+
+# --- API -------------------------------------------------------------------
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_predict_is_a_lambda_proxy_with_binary_media_types(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    api = one_resource(stack, "aws_api_gateway_rest_api")
+    assert "multipart/form-data" in api["binary_media_types"]
+    assert "audio/wav" in api["binary_media_types"]
+    assert one_resource(stack, "aws_api_gateway_resource")["path_part"] == "predict"
+    integration = one_resource(stack, "aws_api_gateway_integration", "predict-post-integration")
+    assert integration["type"] == "AWS_PROXY"
+    assert integration["integration_http_method"] == "POST"
+    permission = one_resource(stack, "aws_lambda_permission")
+    assert permission["principal"] == "apigateway.amazonaws.com"
+    assert permission["source_arn"].endswith("/*/POST/predict")
+    assert stack["output"]["predict_url"]["value"].endswith(".invoke_url}/predict")
+
+
+@pytest.mark.parametrize("env, key_required", [("dev", False), ("prod", True)])
+def test_api_key_and_usage_plan_per_environment(stacks, env, key_required):
+    stack = stacks[f"inference-{env}"]
+    post = one_resource(stack, "aws_api_gateway_method", "predict-post")
+    options = one_resource(stack, "aws_api_gateway_method", "predict-options")
+    assert post["api_key_required"] is key_required
+    assert options["api_key_required"] is False, "preflight must never need a key"
+    assert bool(resources_of(stack, "aws_api_gateway_api_key")) is key_required
+    assert bool(resources_of(stack, "aws_api_gateway_usage_plan")) is key_required
+    assert ("api_key_value" in stack["output"]) is key_required
+    if key_required:
+        assert stack["output"]["api_key_value"]["sensitive"] is True
+        plan = one_resource(stack, "aws_api_gateway_usage_plan")
+        assert plan["throttle_settings"] == {"rate_limit": 20, "burst_limit": 40}
+        assert plan["quota_settings"] == {"limit": 50000, "period": "DAY"}
+        assert one_resource(stack, "aws_api_gateway_usage_plan_key")["key_type"] == "API_KEY"
+
+
+@pytest.mark.parametrize("env, origin", [("dev", "'*'"), ("prod", "'https://app.example.com'")])
+def test_cors_on_preflight_and_gateway_errors(stacks, env, origin):
+    stack = stacks[f"inference-{env}"]
+    response = one_resource(stack, "aws_api_gateway_integration_response")
+    assert response["response_parameters"]["method.response.header.Access-Control-Allow-Origin"] == origin
+    kinds = {r["response_type"]: r for r in resources_of(stack, "aws_api_gateway_gateway_response").values()}
+    assert set(kinds) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for gateway_response in kinds.values():
+        params = gateway_response["response_parameters"]
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == origin
+        assert "gatewayresponse.header.Access-Control-Allow-Headers" in params
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_stage_logs_json_and_redeploys_on_change(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    stage = one_resource(stack, "aws_api_gateway_stage")
+    assert stage["xray_tracing_enabled"] is True
+    fmt = json.loads(stage["access_log_settings"]["format"])
+    assert fmt["requestId"] == "$context.requestId" and "status" in fmt
+    assert "access-log-group" in stage["access_log_settings"]["destination_arn"]
+    deployment = one_resource(stack, "aws_api_gateway_deployment")
+    assert deployment["lifecycle"] == {"create_before_destroy": True}
+    assert set(deployment["triggers"]) == {"definition", "resources"}
+
+
+def test_deployment_trigger_changes_with_the_api_definition():
+    import dataclasses
+
+    from cdktf import Testing
+
+    from inference.config import InferenceConfig
+    from stacks import InferenceStack
+
+    def trigger(env):
+        stack = json.loads(Testing.synth(InferenceStack(Testing.app(), env, InferenceConfig())))
+        (deployment,) = stack["resource"]["aws_api_gateway_deployment"].values()
+        return deployment["triggers"]["definition"]
+
+    changed = dataclasses.replace(DEV, api=dataclasses.replace(DEV.api, api_key_required=True))
+    assert trigger(DEV) != trigger(changed)
+
+
+# --- state -----------------------------------------------------------------
+def test_dev_state_is_local_and_prod_state_is_s3_with_native_locking(stacks):
+    assert stacks["inference-dev"]["terraform"]["backend"] == {"local": {"path": "terraform.inference-dev.tfstate"}}
+    s3 = stacks["inference-prod"]["terraform"]["backend"]["s3"]
+    assert s3["use_lockfile"] is True and s3["encrypt"] is True
+    assert s3["bucket"] == PROD.state.bucket
+    assert s3["key"] == "audio-inference/prod/inference-prod.tfstate"
+    assert stacks["inference-prod-registry"]["terraform"]["backend"]["s3"]["key"].endswith(
+        "inference-prod-registry.tfstate"
+    )
+
+
+def test_provider_tags_every_resource(stacks):
+    provider = stacks["inference-prod"]["provider"]["aws"][0]
+    assert provider["default_tags"] == [
+        {"tags": {"Project": "audio-inference", "Environment": "prod", "ManagedBy": "cdktf"}}
+    ]
+
+
+def test_outputs_cover_what_operators_need(stacks):
+    assert set(stacks["inference-prod"]["output"]) == {
+        "predict_url", "api_key_id", "api_key_value", "input_bucket_name", "output_bucket_name",
+        "repository_url", "image_uri", "function_name", "function_log_group_name", "api_access_log_group_name",
+    }
+
+
+def test_image_tag_and_digest_can_be_overridden_at_synth_time():
+    from app import with_synth_overrides
+
+    tagged = with_synth_overrides(DEV, {"INFERENCE_IMAGE_TAG": "git-abc123"})
+    assert tagged.function.image_tag == "git-abc123"
+    digest = "sha256:" + "a" * 64
+    pinned = with_synth_overrides(PROD, {"INFERENCE_IMAGE_DIGEST": digest})
+    assert pinned.function.image_digest == digest
+    assert with_synth_overrides(DEV, {}) is DEV

@@ -1,0 +1,172 @@
+"""Each invalid environment setting fails with the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from config.environments import (
+    DEV,
+    PROD,
+    ApiSettings,
+    ConfigValueError,
+    EnvironmentConfig,
+    FunctionSettings,
+    ModelStoreSettings,
+    RegistrySettings,
+    S3StateBackend,
+    StorageSettings,
+    get_environment,
+)
+
+
+def assert_names(excinfo, field, value):
+    err = excinfo.value
+    assert err.field == field
+    assert err.value == value
+    assert field in str(err) and repr(value) in str(err) and "allowed" in str(err)
+
+
+def test_fails_memory_above_lambda_maximum():
+    with pytest.raises(ConfigValueError) as e:
+        FunctionSettings(memory_mb=20000)
+    assert_names(e, "function.memory_mb", 20000)
+    assert "128 to 10240" in str(e.value)
+
+
+def test_fails_memory_below_lambda_minimum():
+    with pytest.raises(ConfigValueError):
+        FunctionSettings(memory_mb=64)
+
+
+def test_fails_timeout_above_15_minutes():
+    with pytest.raises(ConfigValueError) as e:
+        FunctionSettings(timeout_s=1200)
+    assert_names(e, "function.timeout_s", 1200)
+
+
+def test_fails_ephemeral_storage_out_of_range():
+    with pytest.raises(ConfigValueError) as e:
+        FunctionSettings(ephemeral_storage_mb=100)
+    assert_names(e, "function.ephemeral_storage_mb", 100)
+
+
+def test_fails_unknown_architecture():
+    with pytest.raises(ConfigValueError) as e:
+        FunctionSettings(architecture="arm32")
+    assert_names(e, "function.architecture", "arm32")
+
+
+def test_fails_bad_image_digest():
+    with pytest.raises(ConfigValueError) as e:
+        FunctionSettings(image_digest="sha256:xyz")
+    assert_names(e, "function.image_digest", "sha256:xyz")
+
+
+def test_fails_bad_image_tag():
+    with pytest.raises(ConfigValueError):
+        FunctionSettings(image_tag="has space")
+
+
+def test_fails_reserved_concurrency_below_minus_one():
+    with pytest.raises(ConfigValueError):
+        FunctionSettings(reserved_concurrency=-5)
+
+
+def test_fails_wildcard_cors_origin_in_prod():
+    with pytest.raises(ConfigValueError) as e:
+        dataclasses.replace(PROD, api=dataclasses.replace(PROD.api, cors_allowed_origins=("*",)))
+    assert_names(e, "api.cors_allowed_origins", "*")
+
+
+def test_fails_origin_with_a_path():
+    with pytest.raises(ConfigValueError) as e:
+        ApiSettings(cors_allowed_origins=("https://app.example.com/page",))
+    assert_names(e, "api.cors_allowed_origins", "https://app.example.com/page")
+
+
+def test_fails_empty_cors_origins():
+    with pytest.raises(ConfigValueError):
+        ApiSettings(cors_allowed_origins=())
+
+
+def test_fails_quota_period():
+    with pytest.raises(ConfigValueError) as e:
+        ApiSettings(quota_period="YEAR")
+    assert_names(e, "api.quota_period", "YEAR")
+
+
+def test_fails_log_retention_cloudwatch_does_not_accept():
+    with pytest.raises(ConfigValueError) as e:
+        dataclasses.replace(DEV, log_retention_days=10)
+    assert_names(e, "log_retention_days", 10)
+    assert "3653" in str(e.value)
+
+
+def test_fails_empty_environment_name():
+    with pytest.raises(ConfigValueError) as e:
+        EnvironmentConfig(name="")
+    assert_names(e, "name", "")
+
+
+def test_fails_environment_name_with_uppercase():
+    with pytest.raises(ConfigValueError):
+        EnvironmentConfig(name="Prod")
+
+
+def test_fails_bad_region():
+    with pytest.raises(ConfigValueError) as e:
+        EnvironmentConfig(name="qa", region="moon-1")
+    assert_names(e, "region", "moon-1")
+
+
+def test_fails_input_expiry_zero_days():
+    with pytest.raises(ConfigValueError) as e:
+        StorageSettings(input_expiry_days=0)
+    assert_names(e, "storage.input_expiry_days", 0)
+
+
+def test_fails_prefix_without_trailing_slash():
+    with pytest.raises(ConfigValueError):
+        StorageSettings(input_prefix="uploads")
+
+
+def test_fails_model_bucket_name():
+    with pytest.raises(ConfigValueError) as e:
+        ModelStoreSettings(bucket="Not_A_Bucket")
+    assert_names(e, "model_store.bucket", "Not_A_Bucket")
+
+
+def test_fails_ecr_tag_mutability():
+    with pytest.raises(ConfigValueError) as e:
+        RegistrySettings(tag_mutability="SOMETIMES")
+    assert_names(e, "registry.tag_mutability", "SOMETIMES")
+
+
+def test_fails_state_bucket():
+    with pytest.raises(ConfigValueError):
+        S3StateBackend(bucket="x", key_prefix="p/", region="us-east-1")
+
+
+def test_fails_unknown_environment():
+    with pytest.raises(ConfigValueError) as e:
+        get_environment("staging")
+    assert "dev" in str(e.value) and "prod" in str(e.value)
+
+
+def test_settings_are_frozen_and_keyword_only():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEV.name = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        FunctionSettings(3008)  # type: ignore[misc]
+
+
+def test_dev_and_prod_differ_as_documented():
+    assert DEV.api.cors_allowed_origins == ("*",) and "*" not in PROD.api.cors_allowed_origins
+    assert (DEV.api.api_key_required, PROD.api.api_key_required) == (False, True)
+    assert (DEV.log_retention_days, PROD.log_retention_days) == (7, 30)
+    assert (DEV.storage.input_expiry_days, PROD.storage.input_expiry_days) == (3, 7)
+    assert (DEV.storage.output_noncurrent_expiry_days, PROD.storage.output_noncurrent_expiry_days) == (7, 30)
+    assert (DEV.registry.tag_mutability, PROD.registry.tag_mutability) == ("MUTABLE", "IMMUTABLE")
+    assert DEV.function.reserved_concurrency < PROD.function.reserved_concurrency
