@@ -1,0 +1,156 @@
+"""Decode audio bytes to mono float32 at the model's sample rate.
+
+Decoding goes through libsndfile (`soundfile`): WAV, FLAC, OGG/Vorbis and MP3,
+any sample rate and channel count. Mixing to mono and resampling happen block
+by block (`soxr` at high quality, as the reference resamples), so a 10-minute
+stereo file never sits in memory at its original rate.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from inference.errors import (
+    AudioTooLongError,
+    EmptyAudioError,
+    NonFiniteAudioError,
+    UndecodableAudioError,
+    UnsupportedAudioFormatError,
+    ZeroLengthAudioError,
+)
+
+# libsndfile container names we accept, and how users know them.
+SUPPORTED_FORMATS = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "FLAC": "FLAC", "OGG": "OGG/Vorbis", "MP3": "MP3"}
+SUPPORTED_DESCRIPTION = "WAV, FLAC, OGG/Vorbis or MP3"
+_BLOCK_FRAMES = 1 << 16
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """Mono float32 samples at `sample_rate`, and what the source was."""
+
+    samples: np.ndarray
+    sample_rate: int
+    source_sample_rate: int
+    channels: int
+    format: str
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of the source audio."""
+        return self.samples.shape[0] / self.sample_rate
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The container the first bytes announce, if it is one we know."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:4] in (b"RF64", b"BW64"):
+        return "WAV"
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"OggS":
+        return "OGG/Vorbis"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "MP3"
+    return None
+
+
+def decode_audio(
+    source: bytes | bytearray | memoryview | str | Path,
+    *,
+    target_sample_rate: int,
+    max_duration_s: float,
+) -> DecodedAudio:
+    """Decode, mix to mono and resample; typed errors for every bad input."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.stat().st_size == 0:
+            raise EmptyAudioError("the audio file is empty (0 bytes)")
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        opener = lambda: sf.SoundFile(str(path))  # noqa: E731
+    else:
+        data = bytes(source)
+        if not data:
+            raise EmptyAudioError("no audio bytes were sent")
+        head = data[:16]
+        opener = lambda: sf.SoundFile(io.BytesIO(data))  # noqa: E731
+
+    sniffed = sniff_format(head)
+    try:
+        sound = opener()
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        if sniffed:
+            raise UndecodableAudioError(f"the {sniffed} data could not be decoded: {exc}") from None
+        raise UnsupportedAudioFormatError(f"not a supported audio format: expected {SUPPORTED_DESCRIPTION}") from None
+
+    with sound:
+        if sound.format not in SUPPORTED_FORMATS:
+            raise UnsupportedAudioFormatError(
+                f"{sound.format} audio is not supported: expected {SUPPORTED_DESCRIPTION}"
+            )
+        if sound.format == "OGG" and sound.subtype != "VORBIS":
+            raise UnsupportedAudioFormatError(f"OGG/{sound.subtype} is not supported: expected {SUPPORTED_DESCRIPTION}")
+        rate, channels = sound.samplerate, sound.channels
+        if rate <= 0 or channels <= 0:
+            raise UndecodableAudioError("the file declares no sample rate or no channels")
+        if sound.frames and sound.frames / rate > max_duration_s:
+            raise AudioTooLongError(
+                f"the audio lasts {sound.frames / rate:.1f} s; at most {max_duration_s:g} s is allowed"
+            )
+        max_frames = int(math.floor(max_duration_s * rate))
+        samples, n_in = _decode_mono_resampled(sound, rate, target_sample_rate, max_frames)
+        label = SUPPORTED_FORMATS[sound.format]
+
+    if n_in == 0:
+        raise ZeroLengthAudioError("the audio decodes to zero samples")
+    return DecodedAudio(
+        samples=samples,
+        sample_rate=target_sample_rate,
+        source_sample_rate=rate,
+        channels=channels,
+        format=label,
+    )
+
+
+def _decode_mono_resampled(
+    sound: sf.SoundFile, rate: int, target_rate: int, max_frames: int
+) -> tuple[np.ndarray, int]:
+    """Stream blocks: mono mix (channel mean), finite check, streaming resample.
+
+    The result has the length the reference gives: ceil(n_in * target / rate).
+    """
+    resampler = soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ") if rate != target_rate else None
+    chunks: list[np.ndarray] = []
+    n_in = 0
+    try:
+        for block in sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            n_in += block.shape[0]
+            if n_in > max_frames:
+                raise AudioTooLongError(
+                    f"the audio is longer than the allowed {max_frames / rate:g} s"
+                )
+            mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
+            if not np.isfinite(mono).all():
+                raise NonFiniteAudioError("the audio contains NaN or infinite samples")
+            chunks.append(resampler.resample_chunk(mono) if resampler else mono.copy())
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise UndecodableAudioError(f"the audio stream is corrupt: {exc}") from None
+    if resampler is not None:
+        chunks.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    expected = int(math.ceil(n_in * target_rate / rate))
+    out = np.zeros(expected, dtype=np.float32)
+    pos = 0
+    for chunk in chunks:
+        take = min(chunk.shape[0], expected - pos)
+        out[pos : pos + take] = chunk[:take]
+        pos += take
+        if pos >= expected:
+            break
+    return out, n_in

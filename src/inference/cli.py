@@ -1,0 +1,87 @@
+"""`python -m inference` commands: transcribe a file; fetch (and upload) the pinned model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from inference.errors import InferenceError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m inference", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("transcribe", help="transcribe an audio file to notes (JSON) and MIDI")
+    t.add_argument("file", type=Path)
+    t.add_argument("--json", type=Path, metavar="OUT", help="write the result JSON here ('-' = stdout)")
+    t.add_argument("--midi", type=Path, metavar="OUT", help="write a standard MIDI file here")
+    t.add_argument("--config", type=Path, help="inference config YAML (default: config/inference_config.yaml)")
+    t.add_argument("--onset-threshold", type=float)
+    t.add_argument("--frame-threshold", type=float)
+    t.add_argument("--minimum-note-length-ms", type=float)
+    t.add_argument("--minimum-frequency", type=float, dest="minimum_frequency_hz", metavar="HZ")
+    t.add_argument("--maximum-frequency", type=float, dest="maximum_frequency_hz", metavar="HZ")
+    t.add_argument("--melodia-trick", action=argparse.BooleanOptionalAction, default=None)
+    t.add_argument("--pitch-bends", action=argparse.BooleanOptionalAction, default=None, dest="include_pitch_bends")
+    t.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
+    t.add_argument("--midi-tempo", type=float)
+
+    f = sub.add_parser("fetch-model", help="fetch the pinned model artifact into the models directory")
+    f.add_argument("--model", default="basic-pitch")
+    f.add_argument("--models-dir", type=Path, help="default: $INFERENCE_MODELS_DIR or ./models")
+    f.add_argument("--upload", metavar="s3://BUCKET/PREFIX/", help="also upload it to a model bucket")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "fetch-model":
+            return _fetch_model(args)
+        return _transcribe(args)
+    except InferenceError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+
+
+def _fetch_model(args: argparse.Namespace) -> int:
+    from inference.artifact import fetch_pinned, upload_artifact
+
+    path = fetch_pinned(args.model, args.models_dir)
+    print(path)
+    if args.upload:
+        print(upload_artifact(path, args.upload))
+    return 0
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from inference.config import load_config
+    from inference.transcriber import Transcriber
+
+    config = load_config(args.config)
+    overrides = {
+        name: getattr(args, name)
+        for name in (
+            "onset_threshold", "frame_threshold", "minimum_note_length_ms", "minimum_frequency_hz",
+            "maximum_frequency_hz", "melodia_trick", "include_pitch_bends", "multiple_pitch_bends", "midi_tempo",
+        )
+    }
+    parameters = config.inference.with_overrides(**overrides)
+    result = Transcriber(config).transcribe(args.file, parameters)
+    document = json.dumps(result.to_dict(), indent=2)
+    if args.json and str(args.json) != "-":
+        args.json.write_text(document + "\n")
+    if args.midi:
+        args.midi.write_bytes(result.to_midi())
+    if not args.json or str(args.json) == "-":
+        print(document)
+    else:
+        print(f"{len(result.notes)} notes, {result.audio.duration_s:.2f} s of audio -> {args.json}"
+              + (f", {args.midi}" if args.midi else ""), file=sys.stderr)
+    return 0

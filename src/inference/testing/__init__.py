@@ -1,0 +1,1 @@
+"""Test-signal synthesis shared by the unit tests, the parity check and the benchmark."""

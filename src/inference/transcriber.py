@@ -1,0 +1,88 @@
+"""Audio bytes in, note events and a MIDI file out: the runtime's one entry point.
+
+Build a `Transcriber` once per process (it loads and verifies the model) and
+call `transcribe` per request. The result's JSON layout is documented in
+docs/result-schema.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.artifact import resolve_artifact
+from inference.audio import DecodedAudio, decode_audio
+from inference.config import InferenceConfig, InferenceParameters
+from inference.midi import notes_to_midi
+from inference.models import AudioToNotesModel, ModelDescription, NoteEvent, create_model
+
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Transcription:
+    model: ModelDescription
+    parameters: InferenceParameters
+    audio: DecodedAudio
+    notes: list[NoteEvent]
+
+    def to_dict(self) -> dict[str, Any]:
+        include_bends = self.parameters.include_pitch_bends
+        notes = []
+        for n in self.notes:
+            item: dict[str, Any] = {
+                "start_s": round(n.start_s, 6),
+                "end_s": round(n.end_s, 6),
+                "pitch": n.pitch,
+                "velocity": n.velocity,
+                "amplitude": round(n.amplitude, 6),
+            }
+            if include_bends:
+                item["pitch_bends"] = list(n.pitch_bends or ())
+            notes.append(item)
+        parameters = {k: v for k, v in dataclasses.asdict(self.parameters).items() if k != "batch_size"}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": {"name": self.model.name, "version": self.model.version, "sha256": self.model.sha256},
+            "parameters": parameters,
+            "audio": {
+                "duration_s": round(self.audio.duration_s, 6),
+                "sample_rate": self.audio.source_sample_rate,
+                "channels": self.audio.channels,
+                "format": self.audio.format,
+            },
+            "notes": notes,
+        }
+
+    def to_midi(self) -> bytes:
+        return notes_to_midi(
+            self.notes,
+            tempo_bpm=self.parameters.midi_tempo,
+            multiple_pitch_bends=self.parameters.multiple_pitch_bends,
+        )
+
+
+class Transcriber:
+    """A loaded model plus the limits and defaults it runs with."""
+
+    def __init__(self, config: InferenceConfig, model: AudioToNotesModel | None = None, artifact: Path | None = None,
+                 s3_client=None) -> None:
+        self.config = config
+        settings = config.model
+        if artifact is None:
+            artifact = resolve_artifact(settings.artifact_uri, settings.sha256, model_name=settings.name,
+                                        version=settings.version, s3_client=s3_client)
+        self.model = model or create_model(settings.name)
+        self.model.load(artifact, sha256=settings.sha256, version=settings.version)
+
+    def transcribe(self, source: bytes | str | Path, parameters: InferenceParameters | None = None) -> Transcription:
+        parameters = parameters or self.config.inference
+        audio = decode_audio(
+            source,
+            target_sample_rate=self.model.sample_rate,
+            max_duration_s=self.config.audio.max_duration_s,
+        )
+        notes = self.model.predict(audio.samples, parameters)
+        return Transcription(model=self.model.describe(), parameters=parameters, audio=audio, notes=notes)
