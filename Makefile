@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup synth test test-fast model bench parity clean
+.PHONY: setup synth model test test-fast parity bench clean
 
 $(STAMP): requirements.txt docker/requirements-inference.txt pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,21 @@ setup: $(STAMP)
 synth: $(STAMP)
 	npx cdktf synth --output cdktf.out
 
+## model: fetch the pinned Basic Pitch ONNX file into models/ (pip download --no-deps, sha256-checked)
+model: $(STAMP)
+	$(PY) -m inference fetch-model
+
 ## test: the whole suite (unit, snapshot, terraform validate, emulator, runtime)
-test: $(STAMP)
+test: $(STAMP) model
 	$(PY) -m pytest
+
+## parity: our notes vs basic-pitch 0.4.0's predict() on generated audio (reference in its own venv)
+parity: $(STAMP) model
+	$(PY) scripts/parity.py
+
+## bench: ours vs the reference vs the model alone, 30 s and 10 min files, printed as ratios
+bench: $(STAMP) model
+	$(PY) scripts/bench.py
 
 ## test-fast: everything but the slow tiers
 test-fast: $(STAMP)

@@ -40,3 +40,15 @@ for path in sys.argv[2:]:
     seconds = time.perf_counter() - start
     notes = [[float(s), float(e), int(p), float(a)] for s, e, p, a, _ in events]
     print(json.dumps({"file": path, "notes": notes, "seconds": seconds}), flush=True)
+
+
+def _peak_rss_mb() -> float:
+    """VmHWM: this process image's own peak RSS (exec resets it, unlike ru_maxrss)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+print(json.dumps({"peak_rss_mb": _peak_rss_mb()}), flush=True)

@@ -29,7 +29,7 @@ from inference.errors import (
 # libsndfile container names we accept, and how users know them.
 SUPPORTED_FORMATS = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "FLAC": "FLAC", "OGG": "OGG/Vorbis", "MP3": "MP3"}
 SUPPORTED_DESCRIPTION = "WAV, FLAC, OGG/Vorbis or MP3"
-_BLOCK_FRAMES = 1 << 16
+_BLOCK_FRAMES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -136,10 +136,10 @@ def _decode_mono_resampled(
                 raise AudioTooLongError(
                     f"the audio is longer than the allowed {max_frames / rate:g} s"
                 )
-            mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
+            mono = _mix_to_mono(block)
             if not np.isfinite(mono).all():
                 raise NonFiniteAudioError("the audio contains NaN or infinite samples")
-            chunks.append(resampler.resample_chunk(mono) if resampler else mono.copy())
+            chunks.append(resampler.resample_chunk(mono) if resampler else mono)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise UndecodableAudioError(f"the audio stream is corrupt: {exc}") from None
     if resampler is not None:
@@ -154,3 +154,21 @@ def _decode_mono_resampled(
         if pos >= expected:
             break
     return out, n_in
+
+
+def _mix_to_mono(block: np.ndarray) -> np.ndarray:
+    """Channel mean, summed in channel order then divided, as numpy's mean does.
+
+    Column adds are several times faster than `block.mean(axis=1)` on
+    interleaved frames and give the same float32 result.
+    """
+    channels = block.shape[1]
+    if channels >= 8:  # numpy switches to pairwise summation from 8 terms on
+        return block.mean(axis=1, dtype=np.float32)
+    mono = block[:, 0].copy()
+    if channels == 1:
+        return mono
+    for ch in range(1, channels):
+        mono += block[:, ch]
+    mono /= np.float32(channels)
+    return mono

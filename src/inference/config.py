@@ -70,7 +70,7 @@ class InferenceParameters:
     include_pitch_bends: bool = False
     multiple_pitch_bends: bool = False
     midi_tempo: float = 120.0
-    batch_size: int = 8
+    batch_size: int = 2
 
     def __post_init__(self) -> None:
         _check_range("inference.onset_threshold", self.onset_threshold, 0.0, 1.0)

@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Benchmark: ours vs basic-pitch 0.4.0's predict() (ONNX) vs the model alone, same files, one run.
+
+For a 30 s clip and a 10 min file (44.1 kHz stereo WAV, rendered here), each
+measurement runs in a fresh process so its peak RSS is its own. Prints wall
+times, peak RSS, import + model load time, and the ratios the targets are
+stated in. Timings are not asserted: this is a report, not a test.
+
+    make bench             (= .venv/bin/python scripts/bench.py)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import reference_env  # noqa: E402
+from inference.testing import signals  # noqa: E402
+
+OUT = REPO / "build" / "bench"
+PROJECT_PYTHON = sys.executable
+
+
+def make_file(name: str, duration_s: float) -> Path:
+    path = OUT / name
+    if not path.exists():
+        mono = signals.render(signals.piece(42, duration_s), 44100, duration_s, seed=42)
+        sf.write(path, np.stack([mono, mono * 0.9], axis=1), 44100, subtype="PCM_16")
+    return path
+
+
+def measure(command: list[str]) -> dict:
+    """Run one measurement in a fresh process; it reports its own times and peak RSS (VmHWM)."""
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr}")
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return {k: v for line in lines for k, v in line.items()}
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    reference_python = str(reference_env.ensure())
+    files = {"30 s clip": make_file("clip-30s.wav", 30), "10 min file": make_file("file-10min.wav", 600)}
+    ours_cmd = [PROJECT_PYTHON, str(REPO / "scripts" / "bench_ours.py")]
+    ref_cmd = [reference_python, str(REPO / "scripts" / "reference_predict.py"), "{}"]
+    env_note = f"{os.cpu_count()} CPUs"
+    print(f"benchmark on {env_note}; each figure from a fresh process\n")
+    rows = []
+    for label, path in files.items():
+        ref = measure(ref_cmd + [str(path)])
+        ours = measure(ours_cmd + [str(path)])
+        model = measure(ours_cmd + [str(path), "--model-only"])
+        rows.append((label, ref, ours, model))
+
+    print(f"{'':12} {'':10} {'transcribe s':>12} {'peak RSS MB':>11} {'import+load s':>13}")
+    for label, ref, ours, model in rows:
+        print(f"{label:12} {'reference':10} {ref['seconds']:12.2f} {ref['peak_rss_mb']:11.0f} "
+              f"{ref['import_and_load_seconds']:13.2f}")
+        print(f"{'':12} {'ours':10} {ours['seconds']:12.2f} {ours['peak_rss_mb']:11.0f} "
+              f"{ours['import_and_load_seconds']:13.2f}")
+        print(f"{'':12} {'model only':10} {model['seconds']:12.2f} {model['peak_rss_mb']:11.0f} "
+              f"{'':>13}")
+    print("\nratios (targets: speed-up >= 2.0x on 10 min, ours/model <= 1.2x, RSS < 300 MB, load < 0.5 s)")
+    for label, ref, ours, model in rows:
+        print(f"{label:12} reference/ours {ref['seconds'] / ours['seconds']:5.2f}x   "
+              f"ours/model {ours['seconds'] / model['seconds']:5.2f}x   "
+              f"RSS ours/reference {ours['peak_rss_mb'] / ref['peak_rss_mb']:4.2f}   "
+              f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
