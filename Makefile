@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup synth model test test-fast parity bench clean
+.PHONY: setup synth model test test-fast parity bench emulator offline-terraform clean
 
 $(STAMP): requirements.txt docker/requirements-inference.txt pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,15 @@ bench: $(STAMP) model
 ## test-fast: everything but the slow tiers
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
+
+## emulator: a local AWS emulator (moto) on 127.0.0.1:$(EMULATOR_PORT), for deploys without an AWS account
+EMULATOR_PORT ?= 5000
+emulator: $(STAMP)
+	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m moto.server -H 127.0.0.1 -p $(EMULATOR_PORT)
+
+## offline-terraform: write build/terraformrc so terraform (and cdktf's own init) use $$TF_PROVIDER_MIRROR
+offline-terraform: $(STAMP)
+	$(PY) scripts/terraform_mirror.py write-config build/terraformrc
 
 clean:
 	rm -rf cdktf.out .pytest_cache build

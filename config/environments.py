@@ -102,6 +102,10 @@ class ApiSettings:
     quota_limit: int = 10_000
     """Requests per quota_period for the usage plan (API key only)."""
     quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    manage_account_logging_role: bool = True
+    """Set the region's API Gateway CloudWatch Logs role, which access logging needs. It is
+    one setting per AWS account and region: where two environments share an account,
+    leave it on in exactly one of them."""
 
     def __post_init__(self) -> None:
         _require(bool(re.match(r"^[A-Za-z0-9_]{1,128}$", self.stage_name)), "api.stage_name", self.stage_name,

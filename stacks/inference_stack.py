@@ -113,6 +113,7 @@ class InferenceStack(EnvironmentStack):
                 quota_limit=env.api.quota_limit,
                 quota_period=env.api.quota_period,
                 log_retention_days=env.log_retention_days,
+                manage_account_logging_role=env.api.manage_account_logging_role,
             ),
             function_name=function.function_name,
             function_invoke_arn=function.invoke_arn,

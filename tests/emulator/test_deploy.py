@@ -1,0 +1,234 @@
+"""Apply the unmodified stacks to moto, verify what exists, re-plan clean, destroy clean.
+
+Tests run in file order: the last one destroys everything and prints the figures.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from config.environments import DEV, PROD
+from inference.config import load_config
+from tests.emulator.conftest import APPLY_ORDER
+from tests.emulator.emulator_gaps import EMULATOR_ROUND_TRIP_GAPS
+
+pytestmark = [pytest.mark.slow, pytest.mark.emulator]
+ENVS = {"dev": DEV, "prod": PROD}
+
+
+def test_prod_plan_only_creates(deployment):
+    plan = deployment.report.prod_plan
+    assert plan.exit_code == 2
+    assert plan.changes and all(c["change"]["actions"] == ["create"] for c in plan.changes)
+    types = {c["type"] for c in plan.changes}
+    assert {"aws_api_gateway_api_key", "aws_api_gateway_usage_plan", "aws_lambda_function"} <= types
+
+
+def test_every_stack_applied(deployment):
+    assert set(deployment.report.applied) == set(APPLY_ORDER)
+    assert all(count > 0 for count in deployment.report.applied.values())
+    assert deployment.outputs["inference-dev"]["predict_url"].endswith("/v1/predict")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_buckets_are_private_encrypted_tls_only_with_lifecycle_and_cors(deployment, env):
+    s3 = deployment.client("s3", env)
+    out = deployment.outputs[f"inference-{env}"]
+    settings = ENVS[env]
+    for role in ("input", "output"):
+        bucket = out[f"{role}_bucket_name"]
+        sse = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values()) and len(block) == 4
+        ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0]
+        assert ownership["ObjectOwnership"] == "BucketOwnerEnforced"
+        (statement,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        cors = s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]
+        assert cors["AllowedOrigins"] == list(settings.api.cors_allowed_origins)
+        rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+        assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {
+            "DaysAfterInitiation": 1}
+        if role == "input":
+            assert rules["expire-uploads"]["Expiration"] == {"Days": settings.storage.input_expiry_days}
+            assert rules["expire-uploads"]["Filter"] == {"Prefix": "uploads/"}
+            assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
+        else:
+            assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+                "NoncurrentDays": settings.storage.output_noncurrent_expiry_days}
+            assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        deployment.report.verify(f"s3:{bucket}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_registry_scans_on_push_with_mutability_and_lifecycle(deployment, env):
+    ecr = deployment.client("ecr", env)
+    settings = ENVS[env]
+    (repo,) = ecr.describe_repositories(repositoryNames=[settings.repository_name])["repositories"]
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["imageTagMutability"] == settings.registry.tag_mutability
+    assert repo["encryptionConfiguration"]["encryptionType"] == "AES256"
+    policy = json.loads(ecr.get_lifecycle_policy(repositoryName=settings.repository_name)["lifecyclePolicyText"])
+    selections = {r["selection"]["tagStatus"]: r["selection"] for r in policy["rules"]}
+    assert selections["untagged"]["countNumber"] == settings.registry.untagged_expiry_days
+    assert selections["tagged"]["countNumber"] == settings.registry.keep_tagged_images
+    assert repo["repositoryUri"] == deployment.outputs[f"inference-{env}-registry"]["repository_url"]
+    deployment.report.verify(f"ecr:{settings.repository_name}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_function_is_the_configured_container_image(deployment, env):
+    lam = deployment.client("lambda", env)
+    settings = ENVS[env]
+    out = deployment.outputs[f"inference-{env}"]
+    fn = lam.get_function(FunctionName=out["function_name"])
+    config = fn["Configuration"]
+    assert config["PackageType"] == "Image"
+    assert fn["Code"]["ImageUri"] == f"{out['repository_url']}:{settings.function.image_tag}"
+    assert config["MemorySize"] == settings.function.memory_mb
+    assert config["Timeout"] == settings.function.timeout_s
+    assert config["EphemeralStorage"] == {"Size": settings.function.ephemeral_storage_mb}
+    assert config["TracingConfig"] == {"Mode": "Active"}
+    assert config["Architectures"] == [settings.function.architecture]
+    variables = config["Environment"]["Variables"]
+    for name, value in load_config(environ={}).to_environment().items():
+        assert variables[name] == value, name
+    assert variables["INFERENCE_INPUT_BUCKET"] == out["input_bucket_name"]
+    assert variables["INFERENCE_OUTPUT_BUCKET"] == out["output_bucket_name"]
+    concurrency = lam.get_function_concurrency(FunctionName=out["function_name"])
+    assert concurrency["ReservedConcurrentExecutions"] == settings.function.reserved_concurrency
+    deployment.report.verify(f"lambda:{out['function_name']}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_api_routes_predict_to_the_function_with_cors_keys_and_logging(deployment, env):
+    apigw = deployment.client("apigateway", env)
+    settings = ENVS[env]
+    name = f"{settings.resource_prefix}-api"
+    (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == name]
+    resources = {r["path"]: r for r in apigw.get_resources(restApiId=api["id"])["items"]}
+    predict = resources["/predict"]
+    assert set(predict["resourceMethods"]) == {"POST", "OPTIONS"}
+    post = apigw.get_method(restApiId=api["id"], resourceId=predict["id"], httpMethod="POST")
+    assert post["apiKeyRequired"] is settings.api.api_key_required
+    integration = apigw.get_integration(restApiId=api["id"], resourceId=predict["id"], httpMethod="POST")
+    assert integration["type"] == "AWS_PROXY" and integration["httpMethod"] == "POST"
+    assert settings.resource_prefix + "-predict" in integration["uri"]
+    options = apigw.get_method(restApiId=api["id"], resourceId=predict["id"], httpMethod="OPTIONS")
+    assert options["apiKeyRequired"] is False
+    assert apigw.get_integration(restApiId=api["id"], resourceId=predict["id"], httpMethod="OPTIONS")["type"] == "MOCK"
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        response = apigw.get_gateway_response(restApiId=api["id"], responseType=kind)
+        origin = response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert origin == f"'{settings.api.cors_allowed_origins[0]}'"
+    stage = apigw.get_stage(restApiId=api["id"], stageName=settings.api.stage_name)
+    assert stage["tracingEnabled"] is True
+    assert stage["accessLogSettings"]["destinationArn"].endswith(
+        f"log-group:/aws/apigateway/{name}/{settings.api.stage_name}/access")
+    assert json.loads(stage["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
+    keys = [k for k in apigw.get_api_keys(includeValues=True)["items"] if k["name"] == f"{name}-key"]
+    plans = [p for p in apigw.get_usage_plans()["items"] if p["name"] == f"{name}-plan"]
+    if settings.api.api_key_required:
+        (key,) = keys
+        (plan,) = plans
+        assert key["enabled"] is True and key["value"] == deployment.outputs["inference-prod"]["api_key_value"]
+        assert plan["apiStages"] == [{"apiId": api["id"], "stage": settings.api.stage_name}]
+        assert plan["throttle"] == {"rateLimit": settings.api.throttle_rate_limit,
+                                    "burstLimit": settings.api.throttle_burst_limit}
+        assert plan["quota"]["limit"] == settings.api.quota_limit
+        plan_keys = apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
+        assert [k["id"] for k in plan_keys] == [key["id"]]
+    else:
+        assert keys == [] and plans == []
+    deployment.report.verify(f"apigateway:{name}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_log_groups_keep_logs_for_the_environment(deployment, env):
+    logs = deployment.client("logs", env)
+    settings = ENVS[env]
+    out = deployment.outputs[f"inference-{env}"]
+    for group in (out["function_log_group_name"], out["api_access_log_group_name"]):
+        (found,) = [g for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+                    if g["logGroupName"] == group]
+        assert found["retentionInDays"] == settings.log_retention_days
+        deployment.report.verify(f"logs:{group}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_role_policies_are_the_scoped_grants(deployment, env):
+    iam = deployment.client("iam", env)
+    settings = ENVS[env]
+    role = f"{settings.resource_prefix}-predict-role"
+    names = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
+    assert names == {"write-logs", "xray-write", "input-bucket-objects", "input-bucket-list",
+                     "output-bucket-objects", "output-bucket-list"}
+    for name in names:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        (statement,) = document["Statement"]
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all(a != "*" and not a.endswith(":*") for a in actions)
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if name == "input-bucket-objects":
+            assert resources == [f"arn:aws:s3:::{deployment.outputs[f'inference-{env}']['input_bucket_name']}/uploads/*"]
+        if name != "xray-write":
+            assert "*" not in resources
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    deployment.report.verify(f"iam:{role}")
+
+
+@pytest.mark.parametrize("stack_name", APPLY_ORDER)
+def test_second_plan_is_clean(deployment, stack_name):
+    plan = deployment.stacks[stack_name].plan()
+    unexpected, tolerated = [], []
+    for change in plan.changes:
+        actions = change["change"]["actions"]
+        if actions != ["update"]:
+            unexpected.append(f"{change['address']}: {actions}")
+            continue
+        before, after = change["change"]["before"] or {}, change["change"]["after"] or {}
+        unknown = change["change"].get("after_unknown") or {}
+        for attribute in sorted(set(before) | set(after)):
+            if before.get(attribute) == after.get(attribute) or unknown.get(attribute) is True:
+                continue  # unchanged, or computed and recomputed because of another attribute
+            where = f"{change['type']}.{attribute}"
+            (tolerated if (change["type"], attribute) in EMULATOR_ROUND_TRIP_GAPS else unexpected).append(where)
+    deployment.report.drift[stack_name] = unexpected
+    deployment.report.tolerated[stack_name] = tolerated
+    assert unexpected == [], f"drift after apply: {unexpected}"
+
+
+def test_destroy_in_reverse_order_leaves_nothing(deployment, capsys):
+    report = deployment.report
+    for name in reversed(APPLY_ORDER):
+        report.destroyed[name] = deployment.stacks[name].destroy()
+        assert deployment.stacks[name].state_resources() == []
+    for env in ENVS:
+        assert deployment.client("s3", env).list_buckets()["Buckets"] == []
+        assert deployment.client("ecr", env).describe_repositories()["repositories"] == []
+        assert deployment.client("lambda", env).list_functions()["Functions"] == []
+        apigw = deployment.client("apigateway", env)
+        assert apigw.get_rest_apis()["items"] == []
+        assert apigw.get_api_keys()["items"] == []
+        assert apigw.get_usage_plans()["items"] == []
+        groups = deployment.client("logs", env).describe_log_groups()["logGroups"]
+        assert [g["logGroupName"] for g in groups if "audio-inference" in g["logGroupName"]] == []
+        roles = deployment.client("iam", env).list_roles()["Roles"]
+        assert [r["RoleName"] for r in roles if r["RoleName"].startswith("audio-inference")] == []
+    assert sum(report.destroyed.values()) == sum(report.applied.values())
+
+    with capsys.disabled():
+        applied = sum(report.applied.values())
+        drift = sum(len(v) for v in report.drift.values())
+        tolerated = sorted({t for v in report.tolerated.values() for t in v})
+        print(f"\nemulator deploy: applied {applied} resources "
+              f"({', '.join(f'{k} {v}' for k, v in report.applied.items())}); "
+              f"verified {len(report.verified)} resources with boto3; drift {drift} "
+              f"(tolerated emulator gaps: {', '.join(tolerated) or 'none'}); "
+              f"destroyed {sum(report.destroyed.values())}, left 0")
