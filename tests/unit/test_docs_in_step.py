@@ -22,7 +22,7 @@ NESTED = {"function": FunctionSettings, "api": ApiSettings, "storage": StorageSe
 
 
 def documented_settings() -> set[str]:
-    return set(re.findall(r"^\| `([a-z_.]+)` \|", README, flags=re.MULTILINE))
+    return set(re.findall(r"^\| `([a-z0-9_.]+)` \|", README, flags=re.MULTILINE))
 
 
 def test_every_environment_setting_is_in_the_readme():
