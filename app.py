@@ -13,13 +13,16 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+REPO = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "scripts"))
 
 from cdktf import App  # noqa: E402
 
 from config.environments import ENVIRONMENTS, EnvironmentConfig  # noqa: E402
 from inference.config import load_config  # noqa: E402
 from stacks import InferenceStack, RegistryStack  # noqa: E402
+from terraform_mirror import link_into_stacks, mirror_dir  # noqa: E402
 
 IMAGE_TAG_OVERRIDE = "INFERENCE_IMAGE_TAG"
 IMAGE_DIGEST_OVERRIDE = "INFERENCE_IMAGE_DIGEST"
@@ -50,4 +53,9 @@ def build_app(outdir: str | None = None, environ: Mapping[str, str] | None = Non
 
 
 if __name__ == "__main__":
-    build_app().synth()
+    app = build_app()
+    app.synth()
+    # Offline machines: let `cdktf deploy`'s own `terraform init` find the provider mirror.
+    mirror = mirror_dir()
+    if mirror is not None:
+        link_into_stacks(Path(app.outdir), mirror)

@@ -1,0 +1,55 @@
+"""The model interface: what the service needs from any audio-to-notes model.
+
+A new model implements `AudioToNotesModel` and is added to
+`inference.models.create_model`; neither the service nor the infrastructure
+changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from inference.config import InferenceParameters
+
+
+@dataclass(frozen=True)
+class NoteEvent:
+    """One transcribed note; times in seconds, pitch as a MIDI number."""
+
+    start_s: float
+    end_s: float
+    pitch: int
+    amplitude: float
+    pitch_bends: tuple[int, ...] | None = None
+    """Bend per model frame in 1/3-semitone steps, when pitch bends are enabled."""
+
+    @property
+    def velocity(self) -> int:
+        return int(np.round(127 * self.amplitude))
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    name: str
+    version: str
+    sha256: str
+    sample_rate: int
+
+
+@runtime_checkable
+class AudioToNotesModel(Protocol):
+    sample_rate: int
+    """The rate `predict` expects its mono float32 samples at."""
+
+    def load(self, artifact: Path, *, sha256: str, version: str) -> None:
+        """Load weights from a verified local file; called once per process."""
+
+    def describe(self) -> ModelDescription:
+        """Name, version and checksum of the loaded model."""
+
+    def predict(self, samples: np.ndarray, parameters: InferenceParameters) -> list[NoteEvent]:
+        """Note events for mono float32 samples at `sample_rate`."""

@@ -1,0 +1,26 @@
+"""Basic Pitch's fixed geometry (ICASSP 2022 model), from the published algorithm."""
+
+from __future__ import annotations
+
+SAMPLE_RATE = 22_050
+FFT_HOP = 256
+FRAMES_PER_SECOND = SAMPLE_RATE // FFT_HOP  # 86: the reference uses the integer rate
+WINDOW_SECONDS = 2
+WINDOW_SAMPLES = SAMPLE_RATE * WINDOW_SECONDS - FFT_HOP  # 43,844 samples in one model input
+WINDOW_FRAMES = FRAMES_PER_SECOND * WINDOW_SECONDS  # 172 output frames per window
+OVERLAP_FRAMES = 30
+OVERLAP_SAMPLES = OVERLAP_FRAMES * FFT_HOP  # 7,680
+WINDOW_HOP_SAMPLES = WINDOW_SAMPLES - OVERLAP_SAMPLES  # 36,164
+LEAD_PADDING_SAMPLES = OVERLAP_SAMPLES // 2  # zeros before the audio so frame 0 is centred
+
+N_PITCHES = 88
+MIDI_OFFSET = 21  # pitch index 0 = A0 = MIDI 21
+MAX_PITCH_INDEX = N_PITCHES - 1
+CONTOUR_BINS_PER_SEMITONE = 3
+N_CONTOUR_BINS = N_PITCHES * CONTOUR_BINS_PER_SEMITONE
+BASE_FREQUENCY_HZ = 27.5
+
+INPUT_NAME = "serving_default_input_2:0"
+OUTPUT_NOTE = "StatefulPartitionedCall:1"
+OUTPUT_ONSET = "StatefulPartitionedCall:2"
+OUTPUT_CONTOUR = "StatefulPartitionedCall:0"
