@@ -22,6 +22,7 @@ from cdktf import App  # noqa: E402
 from config.environments import ENVIRONMENTS, EnvironmentConfig  # noqa: E402
 from inference.config import load_config  # noqa: E402
 from stacks import InferenceStack, RegistryStack  # noqa: E402
+from stacks.base import check_policies  # noqa: E402
 from terraform_mirror import link_into_stacks, mirror_dir  # noqa: E402
 
 IMAGE_TAG_OVERRIDE = "INFERENCE_IMAGE_TAG"
@@ -55,6 +56,7 @@ def build_app(outdir: str | None = None, environ: Mapping[str, str] | None = Non
 if __name__ == "__main__":
     app = build_app()
     app.synth()
+    check_policies(app)
     # Offline machines: let `cdktf deploy`'s own `terraform init` find the provider mirror.
     mirror = mirror_dir()
     if mirror is not None:

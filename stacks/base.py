@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformStack
+from cdktf import Aspects, LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
 from config.environments import EnvironmentConfig, S3StateBackend
+from infra_constructs.policy_aspect import ProjectPolicies
 
 
 class EnvironmentStack(TerraformStack):
@@ -15,6 +16,8 @@ class EnvironmentStack(TerraformStack):
     def __init__(self, scope: Construct, stack_name: str, env: EnvironmentConfig) -> None:
         super().__init__(scope, stack_name)
         self.env = env
+        self.policies = ProjectPolicies()
+        Aspects.of(self).add(self.policies)
         AwsProvider(self, "aws", region=env.region, default_tags=[AwsProviderDefaultTags(tags=env.all_tags)])
         state = env.state
         if isinstance(state, S3StateBackend):
@@ -30,3 +33,14 @@ class EnvironmentStack(TerraformStack):
         else:
             path = state.path if state else f"terraform.{stack_name}.tfstate"
             LocalBackend(self, path=path)
+
+
+def check_policies(scope: Construct) -> None:
+    """After synth: raise PolicyViolationError listing every violation in every stack."""
+    violations = [
+        v for child in scope.node.children if isinstance(child, EnvironmentStack) for v in child.policies.violations
+    ]
+    if violations:
+        from infra_constructs.policy_aspect import PolicyViolationError
+
+        raise PolicyViolationError("policy violations:\n  " + "\n  ".join(violations))

@@ -16,9 +16,12 @@ STACK_NAMES = ("inference-dev", "inference-dev-registry", "inference-prod", "inf
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthesize the app once, without synth-time overrides, into a temp folder."""
     from app import build_app
+    from stacks.base import check_policies
 
     outdir = tmp_path_factory.mktemp("cdktf.out")
-    build_app(outdir=str(outdir), environ={}).synth()
+    app = build_app(outdir=str(outdir), environ={})
+    app.synth()
+    check_policies(app)
     return outdir
 
 

@@ -298,3 +298,32 @@ def test_image_tag_and_digest_can_be_overridden_at_synth_time():
     pinned = with_synth_overrides(PROD, {"INFERENCE_IMAGE_DIGEST": digest})
     assert pinned.function.image_digest == digest
     assert with_synth_overrides(DEV, {}) is DEV
+
+
+# --- policies (aspect) -------------------------------------------------------
+def test_policy_aspect_reports_resources_that_bypass_our_constructs():
+    from cdktf import Testing
+    from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+    from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+    from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+
+    from stacks.base import EnvironmentStack, check_policies
+    from infra_constructs.policy_aspect import PolicyViolationError
+
+    app = Testing.app()
+    stack = EnvironmentStack(app, "policy-test", DEV)
+    S3Bucket(stack, "raw-bucket")
+    CloudwatchLogGroup(stack, "forever-logs", name="x")
+    IamRolePolicy(stack, "hand-written", role="r", policy="{}")
+    Testing.synth(stack)
+    with pytest.raises(PolicyViolationError) as e:
+        check_policies(app)
+    message = str(e.value)
+    assert "raw-bucket: S3 buckets must be created through SecureBucket" in message
+    assert "forever-logs: log group has no retention_in_days" in message
+    assert "hand-written: inline IAM policies must come from FunctionRole.grant" in message
+
+
+def test_shipped_stacks_satisfy_every_policy(stacks):
+    # the session synth runs check_policies; reaching here means no violation
+    assert set(stacks) == {"inference-dev", "inference-dev-registry", "inference-prod", "inference-prod-registry"}
