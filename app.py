@@ -15,7 +15,6 @@ from typing import Mapping
 
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "scripts"))
 
 from cdktf import App  # noqa: E402
 
@@ -23,7 +22,6 @@ from config.environments import ENVIRONMENTS, EnvironmentConfig  # noqa: E402
 from inference.config import load_config  # noqa: E402
 from stacks import InferenceStack, RegistryStack  # noqa: E402
 from stacks.base import check_policies  # noqa: E402
-from terraform_mirror import link_into_stacks, mirror_dir  # noqa: E402
 
 IMAGE_TAG_OVERRIDE = "INFERENCE_IMAGE_TAG"
 IMAGE_DIGEST_OVERRIDE = "INFERENCE_IMAGE_DIGEST"
@@ -57,7 +55,3 @@ if __name__ == "__main__":
     app = build_app()
     app.synth()
     check_policies(app)
-    # Offline machines: let `cdktf deploy`'s own `terraform init` find the provider mirror.
-    mirror = mirror_dir()
-    if mirror is not None:
-        link_into_stacks(Path(app.outdir), mirror)

@@ -8,10 +8,9 @@ whose path you export as TF_CLI_CONFIG_FILE.
 
     python scripts/terraform_mirror.py write-config build/terraformrc
 
-`link_into_stacks` is the zero-configuration path that app.py takes at synth
-time when $TF_PROVIDER_MIRROR is set: each stack folder gets
-`terraform.d/plugins` -> the mirror, one of terraform's implied local mirror
-directories, so `cdktf deploy`'s own `terraform init` installs from it.
+An explicit CLI configuration is needed (an implied local mirror such as
+terraform.d/plugins is not enough): `cdktf deploy` also runs `terraform
+providers lock`, which only stays offline with a configured filesystem_mirror.
 """
 
 from __future__ import annotations
@@ -55,22 +54,6 @@ def write_cli_config(target: Path, mirror: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(cli_config_text(mirror))
     return target
-
-
-def link_into_stacks(outdir: Path, mirror: Path) -> list[Path]:
-    """Point <outdir>/stacks/*/terraform.d/plugins at the mirror (implied local mirror)."""
-    links = []
-    for stack in sorted((outdir / "stacks").glob("*/")):
-        link = stack / "terraform.d" / "plugins"
-        link.parent.mkdir(exist_ok=True)
-        if link.is_symlink() or link.exists():
-            if link.is_symlink() and Path(os.readlink(link)) == mirror:
-                links.append(link)
-                continue
-            link.unlink()
-        link.symlink_to(mirror, target_is_directory=True)
-        links.append(link)
-    return links
 
 
 def main(argv: list[str]) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from tests.support.components import terraform_mirror
 
 
@@ -25,13 +23,3 @@ def test_cli_config_installs_hashicorp_providers_from_the_mirror_only(tmp_path):
     text = terraform_mirror.cli_config_text(mirror)
     assert f'path    = "{mirror.as_posix()}"' in text
     assert 'exclude = ["registry.terraform.io/hashicorp/*"]' in text
-
-
-def test_stacks_get_an_implied_local_mirror_link(tmp_path):
-    mirror = make_mirror(tmp_path)
-    for name in ("inference-dev", "inference-dev-registry"):
-        (tmp_path / "out" / "stacks" / name).mkdir(parents=True)
-    links = terraform_mirror.link_into_stacks(tmp_path / "out", mirror)
-    assert len(links) == 2
-    assert all(os.readlink(link) == str(mirror) for link in links)
-    assert terraform_mirror.link_into_stacks(tmp_path / "out", mirror) == links  # idempotent
