@@ -17,8 +17,8 @@ $(STAMP): requirements.txt docker/requirements-inference.txt pyproject.toml pack
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-## setup: create .venv and install the Python and npm tools
-setup: $(STAMP)
+## setup: create .venv, install the Python and npm tools, fetch the pinned model
+setup: $(STAMP) model
 
 ## synth: write cdktf.out/stacks/<stack>/cdk.tf.json for every stack
 synth: $(STAMP)

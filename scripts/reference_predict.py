@@ -42,13 +42,6 @@ for path in sys.argv[2:]:
     print(json.dumps({"file": path, "notes": notes, "seconds": seconds}), flush=True)
 
 
-def _peak_rss_mb() -> float:
-    """VmHWM: this process image's own peak RSS (exec resets it, unlike ru_maxrss)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from peak_rss import peak_rss_mb  # noqa: E402  (scripts/ is on sys.path: it holds this script)
 
-
-print(json.dumps({"peak_rss_mb": _peak_rss_mb()}), flush=True)
+print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
