@@ -33,6 +33,16 @@ _BLOCK_FRAMES = 1 << 18
 
 
 @dataclass(frozen=True)
+class AudioInfo:
+    """What the uploaded audio was (kept with results; the samples are not)."""
+
+    duration_s: float
+    source_sample_rate: int
+    channels: int
+    format: str
+
+
+@dataclass(frozen=True)
 class DecodedAudio:
     """Mono float32 samples at `sample_rate`, and what the source was."""
 
@@ -46,6 +56,11 @@ class DecodedAudio:
     def duration_s(self) -> float:
         """Duration of the source audio."""
         return self.samples.shape[0] / self.sample_rate
+
+    @property
+    def info(self) -> AudioInfo:
+        return AudioInfo(duration_s=self.duration_s, source_sample_rate=self.source_sample_rate,
+                         channels=self.channels, format=self.format)
 
 
 def sniff_format(head: bytes) -> str | None:

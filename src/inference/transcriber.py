@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.artifact import resolve_artifact
-from inference.audio import DecodedAudio, decode_audio
+from inference.audio import AudioInfo, decode_audio
 from inference.config import InferenceConfig, InferenceParameters
 from inference.midi import notes_to_midi
 from inference.models import AudioToNotesModel, ModelDescription, NoteEvent, create_model
@@ -25,7 +25,7 @@ SCHEMA_VERSION = "1"
 class Transcription:
     model: ModelDescription
     parameters: InferenceParameters
-    audio: DecodedAudio
+    audio: AudioInfo
     notes: list[NoteEvent]
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,4 +85,4 @@ class Transcriber:
             max_duration_s=self.config.audio.max_duration_s,
         )
         notes = self.model.predict(audio.samples, parameters)
-        return Transcription(model=self.model.describe(), parameters=parameters, audio=audio, notes=notes)
+        return Transcription(model=self.model.describe(), parameters=parameters, audio=audio.info, notes=notes)

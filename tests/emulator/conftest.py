@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import boto3
@@ -64,12 +65,21 @@ def deployment(synth_dir, tmp_path_factory):
         }
         report = DeployReport()
         outputs = {}
-        for name in APPLY_ORDER:
-            stacks[name].init()
-            if name == "inference-prod":
-                report.prod_plan = stacks[name].plan()
-            report.applied[name] = stacks[name].apply()
-            outputs[name] = stacks[name].outputs()
+
+        def deploy_environment(env: str) -> None:
+            """Registry first, then the inference stack (prod: planned before it is applied)."""
+            for name in (f"inference-{env}-registry", f"inference-{env}"):
+                stacks[name].init()
+                if name == "inference-prod":
+                    report.prod_plan = stacks[name].plan()
+                report.applied[name] = stacks[name].apply()
+                outputs[name] = stacks[name].outputs()
+
+        # The two environments live in separate accounts: deploy them side by side.
+        with ThreadPoolExecutor(max_workers=len(ACCOUNTS)) as pool:
+            for future in [pool.submit(deploy_environment, env) for env in ACCOUNTS]:
+                future.result()
+        report.applied = {name: report.applied[name] for name in APPLY_ORDER}
         yield Deployment(server=server, stacks=stacks, outputs=outputs, report=report, credentials=credentials)
     finally:
         server.stop()
