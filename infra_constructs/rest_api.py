@@ -34,8 +34,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from infra_constructs.function_role import FunctionRoleProps
-from infra_constructs.function_role import FunctionRole
+from infra_constructs.function_role import FunctionRole, FunctionRoleProps
 
 # Request bodies API Gateway passes to the function as binary (base64).
 BINARY_MEDIA_TYPES = (

@@ -146,3 +146,17 @@ def test_pitch_bends_point_at_the_contour_peak():
     contours[25:, centre + 2] = 0.9  # upward bend of 2/3 semitone in the second half
     (bends,) = pitch_bends(contours, [(0, 50, 69, 0.8)])
     assert set(bends[:25]) == {0} and set(bends[25:]) == {2}
+
+
+def test_frequency_limits_outside_the_piano_range_keep_or_drop_everything():
+    frames = np.zeros((200, 88), dtype=np.float32)
+    onsets = np.zeros((200, 88), dtype=np.float32)
+    for index in (0, 48, 87):  # MIDI 21 (A0), 69, 108 (C8)
+        frames[20:80, index] = 0.9
+        onsets[20, index] = 0.95
+    kept = notes_from_activations(frames.copy(), onsets.copy(), onset_threshold=0.5, frame_threshold=0.3,
+                                  min_note_frames=11, min_hz=10.0, max_hz=20_000.0, melodia_trick=True)
+    assert {p for _, _, p, _ in kept} == {21, 69, 108}
+    dropped = notes_from_activations(frames.copy(), onsets.copy(), onset_threshold=0.5, frame_threshold=0.3,
+                                     min_note_frames=11, min_hz=None, max_hz=15.0, melodia_trick=True)
+    assert dropped == []

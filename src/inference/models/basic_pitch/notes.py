@@ -19,7 +19,6 @@ row-major index, as argmax does), since energy only ever drops to zero.
 from __future__ import annotations
 
 import heapq
-import math
 
 import numpy as np
 
@@ -34,7 +33,7 @@ FrameNote = tuple[int, int, int, float]
 
 
 def hz_to_midi(hz: float) -> float:
-    return 12.0 * (math.log2(hz) - math.log2(440.0)) + 69.0
+    return float(12.0 * (np.log2(hz) - np.log2(440.0)) + 69.0)
 
 
 def frame_times(n_frames: int) -> np.ndarray:
@@ -50,13 +49,18 @@ def frame_times(n_frames: int) -> np.ndarray:
 def constrain_frequency(
     onsets: np.ndarray, frames: np.ndarray, min_hz: float | None, max_hz: float | None
 ) -> None:
-    """Zero (in place) activations above max_hz and below min_hz."""
+    """Zero (in place) activations above max_hz and below min_hz.
+
+    Indices are clamped to the 88 pitches. The reference slices with the raw
+    index, so a limit outside A0..C8 wraps around (a 10 Hz minimum would drop
+    the lowest 31 pitches); inside that range both agree.
+    """
     if max_hz is not None:
-        hi = int(np.round(hz_to_midi(max_hz) - c.MIDI_OFFSET))
+        hi = min(max(int(np.round(hz_to_midi(max_hz) - c.MIDI_OFFSET)), 0), c.N_PITCHES)
         onsets[:, hi:] = 0
         frames[:, hi:] = 0
     if min_hz is not None:
-        lo = int(np.round(hz_to_midi(min_hz) - c.MIDI_OFFSET))
+        lo = min(max(int(np.round(hz_to_midi(min_hz) - c.MIDI_OFFSET)), 0), c.N_PITCHES)
         onsets[:, :lo] = 0
         frames[:, :lo] = 0
 
