@@ -58,6 +58,7 @@ class FunctionRole(Construct):
         )
         self.role = IamRole(self, "role", name=props.role_name, assume_role_policy=assume.json)
         self._policies: list[IamRolePolicy] = []
+        self._frozen_by: str | None = None
 
     @property
     def arn(self) -> str:
@@ -68,6 +69,11 @@ class FunctionRole(Construct):
         """Inline policies created so far (a function depends on them)."""
         return list(self._policies)
 
+    def freeze(self, by: str) -> list[IamRolePolicy]:
+        """No more grants: `by` (a function) now depends on exactly these policies."""
+        self._frozen_by = by
+        return self.policies
+
     def grant(
         self,
         name: str,
@@ -76,6 +82,8 @@ class FunctionRole(Construct):
         conditions: Sequence[Condition] = (),
     ) -> IamRolePolicy:
         """Allow `actions` on `resources` through one inline policy named `name`."""
+        if self._frozen_by:
+            raise ValueError(f"grant {name!r} comes after {self._frozen_by} was created; grant before creating it")
         if not actions or any(a == "*" or a.endswith(":*") for a in actions):
             raise ValueError(f"grant {name!r}: actions must be explicit, got {list(actions)}")
         document = DataAwsIamPolicyDocument(

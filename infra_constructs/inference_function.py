@@ -75,6 +75,6 @@ class InferenceFunction(Construct):
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
             logging_config=LambdaFunctionLoggingConfig(log_format="JSON", log_group=self.log_group.name),
             environment=LambdaFunctionEnvironment(variables=dict(sorted(props.environment.items()))),
-            depends_on=[self.log_group, *self.role.policies],
+            depends_on=[self.log_group, *self.role.freeze(by=f"function {props.function_name}")],
         )
         return self.function

@@ -327,3 +327,16 @@ def test_policy_aspect_reports_resources_that_bypass_our_constructs():
 def test_shipped_stacks_satisfy_every_policy(stacks):
     # the session synth runs check_policies; reaching here means no violation
     assert set(stacks) == {"inference-dev", "inference-dev-registry", "inference-prod", "inference-prod-registry"}
+
+
+def test_a_grant_after_the_function_exists_is_refused():
+    from cdktf import Testing
+
+    from infra_constructs.inference_function import InferenceFunction, InferenceFunctionProps
+    from stacks.base import EnvironmentStack
+
+    stack = EnvironmentStack(Testing.app(), "late-grant", DEV)
+    fn = InferenceFunction(stack, "fn", InferenceFunctionProps(function_name="f", image_uri="repo:tag"))
+    fn.create_function()
+    with pytest.raises(ValueError, match="grant before creating it"):
+        fn.role.grant("late", ["s3:GetObject"], ["arn:aws:s3:::b/*"])
