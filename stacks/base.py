@@ -7,7 +7,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from config.environments import EnvironmentConfig, S3StateBackend
-from infra_constructs.policy_aspect import ProjectPolicies
+from infra_constructs.policy_aspect import PolicyViolationError, ProjectPolicies
 
 
 class EnvironmentStack(TerraformStack):
@@ -41,6 +41,4 @@ def check_policies(scope: Construct) -> None:
         v for child in scope.node.children if isinstance(child, EnvironmentStack) for v in child.policies.violations
     ]
     if violations:
-        from infra_constructs.policy_aspect import PolicyViolationError
-
         raise PolicyViolationError("policy violations:\n  " + "\n  ".join(violations))
