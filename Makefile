@@ -1,4 +1,4 @@
-# Audio Inference API — every target uses .venv, created by `make setup`.
+# Audio Inference API — every target uses .venv, created by `make setup`. `make help` lists them.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,17 +7,23 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup synth model test test-fast parity bench emulator offline-terraform clean
+.DEFAULT_GOAL := help
+.PHONY: help setup synth model lint format typecheck test test-fast parity bench emulator offline-terraform clean
 
-$(STAMP): requirements.txt docker/requirements-inference.txt pyproject.toml package.json package-lock.json
+## help: list the targets with what each does
+help:
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt docker/requirements-inference.txt pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	npm ci --no-audit --no-fund --loglevel=error
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install >/dev/null; fi
 	touch $(STAMP)
 
-## setup: create .venv, install the Python and npm tools, fetch the pinned model
+## setup: create .venv (Python and npm tools, the project itself editable, pre-commit hooks) and fetch the model
 setup: $(STAMP) model
 
 ## synth: write cdktf.out/stacks/<stack>/cdk.tf.json for every stack
@@ -28,30 +34,46 @@ synth: $(STAMP)
 model: $(STAMP)
 	$(PY) -m inference fetch-model
 
-## test: the whole suite (unit, snapshot, terraform validate, emulator, runtime)
-test: $(STAMP) model
-	$(PY) -m pytest
+## lint: ruff (lint and format check) and the pre-commit config, as CI runs them
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
+
+## format: apply ruff's formatting and safe fixes
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## typecheck: mypy, strict for src/ (the Lambda image's code), the default elsewhere
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+## test: lint, typecheck, then the whole suite; a missing component (terraform, provider, model) fails it
+test: $(STAMP) model lint typecheck
+	REQUIRE_COMPONENTS=1 $(PY) -m pytest
+
+## test-fast: unit tests only, in seconds: no synth, terraform, emulator or model (missing components skip)
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not model"
 
 ## parity: our notes vs basic-pitch 0.4.0's predict() on generated audio (reference in its own venv)
 parity: $(STAMP) model
-	$(PY) scripts/parity.py
+	$(PY) -m scripts.parity
 
 ## bench: ours vs the reference vs the model alone, 30 s and 10 min files, printed as ratios
 bench: $(STAMP) model
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
-## test-fast: everything but the slow tiers
-test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow"
-
-## emulator: a local AWS emulator (moto) on 127.0.0.1:$(EMULATOR_PORT), for deploys without an AWS account
+## emulator: a local AWS emulator (moto) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
 EMULATOR_PORT ?= 5000
 emulator: $(STAMP)
 	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m moto.server -H 127.0.0.1 -p $(EMULATOR_PORT)
 
-## offline-terraform: write build/terraformrc so terraform (and cdktf's own init) use $$TF_PROVIDER_MIRROR
+## offline-terraform: write build/terraformrc so terraform (and cdktf's own init) install from TF_PROVIDER_MIRROR
 offline-terraform: $(STAMP)
-	$(PY) scripts/terraform_mirror.py write-config build/terraformrc
+	$(PY) -m scripts.terraform_mirror write-config build/terraformrc
 
+## clean: remove synth output, caches and build artifacts (not .venv or models/)
 clean:
-	rm -rf cdktf.out .pytest_cache build
+	rm -rf cdktf.out .pytest_cache .mypy_cache .ruff_cache build

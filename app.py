@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
-from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
-REPO = Path(__file__).resolve().parent
-sys.path.insert(0, str(REPO / "src"))
+from cdktf import App
 
-from cdktf import App  # noqa: E402
-
-from config.environments import ENVIRONMENTS, EnvironmentConfig  # noqa: E402
-from inference.config import load_config  # noqa: E402
-from stacks import InferenceStack, RegistryStack  # noqa: E402
-from stacks.base import check_policies  # noqa: E402
+from config.environments import ENVIRONMENTS, EnvironmentConfig
+from inference.config import load_config
+from stacks import InferenceStack, RegistryStack
+from stacks.base import check_policies
 
 IMAGE_TAG_OVERRIDE = "INFERENCE_IMAGE_TAG"
 IMAGE_DIGEST_OVERRIDE = "INFERENCE_IMAGE_DIGEST"
@@ -29,14 +24,12 @@ IMAGE_DIGEST_OVERRIDE = "INFERENCE_IMAGE_DIGEST"
 
 def with_synth_overrides(env: EnvironmentConfig, environ: Mapping[str, str]) -> EnvironmentConfig:
     """Apply the image overrides; the dataclasses validate the new values."""
-    changes = {}
+    function = env.function
     if environ.get(IMAGE_TAG_OVERRIDE):
-        changes["image_tag"] = environ[IMAGE_TAG_OVERRIDE]
+        function = dataclasses.replace(function, image_tag=environ[IMAGE_TAG_OVERRIDE])
     if environ.get(IMAGE_DIGEST_OVERRIDE):
-        changes["image_digest"] = environ[IMAGE_DIGEST_OVERRIDE]
-    if not changes:
-        return env
-    return dataclasses.replace(env, function=dataclasses.replace(env.function, **changes))
+        function = dataclasses.replace(function, image_digest=environ[IMAGE_DIGEST_OVERRIDE])
+    return env if function is env.function else dataclasses.replace(env, function=function)
 
 
 def build_app(outdir: str | None = None, environ: Mapping[str, str] | None = None) -> App:

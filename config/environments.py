@@ -2,8 +2,9 @@
 
 Environment differences are data: `DEV` and `PROD` are two values of the same
 types, and the same stack classes are instantiated with each. Every value is
-validated when constructed; an invalid one raises `ConfigValueError` naming
-the field, the value and what is allowed.
+validated when constructed with the project's shared validators
+(`inference.validation`); an invalid one raises `ConfigError` naming the
+field, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -12,10 +13,34 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from inference.validation import ConfigError, int_in, matches, one_of, require
+from service.settings import LOG_LEVELS
+
 # CloudWatch Logs accepts only these retention periods (days); 0 = never expire.
 CLOUDWATCH_RETENTION_DAYS = (
-    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+    0,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 LAMBDA_ARCHITECTURES = ("x86_64", "arm64")
 ECR_TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE")
@@ -27,26 +52,6 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-class ConfigValueError(ValueError):
-    """A setting is invalid; says which one, its value and what is allowed."""
-
-    def __init__(self, field_name: str, value: object, allowed: str) -> None:
-        self.field = field_name
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"{field_name}={value!r} is invalid: allowed {allowed}")
-
-
-def _require(ok: bool, field_name: str, value: object, allowed: str) -> None:
-    if not ok:
-        raise ConfigValueError(field_name, value, allowed)
-
-
-def _int_in(field_name: str, value: object, lo: int, hi: int) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
-    _require(ok, field_name, value, f"an integer from {lo} to {hi}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,18 +76,24 @@ class FunctionSettings:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        _int_in("function.memory_mb", self.memory_mb, 128, 10_240)
-        _int_in("function.timeout_s", self.timeout_s, 1, 900)
-        _int_in("function.ephemeral_storage_mb", self.ephemeral_storage_mb, 512, 10_240)
-        _require(self.architecture in LAMBDA_ARCHITECTURES, "function.architecture", self.architecture,
-                 f"one of {LAMBDA_ARCHITECTURES}")
-        _int_in("function.reserved_concurrency", self.reserved_concurrency, -1, 1000)
-        _require(bool(_IMAGE_TAG.match(self.image_tag)), "function.image_tag", self.image_tag,
-                 "an ECR tag: letters, digits, '_', '.', '-', at most 128 characters")
-        _require(self.image_digest == "" or bool(_DIGEST.match(self.image_digest)), "function.image_digest",
-                 self.image_digest, "empty or sha256:<64 hex digits>")
-        _require(self.log_level in ("DEBUG", "INFO", "WARNING", "ERROR"), "function.log_level", self.log_level,
-                 "DEBUG, INFO, WARNING or ERROR")
+        int_in("function.memory_mb", self.memory_mb, 128, 10_240)
+        int_in("function.timeout_s", self.timeout_s, 1, 900)
+        int_in("function.ephemeral_storage_mb", self.ephemeral_storage_mb, 512, 10_240)
+        one_of("function.architecture", self.architecture, LAMBDA_ARCHITECTURES)
+        int_in("function.reserved_concurrency", self.reserved_concurrency, -1, 1000)
+        matches(
+            "function.image_tag",
+            self.image_tag,
+            _IMAGE_TAG,
+            "an ECR tag: letters, digits, '_', '.', '-', at most 128 characters",
+        )
+        require(
+            self.image_digest == "" or bool(_DIGEST.match(self.image_digest)),
+            "function.image_digest",
+            self.image_digest,
+            "empty or sha256:<64 hex digits>",
+        )
+        one_of("function.log_level", self.log_level, LOG_LEVELS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,24 +119,45 @@ class ApiSettings:
     leave it on in exactly one of them."""
 
     def __post_init__(self) -> None:
-        _require(bool(re.match(r"^[A-Za-z0-9_]{1,128}$", self.stage_name)), "api.stage_name", self.stage_name,
-                 "letters, digits and '_', 1-128 characters")
-        _require(isinstance(self.cors_allowed_origins, tuple) and len(self.cors_allowed_origins) > 0,
-                 "api.cors_allowed_origins", self.cors_allowed_origins, "a non-empty tuple of origins")
+        matches(
+            "api.stage_name", self.stage_name, r"^[A-Za-z0-9_]{1,128}$", "letters, digits and '_', 1-128 characters"
+        )
+        require(
+            isinstance(self.cors_allowed_origins, tuple) and len(self.cors_allowed_origins) > 0,
+            "api.cors_allowed_origins",
+            self.cors_allowed_origins,
+            "a non-empty tuple of origins",
+        )
         for origin in self.cors_allowed_origins:
             if origin == "*":
-                _require(self.allow_wildcard_origin, "api.cors_allowed_origins", origin,
-                         "explicit origins such as 'https://app.example.com' ('*' only where allow_wildcard_origin=True)")
-                _require(len(self.cors_allowed_origins) == 1, "api.cors_allowed_origins", self.cors_allowed_origins,
-                         "'*' alone or a list of explicit origins")
+                require(
+                    self.allow_wildcard_origin,
+                    "api.cors_allowed_origins",
+                    origin,
+                    "explicit origins such as 'https://app.example.com' ('*' only where allow_wildcard_origin=True)",
+                )
+                require(
+                    len(self.cors_allowed_origins) == 1,
+                    "api.cors_allowed_origins",
+                    self.cors_allowed_origins,
+                    "'*' alone or a list of explicit origins",
+                )
             else:
-                _require(bool(_ORIGIN.match(origin)), "api.cors_allowed_origins", origin,
-                         "scheme://host[:port] with no path, e.g. 'https://app.example.com'")
-        _require(isinstance(self.throttle_rate_limit, (int, float)) and 0 < self.throttle_rate_limit <= 10_000,
-                 "api.throttle_rate_limit", self.throttle_rate_limit, "a number above 0 and at most 10000")
-        _int_in("api.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
-        _int_in("api.quota_limit", self.quota_limit, 1, 100_000_000)
-        _require(self.quota_period in QUOTA_PERIODS, "api.quota_period", self.quota_period, f"one of {QUOTA_PERIODS}")
+                matches(
+                    "api.cors_allowed_origins",
+                    origin,
+                    _ORIGIN,
+                    "scheme://host[:port] with no path, e.g. 'https://app.example.com'",
+                )
+        require(
+            isinstance(self.throttle_rate_limit, (int, float)) and 0 < self.throttle_rate_limit <= 10_000,
+            "api.throttle_rate_limit",
+            self.throttle_rate_limit,
+            "a number above 0 and at most 10000",
+        )
+        int_in("api.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        int_in("api.quota_limit", self.quota_limit, 1, 100_000_000)
+        one_of("api.quota_period", self.quota_period, QUOTA_PERIODS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,13 +175,17 @@ class StorageSettings:
     """Let `terraform destroy` delete non-empty buckets (dev only: loses data)."""
 
     def __post_init__(self) -> None:
-        _int_in("storage.input_expiry_days", self.input_expiry_days, 1, 3650)
-        _int_in("storage.output_noncurrent_expiry_days", self.output_noncurrent_expiry_days, 1, 3650)
-        _int_in("storage.abort_incomplete_multipart_days", self.abort_incomplete_multipart_days, 1, 365)
+        int_in("storage.input_expiry_days", self.input_expiry_days, 1, 3650)
+        int_in("storage.output_noncurrent_expiry_days", self.output_noncurrent_expiry_days, 1, 3650)
+        int_in("storage.abort_incomplete_multipart_days", self.abort_incomplete_multipart_days, 1, 365)
         for name in ("input_prefix", "output_prefix"):
             value = getattr(self, name)
-            _require(bool(re.match(r"^[a-z0-9][a-z0-9\-_/]*/$", value)), f"storage.{name}", value,
-                     "a key prefix such as 'uploads/' (lowercase, ends with '/')")
+            matches(
+                f"storage.{name}",
+                value,
+                r"^[a-z0-9][a-z0-9\-_/]*/$",
+                "a key prefix such as 'uploads/' (lowercase, ends with '/')",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,10 +198,13 @@ class ModelStoreSettings:
     """The only prefix the function may read."""
 
     def __post_init__(self) -> None:
-        _require(self.bucket == "" or bool(_BUCKET.match(self.bucket)), "model_store.bucket", self.bucket,
-                 "empty or an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
-        _require(bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9\-_./]*/$", self.prefix)), "model_store.prefix", self.prefix,
-                 "a key prefix ending with '/'")
+        require(
+            self.bucket == "" or bool(_BUCKET.match(self.bucket)),
+            "model_store.bucket",
+            self.bucket,
+            "empty or an S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
+        )
+        matches("model_store.prefix", self.prefix, r"^[A-Za-z0-9][A-Za-z0-9\-_./]*/$", "a key prefix ending with '/'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,10 +219,9 @@ class RegistrySettings:
     """Let `terraform destroy` delete a repository that still holds images."""
 
     def __post_init__(self) -> None:
-        _require(self.tag_mutability in ECR_TAG_MUTABILITY, "registry.tag_mutability", self.tag_mutability,
-                 f"one of {ECR_TAG_MUTABILITY}")
-        _int_in("registry.keep_tagged_images", self.keep_tagged_images, 1, 1000)
-        _int_in("registry.untagged_expiry_days", self.untagged_expiry_days, 1, 365)
+        one_of("registry.tag_mutability", self.tag_mutability, ECR_TAG_MUTABILITY)
+        int_in("registry.keep_tagged_images", self.keep_tagged_images, 1, 1000)
+        int_in("registry.untagged_expiry_days", self.untagged_expiry_days, 1, 365)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,8 +231,12 @@ class LocalStateBackend:
     path: str
 
     def __post_init__(self) -> None:
-        _require(bool(self.path) and not self.path.startswith("/"), "state.path", self.path,
-                 "a relative file path (absolute paths make synth output machine-specific)")
+        require(
+            bool(self.path) and not self.path.startswith("/"),
+            "state.path",
+            self.path,
+            "a relative file path (absolute paths make synth output machine-specific)",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,10 +249,14 @@ class S3StateBackend:
     region: str
 
     def __post_init__(self) -> None:
-        _require(bool(_BUCKET.match(self.bucket)), "state.bucket", self.bucket, "an S3 bucket name")
-        _require(bool(self.key_prefix) and not self.key_prefix.startswith("/"), "state.key_prefix",
-                 self.key_prefix, "a non-empty key prefix such as 'audio-inference/prod/'")
-        _require(bool(_REGION.match(self.region)), "state.region", self.region, "an AWS region such as 'us-east-1'")
+        matches("state.bucket", self.bucket, _BUCKET, "an S3 bucket name")
+        require(
+            bool(self.key_prefix) and not self.key_prefix.startswith("/"),
+            "state.key_prefix",
+            self.key_prefix,
+            "a non-empty key prefix such as 'audio-inference/prod/'",
+        )
+        matches("state.region", self.region, _REGION, "an AWS region such as 'us-east-1'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,16 +280,22 @@ class EnvironmentConfig:
     """Extra tags on every resource (Project, Environment and ManagedBy are always set)."""
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.name, str) and bool(_NAME.match(self.name)), "name", self.name,
-                 "2-20 lowercase letters, digits and '-', starting with a letter")
-        _require(bool(_REGION.match(self.region)), "region", self.region, "an AWS region such as 'us-east-1'")
-        _require(bool(_NAME.match(self.project)), "project", self.project,
-                 "2-20 lowercase letters, digits and '-', starting with a letter")
-        _require(self.log_retention_days in CLOUDWATCH_RETENTION_DAYS, "log_retention_days", self.log_retention_days,
-                 f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}")
+        matches("name", self.name, _NAME, "2-20 lowercase letters, digits and '-', starting with a letter")
+        matches("region", self.region, _REGION, "an AWS region such as 'us-east-1'")
+        matches("project", self.project, _NAME, "2-20 lowercase letters, digits and '-', starting with a letter")
+        require(
+            self.log_retention_days in CLOUDWATCH_RETENTION_DAYS,
+            "log_retention_days",
+            self.log_retention_days,
+            f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}",
+        )
         for key, value in self.tags:
-            _require(bool(key) and len(key) <= 128 and len(value) <= 256, "tags", (key, value),
-                     "keys of 1-128 and values of at most 256 characters")
+            require(
+                bool(key) and len(key) <= 128 and len(value) <= 256,
+                "tags",
+                (key, value),
+                "keys of 1-128 and values of at most 256 characters",
+            )
 
     @property
     def stack_name(self) -> str:
@@ -289,8 +341,9 @@ PROD = EnvironmentConfig(
     ),
     storage=StorageSettings(input_expiry_days=7, output_noncurrent_expiry_days=30),
     registry=RegistrySettings(tag_mutability="IMMUTABLE", keep_tagged_images=20),
-    state=S3StateBackend(bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/",
-                         region="us-east-1"),
+    state=S3StateBackend(
+        bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/", region="us-east-1"
+    ),
 )
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {env.name: env for env in (DEV, PROD)}
@@ -301,4 +354,4 @@ def get_environment(name: str) -> EnvironmentConfig:
     try:
         return ENVIRONMENTS[name]
     except KeyError:
-        raise ConfigValueError("environment", name, f"one of {sorted(ENVIRONMENTS)}") from None
+        raise ConfigError("environment", name, f"one of {sorted(ENVIRONMENTS)}") from None

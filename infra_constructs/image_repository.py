@@ -1,10 +1,12 @@
-"""The ECR repository the function's container image is pushed to."""
+"""The ECR repository the functions' container image is pushed to, and its URL as a plan can know it."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
@@ -62,6 +64,8 @@ def lifecycle_policy_document(props: ImageRepositoryProps) -> str:
 
 
 class ImageRepository(Construct):
+    """The repository with scan on push, encryption and a lifecycle policy (its own stack: push before deploy)."""
+
     def __init__(self, scope: Construct, id_: str, props: ImageRepositoryProps) -> None:
         super().__init__(scope, id_)
         self.repository = EcrRepository(
@@ -76,3 +80,15 @@ class ImageRepository(Construct):
         EcrLifecyclePolicy(
             self, "lifecycle-policy", repository=self.repository.name, policy=lifecycle_policy_document(props)
         )
+
+
+def repository_url(scope: Construct, *, repository_name: str, region: str) -> str:
+    """The URL ECR gives `repository_name` in the deploying account and `region`.
+
+    Built from the caller's account and the partition's DNS suffix, which any
+    plan can read, instead of looking the repository up: a first
+    `cdktf diff` on a fresh account then works before the registry stack exists.
+    """
+    account = DataAwsCallerIdentity(scope, "current-account")
+    partition = DataAwsPartition(scope, "current-partition")
+    return f"{account.account_id}.dkr.ecr.{region}.{partition.dns_suffix}/{repository_name}"

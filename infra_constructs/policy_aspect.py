@@ -6,7 +6,7 @@ with the list. The rules:
 - every S3 bucket is a SecureBucket (encryption, public-access block, TLS-only policy);
 - every log group has a retention period;
 - every Lambda function has active X-Ray tracing;
-- every inline IAM policy comes from a FunctionRole grant (no hand-written IAM JSON).
+- every inline IAM policy comes from a ServiceRole grant (no hand-written IAM JSON).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from constructs import IConstruct
 
+from infra_constructs.secure_bucket import SecureBucket
+from infra_constructs.service_role import ServiceRole
+
 
 class PolicyViolationError(Exception):
     """Synthesis found resources that break the project's policies."""
@@ -28,11 +31,11 @@ class PolicyViolationError(Exception):
 class ProjectPolicies:
     def __init__(self) -> None:
         self.violations: list[str] = []
+        self.visited = 0
+        """Nodes checked so far (a test's proof that the aspect ran)."""
 
     def visit(self, node: IConstruct) -> None:
-        from infra_constructs.function_role import FunctionRole
-        from infra_constructs.secure_bucket import SecureBucket
-
+        self.visited += 1
         path = node.node.path
         parent = node.node.scope
         if isinstance(node, S3Bucket) and not isinstance(parent, SecureBucket):
@@ -43,5 +46,5 @@ class ProjectPolicies:
             tracing = node.tracing_config_input
             if tracing is None or getattr(tracing, "mode", None) != "Active":
                 self.violations.append(f"{path}: Lambda function must have tracing_config mode Active")
-        elif isinstance(node, IamRolePolicy) and not isinstance(parent, FunctionRole):
-            self.violations.append(f"{path}: inline IAM policies must come from FunctionRole.grant")
+        elif isinstance(node, IamRolePolicy) and not isinstance(parent, ServiceRole):
+            self.violations.append(f"{path}: inline IAM policies must come from ServiceRole.grant")

@@ -1,12 +1,22 @@
-"""API Gateway REST API: POST /predict through a Lambda proxy, CORS, keys, logs."""
+"""API Gateway REST API whose routes are data: `add_route("POST", "/predict", function)`.
+
+Each route brings its nested resources (path parameters included), the Lambda
+proxy integration, an invoke permission scoped to its method and path, and a
+CORS preflight on its resource that lists that resource's methods; every part
+joins the deployment's trigger, so any change redeploys the stage. The API
+itself carries binary media types, CORS on the errors API Gateway answers
+itself, JSON access logs, X-Ray, and optionally an API key with a usage plan.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
-from cdktf import Fn, TerraformResourceLifecycle
+from cdktf import Fn, TerraformResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
@@ -33,7 +43,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from infra_constructs.function_role import FunctionRole, FunctionRoleProps
+from infra_constructs.dependencies import address
+from infra_constructs.service_role import ServiceRole, ServiceRoleProps
 
 # Request bodies API Gateway passes to the function as binary (base64).
 BINARY_MEDIA_TYPES = (
@@ -49,7 +60,6 @@ BINARY_MEDIA_TYPES = (
     "application/octet-stream",
 )
 CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization,X-Amz-Date,X-Amz-Security-Token"
-CORS_ALLOW_METHODS = "OPTIONS,POST"
 
 # One JSON object per request in the access log (CloudWatch Logs Insights reads it as is).
 ACCESS_LOG_FORMAT = json.dumps(
@@ -73,23 +83,314 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
+ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+# A path segment: a literal, a path parameter {name}, or a greedy one {name+}.
+_SEGMENT = re.compile(r"^([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\+?\})$")
+_CLOUDWATCH_PUSH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
 @dataclass(frozen=True, kw_only=True)
 class RestApiProps:
     api_name: str
+    """Names the API and prefixes its key, usage plan, logging role and access log group."""
+    title: str = "REST API"
+    """The description starts with it, followed by the routes."""
     stage_name: str = "v1"
-    cors_allowed_origins: tuple[str, ...] = ("*",)
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
     """Origins answered by preflight and error responses; the first one is used where
-    API Gateway can send a single static value (error responses)."""
+    API Gateway can send a single static value (error responses). Left out: the local page only."""
     api_key_required: bool = True
-    """Require x-api-key on POST /predict and create a key and usage plan; left out: required."""
+    """Routes need x-api-key unless `add_route` says otherwise, and a key and usage plan
+    are created; left out: required."""
     throttle_rate_limit: float = 10.0
+    """Usage plan steady-state requests per second (with an API key)."""
     throttle_burst_limit: int = 20
     quota_limit: int = 10_000
+    """Usage plan requests per `quota_period` (with an API key)."""
     quota_period: str = "DAY"
     log_retention_days: int = 30
+    """Access log retention."""
     manage_account_logging_role: bool = True
     """Set the region's API Gateway CloudWatch role (needed once per account and region
     for access logs); left out: set."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """One method on one path, as the API serves it."""
+
+    method: str
+    path: str
+    api_key_required: bool
+
+
+class LambdaTarget(Protocol):
+    """What a route needs of its function."""
+
+    @property
+    def function_name(self) -> str: ...
+
+    @property
+    def invoke_arn(self) -> str: ...
+
+
+class RestApi(Construct):
+    """The API, its stage and logging at construction; routes with `add_route`."""
+
+    def __init__(self, scope: Construct, id_: str, props: RestApiProps) -> None:
+        super().__init__(scope, id_)
+        self._props = props
+        self.routes: list[Route] = []
+        self._resources: dict[str, ApiGatewayResource] = {}
+        self._preflights: dict[str, ApiGatewayIntegrationResponse] = {}
+        self._parts: list[TerraformResource] = []
+        self._integration_uris: list[str] = []
+
+        self.api = ApiGatewayRestApi(
+            self,
+            "api",
+            name=props.api_name,
+            binary_media_types=list(BINARY_MEDIA_TYPES),
+            endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+        )
+        # Errors API Gateway answers itself (missing key, throttling, timeouts) carry CORS too.
+        self._gateway_responses = [
+            ApiGatewayGatewayResponse(
+                self, f"gateway-response-{kind.lower().replace('_', '-')}", rest_api_id=self.api.id, response_type=kind
+            )
+            for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+        ]
+        # A new deployment whenever the definition (settings, routes or any part) changes.
+        self._deployment = ApiGatewayDeployment(
+            self,
+            "deployment",
+            rest_api_id=self.api.id,
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
+        self.access_log_group = CloudwatchLogGroup(
+            self,
+            "access-log-group",
+            name=f"/aws/apigateway/{props.api_name}/{props.stage_name}/access",
+            retention_in_days=props.log_retention_days,
+        )
+        self.stage = ApiGatewayStage(
+            self,
+            "stage",
+            rest_api_id=self.api.id,
+            deployment_id=self._deployment.id,
+            stage_name=props.stage_name,
+            xray_tracing_enabled=True,
+            access_log_settings=ApiGatewayStageAccessLogSettings(
+                destination_arn=self.access_log_group.arn, format=ACCESS_LOG_FORMAT
+            ),
+            depends_on=[self._account_logging_role()] if props.manage_account_logging_role else None,
+        )
+        self.api_key = self._api_key_and_usage_plan() if props.api_key_required else None
+        self._refresh()
+
+    def add_route(
+        self, method: str, path: str, function: LambdaTarget, *, api_key_required: bool | None = None
+    ) -> ApiGatewayMethod:
+        """Serve `method path` with `function` (Lambda proxy); `api_key_required` defaults to the API's."""
+        method = method.upper()
+        if method not in ROUTE_METHODS:
+            raise ValueError(f"route method {method!r} is invalid: allowed one of {ROUTE_METHODS}")
+        _check_path(path)
+        if any(r.method == method and r.path == path for r in self.routes):
+            raise ValueError(f"route {method} {path} already exists")
+        key_required = self._props.api_key_required if api_key_required is None else api_key_required
+        resource_id, new_resources = self._resource(path)
+        route_id = f"{_slug(path)}-{method.lower()}"
+        api_method = ApiGatewayMethod(
+            self,
+            route_id,
+            rest_api_id=self.api.id,
+            resource_id=resource_id,
+            http_method=method,
+            authorization="NONE",
+            api_key_required=key_required,
+        )
+        integration = ApiGatewayIntegration(
+            self,
+            f"{route_id}-integration",
+            rest_api_id=self.api.id,
+            resource_id=resource_id,
+            http_method=api_method.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",  # Lambda is always invoked with POST
+            uri=function.invoke_arn,
+        )
+        LambdaPermission(
+            self,
+            f"{route_id}-permission",
+            statement_id=f"AllowApiGateway{method.title()}{_pascal(path)}"[:100],
+            action="lambda:InvokeFunction",
+            function_name=function.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=f"{self.api.execution_arn}/*/{method}{_arn_path(path)}",
+        )
+        self.routes.append(Route(method=method, path=path, api_key_required=key_required))
+        parts: list[TerraformResource] = [*new_resources, api_method, integration]
+        if path not in self._preflights:
+            parts += self._preflight(path, resource_id)
+        self._parts += parts
+        self._integration_uris.append(integration.uri)
+        self._refresh()
+        return api_method
+
+    def url_for(self, path: str) -> str:
+        """The invoke URL of `path` on the stage."""
+        return f"{self.stage.invoke_url}{path}"
+
+    def methods_of(self, path: str) -> list[str]:
+        """The methods a path answers, OPTIONS (its preflight) included, sorted."""
+        return sorted({r.method for r in self.routes if r.path == path} | {"OPTIONS"})
+
+    # --- parts ---------------------------------------------------------------
+    def _resource(self, path: str) -> tuple[str, list[ApiGatewayResource]]:
+        """The resource id of `path`, creating missing resources (parents first)."""
+        parent_id, created = self.api.root_resource_id, []
+        segments = [s for s in path.split("/") if s]
+        for depth in range(1, len(segments) + 1):
+            sub_path = "/" + "/".join(segments[:depth])
+            if sub_path not in self._resources:
+                resource = ApiGatewayResource(
+                    self,
+                    f"{_slug(sub_path)}-resource",
+                    rest_api_id=self.api.id,
+                    parent_id=parent_id,
+                    path_part=segments[depth - 1],
+                )
+                self._resources[sub_path] = resource
+                created.append(resource)
+            parent_id = self._resources[sub_path].id
+        return parent_id, created
+
+    def _preflight(self, path: str, resource_id: str) -> list[TerraformResource]:
+        """OPTIONS on `path`: a mock integration, never behind an API key, never invoking a function."""
+        slug = _slug(path)
+        options = ApiGatewayMethod(
+            self,
+            f"{slug}-options",
+            rest_api_id=self.api.id,
+            resource_id=resource_id,
+            http_method="OPTIONS",
+            authorization="NONE",
+            api_key_required=False,
+        )
+        on_options = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": options.http_method}
+        integration = ApiGatewayIntegration(
+            self,
+            f"{slug}-options-integration",
+            **on_options,
+            type="MOCK",
+            request_templates={"application/json": '{"statusCode": 200}'},
+        )
+        response = ApiGatewayMethodResponse(
+            self,
+            f"{slug}-options-200",
+            **on_options,
+            status_code="200",
+            response_parameters={f"method.response.header.{h}": True for h in self._cors_headers(path)},
+            response_models={"application/json": "Empty"},
+        )
+        integration_response = ApiGatewayIntegrationResponse(
+            self,
+            f"{slug}-options-integration-200",
+            **on_options,
+            status_code=response.status_code,
+            response_templates={"application/json": _preflight_template(self._props.cors_allowed_origins)},
+            depends_on=[integration],
+        )
+        self._preflights[path] = integration_response
+        return [options, integration, response, integration_response]
+
+    def _account_logging_role(self) -> ApiGatewayAccount:
+        """The region's CloudWatch role for API Gateway, which access logging needs."""
+        role = ServiceRole(
+            self,
+            "cloudwatch-role",
+            ServiceRoleProps(
+                role_name=f"{self._props.api_name}-apigw-logs", service_principal="apigateway.amazonaws.com"
+            ),
+        )
+        attachment = IamRolePolicyAttachment(
+            self, "cloudwatch-role-policy", role=role.name, policy_arn=_CLOUDWATCH_PUSH_POLICY
+        )
+        return ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn, depends_on=[attachment])
+
+    def _api_key_and_usage_plan(self) -> ApiGatewayApiKey:
+        props = self._props
+        key = ApiGatewayApiKey(self, "api-key", name=f"{props.api_name}-key", enabled=True)
+        plan = ApiGatewayUsagePlan(
+            self,
+            "usage-plan",
+            name=f"{props.api_name}-plan",
+            api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.api.id, stage=self.stage.stage_name)],
+            throttle_settings=ApiGatewayUsagePlanThrottleSettings(
+                rate_limit=props.throttle_rate_limit, burst_limit=props.throttle_burst_limit
+            ),
+            quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=props.quota_limit, period=props.quota_period),
+        )
+        ApiGatewayUsagePlanKey(self, "usage-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id)
+        return key
+
+    # --- what depends on the whole route table ---------------------------------
+    def _cors_headers(self, path: str | None) -> dict[str, str]:
+        """CORS headers for one path's preflight, or (None) for the API's own error responses."""
+        methods = self.methods_of(path) if path is not None else sorted({r.method for r in self.routes} | {"OPTIONS"})
+        return {
+            "Access-Control-Allow-Origin": _quoted(self._props.cors_allowed_origins[0]),
+            "Access-Control-Allow-Headers": _quoted(CORS_ALLOW_HEADERS),
+            "Access-Control-Allow-Methods": _quoted(",".join(methods)),
+        }
+
+    def _refresh(self) -> None:
+        """Bring everything that lists the routes up to date after a change to them."""
+        routes = ", ".join(f"{r.method} {r.path}" for r in self.routes) or "no routes yet"
+        self.api.description = f"{self._props.title}: {routes}"
+        for path, integration_response in self._preflights.items():
+            integration_response.response_parameters = {
+                f"method.response.header.{h}": v for h, v in self._cors_headers(path).items()
+            }
+        for response in self._gateway_responses:
+            response.response_parameters = {
+                f"gatewayresponse.header.{h}": v for h, v in self._cors_headers(None).items()
+            }
+        parts = [*self._parts, *self._gateway_responses]
+        definition = {**asdict(self._props), "binary": BINARY_MEDIA_TYPES, "routes": [asdict(r) for r in self.routes]}
+        self._deployment.triggers = {
+            "definition": hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest(),
+            "resources": Fn.sha1(Fn.jsonencode([p.id for p in parts] + self._integration_uris)),
+        }
+        self._deployment.depends_on = [address(p) for p in parts]
+
+
+def _check_path(path: str) -> None:
+    segments = path.split("/")[1:]
+    ok = path.startswith("/") and (path == "/" or all(_SEGMENT.match(s) for s in segments))
+    if not ok:
+        raise ValueError(
+            f"route path {path!r} is invalid: allowed '/' or /segment/... where a segment is "
+            "letters, digits, '.', '_', '-', or a parameter such as {job_id}"
+        )
+
+
+def _slug(path: str) -> str:
+    """Construct-id form of a path: /jobs/{job_id} -> jobs-by-job_id (ids are a contract: keep stable)."""
+    parts = [f"by-{s.strip('{}+')}" if s.startswith("{") else s for s in path.split("/") if s]
+    return "-".join(parts) or "root"
+
+
+def _pascal(path: str) -> str:
+    """/jobs/{job_id} -> JobsJobId (for statement ids)."""
+    words = re.split(r"[^A-Za-z0-9]+", path)
+    return "".join(w[:1].upper() + w[1:] for w in words if w) or "Root"
+
+
+def _arn_path(path: str) -> str:
+    """The path as execute-api ARNs match it: every parameter is a wildcard."""
+    return re.sub(r"\{[^}]*\}", "*", path)
 
 
 def _quoted(value: str) -> str:
@@ -110,187 +411,3 @@ def _preflight_template(origins: tuple[str, ...]) -> str:
         "#end\n"
         '{"statusCode": 200}'
     )
-
-
-class RestApi(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        props: RestApiProps,
-        *,
-        function_name: str,
-        function_invoke_arn: str,
-    ) -> None:
-        super().__init__(scope, id_)
-        self.api = ApiGatewayRestApi(
-            self,
-            "api",
-            name=props.api_name,
-            description="Audio inference: POST /predict with multipart audio",
-            binary_media_types=list(BINARY_MEDIA_TYPES),
-            endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
-        )
-        predict = ApiGatewayResource(
-            self, "predict-resource", rest_api_id=self.api.id, parent_id=self.api.root_resource_id, path_part="predict"
-        )
-
-        post = ApiGatewayMethod(
-            self,
-            "predict-post",
-            rest_api_id=self.api.id,
-            resource_id=predict.id,
-            http_method="POST",
-            authorization="NONE",
-            api_key_required=props.api_key_required,
-        )
-        post_integration = ApiGatewayIntegration(
-            self,
-            "predict-post-integration",
-            rest_api_id=self.api.id,
-            resource_id=predict.id,
-            http_method=post.http_method,
-            type="AWS_PROXY",
-            integration_http_method="POST",
-            uri=function_invoke_arn,
-        )
-
-        cors_origin = props.cors_allowed_origins[0]
-        cors_headers = {
-            "Access-Control-Allow-Origin": _quoted(cors_origin),
-            "Access-Control-Allow-Headers": _quoted(CORS_ALLOW_HEADERS),
-            "Access-Control-Allow-Methods": _quoted(CORS_ALLOW_METHODS),
-        }
-        # Preflight: a mock integration, never behind an API key, never invoking the function.
-        options = ApiGatewayMethod(
-            self,
-            "predict-options",
-            rest_api_id=self.api.id,
-            resource_id=predict.id,
-            http_method="OPTIONS",
-            authorization="NONE",
-            api_key_required=False,
-        )
-        options_integration = ApiGatewayIntegration(
-            self,
-            "predict-options-integration",
-            rest_api_id=self.api.id,
-            resource_id=predict.id,
-            http_method=options.http_method,
-            type="MOCK",
-            request_templates={"application/json": '{"statusCode": 200}'},
-        )
-        options_response = ApiGatewayMethodResponse(
-            self,
-            "predict-options-200",
-            rest_api_id=self.api.id,
-            resource_id=predict.id,
-            http_method=options.http_method,
-            status_code="200",
-            response_parameters={f"method.response.header.{h}": True for h in cors_headers},
-            response_models={"application/json": "Empty"},
-        )
-        options_integration_response = ApiGatewayIntegrationResponse(
-            self,
-            "predict-options-integration-200",
-            rest_api_id=self.api.id,
-            resource_id=predict.id,
-            http_method=options.http_method,
-            status_code=options_response.status_code,
-            response_parameters={f"method.response.header.{h}": v for h, v in cors_headers.items()},
-            response_templates={"application/json": _preflight_template(props.cors_allowed_origins)},
-            depends_on=[options_integration],
-        )
-        # Errors API Gateway answers itself (missing key, throttling, timeouts) carry CORS too.
-        gateway_responses = [
-            ApiGatewayGatewayResponse(
-                self,
-                f"gateway-response-{kind.lower().replace('_', '-')}",
-                rest_api_id=self.api.id,
-                response_type=kind,
-                response_parameters={f"gatewayresponse.header.{h}": v for h, v in cors_headers.items()},
-            )
-            for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
-        ]
-
-        LambdaPermission(
-            self,
-            "invoke-permission",
-            statement_id="AllowApiGatewayInvokePredict",
-            action="lambda:InvokeFunction",
-            function_name=function_name,
-            principal="apigateway.amazonaws.com",
-            source_arn=f"{self.api.execution_arn}/*/POST/predict",
-        )
-
-        definition = hashlib.sha256(
-            json.dumps({**asdict(props), "binary": BINARY_MEDIA_TYPES}, sort_keys=True).encode()
-        ).hexdigest()
-        parts = [predict, post, post_integration, options, options_integration, options_response,
-                 options_integration_response, *gateway_responses]
-        # A new deployment whenever the definition (settings or any resource) changes.
-        deployment = ApiGatewayDeployment(
-            self,
-            "deployment",
-            rest_api_id=self.api.id,
-            triggers={
-                "definition": definition,
-                "resources": Fn.sha1(Fn.jsonencode([p.id for p in parts] + [post_integration.uri])),
-            },
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-            depends_on=parts,
-        )
-
-        self.access_log_group = CloudwatchLogGroup(
-            self,
-            "access-log-group",
-            name=f"/aws/apigateway/{props.api_name}/{props.stage_name}/access",
-            retention_in_days=props.log_retention_days,
-        )
-        stage_depends = []
-        if props.manage_account_logging_role:
-            logging_role = FunctionRole(
-                self,
-                "cloudwatch-role",
-                FunctionRoleProps(role_name=f"{props.api_name}-apigw-logs", service_principal="apigateway.amazonaws.com"),
-            )
-            attachment = IamRolePolicyAttachment(
-                self,
-                "cloudwatch-role-policy",
-                role=logging_role.role.name,
-                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-            )
-            account = ApiGatewayAccount(
-                self, "account", cloudwatch_role_arn=logging_role.arn, depends_on=[attachment]
-            )
-            stage_depends.append(account)
-        self.stage = ApiGatewayStage(
-            self,
-            "stage",
-            rest_api_id=self.api.id,
-            deployment_id=deployment.id,
-            stage_name=props.stage_name,
-            xray_tracing_enabled=True,
-            access_log_settings=ApiGatewayStageAccessLogSettings(
-                destination_arn=self.access_log_group.arn, format=ACCESS_LOG_FORMAT
-            ),
-            depends_on=stage_depends or None,
-        )
-        self.predict_url = f"{self.stage.invoke_url}/predict"
-
-        self.api_key: ApiGatewayApiKey | None = None
-        if props.api_key_required:
-            self.api_key = ApiGatewayApiKey(self, "api-key", name=f"{props.api_name}-key", enabled=True)
-            plan = ApiGatewayUsagePlan(
-                self,
-                "usage-plan",
-                name=f"{props.api_name}-plan",
-                api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.api.id, stage=self.stage.stage_name)],
-                throttle_settings=ApiGatewayUsagePlanThrottleSettings(
-                    rate_limit=props.throttle_rate_limit, burst_limit=props.throttle_burst_limit
-                ),
-                quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=props.quota_limit, period=props.quota_period),
-            )
-            ApiGatewayUsagePlanKey(
-                self, "usage-plan-key", key_id=self.api_key.id, key_type="API_KEY", usage_plan_id=plan.id
-            )

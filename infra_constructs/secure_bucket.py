@@ -8,6 +8,7 @@ Access is given with `grant_read` / `grant_read_write` on a key prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -46,7 +47,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 from constructs import Construct
 
 from infra_constructs import perms
-from infra_constructs.function_role import Condition, FunctionRole
+from infra_constructs.service_role import Condition, Grantable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +59,7 @@ class SecureBucketProps:
     expire_prefix: str | None = None
     """Delete current objects under this prefix after `expire_after_days`; left out: never."""
     expire_after_days: int | None = None
+    """Age in days at which objects under `expire_prefix` are deleted; left out: never."""
     noncurrent_expiry_days: int | None = None
     """Delete noncurrent versions after N days (versioned buckets); left out: kept."""
     abort_incomplete_multipart_days: int = 1
@@ -65,6 +67,7 @@ class SecureBucketProps:
     cors_allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed by CORS; left out: no CORS configuration."""
     cors_allowed_methods: tuple[str, ...] = ("GET",)
+    """Methods CORS allows from those origins; left out: GET (downloads)."""
     force_destroy: bool = False
     """Let destroy delete a non-empty bucket; left out: refuse (keeps data)."""
 
@@ -136,10 +139,8 @@ class SecureBucket(Construct):
             )
 
         rules = [
-            S3BucketLifecycleConfigurationRule(
-                id="abort-incomplete-multipart-uploads",
-                status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            _lifecycle_rule(
+                "abort-incomplete-multipart-uploads",
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                         days_after_initiation=props.abort_incomplete_multipart_days
@@ -149,19 +150,16 @@ class SecureBucket(Construct):
         ]
         if props.expire_after_days is not None:
             rules.append(
-                S3BucketLifecycleConfigurationRule(
-                    id="expire-uploads",
-                    status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=props.expire_prefix or "")],
+                _lifecycle_rule(
+                    "expire-uploads",
+                    prefix=props.expire_prefix or "",
                     expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=props.expire_after_days)],
                 )
             )
         if props.noncurrent_expiry_days is not None:
             rules.append(
-                S3BucketLifecycleConfigurationRule(
-                    id="expire-noncurrent-versions",
-                    status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                _lifecycle_rule(
+                    "expire-noncurrent-versions",
                     noncurrent_version_expiration=[
                         S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                             noncurrent_days=props.noncurrent_expiry_days
@@ -195,35 +193,42 @@ class SecureBucket(Construct):
 
     @property
     def name(self) -> str:
-        return self.bucket.bucket
+        return str(self.bucket.bucket)
 
     @property
     def arn(self) -> str:
-        return self.bucket.arn
+        return str(self.bucket.arn)
 
-    def grant_read(self, role: FunctionRole, name: str, prefix: str) -> None:
-        """Let `role` list and read objects under `prefix` only."""
-        self._grant(role, name, prefix, perms.S3_OBJECT_READ)
+    def grant_read(self, grantee: Grantable, name: str, prefix: str) -> None:
+        """Let `grantee` list and read objects under `prefix` only."""
+        grant_on_prefix(grantee, name, self.arn, prefix, perms.S3_OBJECT_READ)
 
-    def grant_read_write(self, role: FunctionRole, name: str, prefix: str) -> None:
-        """Let `role` list, read and write objects under `prefix` only."""
-        self._grant(role, name, prefix, perms.S3_OBJECT_READ + perms.S3_OBJECT_WRITE)
-
-    def _grant(self, role: FunctionRole, name: str, prefix: str, object_actions: tuple[str, ...]) -> None:
-        grant_on_prefix(role, name, self.bucket.arn, prefix, object_actions)
+    def grant_read_write(self, grantee: Grantable, name: str, prefix: str) -> None:
+        """Let `grantee` list, read and write objects under `prefix` only."""
+        grant_on_prefix(grantee, name, self.arn, prefix, perms.S3_OBJECT_READ + perms.S3_OBJECT_WRITE)
 
 
 def grant_on_prefix(
-    role: FunctionRole, name: str, bucket_arn: str, prefix: str, object_actions: tuple[str, ...]
+    grantee: Grantable, name: str, bucket_arn: str, prefix: str, object_actions: tuple[str, ...]
 ) -> None:
     """Object actions on `<bucket>/<prefix>*` plus ListBucket limited to that prefix.
 
     Also used for the model bucket, which this project does not create.
     """
-    role.grant(f"{name}-objects", object_actions, [f"{bucket_arn}/{prefix}*"])
-    role.grant(
+    grantee.grant(f"{name}-objects", object_actions, [f"{bucket_arn}/{prefix}*"])
+    grantee.grant(
         f"{name}-list",
         perms.S3_BUCKET_LIST,
         [bucket_arn],
         [Condition(test="StringLike", variable="s3:prefix", values=(f"{prefix}*",))],
+    )
+
+
+def _lifecycle_rule(rule_id: str, *, prefix: str = "", **action: Any) -> S3BucketLifecycleConfigurationRule:
+    """An enabled lifecycle rule on `prefix` ("" = the whole bucket) with one action."""
+    return S3BucketLifecycleConfigurationRule(
+        id=rule_id,
+        status="Enabled",
+        filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)],
+        **action,
     )

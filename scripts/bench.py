@@ -6,7 +6,7 @@ measurement runs in a fresh process so its peak RSS is its own. Prints wall
 times, peak RSS, import + model load time, and the ratios the targets are
 stated in. Timings are not asserted: this is a report, not a test.
 
-    make bench             (= .venv/bin/python scripts/bench.py)
+    make bench             (= .venv/bin/python -m scripts.bench)
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
+from inference.testing import signals
+from scripts import reference_env
 
-import reference_env  # noqa: E402
-from inference.testing import signals  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 OUT = REPO / "build" / "bench"
 PROJECT_PYTHON = sys.executable
@@ -57,25 +56,30 @@ def main() -> int:
     print(f"benchmark on {env_note}; each figure from a fresh process\n")
     rows = []
     for label, path in files.items():
-        ref = measure(ref_cmd + [str(path)])
-        ours = measure(ours_cmd + [str(path)])
-        model = measure(ours_cmd + [str(path), "--model-only"])
+        ref = measure([*ref_cmd, str(path)])
+        ours = measure([*ours_cmd, str(path)])
+        model = measure([*ours_cmd, str(path), "--model-only"])
         rows.append((label, ref, ours, model))
 
     print(f"{'':12} {'':10} {'transcribe s':>12} {'peak RSS MB':>11} {'import+load s':>13}")
     for label, ref, ours, model in rows:
-        print(f"{label:12} {'reference':10} {ref['seconds']:12.2f} {ref['peak_rss_mb']:11.0f} "
-              f"{ref['import_and_load_seconds']:13.2f}")
-        print(f"{'':12} {'ours':10} {ours['seconds']:12.2f} {ours['peak_rss_mb']:11.0f} "
-              f"{ours['import_and_load_seconds']:13.2f}")
-        print(f"{'':12} {'model only':10} {model['seconds']:12.2f} {model['peak_rss_mb']:11.0f} "
-              f"{'':>13}")
+        print(
+            f"{label:12} {'reference':10} {ref['seconds']:12.2f} {ref['peak_rss_mb']:11.0f} "
+            f"{ref['import_and_load_seconds']:13.2f}"
+        )
+        print(
+            f"{'':12} {'ours':10} {ours['seconds']:12.2f} {ours['peak_rss_mb']:11.0f} "
+            f"{ours['import_and_load_seconds']:13.2f}"
+        )
+        print(f"{'':12} {'model only':10} {model['seconds']:12.2f} {model['peak_rss_mb']:11.0f} {'':>13}")
     print("\nratios (targets: speed-up >= 2.0x on 10 min, ours/model <= 1.2x, RSS < 300 MB, load < 0.5 s)")
     for label, ref, ours, model in rows:
-        print(f"{label:12} reference/ours {ref['seconds'] / ours['seconds']:5.2f}x   "
-              f"ours/model {ours['seconds'] / model['seconds']:5.2f}x   "
-              f"RSS ours/reference {ours['peak_rss_mb'] / ref['peak_rss_mb']:4.2f}   "
-              f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}")
+        print(
+            f"{label:12} reference/ours {ref['seconds'] / ours['seconds']:5.2f}x   "
+            f"ours/model {ours['seconds'] / model['seconds']:5.2f}x   "
+            f"RSS ours/reference {ours['peak_rss_mb'] / ref['peak_rss_mb']:4.2f}   "
+            f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}"
+        )
     return 0
 
 

@@ -23,13 +23,13 @@ if "--model-only" in sys.argv:
     from inference.models.basic_pitch.windows import fill_window, window_starts
 
     audio = decode_audio(path, target_sample_rate=c.SAMPLE_RATE, max_duration_s=3600).samples
-    session = transcriber.model._session
+    session = transcriber.model._session  # type: ignore[attr-defined]  # Basic Pitch's own session
     batch_size = transcriber.config.inference.batch_size
     starts = list(window_starts(audio.shape[0]))
     import numpy as np
 
     batch = np.zeros((batch_size, c.WINDOW_SAMPLES, 1), dtype=np.float32)
-    spent = 0.0
+    spent: float = 0.0
     for first in range(0, len(starts), batch_size):
         group = starts[first : first + batch_size]
         for row, start in enumerate(group):
@@ -39,11 +39,11 @@ if "--model-only" in sys.argv:
         spent += time.perf_counter() - begin
     print(json.dumps({"file": path, "seconds": spent, "windows": len(starts)}), flush=True)
 else:
-    start = time.perf_counter()
+    started = time.perf_counter()
     result = transcriber.transcribe(path)
-    print(json.dumps({"file": path, "seconds": time.perf_counter() - start, "notes": len(result.notes)}), flush=True)
+    print(json.dumps({"file": path, "seconds": time.perf_counter() - started, "notes": len(result.notes)}), flush=True)
 
 
-from peak_rss import peak_rss_mb  # noqa: E402  (scripts/ is on sys.path: it holds this script)
+from scripts.peak_rss import peak_rss_mb  # noqa: E402  (after the measurement: not part of import time)
 
 print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)

@@ -6,7 +6,7 @@ in several formats, sample rates and channel counts, runs the reference in its
 own venv and ours in-process, and matches notes: same pitch, onsets within one
 frame (1/86 s). Prints the agreement per file; exits 1 if any file is below 99%.
 
-    make parity            (= .venv/bin/python scripts/parity.py)
+    make parity            (= .venv/bin/python -m scripts.parity)
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
+from inference.config import InferenceParameters, load_config
+from inference.testing import signals
+from inference.transcriber import Transcriber
+from scripts import reference_env
 
-import reference_env  # noqa: E402
-from inference.config import InferenceParameters, load_config  # noqa: E402
-from inference.testing import signals  # noqa: E402
-from inference.transcriber import Transcriber  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 FRAME_S = 256 / 22050
 THRESHOLD = 0.99
@@ -56,11 +55,32 @@ def cases() -> list[Case]:
         Case("melody-16k-mono.wav", p.melody(6, 20, 48, 72), 20, 16000, 1, "WAV", "PCM_16", {}),
         Case("chords-32k-6ch.flac", p.chords(7, 20), 20, 32000, 6, "FLAC", "PCM_16", {}),
         Case("piece-8k-mono.wav", p.piece(8, 20), 20, 8000, 1, "WAV", "PCM_16", {}),
-        Case("piece-44k1-tuned.wav", p.piece(9, 30), 30, 44100, 2, "WAV", "PCM_16",
-             {"onset_threshold": 0.6, "frame_threshold": 0.4, "minimum_note_length_ms": 80.0,
-              "minimum_frequency_hz": 110.0, "maximum_frequency_hz": 1760.0}),
-        Case("piece-44k1-no-melodia.wav", p.piece(10, 30), 30, 44100, 1, "WAV", "PCM_16",
-             {"melodia_trick": False, "onset_threshold": 0.4}),
+        Case(
+            "piece-44k1-tuned.wav",
+            p.piece(9, 30),
+            30,
+            44100,
+            2,
+            "WAV",
+            "PCM_16",
+            {
+                "onset_threshold": 0.6,
+                "frame_threshold": 0.4,
+                "minimum_note_length_ms": 80.0,
+                "minimum_frequency_hz": 110.0,
+                "maximum_frequency_hz": 1760.0,
+            },
+        ),
+        Case(
+            "piece-44k1-no-melodia.wav",
+            p.piece(10, 30),
+            30,
+            44100,
+            1,
+            "WAV",
+            "PCM_16",
+            {"melodia_trick": False, "onset_threshold": 0.4},
+        ),
     ]
 
 
@@ -102,7 +122,9 @@ def main() -> int:
         ours = [(n.start_s, n.pitch) for n in transcriber.transcribe(path, params).notes]
         ref_run = subprocess.run(
             [str(python), str(REPO / "scripts" / "reference_predict.py"), json.dumps(case.parameters), str(path)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         records = [json.loads(line) for line in ref_run.stdout.splitlines() if line.startswith("{")]
         ref_notes = next(r["notes"] for r in records if "notes" in r)
@@ -112,8 +134,10 @@ def main() -> int:
         ref_ok = matched / len(ref) if ref else (1.0 if not ours else 0.0)
         ok = ours_ok >= THRESHOLD and ref_ok >= THRESHOLD
         failures += not ok
-        print(f"{case.name:34} {len(ref):5d} {len(ours):5d} {matched:5d} {ours_ok:9.2%} {ref_ok:9.2%} "
-              f"{worst * 1000:8.3f}ms {'' if ok else ' BELOW 99%'}")
+        print(
+            f"{case.name:34} {len(ref):5d} {len(ours):5d} {matched:5d} {ours_ok:9.2%} {ref_ok:9.2%} "
+            f"{worst * 1000:8.3f}ms {'' if ok else ' BELOW 99%'}"
+        )
     print(f"parity: {len(cases()) - failures} of {len(cases())} files at >= {THRESHOLD:.0%} agreement both ways")
     return 1 if failures else 0
 

@@ -6,7 +6,8 @@ registry.terraform.io/hashicorp/aws/<version>/<os_arch>/...); nothing
 machine-specific is hard-coded. `write-config` writes a CLI configuration file
 whose path you export as TF_CLI_CONFIG_FILE.
 
-    python scripts/terraform_mirror.py write-config build/terraformrc
+    python -m scripts.terraform_mirror write-config build/terraformrc
+    python scripts/terraform_mirror.py find     # prints the first mirror found (CI; standard library only)
 
 An explicit CLI configuration is needed (an implied local mirror such as
 terraform.d/plugins is not enough): `cdktf deploy` also runs `terraform
@@ -20,6 +21,29 @@ import sys
 from pathlib import Path
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
+PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
+
+
+def standard_locations(environ: dict[str, str] | None = None) -> list[Path]:
+    """Where a mirror usually is: terraform's implied local mirror directories, then this project's machines'."""
+    environ = dict(os.environ) if environ is None else environ
+    home = Path(environ.get("HOME", "~")).expanduser()
+    data_home = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    data_dirs = [Path(d) for d in (environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":") if d]
+    return [
+        home / ".terraform.d" / "plugins",
+        data_home / "terraform" / "plugins",
+        *(d / "terraform" / "plugins" for d in data_dirs),
+        Path("/opt/tf-plugins"),  # the machine image these tests run on in CI
+    ]
+
+
+def find_mirror(environ: dict[str, str] | None = None) -> Path | None:
+    """$TF_PROVIDER_MIRROR when it holds the provider, else the first standard location that does."""
+    configured = mirror_dir(environ)
+    if configured is not None:
+        return configured
+    return next((p for p in standard_locations(environ) if (p / PROVIDER).is_dir()), None)
 
 
 def mirror_dir(environ: dict[str, str] | None = None) -> Path | None:
@@ -29,7 +53,7 @@ def mirror_dir(environ: dict[str, str] | None = None) -> Path | None:
     if not value:
         return None
     path = Path(value).expanduser().resolve()
-    if not (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+    if not (path / PROVIDER).is_dir():
         return None
     return path
 
@@ -46,7 +70,7 @@ def cli_config_text(mirror: Path) -> str:
         '    exclude = ["registry.terraform.io/hashicorp/*"]\n'
         "  }\n"
         "}\n"
-        'disable_checkpoint = true\n'
+        "disable_checkpoint = true\n"
     )
 
 
@@ -57,6 +81,12 @@ def write_cli_config(target: Path, mirror: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["find"]:
+        found = find_mirror()
+        if found is None:
+            return 1
+        print(found)
+        return 0
     if len(argv) != 2 or argv[0] != "write-config":
         print(__doc__, file=sys.stderr)
         return 2

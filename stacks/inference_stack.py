@@ -1,132 +1,171 @@
-"""inference-<env>: buckets, the function, its role and logs, and the REST API."""
+"""inference-<env>: storage, the functions, and the REST API in front of them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cdktf import TerraformOutput
-from cdktf_cdktf_provider_aws.data_aws_ecr_repository import DataAwsEcrRepository
 from constructs import Construct
 
 from config.environments import EnvironmentConfig
 from inference import env_names
 from inference.config import InferenceConfig
+from inference.pinned import pinned_artifact
+from inference.validation import ConfigError
 from infra_constructs import perms
-from infra_constructs.inference_function import InferenceFunction, InferenceFunctionProps
+from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
+from infra_constructs.image_repository import repository_url
 from infra_constructs.rest_api import RestApi, RestApiProps
 from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
+from service.settings import ServiceSettings
 from stacks.base import EnvironmentStack
 
 
 class InferenceStack(EnvironmentStack):
+    """Built from one environment's settings and the inference config the functions run with."""
+
     def __init__(self, scope: Construct, env: EnvironmentConfig, inference: InferenceConfig) -> None:
         super().__init__(scope, env.stack_name, env)
-        prefix = env.resource_prefix
-        storage = env.storage
+        self.inference = inference
+        self.input_bucket, self.output_bucket = self._storage()
+        self.repository_url = repository_url(self, repository_name=env.repository_name, region=env.region)
+        self.predict_function = self._function("inference-function", "predict")
+        self._grant_storage(self.predict_function)
+        self.api = self._api()
+        self.api.add_route("POST", "/predict", self.predict_function)
+        self._outputs()
 
-        input_bucket = SecureBucket(
+    def _storage(self) -> tuple[SecureBucket, SecureBucket]:
+        """Uploads (expire) and results (versioned); private, encrypted, TLS-only, CORS for the page."""
+        env, storage = self.env, self.env.storage
+        shared = SecureBucketProps(
+            name_prefix=f"{env.resource_prefix}-",
+            abort_incomplete_multipart_days=storage.abort_incomplete_multipart_days,
+            cors_allowed_origins=env.api.cors_allowed_origins,
+            force_destroy=storage.force_destroy,
+        )
+        uploads = SecureBucket(
             self,
             "input-bucket",
-            SecureBucketProps(
-                name_prefix=f"{prefix}-input-",
+            replace(
+                shared,
+                name_prefix=f"{shared.name_prefix}input-",
                 expire_prefix=storage.input_prefix,
                 expire_after_days=storage.input_expiry_days,
-                abort_incomplete_multipart_days=storage.abort_incomplete_multipart_days,
-                cors_allowed_origins=env.api.cors_allowed_origins,
                 cors_allowed_methods=("POST", "PUT"),
-                force_destroy=storage.force_destroy,
             ),
         )
-        output_bucket = SecureBucket(
+        results = SecureBucket(
             self,
             "output-bucket",
-            SecureBucketProps(
-                name_prefix=f"{prefix}-output-",
+            replace(
+                shared,
+                name_prefix=f"{shared.name_prefix}output-",
                 versioned=True,
                 noncurrent_expiry_days=storage.output_noncurrent_expiry_days,
-                abort_incomplete_multipart_days=storage.abort_incomplete_multipart_days,
-                cors_allowed_origins=env.api.cors_allowed_origins,
                 cors_allowed_methods=("GET",),
-                force_destroy=storage.force_destroy,
             ),
         )
+        return uploads, results
 
-        repository = DataAwsEcrRepository(self, "image-repository", name=env.repository_name)
-        fn_settings = env.function
-        image_uri = (
-            f"{repository.repository_url}@{fn_settings.image_digest}"
-            if fn_settings.image_digest
-            else f"{repository.repository_url}:{fn_settings.image_tag}"
-        )
-
-        model_uri = inference.model.artifact_uri
-        if env.model_store.bucket:
-            model_uri = f"s3://{env.model_store.bucket}/{env.model_store.prefix}nmp.onnx"
-        environment = {
-            **inference.to_environment(),
-            env_names.INFERENCE_SETTINGS[("model", "artifact_uri")]: model_uri,
-            env_names.INPUT_BUCKET: input_bucket.name,
-            env_names.INPUT_PREFIX: storage.input_prefix,
-            env_names.OUTPUT_BUCKET: output_bucket.name,
-            env_names.OUTPUT_PREFIX: storage.output_prefix,
-            env_names.ENVIRONMENT: env.name,
-            env_names.CORS_ALLOWED_ORIGINS: ",".join(env.api.cors_allowed_origins),
-            env_names.LOG_LEVEL: fn_settings.log_level,
-        }
-
-        inference_function = InferenceFunction(
+    def _function(self, id_: str, name: str, image_command: tuple[str, ...] = ()) -> ContainerFunction:
+        """A function from the environment's image with the environment's settings; grants are the caller's."""
+        env, settings = self.env, self.env.function
+        image = f"@{settings.image_digest}" if settings.image_digest else f":{settings.image_tag}"
+        function = ContainerFunction(
             self,
-            "inference-function",
-            InferenceFunctionProps(
-                function_name=f"{prefix}-predict",
-                image_uri=image_uri,
-                memory_mb=fn_settings.memory_mb,
-                timeout_s=fn_settings.timeout_s,
-                ephemeral_storage_mb=fn_settings.ephemeral_storage_mb,
-                architecture=fn_settings.architecture,
-                reserved_concurrency=fn_settings.reserved_concurrency,
+            id_,
+            ContainerFunctionProps(
+                function_name=f"{env.resource_prefix}-{name}",
+                image_uri=f"{self.repository_url}{image}",
+                image_command=image_command,
+                memory_mb=settings.memory_mb,
+                timeout_s=settings.timeout_s,
+                ephemeral_storage_mb=settings.ephemeral_storage_mb,
+                architecture=settings.architecture,
+                reserved_concurrency=settings.reserved_concurrency,
                 log_retention_days=env.log_retention_days,
-                environment=environment,
+                environment=self._function_environment(),
             ),
         )
-        role = inference_function.role
-        input_bucket.grant_read_write(role, "input-bucket", storage.input_prefix)
-        output_bucket.grant_read_write(role, "output-bucket", storage.output_prefix)
+        return function
+
+    def _grant_storage(self, function: ContainerFunction) -> None:
+        """Uploads and results under their prefixes only; the model bucket's prefix read-only."""
+        env = self.env
+        self.input_bucket.grant_read_write(function, "input-bucket", env.storage.input_prefix)
+        self.output_bucket.grant_read_write(function, "output-bucket", env.storage.output_prefix)
         if env.model_store.bucket:
             grant_on_prefix(
-                role,
+                function,
                 "model-bucket",
                 f"arn:aws:s3:::{env.model_store.bucket}",
                 env.model_store.prefix,
                 perms.S3_OBJECT_READ,
             )
-        function = inference_function.create_function()
 
-        api = RestApi(
+    def _function_environment(self) -> dict[str, str]:
+        """Every inference setting (from the config file) and every service setting, as variables."""
+        env = self.env
+        service = ServiceSettings(
+            environment=env.name,
+            input_bucket=self.input_bucket.name,
+            input_prefix=env.storage.input_prefix,
+            output_bucket=self.output_bucket.name,
+            output_prefix=env.storage.output_prefix,
+            cors_allowed_origins=env.api.cors_allowed_origins,
+            log_level=env.function.log_level,
+        )
+        return {
+            **self.inference.to_environment(),
+            env_names.INFERENCE_SETTINGS[("model", "artifact_uri")]: self._model_uri(),
+            **service.to_environment(),
+        }
+
+    def _model_uri(self) -> str:
+        """The model bucket's copy of the pinned artifact when there is a bucket, else the config's URI."""
+        store, model = self.env.model_store, self.inference.model
+        if not store.bucket:
+            return model.artifact_uri
+        pinned = pinned_artifact(model.name, model.version)
+        if pinned is None:
+            raise ConfigError(
+                "model_store.bucket",
+                store.bucket,
+                f"empty for {model.name} {model.version}, which has no pinned artifact to upload there",
+            )
+        return f"s3://{store.bucket}/{store.prefix}{pinned.filename}"
+
+    def _api(self) -> RestApi:
+        env, api = self.env, self.env.api
+        return RestApi(
             self,
             "rest-api",
             RestApiProps(
-                api_name=f"{prefix}-api",
-                stage_name=env.api.stage_name,
-                cors_allowed_origins=env.api.cors_allowed_origins,
-                api_key_required=env.api.api_key_required,
-                throttle_rate_limit=env.api.throttle_rate_limit,
-                throttle_burst_limit=env.api.throttle_burst_limit,
-                quota_limit=env.api.quota_limit,
-                quota_period=env.api.quota_period,
+                api_name=f"{env.resource_prefix}-api",
+                title="Audio inference",
+                stage_name=api.stage_name,
+                cors_allowed_origins=api.cors_allowed_origins,
+                api_key_required=api.api_key_required,
+                throttle_rate_limit=api.throttle_rate_limit,
+                throttle_burst_limit=api.throttle_burst_limit,
+                quota_limit=api.quota_limit,
+                quota_period=api.quota_period,
                 log_retention_days=env.log_retention_days,
-                manage_account_logging_role=env.api.manage_account_logging_role,
+                manage_account_logging_role=api.manage_account_logging_role,
             ),
-            function_name=function.function_name,
-            function_invoke_arn=function.invoke_arn,
         )
 
-        TerraformOutput(self, "predict_url", value=api.predict_url, description="POST multipart audio here")
+    def _outputs(self) -> None:
+        api, function = self.api, self.predict_function
+        TerraformOutput(self, "predict_url", value=api.url_for("/predict"), description="POST multipart audio here")
         if api.api_key is not None:
             TerraformOutput(self, "api_key_id", value=api.api_key.id)
             TerraformOutput(self, "api_key_value", value=api.api_key.value, sensitive=True)
-        TerraformOutput(self, "input_bucket_name", value=input_bucket.name)
-        TerraformOutput(self, "output_bucket_name", value=output_bucket.name)
-        TerraformOutput(self, "repository_url", value=repository.repository_url)
+        TerraformOutput(self, "input_bucket_name", value=self.input_bucket.name)
+        TerraformOutput(self, "output_bucket_name", value=self.output_bucket.name)
+        TerraformOutput(self, "repository_url", value=self.repository_url)
         TerraformOutput(self, "image_uri", value=function.image_uri)
         TerraformOutput(self, "function_name", value=function.function_name)
-        TerraformOutput(self, "function_log_group_name", value=inference_function.log_group.name)
+        TerraformOutput(self, "function_log_group_name", value=function.log_group.name)
         TerraformOutput(self, "api_access_log_group_name", value=api.access_log_group.name)

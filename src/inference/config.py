@@ -11,14 +11,16 @@ import dataclasses
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
 from inference import env_names
-from inference.errors import ConfigError
+from inference.pinned import DEFAULT_MODEL, pinned_artifact
+from inference.validation import ConfigError, int_in, matches, number_in, require
 
 REPO_CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "inference_config.yaml"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -27,22 +29,40 @@ _URI = re.compile(r"^(pinned|file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSettings:
-    """Which model artifact to load and the checksum it must have."""
+    """Which model artifact to load and the checksum it must have.
 
-    name: str = "basic-pitch"
-    version: str = "0.4.0"
+    `sha256` left empty means the checksum of the pinned artifact of `name` at
+    `version` (`inference.pinned`), so the checksum is written in one place; a
+    model or version with no pinned artifact must state its own.
+    """
+
+    name: str = DEFAULT_MODEL.model
+    version: str = DEFAULT_MODEL.version
     artifact_uri: str = "pinned"
-    sha256: str = "2c3c1d144bfa61ad236e92e169c13535c880469a12a047d4e73451f2c059a0ec"
+    sha256: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
-            raise ConfigError("model.name", self.name, "a non-empty model name")
-        if not self.version.strip():
-            raise ConfigError("model.version", self.version, "a non-empty version")
-        if not _URI.match(self.artifact_uri):
-            raise ConfigError("model.artifact_uri", self.artifact_uri, "'pinned', file:///path or s3://bucket/key")
-        if not _SHA256.match(self.sha256):
-            raise ConfigError("model.sha256", self.sha256, "64 lowercase hex digits")
+        require(
+            isinstance(self.name, str) and bool(self.name.strip()), "model.name", self.name, "a non-empty model name"
+        )
+        require(
+            isinstance(self.version, str) and bool(self.version.strip()),
+            "model.version",
+            self.version,
+            "a non-empty version",
+        )
+        matches("model.artifact_uri", self.artifact_uri, _URI, "'pinned', file:///path or s3://bucket/key")
+        if self.sha256 == "":
+            pinned = pinned_artifact(self.name, self.version)
+            require(
+                pinned is not None,
+                "model.sha256",
+                self.sha256,
+                f"64 lowercase hex digits ({self.name} {self.version} has no pinned artifact to take it from)",
+            )
+            if pinned is not None:
+                object.__setattr__(self, "sha256", pinned.sha256)  # frozen: resolve the default once
+        matches("model.sha256", self.sha256, _SHA256, "64 lowercase hex digits")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,8 +73,8 @@ class AudioLimits:
     max_upload_bytes: int = 4_500_000
 
     def __post_init__(self) -> None:
-        _check_range("audio.max_duration_s", self.max_duration_s, 0.1, 3600.0)
-        _check_range("audio.max_upload_bytes", self.max_upload_bytes, 1, 10 * 1024 * 1024 * 1024)
+        number_in("audio.max_duration_s", self.max_duration_s, 0.1, 3600.0)
+        int_in("audio.max_upload_bytes", self.max_upload_bytes, 1, 10 * 1024 * 1024 * 1024)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,22 +93,26 @@ class InferenceParameters:
     batch_size: int = 2
 
     def __post_init__(self) -> None:
-        _check_range("inference.onset_threshold", self.onset_threshold, 0.0, 1.0)
-        _check_range("inference.frame_threshold", self.frame_threshold, 0.0, 1.0)
-        _check_range("inference.minimum_note_length_ms", self.minimum_note_length_ms, 0.0, 10_000.0)
+        number_in("inference.onset_threshold", self.onset_threshold, 0.0, 1.0)
+        number_in("inference.frame_threshold", self.frame_threshold, 0.0, 1.0)
+        number_in("inference.minimum_note_length_ms", self.minimum_note_length_ms, 0.0, 10_000.0)
         for name in ("minimum_frequency_hz", "maximum_frequency_hz"):
             value = getattr(self, name)
             if value is not None:
-                _check_range(f"inference.{name}", value, 1.0, 20_000.0)
+                number_in(f"inference.{name}", value, 1.0, 20_000.0)
         lo, hi = self.minimum_frequency_hz, self.maximum_frequency_hz
-        if lo is not None and hi is not None and lo >= hi:
-            raise ConfigError("inference.minimum_frequency_hz", lo, f"a value below maximum_frequency_hz ({hi})")
-        _check_range("inference.midi_tempo", self.midi_tempo, 1.0, 1000.0)
-        _check_range("inference.batch_size", self.batch_size, 1, 256)
-        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool):
-            raise ConfigError("inference.batch_size", self.batch_size, "an integer from 1 to 256")
+        require(
+            lo is None or hi is None or lo < hi,
+            "inference.minimum_frequency_hz",
+            lo,
+            f"a value below maximum_frequency_hz ({hi})",
+        )
+        for name in ("include_pitch_bends", "multiple_pitch_bends", "melodia_trick"):
+            require(isinstance(getattr(self, name), bool), f"inference.{name}", getattr(self, name), "true or false")
+        number_in("inference.midi_tempo", self.midi_tempo, 1.0, 1000.0)
+        int_in("inference.batch_size", self.batch_size, 1, 256)
 
-    def with_overrides(self, **changes: Any) -> "InferenceParameters":
+    def with_overrides(self, **changes: Any) -> InferenceParameters:
         """A copy with some fields changed, validated like the original."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -189,13 +213,6 @@ def _coerce(field_name: str, value: Any, annotation: Any) -> Any:
             raise ConfigError(field_name, value, "a finite number")
         return number
     return str(value)
-
-
-def _check_range(field_name: str, value: Any, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(field_name, value, f"a number from {lo:g} to {hi:g}")
-    if not lo <= value <= hi:
-        raise ConfigError(field_name, value, f"a number from {lo:g} to {hi:g}")
 
 
 def _format_env_value(value: Any) -> str:

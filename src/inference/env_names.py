@@ -1,24 +1,16 @@
-"""Environment-variable names shared by the infrastructure and the service.
+"""Environment variables the model runtime reads, shared with the stacks that set them.
 
-The Lambda construct sets these variables and the service reads them; both
+The function construct sets these variables and the runtime reads them; both
 import this module, so a name exists in exactly one place. It imports nothing
 beyond the standard library on purpose: the infrastructure side must not pull
-the model runtime in, and the image must not pull cdktf in.
+the model runtime in, and the image must not pull cdktf in. The service's own
+variables (buckets, prefixes, CORS, log level) live in `service.settings`.
 """
 
 from __future__ import annotations
 
-# Where the function keeps data (set by the stack, read by the service).
-INPUT_BUCKET = "INFERENCE_INPUT_BUCKET"
-INPUT_PREFIX = "INFERENCE_INPUT_PREFIX"
-OUTPUT_BUCKET = "INFERENCE_OUTPUT_BUCKET"
-OUTPUT_PREFIX = "INFERENCE_OUTPUT_PREFIX"
-ENVIRONMENT = "INFERENCE_ENVIRONMENT"
-CORS_ALLOWED_ORIGINS = "INFERENCE_CORS_ALLOWED_ORIGINS"
-LOG_LEVEL = "LOG_LEVEL"
-
 # Inference settings: one variable per field of config/inference_config.yaml.
-# Keys are (section, field) in that file.
+# Keys are (section, field) in that file; a test checks the map both ways.
 INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
     ("model", "name"): "INFERENCE_MODEL_NAME",
     ("model", "version"): "INFERENCE_MODEL_VERSION",
@@ -38,7 +30,12 @@ INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
     ("inference", "batch_size"): "INFERENCE_BATCH_SIZE",
 }
 
-# Where the runtime caches model artifacts and finds the pinned default.
+# Where the runtime finds its files; set on a machine, never by the stacks.
 MODEL_CACHE_DIR = "INFERENCE_MODEL_CACHE_DIR"
+"""S3 artifact downloads, cached by checksum across warm invocations."""
 MODELS_DIR = "INFERENCE_MODELS_DIR"
+"""Where `pinned` looks: /opt/models in the image, else the repository's models/."""
 CONFIG_FILE = "INFERENCE_CONFIG_FILE"
+"""Another inference config YAML instead of config/inference_config.yaml."""
+
+LOCATION_VARIABLES = (MODEL_CACHE_DIR, MODELS_DIR, CONFIG_FILE)

@@ -31,7 +31,7 @@ def drop_overlapping_bends(notes: list[NoteEvent]) -> list[NoteEvent]:
                 break
             keep[i] = None
             keep[j] = None
-    return [NoteEvent(n.start_s, n.end_s, n.pitch, n.amplitude, b) for n, b in zip(ordered, keep)]
+    return [NoteEvent(n.start_s, n.end_s, n.pitch, n.amplitude, b) for n, b in zip(ordered, keep, strict=True)]
 
 
 def notes_to_midi(notes: list[NoteEvent], *, tempo_bpm: float = 120.0, multiple_pitch_bends: bool = False) -> bytes:
@@ -59,13 +59,13 @@ def notes_to_midi(notes: list[NoteEvent], *, tempo_bpm: float = 120.0, multiple_
         for note in groups[key]:
             velocity = max(0, min(127, note.velocity))
             # order within a tick: note-offs (0) before bends (1) before note-ons (2)
-            events.append((tick(note.start_s), 2, mido.Message("note_on", note=note.pitch, velocity=velocity,
-                                                                channel=channel)))
-            events.append((tick(note.end_s), 0, mido.Message("note_off", note=note.pitch, velocity=0,
-                                                              channel=channel)))
+            events.append(
+                (tick(note.start_s), 2, mido.Message("note_on", note=note.pitch, velocity=velocity, channel=channel))
+            )
+            events.append((tick(note.end_s), 0, mido.Message("note_off", note=note.pitch, velocity=0, channel=channel)))
             if note.pitch_bends:
                 times = np.linspace(note.start_s, note.end_s, len(note.pitch_bends))
-                for t, bend in zip(times, note.pitch_bends):
+                for t, bend in zip(times, note.pitch_bends, strict=True):
                     value = int(round(bend * 4096 / BEND_STEPS_PER_SEMITONE))
                     value = max(-BEND_RANGE_TICKS, min(BEND_RANGE_TICKS - 1, value))
                     events.append((tick(float(t)), 1, mido.Message("pitchwheel", pitch=value, channel=channel)))

@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inference.artifact import resolve_artifact
 from inference.audio import AudioInfo, decode_audio
 from inference.config import InferenceConfig, InferenceParameters
 from inference.midi import notes_to_midi
 from inference.models import AudioToNotesModel, ModelDescription, NoteEvent, create_model
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 SCHEMA_VERSION = "1"
 
@@ -67,13 +70,23 @@ class Transcription:
 class Transcriber:
     """A loaded model plus the limits and defaults it runs with."""
 
-    def __init__(self, config: InferenceConfig, model: AudioToNotesModel | None = None, artifact: Path | None = None,
-                 s3_client=None) -> None:
+    def __init__(
+        self,
+        config: InferenceConfig,
+        model: AudioToNotesModel | None = None,
+        artifact: Path | None = None,
+        s3_client: S3Client | None = None,
+    ) -> None:
         self.config = config
         settings = config.model
         if artifact is None:
-            artifact = resolve_artifact(settings.artifact_uri, settings.sha256, model_name=settings.name,
-                                        version=settings.version, s3_client=s3_client)
+            artifact = resolve_artifact(
+                settings.artifact_uri,
+                settings.sha256,
+                model_name=settings.name,
+                version=settings.version,
+                s3_client=s3_client,
+            )
         self.model = model or create_model(settings.name)
         self.model.load(artifact, sha256=settings.sha256, version=settings.version)
 

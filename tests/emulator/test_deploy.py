@@ -11,25 +11,40 @@ import pytest
 
 from config.environments import DEV, PROD
 from inference.config import load_config
-from tests.emulator.conftest import APPLY_ORDER
-from tests.emulator.emulator_gaps import EMULATOR_ROUND_TRIP_GAPS
+from service.settings import ServiceSettings
+from tests.support.deployment import ACCOUNTS, APPLY_ORDER, Deployment
+from tests.support.emulator_gaps import EMULATOR_ROUND_TRIP_GAPS
+from tests.support.stacks import Stack, managed_resource_count
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 ENVS = {"dev": DEV, "prod": PROD}
 
 
-def test_prod_plan_only_creates(deployment):
-    plan = deployment.report.prod_plan
-    assert plan.exit_code == 2
-    assert plan.changes and all(c["change"]["actions"] == ["create"] for c in plan.changes)
-    types = {c["type"] for c in plan.changes}
-    assert {"aws_api_gateway_api_key", "aws_api_gateway_usage_plan", "aws_lambda_function"} <= types
+def test_first_prod_plan_on_an_empty_account_shows_every_resource_to_create(
+    deployment: Deployment, stacks: dict[str, Stack]
+) -> None:
+    """`cdktf diff inference-prod` before anything exists, the registry included."""
+    plan = deployment.report.first_prod_plan
+    assert plan is not None and plan.exit_code == 2
+    assert all(c["change"]["actions"] == ["create"] for c in plan.changes)
+    assert len(plan.changes) == managed_resource_count(stacks["inference-prod"])
+    (function,) = [c for c in plan.changes if c["type"] == "aws_lambda_function"]
+    # The image URI is known at plan time: account, region and repository name, no registry lookup.
+    assert function["change"]["after"]["image_uri"] == (
+        f"{ACCOUNTS['prod']}.dkr.ecr.us-east-1.amazonaws.com/{PROD.repository_name}:{PROD.function.image_tag}"
+    )
 
 
-def test_every_stack_applied(deployment):
-    assert set(deployment.report.applied) == set(APPLY_ORDER)
-    assert all(count > 0 for count in deployment.report.applied.values())
+def test_every_stack_applies_all_its_resources(deployment: Deployment, stacks: dict[str, Stack]) -> None:
+    for name in APPLY_ORDER:
+        assert deployment.report.applied.get(name) == managed_resource_count(stacks[name]), name
     assert deployment.outputs["inference-dev"]["predict_url"].endswith("/v1/predict")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_derived_repository_url_is_the_one_ecr_gives(deployment: Deployment, env: str) -> None:
+    derived = deployment.outputs[f"inference-{env}"]["repository_url"]
+    assert derived == deployment.outputs[f"inference-{env}-registry"]["repository_url"]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -52,14 +67,16 @@ def test_buckets_are_private_encrypted_tls_only_with_lifecycle_and_cors(deployme
         assert cors["AllowedOrigins"] == list(settings.api.cors_allowed_origins)
         rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
         assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {
-            "DaysAfterInitiation": 1}
+            "DaysAfterInitiation": 1
+        }
         if role == "input":
             assert rules["expire-uploads"]["Expiration"] == {"Days": settings.storage.input_expiry_days}
             assert rules["expire-uploads"]["Filter"] == {"Prefix": "uploads/"}
             assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
         else:
             assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
-                "NoncurrentDays": settings.storage.output_noncurrent_expiry_days}
+                "NoncurrentDays": settings.storage.output_noncurrent_expiry_days
+            }
             assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         deployment.report.verify(f"s3:{bucket}")
 
@@ -97,8 +114,9 @@ def test_function_is_the_configured_container_image(deployment, env):
     variables = config["Environment"]["Variables"]
     for name, value in load_config(environ={}).to_environment().items():
         assert variables[name] == value, name
-    assert variables["INFERENCE_INPUT_BUCKET"] == out["input_bucket_name"]
-    assert variables["INFERENCE_OUTPUT_BUCKET"] == out["output_bucket_name"]
+    service = ServiceSettings.from_environment(variables)
+    assert (service.input_bucket, service.output_bucket) == (out["input_bucket_name"], out["output_bucket_name"])
+    assert service.environment == env
     concurrency = lam.get_function_concurrency(FunctionName=out["function_name"])
     assert concurrency["ReservedConcurrentExecutions"] == settings.function.reserved_concurrency
     deployment.report.verify(f"lambda:{out['function_name']}")
@@ -128,7 +146,8 @@ def test_api_routes_predict_to_the_function_with_cors_keys_and_logging(deploymen
     stage = apigw.get_stage(restApiId=api["id"], stageName=settings.api.stage_name)
     assert stage["tracingEnabled"] is True
     assert stage["accessLogSettings"]["destinationArn"].endswith(
-        f"log-group:/aws/apigateway/{name}/{settings.api.stage_name}/access")
+        f"log-group:/aws/apigateway/{name}/{settings.api.stage_name}/access"
+    )
     assert json.loads(stage["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
     keys = [k for k in apigw.get_api_keys(includeValues=True)["items"] if k["name"] == f"{name}-key"]
     plans = [p for p in apigw.get_usage_plans()["items"] if p["name"] == f"{name}-plan"]
@@ -137,8 +156,10 @@ def test_api_routes_predict_to_the_function_with_cors_keys_and_logging(deploymen
         (plan,) = plans
         assert key["enabled"] is True and key["value"] == deployment.outputs["inference-prod"]["api_key_value"]
         assert plan["apiStages"] == [{"apiId": api["id"], "stage": settings.api.stage_name}]
-        assert plan["throttle"] == {"rateLimit": settings.api.throttle_rate_limit,
-                                    "burstLimit": settings.api.throttle_burst_limit}
+        assert plan["throttle"] == {
+            "rateLimit": settings.api.throttle_rate_limit,
+            "burstLimit": settings.api.throttle_burst_limit,
+        }
         assert plan["quota"]["limit"] == settings.api.quota_limit
         plan_keys = apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
         assert [k["id"] for k in plan_keys] == [key["id"]]
@@ -153,8 +174,9 @@ def test_log_groups_keep_logs_for_the_environment(deployment, env):
     settings = ENVS[env]
     out = deployment.outputs[f"inference-{env}"]
     for group in (out["function_log_group_name"], out["api_access_log_group_name"]):
-        (found,) = [g for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
-                    if g["logGroupName"] == group]
+        (found,) = [
+            g for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] if g["logGroupName"] == group
+        ]
         assert found["retentionInDays"] == settings.log_retention_days
         deployment.report.verify(f"logs:{group}")
 
@@ -165,8 +187,14 @@ def test_role_policies_are_the_scoped_grants(deployment, env):
     settings = ENVS[env]
     role = f"{settings.resource_prefix}-predict-role"
     names = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
-    assert names == {"write-logs", "xray-write", "input-bucket-objects", "input-bucket-list",
-                     "output-bucket-objects", "output-bucket-list"}
+    assert names == {
+        "write-logs",
+        "xray-write",
+        "input-bucket-objects",
+        "input-bucket-list",
+        "output-bucket-objects",
+        "output-bucket-list",
+    }
     for name in names:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         if isinstance(document, str):
@@ -176,7 +204,9 @@ def test_role_policies_are_the_scoped_grants(deployment, env):
         assert all(a != "*" and not a.endswith(":*") for a in actions)
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         if name == "input-bucket-objects":
-            assert resources == [f"arn:aws:s3:::{deployment.outputs[f'inference-{env}']['input_bucket_name']}/uploads/*"]
+            assert resources == [
+                f"arn:aws:s3:::{deployment.outputs[f'inference-{env}']['input_bucket_name']}/uploads/*"
+            ]
         if name != "xray-write":
             assert "*" not in resources
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
@@ -186,7 +216,8 @@ def test_role_policies_are_the_scoped_grants(deployment, env):
 @pytest.mark.parametrize("stack_name", APPLY_ORDER)
 def test_second_plan_is_clean(deployment, stack_name):
     plan = deployment.stacks[stack_name].plan()
-    unexpected, tolerated = [], []
+    unexpected: list[str] = []
+    tolerated: list[str] = []
     for change in plan.changes:
         actions = change["change"]["actions"]
         if actions != ["update"]:
@@ -227,8 +258,10 @@ def test_destroy_in_reverse_order_leaves_nothing(deployment, capsys):
         applied = sum(report.applied.values())
         drift = sum(len(v) for v in report.drift.values())
         tolerated = sorted({t for v in report.tolerated.values() for t in v})
-        print(f"\nemulator deploy: applied {applied} resources "
-              f"({', '.join(f'{k} {v}' for k, v in report.applied.items())}); "
-              f"verified {len(report.verified)} resources with boto3; drift {drift} "
-              f"(tolerated emulator gaps: {', '.join(tolerated) or 'none'}); "
-              f"destroyed {sum(report.destroyed.values())}, left 0")
+        print(
+            f"\nemulator deploy: applied {applied} resources "
+            f"({', '.join(f'{k} {v}' for k, v in report.applied.items())}); "
+            f"verified {len(report.verified)} resources with boto3; drift {drift} "
+            f"(tolerated emulator gaps: {', '.join(tolerated) or 'none'}); "
+            f"destroyed {sum(report.destroyed.values())}, left 0"
+        )

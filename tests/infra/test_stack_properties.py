@@ -6,21 +6,13 @@ import json
 
 import pytest
 
-from config.environments import DEV, PROD
-from inference import env_names
+from config.environments import DEV, PROD, S3StateBackend
 from inference.config import load_config
-from tests.conftest import one_resource, resources_of
+from inference.pinned import BASIC_PITCH
+from service.settings import ServiceSettings
+from tests.support.stacks import one_resource, policy_statements, resources_of
 
 pytestmark = pytest.mark.slow
-
-
-def policy_of(stack, doc_suffix):
-    """The statements of a data.aws_iam_policy_document whose path ends with doc_suffix."""
-    docs = [
-        d for d in stack["data"]["aws_iam_policy_document"].values() if d["//"]["metadata"]["path"].endswith(doc_suffix)
-    ]
-    assert len(docs) == 1, doc_suffix
-    return docs[0]["statement"]
 
 
 # --- buckets ---------------------------------------------------------------
@@ -29,13 +21,15 @@ def policy_of(stack, doc_suffix):
 def test_every_bucket_is_private_encrypted_and_tls_only(stacks, env, bucket):
     stack = stacks[f"inference-{env}"]
     pab = one_resource(stack, "aws_s3_bucket_public_access_block", f"{bucket}/public-access-block")
-    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                          "restrict_public_buckets"))
+    assert all(
+        pab[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     ownership = one_resource(stack, "aws_s3_bucket_ownership_controls", f"{bucket}/ownership")
     assert ownership["rule"]["object_ownership"] == "BucketOwnerEnforced"
     sse = one_resource(stack, "aws_s3_bucket_server_side_encryption_configuration", f"{bucket}/encryption")
     assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
-    (deny,) = policy_of(stack, f"{bucket}/tls-only-policy")
+    (deny,) = policy_statements(stack, f"{bucket}/tls-only-policy")
     assert deny["effect"] == "Deny"
     assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
     policy = one_resource(stack, "aws_s3_bucket_policy", f"{bucket}/policy")
@@ -47,8 +41,9 @@ def test_every_bucket_is_private_encrypted_and_tls_only(stacks, env, bucket):
 
 @pytest.mark.parametrize("env, days", [("dev", 3), ("prod", 7)])
 def test_input_uploads_expire_per_environment(stacks, env, days):
-    lifecycle = one_resource(stacks[f"inference-{env}"], "aws_s3_bucket_lifecycle_configuration",
-                             "input-bucket/lifecycle")
+    lifecycle = one_resource(
+        stacks[f"inference-{env}"], "aws_s3_bucket_lifecycle_configuration", "input-bucket/lifecycle"
+    )
     (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-uploads"]
     assert rule["expiration"] == [{"days": days}]
     assert rule["filter"] == [{"prefix": "uploads/"}]
@@ -91,9 +86,11 @@ def test_registry_scans_encrypts_and_expires_images(stacks, env, mutability, kee
     assert set(stack["output"]) == {"repository_url", "repository_name"}
 
 
-def test_registry_is_its_own_stack(stacks):
-    assert not resources_of(stacks["inference-dev"], "aws_ecr_repository")
-    assert "aws_ecr_repository" in stacks["inference-dev"]["data"]
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_registry_is_its_own_stack_and_not_needed_to_plan(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    assert not resources_of(stack, "aws_ecr_repository")
+    assert "aws_ecr_repository" not in stack["data"], "a lookup would fail to plan before the registry exists"
 
 
 # --- function --------------------------------------------------------------
@@ -101,7 +98,12 @@ def test_registry_is_its_own_stack(stacks):
 def test_function_is_a_traced_container_image(stacks, env, concurrency):
     fn = one_resource(stacks[f"inference-{env}"], "aws_lambda_function")
     assert fn["package_type"] == "Image"
-    assert fn["image_uri"].startswith("${data.aws_ecr_repository.image-repository.repository_url}")
+    settings = DEV if env == "dev" else PROD
+    assert fn["image_uri"] == (
+        "${data.aws_caller_identity.current-account.account_id}.dkr.ecr.us-east-1."
+        f"${{data.aws_partition.current-partition.dns_suffix}}/{settings.repository_name}:{settings.function.image_tag}"
+    )
+    assert "image_config" not in fn, "no command: the image's own CMD"
     assert fn["memory_size"] == 3008
     assert fn["timeout"] == 900
     assert fn["ephemeral_storage"] == {"size": 2048}
@@ -114,12 +116,20 @@ def test_function_is_a_traced_container_image(stacks, env, concurrency):
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_function_environment_carries_the_inference_config(stacks, env):
     variables = one_resource(stacks[f"inference-{env}"], "aws_lambda_function")["environment"]["variables"]
-    expected = load_config(environ={}).to_environment()
-    for name, value in expected.items():
+    inference = load_config(environ={}).to_environment()
+    service = ServiceSettings.from_environment(variables)
+    assert set(variables) == set(inference) | set(service.to_environment()), "every variable has a reader"
+    for name, value in inference.items():
         assert variables[name] == value, name
-    for name in (env_names.INPUT_BUCKET, env_names.OUTPUT_BUCKET, env_names.INPUT_PREFIX, env_names.OUTPUT_PREFIX):
-        assert name in variables
-    assert variables[env_names.ENVIRONMENT] == env
+    settings = DEV if env == "dev" else PROD
+    assert service.environment == env
+    assert service.input_bucket == "${aws_s3_bucket.input-bucket_5DD4D8B1.bucket}"
+    assert (service.input_prefix, service.output_prefix) == (
+        settings.storage.input_prefix,
+        settings.storage.output_prefix,
+    )
+    assert service.cors_allowed_origins == settings.api.cors_allowed_origins
+    assert service.log_level == settings.function.log_level
 
 
 @pytest.mark.parametrize("env, days", [("dev", 7), ("prod", 30)])
@@ -140,9 +150,12 @@ def test_role_permissions_come_from_scoped_grants(stacks, env):
         if "execution-role/" in d["//"]["metadata"]["path"] and "assume" not in d["//"]["metadata"]["path"]
     }
     assert set(docs) == {
-        "write-logs-document", "xray-write-document",
-        "input-bucket-objects-document", "input-bucket-list-document",
-        "output-bucket-objects-document", "output-bucket-list-document",
+        "write-logs-document",
+        "xray-write-document",
+        "input-bucket-objects-document",
+        "input-bucket-list-document",
+        "output-bucket-objects-document",
+        "output-bucket-list-document",
     }
     for name, (statement,) in docs.items():
         assert statement["effect"] == "Allow"
@@ -182,7 +195,7 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
     assert model_read["resources"] == ["arn:aws:s3:::team-models/bp/0.4.0/*"]
     assert set(model_read["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}
     (fn,) = synthesized["resource"]["aws_lambda_function"].values()
-    assert fn["environment"]["variables"]["INFERENCE_MODEL_URI"] == "s3://team-models/bp/0.4.0/nmp.onnx"
+    assert fn["environment"]["variables"]["INFERENCE_MODEL_URI"] == f"s3://team-models/bp/0.4.0/{BASIC_PITCH.filename}"
 
 
 # --- API -------------------------------------------------------------------
@@ -268,6 +281,7 @@ def test_dev_state_is_local_and_prod_state_is_s3_with_native_locking(stacks):
     assert stacks["inference-dev"]["terraform"]["backend"] == {"local": {"path": "terraform.inference-dev.tfstate"}}
     s3 = stacks["inference-prod"]["terraform"]["backend"]["s3"]
     assert s3["use_lockfile"] is True and s3["encrypt"] is True
+    assert isinstance(PROD.state, S3StateBackend)
     assert s3["bucket"] == PROD.state.bucket
     assert s3["key"] == "audio-inference/prod/inference-prod.tfstate"
     assert stacks["inference-prod-registry"]["terraform"]["backend"]["s3"]["key"].endswith(
@@ -284,8 +298,16 @@ def test_provider_tags_every_resource(stacks):
 
 def test_outputs_cover_what_operators_need(stacks):
     assert set(stacks["inference-prod"]["output"]) == {
-        "predict_url", "api_key_id", "api_key_value", "input_bucket_name", "output_bucket_name",
-        "repository_url", "image_uri", "function_name", "function_log_group_name", "api_access_log_group_name",
+        "predict_url",
+        "api_key_id",
+        "api_key_value",
+        "input_bucket_name",
+        "output_bucket_name",
+        "repository_url",
+        "image_uri",
+        "function_name",
+        "function_log_group_name",
+        "api_access_log_group_name",
     }
 
 
@@ -307,8 +329,8 @@ def test_policy_aspect_reports_resources_that_bypass_our_constructs():
     from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
     from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
-    from stacks.base import EnvironmentStack, check_policies
     from infra_constructs.policy_aspect import PolicyViolationError
+    from stacks.base import EnvironmentStack, check_policies
 
     app = Testing.app()
     stack = EnvironmentStack(app, "policy-test", DEV)
@@ -321,22 +343,35 @@ def test_policy_aspect_reports_resources_that_bypass_our_constructs():
     message = str(e.value)
     assert "raw-bucket: S3 buckets must be created through SecureBucket" in message
     assert "forever-logs: log group has no retention_in_days" in message
-    assert "hand-written: inline IAM policies must come from FunctionRole.grant" in message
+    assert "hand-written: inline IAM policies must come from ServiceRole.grant" in message
 
 
-def test_shipped_stacks_satisfy_every_policy(stacks):
-    # the session synth runs check_policies; reaching here means no violation
-    assert set(stacks) == {"inference-dev", "inference-dev-registry", "inference-prod", "inference-prod-registry"}
+def test_shipped_stacks_satisfy_every_policy(synthesized_app):
+    from stacks.base import EnvironmentStack, check_policies
+
+    check_policies(synthesized_app.app)  # raises PolicyViolationError listing any violation
+    stacks = [child for child in synthesized_app.app.node.children if isinstance(child, EnvironmentStack)]
+    assert len(stacks) == 4
+    for stack in stacks:  # the aspect looked at every node of every stack
+        assert stack.policies.visited == len(stack.node.find_all()), stack.node.id
 
 
-def test_a_grant_after_the_function_exists_is_refused():
+def test_a_grant_after_the_function_exists_still_lands_before_it_starts():
     from cdktf import Testing
 
-    from infra_constructs.inference_function import InferenceFunction, InferenceFunctionProps
+    from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
     from stacks.base import EnvironmentStack
 
     stack = EnvironmentStack(Testing.app(), "late-grant", DEV)
-    fn = InferenceFunction(stack, "fn", InferenceFunctionProps(function_name="f", image_uri="repo:tag"))
-    fn.create_function()
-    with pytest.raises(ValueError, match="grant before creating it"):
-        fn.role.grant("late", ["s3:GetObject"], ["arn:aws:s3:::b/*"])
+    function = ContainerFunction(
+        stack,
+        "fn",
+        ContainerFunctionProps(function_name="f", image_uri="repo:tag", image_command=("service.worker.handler",)),
+    )
+    function.grant("late", ["s3:GetObject"], ["arn:aws:s3:::b/*"])
+    synthesized = json.loads(Testing.synth(stack))
+    (fn,) = synthesized["resource"]["aws_lambda_function"].values()
+    (late,) = [key for key in synthesized["resource"]["aws_iam_role_policy"] if "_late_" in key]
+    assert f"aws_iam_role_policy.{late}" in fn["depends_on"]
+    assert len(fn["depends_on"]) == 1 + len(synthesized["resource"]["aws_iam_role_policy"]), "log group + policies"
+    assert fn["image_config"] == {"command": ["service.worker.handler"]}

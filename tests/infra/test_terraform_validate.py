@@ -1,34 +1,22 @@
-"""`terraform validate` of every synthesized stack, providers from the offline mirror only."""
+"""`terraform validate` of every synthesized stack, with the real AWS provider."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import STACK_NAMES
 from tests.support.components import provider_mirror, terraform_binary
+from tests.support.stacks import stack_names
+from tests.support.terraform import TerraformStack
 
-pytestmark = pytest.mark.slow
 
-
-@pytest.mark.parametrize("stack_name", STACK_NAMES)
-def test_terraform_validate(synth_dir, tmp_path, stack_name):
-    terraform = terraform_binary()
-    mirror = provider_mirror()
-    workdir = tmp_path / stack_name
-    shutil.copytree(synth_dir / "stacks" / stack_name, workdir)
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
-    init = subprocess.run(
-        [terraform, "init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+@pytest.mark.parametrize("stack_name", stack_names())
+def test_terraform_validate(synth_dir: Path, tmp_path: Path, stack_name: str) -> None:
+    stack = TerraformStack(
+        terraform_binary(), synth_dir / "stacks" / stack_name, tmp_path / stack_name, provider_mirror(), env={}
     )
-    assert init.returncode == 0, init.stdout + init.stderr
-    validate = subprocess.run(
-        [terraform, "validate", "-json", "-no-color"], cwd=workdir, env=env, capture_output=True, text=True,
-        timeout=300,
-    )
-    assert validate.returncode == 0, validate.stdout + validate.stderr
-    assert '"valid": true' in validate.stdout
+    stack.init(backend=False)
+    result = stack.validate()
+    assert result["valid"] is True, result["diagnostics"]
+    assert result["error_count"] == 0

@@ -1,36 +1,28 @@
-"""Fixtures for tests that run the real Basic Pitch model."""
+"""Fixtures for tests that run the real Basic Pitch model (marked `model` automatically)."""
 
 from __future__ import annotations
 
-import io
+from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from inference.artifact import fetch_pinned
 from inference.config import load_config
 from inference.errors import InferenceError
+from inference.transcriber import Transcriber
 from tests.support.components import missing
 
 
 @pytest.fixture(scope="session")
-def model_artifact():
+def model_artifact() -> Path:
     """The pinned Basic Pitch ONNX file (fetched with `pip download --no-deps` if absent)."""
     try:
         return fetch_pinned("basic-pitch")
     except InferenceError as exc:
         missing(f"the pinned model artifact could not be fetched (run `make model`): {exc}")
+        raise
 
 
 @pytest.fixture(scope="session")
-def transcriber(model_artifact):
-    from inference.transcriber import Transcriber
-
+def transcriber(model_artifact: Path) -> Transcriber:
     return Transcriber(load_config(environ={}), artifact=model_artifact)
-
-
-def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()

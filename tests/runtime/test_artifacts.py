@@ -13,32 +13,37 @@ from inference.errors import (
     ModelChecksumMismatchError,
 )
 from inference.models.basic_pitch.model import BasicPitchModel
+from inference.pinned import BASIC_PITCH
 
-SHA = artifact.PINNED["basic-pitch"].sha256
+SHA = BASIC_PITCH.sha256
+FILE = BASIC_PITCH.filename
+VERSION = BASIC_PITCH.version
 
 
 def test_file_uri_resolves_after_checksum(model_artifact):
-    assert artifact.resolve_artifact(f"file://{model_artifact}", SHA, model_name="basic-pitch",
-                                     version="0.4.0") == model_artifact
+    assert (
+        artifact.resolve_artifact(f"file://{model_artifact}", SHA, model_name="basic-pitch", version=VERSION)
+        == model_artifact
+    )
 
 
 def test_fails_checksum_mismatch(tmp_path):
-    fake = tmp_path / "nmp.onnx"
+    fake = tmp_path / FILE
     fake.write_bytes(b"not the model")
     with pytest.raises(ModelChecksumMismatchError) as e:
-        artifact.resolve_artifact(f"file://{fake}", SHA, model_name="basic-pitch", version="0.4.0")
+        artifact.resolve_artifact(f"file://{fake}", SHA, model_name="basic-pitch", version=VERSION)
     assert SHA in str(e.value)
 
 
 def test_fails_missing_file(tmp_path):
     with pytest.raises(ModelArtifactMissingError):
-        artifact.resolve_artifact(f"file://{tmp_path}/absent.onnx", SHA, model_name="basic-pitch", version="0.4.0")
+        artifact.resolve_artifact(f"file://{tmp_path}/absent.onnx", SHA, model_name="basic-pitch", version=VERSION)
 
 
 def test_fails_missing_pinned_artifact_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("INFERENCE_MODELS_DIR", str(tmp_path))
     with pytest.raises(ModelArtifactMissingError) as e:
-        artifact.resolve_artifact("pinned", SHA, model_name="basic-pitch", version="0.4.0")
+        artifact.resolve_artifact("pinned", SHA, model_name="basic-pitch", version=VERSION)
     assert "make model" in str(e.value)
 
 
@@ -54,11 +59,11 @@ def test_s3_artifact_is_downloaded_once_and_cached(model_artifact, tmp_path, mon
     monkeypatch.setenv("INFERENCE_MODEL_CACHE_DIR", str(tmp_path / "cache"))
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="models")
-    uri = artifact.upload_artifact(model_artifact, "s3://models/basic-pitch/0.4.0/", s3_client=s3)
-    assert uri == "s3://models/basic-pitch/0.4.0/nmp.onnx"
-    first = artifact.resolve_artifact(uri, SHA, model_name="basic-pitch", version="0.4.0", s3_client=s3)
-    s3.delete_object(Bucket="models", Key="basic-pitch/0.4.0/nmp.onnx")
-    second = artifact.resolve_artifact(uri, SHA, model_name="basic-pitch", version="0.4.0", s3_client=s3)
+    uri = artifact.upload_artifact(model_artifact, f"s3://models/basic-pitch/{VERSION}/", s3_client=s3)
+    assert uri == f"s3://models/basic-pitch/{VERSION}/{FILE}"
+    first = artifact.resolve_artifact(uri, SHA, model_name="basic-pitch", version=VERSION, s3_client=s3)
+    s3.delete_object(Bucket="models", Key=f"basic-pitch/{VERSION}/{FILE}")
+    second = artifact.resolve_artifact(uri, SHA, model_name="basic-pitch", version=VERSION, s3_client=s3)
     assert first == second and artifact.sha256_of(second) == SHA
 
 
@@ -68,8 +73,7 @@ def test_fails_missing_s3_object(tmp_path, monkeypatch):
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="models")
     with pytest.raises(ModelArtifactMissingError):
-        artifact.resolve_artifact("s3://models/none.onnx", SHA, model_name="basic-pitch", version="0.4.0",
-                                  s3_client=s3)
+        artifact.resolve_artifact("s3://models/none.onnx", SHA, model_name="basic-pitch", version=VERSION, s3_client=s3)
 
 
 @mock_aws
@@ -79,6 +83,5 @@ def test_fails_s3_object_with_wrong_checksum_and_caches_nothing(tmp_path, monkey
     s3.create_bucket(Bucket="models")
     s3.put_object(Bucket="models", Key="m.onnx", Body=b"tampered")
     with pytest.raises(ModelChecksumMismatchError):
-        artifact.resolve_artifact("s3://models/m.onnx", SHA, model_name="basic-pitch", version="0.4.0",
-                                  s3_client=s3)
+        artifact.resolve_artifact("s3://models/m.onnx", SHA, model_name="basic-pitch", version=VERSION, s3_client=s3)
     assert not list((tmp_path / "cache").glob("*"))

@@ -16,7 +16,7 @@ import pytest
 from inference.config import InferenceParameters
 from inference.models import AudioToNotesModel
 from inference.testing.signals import Note, melody, render, sine
-from tests.runtime.conftest import wav_bytes
+from tests.support.audio import wav_bytes
 
 pytestmark = pytest.mark.model
 REPO = Path(__file__).resolve().parents[2]
@@ -91,10 +91,24 @@ def test_cli_transcribes_to_json_and_midi(tmp_path, model_artifact):
     audio.write_bytes(wav_bytes(sine(69, 44100, 1.5), 44100))
     out_json, out_midi = tmp_path / "a4.json", tmp_path / "a4.mid"
     run = subprocess.run(
-        [sys.executable, "-m", "inference", "transcribe", str(audio), "--json", str(out_json), "--midi",
-         str(out_midi), "--onset-threshold", "0.6", "--pitch-bends"],
-        capture_output=True, text=True, cwd=REPO, env={"INFERENCE_MODELS_DIR": str(model_artifact.parents[2]),
-                                                       "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-m",
+            "inference",
+            "transcribe",
+            str(audio),
+            "--json",
+            str(out_json),
+            "--midi",
+            str(out_midi),
+            "--onset-threshold",
+            "0.6",
+            "--pitch-bends",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"INFERENCE_MODELS_DIR": str(model_artifact.parents[2]), "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 0, run.stderr
     document = json.loads(out_json.read_text())
@@ -107,7 +121,10 @@ def test_cli_reports_bad_audio_without_a_traceback(tmp_path, model_artifact):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all" * 10)
     run = subprocess.run(
-        [sys.executable, "-m", "inference", "transcribe", str(bad)], capture_output=True, text=True, cwd=REPO,
+        [sys.executable, "-m", "inference", "transcribe", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
         env={"INFERENCE_MODELS_DIR": str(model_artifact.parents[2]), "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 2

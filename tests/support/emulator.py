@@ -34,7 +34,9 @@ class MotoServer:
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -60,13 +62,22 @@ class MotoServer:
             return env
         import boto3
 
-        sts = boto3.client("sts", endpoint_url=self.endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/deployer",
-                                      RoleSessionName="emulator-tests")["Credentials"]
-        return {**env, "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-                "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-                "AWS_SESSION_TOKEN": credentials["SessionToken"]}
+        sts = boto3.client(
+            "sts",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        credentials = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/deployer", RoleSessionName="emulator-tests"
+        )["Credentials"]
+        return {
+            **env,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
 
     def stop(self) -> None:
         self._process.terminate()

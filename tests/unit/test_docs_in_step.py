@@ -17,8 +17,13 @@ from config.environments import (
 from inference import env_names
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-NESTED = {"function": FunctionSettings, "api": ApiSettings, "storage": StorageSettings,
-          "model_store": ModelStoreSettings, "registry": RegistrySettings}
+NESTED = {
+    "function": FunctionSettings,
+    "api": ApiSettings,
+    "storage": StorageSettings,
+    "model_store": ModelStoreSettings,
+    "registry": RegistrySettings,
+}
 
 
 def documented_settings() -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from inference import env_names
 from inference.config import InferenceParameters, ModelSettings, load_config
 from inference.errors import ConfigError
 
@@ -24,12 +23,14 @@ def test_repository_file_loads_with_basic_pitch_defaults():
 
 
 def test_environment_overrides_the_file():
-    config = load_config(environ={
-        "INFERENCE_ONSET_THRESHOLD": "0.65",
-        "INFERENCE_MELODIA_TRICK": "false",
-        "INFERENCE_MAXIMUM_FREQUENCY_HZ": "2000",
-        "INFERENCE_MAX_DURATION_S": "30",
-    })
+    config = load_config(
+        environ={
+            "INFERENCE_ONSET_THRESHOLD": "0.65",
+            "INFERENCE_MELODIA_TRICK": "false",
+            "INFERENCE_MAXIMUM_FREQUENCY_HZ": "2000",
+            "INFERENCE_MAX_DURATION_S": "30",
+        }
+    )
     assert config.inference.onset_threshold == 0.65
     assert config.inference.melodia_trick is False
     assert config.inference.maximum_frequency_hz == 2000.0
@@ -39,14 +40,6 @@ def test_environment_overrides_the_file():
 def test_environment_round_trips_through_to_environment():
     config = load_config(environ={"INFERENCE_MINIMUM_FREQUENCY_HZ": "55"})
     assert load_config(environ=config.to_environment()) == config
-
-
-def test_every_setting_has_one_environment_variable():
-    names = list(env_names.INFERENCE_SETTINGS.values())
-    assert len(names) == len(set(names))
-    config = load_config(environ={})
-    for (section, field), _ in env_names.INFERENCE_SETTINGS.items():
-        assert hasattr(getattr(config, section), field)
 
 
 def test_fails_threshold_above_one(tmp_path):

@@ -85,7 +85,7 @@ def test_onset_peaks_are_strict_local_maxima_in_time(threshold):
     onsets[3, 20] = onsets[4, 20] = 0.9  # plateau: no strict peak
     onsets[0, 30] = 0.9  # first frame never counts
     times, pitches = onset_peaks(onsets, threshold)
-    selected = set(zip(times.tolist(), pitches.tolist()))
+    selected = set(zip(times.tolist(), pitches.tolist(), strict=True))
     assert (2, 10) in selected
     assert (3, 20) not in selected or threshold <= 0
     if threshold > 0:
@@ -99,8 +99,14 @@ def test_onset_peaks_are_strict_local_maxima_in_time(threshold):
 def test_heap_melodia_finds_the_same_notes_as_global_argmax(seed):
     frames, onsets = random_maps(seed)
     ours = notes_from_activations(
-        frames.copy(), onsets.copy(), onset_threshold=2.0, frame_threshold=0.3, min_note_frames=3,
-        min_hz=None, max_hz=None, melodia_trick=True,
+        frames.copy(),
+        onsets.copy(),
+        onset_threshold=2.0,
+        frame_threshold=0.3,
+        min_note_frames=3,
+        min_hz=None,
+        max_hz=None,
+        melodia_trick=True,
     )
     expected = naive_melodia(frames, frames.astype(np.float64), 0.3, 3)
     assert [(s, e, p) for s, e, p, _ in ours] == [(s, e, p) for s, e, p, _ in expected]
@@ -114,8 +120,16 @@ def test_onset_notes_follow_frame_energy_and_respect_minimum_length():
     onsets[20, 48] = 0.95
     frames[100:105, 30] = 0.9  # too short
     onsets[100, 30] = 0.95
-    notes = notes_from_activations(frames, onsets, onset_threshold=0.5, frame_threshold=0.3, min_note_frames=11,
-                                   min_hz=None, max_hz=None, melodia_trick=False)
+    notes = notes_from_activations(
+        frames,
+        onsets,
+        onset_threshold=0.5,
+        frame_threshold=0.3,
+        min_note_frames=11,
+        min_hz=None,
+        max_hz=None,
+        melodia_trick=False,
+    )
     assert [(s, e, p) for s, e, p, _ in notes] == [(20, 80, 69)]
 
 
@@ -125,8 +139,16 @@ def test_frequency_limits_remove_notes_outside_them():
     for index in (10, 48, 80):  # MIDI 31, 69, 101
         frames[20:80, index] = 0.9
         onsets[20, index] = 0.95
-    notes = notes_from_activations(frames, onsets, onset_threshold=0.5, frame_threshold=0.3, min_note_frames=11,
-                                   min_hz=100.0, max_hz=2000.0, melodia_trick=True)
+    notes = notes_from_activations(
+        frames,
+        onsets,
+        onset_threshold=0.5,
+        frame_threshold=0.3,
+        min_note_frames=11,
+        min_hz=100.0,
+        max_hz=2000.0,
+        melodia_trick=True,
+    )
     assert {p for _, _, p, _ in notes} == {69}
 
 
@@ -154,9 +176,25 @@ def test_frequency_limits_outside_the_piano_range_keep_or_drop_everything():
     for index in (0, 48, 87):  # MIDI 21 (A0), 69, 108 (C8)
         frames[20:80, index] = 0.9
         onsets[20, index] = 0.95
-    kept = notes_from_activations(frames.copy(), onsets.copy(), onset_threshold=0.5, frame_threshold=0.3,
-                                  min_note_frames=11, min_hz=10.0, max_hz=20_000.0, melodia_trick=True)
+    kept = notes_from_activations(
+        frames.copy(),
+        onsets.copy(),
+        onset_threshold=0.5,
+        frame_threshold=0.3,
+        min_note_frames=11,
+        min_hz=10.0,
+        max_hz=20_000.0,
+        melodia_trick=True,
+    )
     assert {p for _, _, p, _ in kept} == {21, 69, 108}
-    dropped = notes_from_activations(frames.copy(), onsets.copy(), onset_threshold=0.5, frame_threshold=0.3,
-                                     min_note_frames=11, min_hz=None, max_hz=15.0, melodia_trick=True)
+    dropped = notes_from_activations(
+        frames.copy(),
+        onsets.copy(),
+        onset_threshold=0.5,
+        frame_threshold=0.3,
+        min_note_frames=11,
+        min_hz=None,
+        max_hz=15.0,
+        melodia_trick=True,
+    )
     assert dropped == []

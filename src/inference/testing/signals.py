@@ -21,11 +21,12 @@ class Note:
 
 
 def midi_to_hz(pitch: float) -> float:
-    return 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+    return float(440.0 * 2.0 ** ((pitch - 69) / 12.0))
 
 
-def render(notes: list[Note], sample_rate: int, duration_s: float, *, seed: int = 0,
-           noise_db: float = -60.0) -> np.ndarray:
+def render(
+    notes: list[Note], sample_rate: int, duration_s: float, *, seed: int = 0, noise_db: float = -60.0
+) -> np.ndarray:
     """Mono float32 mix of `notes`, peak-normalised to 0.8, with faint noise."""
     n = int(round(duration_s * sample_rate))
     out = np.zeros(n, dtype=np.float64)
@@ -83,5 +84,6 @@ def chords(seed: int, duration_s: float) -> list[Note]:
 
 def piece(seed: int, duration_s: float) -> list[Note]:
     """Chords under a melody: dense polyphony, like a piano piece."""
-    return chords(seed, duration_s) + [Note(n.start_s, n.duration_s, n.pitch + 12, n.velocity)
-                                       for n in melody(seed + 1000, duration_s, 60, 84)]
+    return chords(seed, duration_s) + [
+        Note(n.start_s, n.duration_s, n.pitch + 12, n.velocity) for n in melody(seed + 1000, duration_s, 60, 84)
+    ]

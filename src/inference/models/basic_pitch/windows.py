@@ -29,7 +29,7 @@ class Activations:
 
     @property
     def n_frames(self) -> int:
-        return self.note.shape[0]
+        return int(self.note.shape[0])
 
 
 def window_starts(n_samples: int) -> range:

@@ -1,14 +1,20 @@
-"""The function's execution role, built up from grants.
+"""An IAM role that an AWS service assumes, built up from grants only.
 
-Every grant becomes one named inline policy, so a snapshot diff shows which
-permission changed, and `terraform plan` touches only that policy.
+Used for every principal of ours: a Lambda function's execution role, API
+Gateway's CloudWatch logging role. Every grant becomes one named inline
+policy, so a snapshot diff shows which permission changed and `terraform plan`
+touches only that policy. Resources that must not start before their
+permissions exist (a function) register with `add_dependent`: they then depend
+on every policy, including grants made after they were created.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Protocol
 
+from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -18,6 +24,8 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
+
+from infra_constructs.dependencies import add_dependency
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,18 +37,26 @@ class Condition:
     values: tuple[str, ...]
 
 
+class Grantable(Protocol):
+    """Anything permissions can be granted to: a role, or a construct that owns one."""
+
+    def grant(
+        self, name: str, actions: Sequence[str], resources: Sequence[str], conditions: Sequence[Condition] = ()
+    ) -> IamRolePolicy: ...
+
+
 @dataclass(frozen=True, kw_only=True)
-class FunctionRoleProps:
+class ServiceRoleProps:
     role_name: str
     """Name of the IAM role."""
     service_principal: str = "lambda.amazonaws.com"
-    """Who may assume the role; left out: Lambda."""
+    """The AWS service that assumes the role; left out: Lambda."""
 
 
-class FunctionRole(Construct):
-    """An IAM role that only ever gains permissions through `grant`."""
+class ServiceRole(Construct):
+    """An IAM role for one AWS service principal that gains permissions only through `grant`."""
 
-    def __init__(self, scope: Construct, id_: str, props: FunctionRoleProps) -> None:
+    def __init__(self, scope: Construct, id_: str, props: ServiceRoleProps) -> None:
         super().__init__(scope, id_)
         assume = DataAwsIamPolicyDocument(
             self,
@@ -58,32 +74,31 @@ class FunctionRole(Construct):
         )
         self.role = IamRole(self, "role", name=props.role_name, assume_role_policy=assume.json)
         self._policies: list[IamRolePolicy] = []
-        self._frozen_by: str | None = None
+        self._dependents: list[TerraformResource] = []
 
     @property
     def arn(self) -> str:
-        return self.role.arn
+        return str(self.role.arn)
+
+    @property
+    def name(self) -> str:
+        return str(self.role.name)
 
     @property
     def policies(self) -> list[IamRolePolicy]:
-        """Inline policies created so far (a function depends on them)."""
+        """Inline policies granted so far."""
         return list(self._policies)
 
-    def freeze(self, by: str) -> list[IamRolePolicy]:
-        """No more grants: `by` (a function) now depends on exactly these policies."""
-        self._frozen_by = by
-        return self.policies
+    def add_dependent(self, resource: TerraformResource) -> None:
+        """Make `resource` depend on every policy of this role, now and after later grants."""
+        self._dependents.append(resource)
+        for policy in self._policies:
+            add_dependency(resource, policy)
 
     def grant(
-        self,
-        name: str,
-        actions: Sequence[str],
-        resources: Sequence[str],
-        conditions: Sequence[Condition] = (),
+        self, name: str, actions: Sequence[str], resources: Sequence[str], conditions: Sequence[Condition] = ()
     ) -> IamRolePolicy:
         """Allow `actions` on `resources` through one inline policy named `name`."""
-        if self._frozen_by:
-            raise ValueError(f"grant {name!r} comes after {self._frozen_by} was created; grant before creating it")
         if not actions or any(a == "*" or a.endswith(":*") for a in actions):
             raise ValueError(f"grant {name!r}: actions must be explicit, got {list(actions)}")
         document = DataAwsIamPolicyDocument(
@@ -107,4 +122,6 @@ class FunctionRole(Construct):
         )
         policy = IamRolePolicy(self, name, name=name, role=self.role.id, policy=document.json)
         self._policies.append(policy)
+        for dependent in self._dependents:
+            add_dependency(dependent, policy)
         return policy

@@ -1,0 +1,103 @@
+"""A container-image Lambda function with its execution role and log group, complete when constructed.
+
+One image can serve several functions: each picks its handler with
+`image_command`. Permissions come from grants on the function (or its
+`role`); a grant made at any time still lands before the function can start,
+because the function depends on every policy of its role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.lambda_function import (
+    LambdaFunction,
+    LambdaFunctionEnvironment,
+    LambdaFunctionEphemeralStorage,
+    LambdaFunctionImageConfig,
+    LambdaFunctionLoggingConfig,
+    LambdaFunctionTracingConfig,
+)
+from constructs import Construct
+
+from infra_constructs import perms
+from infra_constructs.service_role import Condition, ServiceRole, ServiceRoleProps
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerFunctionProps:
+    function_name: str
+    """Also names the role (<name>-role) and the log group (/aws/lambda/<name>)."""
+    image_uri: str
+    """Full image reference: <repository url>:<tag> or <repository url>@sha256:..."""
+    image_command: tuple[str, ...] = ()
+    """The handler this function runs, e.g. ("service.api.handler",); left out: the image's CMD."""
+    memory_mb: int = 3008
+    """128-10,240 MB; vCPUs scale with it."""
+    timeout_s: int = 900
+    ephemeral_storage_mb: int = 2048
+    """/tmp size in MB."""
+    architecture: str = "x86_64"
+    """x86_64 or arm64; must match the image."""
+    reserved_concurrency: int = 2
+    """Reserved concurrent executions; -1: unreserved (the account's pool)."""
+    log_retention_days: int = 30
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Variables the function reads (names from inference.env_names and service.settings)."""
+
+
+class ContainerFunction(Construct):
+    """Execution role (grants only), log group with retention, and the traced function, in one step."""
+
+    def __init__(self, scope: Construct, id_: str, props: ContainerFunctionProps) -> None:
+        super().__init__(scope, id_)
+        self.role = ServiceRole(self, "execution-role", ServiceRoleProps(role_name=f"{props.function_name}-role"))
+        self.log_group = CloudwatchLogGroup(
+            self,
+            "log-group",
+            name=f"/aws/lambda/{props.function_name}",
+            retention_in_days=props.log_retention_days,
+        )
+        self.role.grant("write-logs", perms.LOGS_WRITE, [f"{self.log_group.arn}:*"])
+        # AWS offers no resource-level scoping for X-Ray segment uploads: "*" is the only valid resource.
+        self.role.grant("xray-write", perms.XRAY_WRITE, ["*"])
+        self.function = LambdaFunction(
+            self,
+            "function",
+            function_name=props.function_name,
+            role=self.role.arn,
+            package_type="Image",
+            image_uri=props.image_uri,
+            image_config=LambdaFunctionImageConfig(command=list(props.image_command)) if props.image_command else None,
+            architectures=[props.architecture],
+            memory_size=props.memory_mb,
+            timeout=props.timeout_s,
+            ephemeral_storage=LambdaFunctionEphemeralStorage(size=props.ephemeral_storage_mb),
+            reserved_concurrent_executions=props.reserved_concurrency,
+            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            logging_config=LambdaFunctionLoggingConfig(log_format="JSON", log_group=self.log_group.name),
+            environment=LambdaFunctionEnvironment(variables=dict(sorted(props.environment.items()))),
+            depends_on=[self.log_group],
+        )
+        self.role.add_dependent(self.function)
+
+    @property
+    def function_name(self) -> str:
+        return str(self.function.function_name)
+
+    @property
+    def invoke_arn(self) -> str:
+        return str(self.function.invoke_arn)
+
+    @property
+    def image_uri(self) -> str:
+        return str(self.function.image_uri)
+
+    def grant(
+        self, name: str, actions: Sequence[str], resources: Sequence[str], conditions: Sequence[Condition] = ()
+    ) -> IamRolePolicy:
+        """Grant through the execution role; the function will not start before the policy exists."""
+        return self.role.grant(name, actions, resources, conditions)

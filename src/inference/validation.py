@@ -1,0 +1,47 @@
+"""The validators every settings dataclass of the project uses, and their one error type.
+
+Both the deployment settings (`config/environments.py`) and the runtime
+settings (`inference.config`, the service's settings) validate in
+`__post_init__` with these functions, so every invalid value fails the same
+way: `ConfigError` naming the field, the value and what is allowed. Standard
+library only: the infrastructure side imports it without the runtime.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection
+
+from inference.errors import ConfigError
+
+__all__ = ["ConfigError", "int_in", "matches", "number_in", "one_of", "require"]
+
+
+def require(ok: bool, field: str, value: object, allowed: str) -> None:
+    """Raise ConfigError(field, value, allowed) unless `ok`."""
+    if not ok:
+        raise ConfigError(field, value, allowed)
+
+
+def int_in(field: str, value: object, lo: int, hi: int) -> None:
+    """An integer (not a bool) from `lo` to `hi` inclusive."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+    require(ok, field, value, f"an integer from {lo} to {hi}")
+
+
+def number_in(field: str, value: object, lo: float, hi: float) -> None:
+    """A finite int or float (not a bool) from `lo` to `hi` inclusive."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
+    require(ok, field, value, f"a number from {lo:g} to {hi:g}")
+
+
+def one_of(field: str, value: object, options: Collection[object]) -> None:
+    """One of a fixed set of values."""
+    require(value in options, field, value, f"one of {tuple(options)}")
+
+
+def matches(field: str, value: object, pattern: str | re.Pattern[str], allowed: str) -> None:
+    """A string that matches `pattern` from its start (use `$` to anchor the end)."""
+    ok = isinstance(value, str) and re.match(pattern, value) is not None
+    require(ok, field, value, allowed)
