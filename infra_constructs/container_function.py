@@ -8,11 +8,10 @@ because the function depends on every policy of its role.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunction,
     LambdaFunctionEnvironment,
@@ -24,7 +23,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from infra_constructs import perms
-from infra_constructs.service_role import Condition, ServiceRole, ServiceRoleProps
+from infra_constructs.service_role import ServiceRole, ServiceRoleProps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,21 +82,8 @@ class ContainerFunction(Construct):
             depends_on=[self.log_group],
         )
         self.role.add_dependent(self.function)
-
-    @property
-    def function_name(self) -> str:
-        return str(self.function.function_name)
-
-    @property
-    def invoke_arn(self) -> str:
-        return str(self.function.invoke_arn)
-
-    @property
-    def image_uri(self) -> str:
-        return str(self.function.image_uri)
-
-    def grant(
-        self, name: str, actions: Sequence[str], resources: Sequence[str], conditions: Sequence[Condition] = ()
-    ) -> IamRolePolicy:
-        """Grant through the execution role; the function will not start before the policy exists."""
-        return self.role.grant(name, actions, resources, conditions)
+        self.function_name: str = self.function.function_name
+        self.invoke_arn: str = self.function.invoke_arn
+        self.image_uri: str = self.function.image_uri
+        # Grants go through the execution role; the function waits for every policy they create.
+        self.grant = self.role.grant

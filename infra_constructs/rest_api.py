@@ -125,13 +125,10 @@ class Route:
 
 
 class LambdaTarget(Protocol):
-    """What a route needs of its function."""
+    """What a route needs of its function (a ContainerFunction or a provider LambdaFunction)."""
 
-    @property
-    def function_name(self) -> str: ...
-
-    @property
-    def invoke_arn(self) -> str: ...
+    function_name: str
+    invoke_arn: str
 
 
 class RestApi(Construct):

@@ -76,6 +76,8 @@ class SecureBucket(Construct):
     def __init__(self, scope: Construct, id_: str, props: SecureBucketProps) -> None:
         super().__init__(scope, id_)
         self.bucket = S3Bucket(self, "bucket", bucket_prefix=props.name_prefix, force_destroy=props.force_destroy)
+        self.name: str = self.bucket.bucket
+        self.arn: str = self.bucket.arn
         bucket_id = self.bucket.id
 
         public_access = S3BucketPublicAccessBlock(
@@ -190,14 +192,6 @@ class SecureBucket(Construct):
                     )
                 ],
             )
-
-    @property
-    def name(self) -> str:
-        return str(self.bucket.bucket)
-
-    @property
-    def arn(self) -> str:
-        return str(self.bucket.arn)
 
     def grant_read(self, grantee: Grantable, name: str, prefix: str) -> None:
         """Let `grantee` list and read objects under `prefix` only."""

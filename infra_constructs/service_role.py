@@ -73,16 +73,10 @@ class ServiceRole(Construct):
             ],
         )
         self.role = IamRole(self, "role", name=props.role_name, assume_role_policy=assume.json)
+        self.arn: str = self.role.arn
+        self.name: str = self.role.name
         self._policies: list[IamRolePolicy] = []
         self._dependents: list[TerraformResource] = []
-
-    @property
-    def arn(self) -> str:
-        return str(self.role.arn)
-
-    @property
-    def name(self) -> str:
-        return str(self.role.name)
 
     @property
     def policies(self) -> list[IamRolePolicy]:

@@ -18,7 +18,7 @@ from infra_constructs.image_repository import repository_url
 from infra_constructs.rest_api import RestApi, RestApiProps
 from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
 from service.settings import ServiceSettings
-from stacks.base import EnvironmentStack
+from stacks.base import EnvironmentStack, props_from
 
 
 class InferenceStack(EnvironmentStack):
@@ -38,11 +38,11 @@ class InferenceStack(EnvironmentStack):
     def _storage(self) -> tuple[SecureBucket, SecureBucket]:
         """Uploads (expire) and results (versioned); private, encrypted, TLS-only, CORS for the page."""
         env, storage = self.env, self.env.storage
-        shared = SecureBucketProps(
+        shared = props_from(
+            SecureBucketProps,
+            storage,
             name_prefix=f"{env.resource_prefix}-",
-            abort_incomplete_multipart_days=storage.abort_incomplete_multipart_days,
             cors_allowed_origins=env.api.cors_allowed_origins,
-            force_destroy=storage.force_destroy,
         )
         uploads = SecureBucket(
             self,
@@ -75,16 +75,13 @@ class InferenceStack(EnvironmentStack):
         function = ContainerFunction(
             self,
             id_,
-            ContainerFunctionProps(
+            props_from(
+                ContainerFunctionProps,
+                settings,
+                env,
                 function_name=f"{env.resource_prefix}-{name}",
                 image_uri=f"{self.repository_url}{image}",
                 image_command=image_command,
-                memory_mb=settings.memory_mb,
-                timeout_s=settings.timeout_s,
-                ephemeral_storage_mb=settings.ephemeral_storage_mb,
-                architecture=settings.architecture,
-                reserved_concurrency=settings.reserved_concurrency,
-                log_retention_days=env.log_retention_days,
                 environment=self._function_environment(),
             ),
         )
@@ -137,24 +134,9 @@ class InferenceStack(EnvironmentStack):
         return f"s3://{store.bucket}/{store.prefix}{pinned.filename}"
 
     def _api(self) -> RestApi:
-        env, api = self.env, self.env.api
-        return RestApi(
-            self,
-            "rest-api",
-            RestApiProps(
-                api_name=f"{env.resource_prefix}-api",
-                title="Audio inference",
-                stage_name=api.stage_name,
-                cors_allowed_origins=api.cors_allowed_origins,
-                api_key_required=api.api_key_required,
-                throttle_rate_limit=api.throttle_rate_limit,
-                throttle_burst_limit=api.throttle_burst_limit,
-                quota_limit=api.quota_limit,
-                quota_period=api.quota_period,
-                log_retention_days=env.log_retention_days,
-                manage_account_logging_role=api.manage_account_logging_role,
-            ),
-        )
+        env = self.env
+        props = props_from(RestApiProps, env.api, env, api_name=f"{env.resource_prefix}-api", title="Audio inference")
+        return RestApi(self, "rest-api", props)
 
     def _outputs(self) -> None:
         api, function = self.api, self.predict_function

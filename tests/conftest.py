@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from cdktf import App
 
 from tests.support.stacks import Stack, stack_names
+
+if TYPE_CHECKING:
+    from cdktf import App
 
 SLOW_FIXTURES = {"synthesized_app", "synth_dir", "stacks"}
 MODEL_FIXTURES = {"model_artifact", "transcriber"}

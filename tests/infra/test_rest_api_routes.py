@@ -6,19 +6,22 @@ import json
 import re
 from typing import Any
 
-import cdktf
 import pytest
 
 from config.environments import DEV
-from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
-from infra_constructs.rest_api import RestApi, RestApiProps
-from stacks.base import EnvironmentStack
 from tests.support.stacks import resources_of
 
 pytestmark = pytest.mark.slow
 
 
 def synth_api(*routes: tuple[str, str, bool | None]) -> dict[str, Any]:
+    # Imported here: the AWS bindings take ~20 s to import, which `make test-fast` never pays.
+    import cdktf
+
+    from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
+    from infra_constructs.rest_api import RestApi, RestApiProps
+    from stacks.base import EnvironmentStack
+
     stack = EnvironmentStack(cdktf.Testing.app(), "routes", DEV)
     function = ContainerFunction(stack, "fn", ContainerFunctionProps(function_name="jobs", image_uri="repo:tag"))
     api = RestApi(stack, "api", RestApiProps(api_name="jobs-api", api_key_required=True))
