@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth model lint format typecheck test test-fast parity bench emulator offline-terraform clean
+.PHONY: help setup serve synth model lint format typecheck test test-fast parity bench emulator offline-terraform clean
 
 ## help: list the targets with what each does
 help:
@@ -25,6 +25,10 @@ $(STAMP): requirements.txt requirements-dev.txt docker/requirements-inference.tx
 
 ## setup: create .venv (Python and npm tools, the project itself editable, pre-commit hooks) and fetch the model
 setup: $(STAMP) model
+
+## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator
+serve: $(STAMP) model
+	$(PY) -m service.local_server
 
 ## synth: write cdktf.out/stacks/<stack>/cdk.tf.json for every stack
 synth: $(STAMP)

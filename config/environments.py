@@ -56,12 +56,13 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 @dataclass(frozen=True, kw_only=True)
 class FunctionSettings:
-    """The container-image Lambda function."""
+    """The container-image Lambda function behind the API."""
 
     memory_mb: int = 3008
     """Memory in MB (128-10,240); vCPUs scale with it (~1,769 MB = 1 vCPU)."""
-    timeout_s: int = 900
-    """Per-invocation timeout in seconds (1-900, Lambda's maximum)."""
+    timeout_s: int = 30
+    """Per-invocation timeout in seconds, just above API Gateway's 29 s integration timeout (30-60):
+    the gateway stops waiting at 29 s, so a longer run only costs. Long audio goes to the jobs worker."""
     ephemeral_storage_mb: int = 2048
     """/tmp size in MB (512-10,240): holds the cached model and decoded audio."""
     architecture: Literal["x86_64", "arm64"] = "x86_64"
@@ -77,7 +78,7 @@ class FunctionSettings:
 
     def __post_init__(self) -> None:
         int_in("function.memory_mb", self.memory_mb, 128, 10_240)
-        int_in("function.timeout_s", self.timeout_s, 1, 900)
+        int_in("function.timeout_s", self.timeout_s, 30, 60)
         int_in("function.ephemeral_storage_mb", self.ephemeral_storage_mb, 512, 10_240)
         one_of("function.architecture", self.architecture, LAMBDA_ARCHITECTURES)
         int_in("function.reserved_concurrency", self.reserved_concurrency, -1, 1000)

@@ -36,7 +36,8 @@ class ContainerFunctionProps:
     """The handler this function runs, e.g. ("service.api.handler",); left out: the image's CMD."""
     memory_mb: int = 3008
     """128-10,240 MB; vCPUs scale with it."""
-    timeout_s: int = 900
+    timeout_s: int = 30
+    """Seconds per invocation (1-900); left out: just above API Gateway's 29 s, for functions behind the API."""
     ephemeral_storage_mb: int = 2048
     """/tmp size in MB."""
     architecture: str = "x86_64"

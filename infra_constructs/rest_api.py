@@ -46,21 +46,6 @@ from constructs import Construct
 from infra_constructs.dependencies import address
 from infra_constructs.service_role import ServiceRole, ServiceRoleProps
 
-# Request bodies API Gateway passes to the function as binary (base64).
-BINARY_MEDIA_TYPES = (
-    "multipart/form-data",
-    "audio/wav",
-    "audio/x-wav",
-    "audio/wave",
-    "audio/flac",
-    "audio/x-flac",
-    "audio/ogg",
-    "audio/mpeg",
-    "audio/mp3",
-    "application/octet-stream",
-)
-CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization,X-Amz-Date,X-Amz-Security-Token"
-
 # One JSON object per request in the access log (CloudWatch Logs Insights reads it as is).
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -90,6 +75,18 @@ _CLOUDWATCH_PUSH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGateway
 
 
 @dataclass(frozen=True, kw_only=True)
+class GatewayResponse:
+    """How the API answers an error API Gateway raises itself (it always carries the CORS headers)."""
+
+    response_type: str
+    """DEFAULT_4XX, DEFAULT_5XX, THROTTLED, MISSING_AUTHENTICATION_TOKEN, ..."""
+    status_code: int | None = None
+    """Left out: API Gateway's own status for that type."""
+    body_template: str | None = None
+    """application/json body template (VTL, $context.* available); left out: API Gateway's own body."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RestApiProps:
     api_name: str
     """Names the API and prefixes its key, usage plan, logging role and access log group."""
@@ -113,6 +110,22 @@ class RestApiProps:
     manage_account_logging_role: bool = True
     """Set the region's API Gateway CloudWatch role (needed once per account and region
     for access logs); left out: set."""
+    binary_media_types: tuple[str, ...] = ()
+    """Content types passed to the functions base64-encoded (wildcards such as audio/* allowed), and
+    returned as bytes when the client's Accept matches; left out: none (text only)."""
+    cors_allow_headers: tuple[str, ...] = (
+        "Content-Type",
+        "X-Api-Key",
+        "Authorization",
+        "X-Amz-Date",
+        "X-Amz-Security-Token",
+    )
+    """Request headers a browser may send (preflight and error responses)."""
+    gateway_responses: tuple[GatewayResponse, ...] = (
+        GatewayResponse(response_type="DEFAULT_4XX"),
+        GatewayResponse(response_type="DEFAULT_5XX"),
+    )
+    """Errors API Gateway answers itself; each gets the CORS headers. Left out: the default 4XX and 5XX."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,15 +160,20 @@ class RestApi(Construct):
             self,
             "api",
             name=props.api_name,
-            binary_media_types=list(BINARY_MEDIA_TYPES),
+            binary_media_types=list(props.binary_media_types) or None,
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
         )
         # Errors API Gateway answers itself (missing key, throttling, timeouts) carry CORS too.
         self._gateway_responses = [
             ApiGatewayGatewayResponse(
-                self, f"gateway-response-{kind.lower().replace('_', '-')}", rest_api_id=self.api.id, response_type=kind
+                self,
+                f"gateway-response-{response.response_type.lower().replace('_', '-')}",
+                rest_api_id=self.api.id,
+                response_type=response.response_type,
+                status_code=str(response.status_code) if response.status_code else None,
+                response_templates={"application/json": response.body_template} if response.body_template else None,
             )
-            for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+            for response in props.gateway_responses
         ]
         # A new deployment whenever the definition (settings, routes or any part) changes.
         self._deployment = ApiGatewayDeployment(
@@ -338,7 +356,7 @@ class RestApi(Construct):
         methods = self.methods_of(path) if path is not None else sorted({r.method for r in self.routes} | {"OPTIONS"})
         return {
             "Access-Control-Allow-Origin": _quoted(self._props.cors_allowed_origins[0]),
-            "Access-Control-Allow-Headers": _quoted(CORS_ALLOW_HEADERS),
+            "Access-Control-Allow-Headers": _quoted(",".join(self._props.cors_allow_headers)),
             "Access-Control-Allow-Methods": _quoted(",".join(methods)),
         }
 
@@ -355,7 +373,7 @@ class RestApi(Construct):
                 f"gatewayresponse.header.{h}": v for h, v in self._cors_headers(None).items()
             }
         parts = [*self._parts, *self._gateway_responses]
-        definition = {**asdict(self._props), "binary": BINARY_MEDIA_TYPES, "routes": [asdict(r) for r in self.routes]}
+        definition = {**asdict(self._props), "routes": [asdict(r) for r in self.routes]}
         self._deployment.triggers = {
             "definition": hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest(),
             "resources": Fn.sha1(Fn.jsonencode([p.id for p in parts] + self._integration_uris)),

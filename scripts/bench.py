@@ -4,7 +4,8 @@
 For a 30 s clip and a 10 min file (44.1 kHz stereo WAV, rendered here), each
 measurement runs in a fresh process so its peak RSS is its own. Prints wall
 times, peak RSS, import + model load time, and the ratios the targets are
-stated in. Timings are not asserted: this is a report, not a test.
+stated in; then the service's figures (scripts/bench_service.py). Timings are
+not asserted: this is a report, not a test.
 
     make bench             (= .venv/bin/python -m scripts.bench)
 """
@@ -21,7 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from inference.testing import signals
-from scripts import reference_env
+from scripts import bench_service, reference_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,6 +81,7 @@ def main() -> int:
             f"RSS ours/reference {ours['peak_rss_mb'] / ref['peak_rss_mb']:4.2f}   "
             f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}"
         )
+    bench_service.report(files["30 s clip"])
     return 0
 
 

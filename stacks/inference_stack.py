@@ -15,10 +15,14 @@ from inference.validation import ConfigError
 from infra_constructs import perms
 from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
 from infra_constructs.image_repository import repository_url
-from infra_constructs.rest_api import RestApi, RestApiProps
+from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
 from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
+from service import contract
 from service.settings import ServiceSettings
 from stacks.base import EnvironmentStack, props_from
+
+API_HANDLER = ("service.handler.handler",)
+"""The image command of the function behind the API (module.function, as Lambda resolves it)."""
 
 
 class InferenceStack(EnvironmentStack):
@@ -29,10 +33,13 @@ class InferenceStack(EnvironmentStack):
         self.inference = inference
         self.input_bucket, self.output_bucket = self._storage()
         self.repository_url = repository_url(self, repository_name=env.repository_name, region=env.region)
-        self.predict_function = self._function("inference-function", "predict")
+        self.predict_function = self._function("inference-function", "predict", API_HANDLER)
         self._grant_storage(self.predict_function)
         self.api = self._api()
-        self.api.add_route("POST", "/predict", self.predict_function)
+        for route in contract.ROUTES:
+            self.api.add_route(
+                route.method, route.path, self.predict_function, api_key_required=False if route.public else None
+            )
         self._outputs()
 
     def _storage(self) -> tuple[SecureBucket, SecureBucket]:
@@ -135,7 +142,22 @@ class InferenceStack(EnvironmentStack):
 
     def _api(self) -> RestApi:
         env = self.env
-        props = props_from(RestApiProps, env.api, env, api_name=f"{env.resource_prefix}-api", title="Audio inference")
+        gateway_responses = tuple(
+            GatewayResponse(
+                response_type=kind, status_code=error.status, body_template=contract.gateway_error_template(error)
+            )
+            for kind, error in contract.GATEWAY_ERRORS.items()
+        )
+        props = props_from(
+            RestApiProps,
+            env.api,
+            env,
+            api_name=f"{env.resource_prefix}-api",
+            title="Audio inference",
+            binary_media_types=contract.BINARY_MEDIA_TYPES,
+            cors_allow_headers=contract.CORS_ALLOW_HEADERS,
+            gateway_responses=gateway_responses,
+        )
         return RestApi(self, "rest-api", props)
 
     def _outputs(self) -> None:

@@ -3,7 +3,7 @@
 Markers follow what a test uses, so `make test-fast` (-m "not slow and not model")
 never synthesizes, runs terraform or downloads the model:
 - a test that uses `synth_dir`, `stacks` or `synthesized_app` is `slow`;
-- a test that uses `model_artifact` or `transcriber` is `model`.
+- a test that uses `model_artifact`, `transcriber`, `lambda_entry` or `local_server` is `model`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from inference.artifact import fetch_pinned
+from inference.errors import InferenceError
+from tests.support.components import missing
 from tests.support.stacks import Stack, stack_names
 
 if TYPE_CHECKING:
     from cdktf import App
 
 SLOW_FIXTURES = {"synthesized_app", "synth_dir", "stacks"}
-MODEL_FIXTURES = {"model_artifact", "transcriber"}
+MODEL_FIXTURES = {"model_artifact", "transcriber", "lambda_entry", "local_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -59,3 +62,12 @@ def synth_dir(synthesized_app: SynthesizedApp) -> Path:
 def stacks(synth_dir: Path) -> dict[str, Stack]:
     """Every synthesized stack's Terraform JSON, by stack name."""
     return {name: json.loads((synth_dir / "stacks" / name / "cdk.tf.json").read_text()) for name in stack_names()}
+
+
+@pytest.fixture(scope="session")
+def model_artifact() -> Path:
+    """The pinned Basic Pitch ONNX file (fetched with `pip download --no-deps` if absent)."""
+    try:
+        return fetch_pinned("basic-pitch")
+    except InferenceError as exc:
+        missing(f"the pinned model artifact could not be fetched (run `make model`): {exc}")

@@ -80,6 +80,21 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+def _check_riff_complete(head: bytes, size: int) -> None:
+    """A WAV whose RIFF header promises more bytes than arrived was cut off (an interrupted upload).
+
+    libsndfile would decode what is there without a word; the size field of 0 or
+    0xFFFFFFFF (streamed files) means unknown and is accepted, as is one missing pad byte.
+    """
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    declared = int.from_bytes(head[4:8], "little")
+    if declared not in (0, 0xFFFFFFFF) and declared + 8 > size + 1:
+        raise UndecodableAudioError(
+            f"the WAV data is truncated: its header declares {declared + 8:,} bytes, {size:,} arrived"
+        )
+
+
 def decode_audio(
     source: bytes | bytearray | memoryview | str | Path,
     *,
@@ -94,19 +109,22 @@ def decode_audio(
         with path.open("rb") as fh:
             head = fh.read(16)
         readable: str | io.BytesIO = str(path)
+        size = path.stat().st_size
     else:
         data = bytes(source)
         if not data:
             raise EmptyAudioError("no audio bytes were sent")
         head = data[:16]
         readable = io.BytesIO(data)
+        size = len(data)
 
     sniffed = sniff_format(head)
+    _check_riff_complete(head, size)
     try:
         sound = sf.SoundFile(readable)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if sniffed:
-            raise UndecodableAudioError(f"the {sniffed} data could not be decoded: {exc}") from None
+            raise UndecodableAudioError(f"the {sniffed} data could not be decoded ({_reason(exc)})") from None
         raise UnsupportedAudioFormatError(f"not a supported audio format: expected {SUPPORTED_DESCRIPTION}") from None
 
     with sound:
@@ -158,7 +176,7 @@ def _decode_mono_resampled(sound: sf.SoundFile, rate: int, target_rate: int, max
                 raise NonFiniteAudioError("the audio contains NaN or infinite samples")
             chunks.append(resampler.resample_chunk(mono) if resampler else mono)
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise UndecodableAudioError(f"the audio stream is corrupt: {exc}") from None
+        raise UndecodableAudioError(f"the audio stream is corrupt ({_reason(exc)})") from None
     if resampler is not None:
         chunks.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
     expected = int(math.ceil(n_in * target_rate / rate))
@@ -171,6 +189,12 @@ def _decode_mono_resampled(sound: sf.SoundFile, rate: int, target_rate: int, max
         if pos >= expected:
             break
     return out, n_in
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's own reason, without the file path or object repr its messages carry."""
+    reason = getattr(exc, "error_string", None)
+    return str(reason) if reason else type(exc).__name__
 
 
 def _mix_to_mono(block: np.ndarray) -> np.ndarray:

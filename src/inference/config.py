@@ -174,13 +174,13 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             if var and var in environ:
                 values[name] = environ[var]
             if name in values:
-                values[name] = _coerce(f"{section}.{name}", values[name], f.type)
+                values[name] = coerce(f"{section}.{name}", values[name], f.type)
         sections[section] = cls(**values)
     return InferenceConfig(**sections)
 
 
-def _coerce(field_name: str, value: Any, annotation: Any) -> Any:
-    """Turn YAML or environment strings into the field's declared type."""
+def coerce(field_name: str, value: Any, annotation: Any) -> Any:
+    """Turn YAML, environment or request strings into a field's declared type (its annotation)."""
     text = str(annotation)
     optional = "None" in text
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):

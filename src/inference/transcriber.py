@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inference.artifact import resolve_artifact
-from inference.audio import AudioInfo, decode_audio
+from inference.audio import AudioInfo, DecodedAudio, decode_audio
 from inference.config import InferenceConfig, InferenceParameters
 from inference.midi import notes_to_midi
 from inference.models import AudioToNotesModel, ModelDescription, NoteEvent, create_model
@@ -91,11 +91,20 @@ class Transcriber:
         self.model.load(artifact, sha256=settings.sha256, version=settings.version)
 
     def transcribe(self, source: bytes | str | Path, parameters: InferenceParameters | None = None) -> Transcription:
-        parameters = parameters or self.config.inference
-        audio = decode_audio(
+        return self.transcribe_decoded(self.decode(source), parameters)
+
+    def decode(self, source: bytes | str | Path) -> DecodedAudio:
+        """Decode and check the audio (every audio error is raised here), before any model work.
+
+        The service decodes first so that a refused upload is never stored.
+        """
+        return decode_audio(
             source,
             target_sample_rate=self.model.sample_rate,
             max_duration_s=self.config.audio.max_duration_s,
         )
+
+    def transcribe_decoded(self, audio: DecodedAudio, parameters: InferenceParameters | None = None) -> Transcription:
+        parameters = parameters or self.config.inference
         notes = self.model.predict(audio.samples, parameters)
         return Transcription(model=self.model.describe(), parameters=parameters, audio=audio.info, notes=notes)

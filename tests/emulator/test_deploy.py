@@ -11,6 +11,7 @@ import pytest
 
 from config.environments import DEV, PROD
 from inference.config import load_config
+from service import contract
 from service.settings import ServiceSettings
 from tests.support.deployment import ACCOUNTS, APPLY_ORDER, Deployment
 from tests.support.emulator_gaps import EMULATOR_ROUND_TRIP_GAPS
@@ -123,7 +124,7 @@ def test_function_is_the_configured_container_image(deployment, env):
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_api_routes_predict_to_the_function_with_cors_keys_and_logging(deployment, env):
+def test_api_routes_to_the_function_with_cors_keys_error_shape_and_logging(deployment, env):
     apigw = deployment.client("apigateway", env)
     settings = ENVS[env]
     name = f"{settings.resource_prefix}-api"
@@ -139,10 +140,15 @@ def test_api_routes_predict_to_the_function_with_cors_keys_and_logging(deploymen
     options = apigw.get_method(restApiId=api["id"], resourceId=predict["id"], httpMethod="OPTIONS")
     assert options["apiKeyRequired"] is False
     assert apigw.get_integration(restApiId=api["id"], resourceId=predict["id"], httpMethod="OPTIONS")["type"] == "MOCK"
-    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+    health = resources["/health"]
+    assert set(health["resourceMethods"]) == {"GET", "OPTIONS"}
+    assert apigw.get_method(restApiId=api["id"], resourceId=health["id"], httpMethod="GET")["apiKeyRequired"] is False
+    for kind, error in contract.GATEWAY_ERRORS.items():
         response = apigw.get_gateway_response(restApiId=api["id"], responseType=kind)
         origin = response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
         assert origin == f"'{settings.api.cors_allowed_origins[0]}'"
+        assert f'"code": "{error.code}"' in response["responseTemplates"]["application/json"], kind
+        assert response.get("statusCode") == (str(error.status) if error.status else None), kind
     stage = apigw.get_stage(restApiId=api["id"], stageName=settings.api.stage_name)
     assert stage["tracingEnabled"] is True
     assert stage["accessLogSettings"]["destinationArn"].endswith(

@@ -9,6 +9,7 @@ import pytest
 from config.environments import DEV, PROD, S3StateBackend
 from inference.config import load_config
 from inference.pinned import BASIC_PITCH
+from service import contract
 from service.settings import ServiceSettings
 from tests.support.stacks import one_resource, policy_statements, resources_of
 
@@ -103,9 +104,9 @@ def test_function_is_a_traced_container_image(stacks, env, concurrency):
         "${data.aws_caller_identity.current-account.account_id}.dkr.ecr.us-east-1."
         f"${{data.aws_partition.current-partition.dns_suffix}}/{settings.repository_name}:{settings.function.image_tag}"
     )
-    assert "image_config" not in fn, "no command: the image's own CMD"
+    assert fn["image_config"] == {"command": ["service.handler.handler"]}
     assert fn["memory_size"] == 3008
-    assert fn["timeout"] == 900
+    assert fn["timeout"] == 30, "just above API Gateway's 29 s"
     assert fn["ephemeral_storage"] == {"size": 2048}
     assert fn["architectures"] == ["x86_64"]
     assert fn["tracing_config"] == {"mode": "Active"}
@@ -200,18 +201,19 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
 
 # --- API -------------------------------------------------------------------
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_predict_is_a_lambda_proxy_with_binary_media_types(stacks, env):
+def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
     stack = stacks[f"inference-{env}"]
     api = one_resource(stack, "aws_api_gateway_rest_api")
-    assert "multipart/form-data" in api["binary_media_types"]
-    assert "audio/wav" in api["binary_media_types"]
-    assert one_resource(stack, "aws_api_gateway_resource")["path_part"] == "predict"
-    integration = one_resource(stack, "aws_api_gateway_integration", "predict-post-integration")
-    assert integration["type"] == "AWS_PROXY"
-    assert integration["integration_http_method"] == "POST"
-    permission = one_resource(stack, "aws_lambda_permission")
-    assert permission["principal"] == "apigateway.amazonaws.com"
-    assert permission["source_arn"].endswith("/*/POST/predict")
+    assert api["binary_media_types"] == list(contract.BINARY_MEDIA_TYPES)
+    assert {r["path_part"] for r in resources_of(stack, "aws_api_gateway_resource").values()} == {"predict", "health"}
+    for route in contract.ROUTES:
+        slug = f"{route.path.strip('/')}-{route.method.lower()}"
+        integration = one_resource(stack, "aws_api_gateway_integration", f"{slug}-integration")
+        assert integration["type"] == "AWS_PROXY" and integration["integration_http_method"] == "POST"
+        assert integration["uri"] == "${aws_lambda_function.inference-function_DF3117D1.invoke_arn}"
+        permission = one_resource(stack, "aws_lambda_permission", f"{slug}-permission")
+        assert permission["principal"] == "apigateway.amazonaws.com"
+        assert permission["source_arn"].endswith(f"/*/{route.method}{route.path}")
     assert stack["output"]["predict_url"]["value"].endswith(".invoke_url}/predict")
 
 
@@ -219,9 +221,10 @@ def test_predict_is_a_lambda_proxy_with_binary_media_types(stacks, env):
 def test_api_key_and_usage_plan_per_environment(stacks, env, key_required):
     stack = stacks[f"inference-{env}"]
     post = one_resource(stack, "aws_api_gateway_method", "predict-post")
-    options = one_resource(stack, "aws_api_gateway_method", "predict-options")
     assert post["api_key_required"] is key_required
-    assert options["api_key_required"] is False, "preflight must never need a key"
+    assert one_resource(stack, "aws_api_gateway_method", "health-get")["api_key_required"] is False
+    for options in ("predict-options", "health-options"):
+        assert one_resource(stack, "aws_api_gateway_method", options)["api_key_required"] is False, options
     assert bool(resources_of(stack, "aws_api_gateway_api_key")) is key_required
     assert bool(resources_of(stack, "aws_api_gateway_usage_plan")) is key_required
     assert ("api_key_value" in stack["output"]) is key_required
@@ -236,14 +239,34 @@ def test_api_key_and_usage_plan_per_environment(stacks, env, key_required):
 @pytest.mark.parametrize("env, origin", [("dev", "'*'"), ("prod", "'https://app.example.com'")])
 def test_cors_on_preflight_and_gateway_errors(stacks, env, origin):
     stack = stacks[f"inference-{env}"]
-    response = one_resource(stack, "aws_api_gateway_integration_response")
-    assert response["response_parameters"]["method.response.header.Access-Control-Allow-Origin"] == origin
+    for path in ("predict", "health"):
+        response = one_resource(stack, "aws_api_gateway_integration_response", f"{path}-options-integration-200")
+        assert response["response_parameters"]["method.response.header.Access-Control-Allow-Origin"] == origin
     kinds = {r["response_type"]: r for r in resources_of(stack, "aws_api_gateway_gateway_response").values()}
-    assert set(kinds) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert set(kinds) == set(contract.GATEWAY_ERRORS)
     for gateway_response in kinds.values():
         params = gateway_response["response_parameters"]
         assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == origin
-        assert "gatewayresponse.header.Access-Control-Allow-Headers" in params
+        assert params["gatewayresponse.header.Access-Control-Allow-Headers"] == (
+            f"'{','.join(contract.CORS_ALLOW_HEADERS)}'"
+        )
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_errors_api_gateway_answers_itself_have_the_services_json_shape(stacks, env):
+    kinds = {
+        r["response_type"]: r
+        for r in resources_of(stacks[f"inference-{env}"], "aws_api_gateway_gateway_response").values()
+    }
+    for kind, error in contract.GATEWAY_ERRORS.items():
+        template = kinds[kind]["response_templates"]["application/json"]
+        rendered = template.replace("$context.requestId", "req-1").replace(
+            "$context.error.messageString", '"the gateway\'s message"'
+        )
+        body = json.loads(rendered)
+        assert body["error"]["code"] == error.code and body["error"]["request_id"] == "req-1", kind
+        assert kinds[kind].get("status_code") == (str(error.status) if error.status else None), kind
+    assert kinds["MISSING_AUTHENTICATION_TOKEN"]["status_code"] == "404", "an unknown route is a 404, not a 403"
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

@@ -6,21 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.artifact import fetch_pinned
 from inference.config import load_config
-from inference.errors import InferenceError
 from inference.transcriber import Transcriber
-from tests.support.components import missing
-
-
-@pytest.fixture(scope="session")
-def model_artifact() -> Path:
-    """The pinned Basic Pitch ONNX file (fetched with `pip download --no-deps` if absent)."""
-    try:
-        return fetch_pinned("basic-pitch")
-    except InferenceError as exc:
-        missing(f"the pinned model artifact could not be fetched (run `make model`): {exc}")
-        raise
 
 
 @pytest.fixture(scope="session")

@@ -136,3 +136,16 @@ def test_fails_infinite_samples():
     samples[5] = np.inf
     with pytest.raises(NonFiniteAudioError):
         decode(encode(samples, 22050, "WAV", "FLOAT"))
+
+
+def test_fails_a_truncated_wav_that_libsndfile_would_silently_shorten():
+    data = encode(sine(69, TARGET, 1.0), TARGET, "WAV", "PCM_16")
+    with pytest.raises(UndecodableAudioError, match="truncated"):
+        decode(data[: len(data) // 2])
+    assert decode(data).info.duration_s == 1.0  # the whole file decodes
+
+
+def test_accepts_a_streamed_wav_whose_header_size_is_unknown():
+    data = bytearray(encode(sine(69, TARGET, 0.1), TARGET, "WAV", "PCM_16"))
+    data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
+    assert decode(bytes(data)).samples.shape[0] == round(0.1 * TARGET)

@@ -40,10 +40,12 @@ def test_fails_memory_below_lambda_minimum():
         FunctionSettings(memory_mb=64)
 
 
-def test_fails_timeout_above_15_minutes():
+@pytest.mark.parametrize("seconds", [29, 61, 900])
+def test_fails_api_function_timeout_not_just_above_the_gateways(seconds):
     with pytest.raises(ConfigError) as e:
-        FunctionSettings(timeout_s=1200)
-    assert_names(e, "function.timeout_s", 1200)
+        FunctionSettings(timeout_s=seconds)
+    assert_names(e, "function.timeout_s", seconds)
+    assert "30 to 60" in str(e.value)
 
 
 def test_fails_ephemeral_storage_out_of_range():

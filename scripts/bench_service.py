@@ -1,0 +1,126 @@
+"""The service's share of the benchmark (run by scripts/bench.py): HTTP + parsing + S3 vs the runtime alone.
+
+- a clip through POST /predict on `make serve`'s server vs `Transcriber.transcribe` in one process, on
+  the same file, both warm, median of several calls;
+- `import service.handler` (model on disk) in a fresh process: our share of a Lambda cold start;
+- the server's resident memory when idle with the model loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from service.local_server import free_port, local_settings
+
+REPO = Path(__file__).resolve().parents[1]
+CALLS = 5
+
+_IN_PROCESS = """
+import json, statistics, sys, time
+from inference.config import load_config
+from inference.transcriber import Transcriber
+transcriber = Transcriber(load_config(environ={}))
+data = open(sys.argv[1], "rb").read()
+transcriber.transcribe(data)
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    transcriber.transcribe(data)
+    times.append(time.perf_counter() - started)
+print(json.dumps({"seconds": statistics.median(times)}))
+"""
+
+_IMPORT = """
+import json, time
+started = time.perf_counter()
+import service.handler
+print(json.dumps({"seconds": time.perf_counter() - started}))
+"""
+
+
+def in_process_seconds(path: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _IN_PROCESS, str(path), str(CALLS)], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
+    seconds: float = json.loads(out.splitlines()[-1])["seconds"]
+    return seconds
+
+
+def handler_import_seconds() -> float:
+    """`import service.handler` with its settings in the environment and the model already on disk."""
+    environ = {**os.environ, **local_settings().to_environment(), "AWS_DEFAULT_REGION": "us-east-1"}
+    runs = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", _IMPORT], capture_output=True, text=True, check=True, cwd=REPO, env=environ
+        ).stdout
+        runs.append(json.loads(out.splitlines()[-1])["seconds"])
+    return statistics.median(runs)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def through_the_server(path: Path) -> tuple[float, float]:
+    """(median seconds of POST /predict for `path`, idle RSS in MB before any request)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.local_server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/health", timeout=2).raise_for_status()
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the local server did not start") from None
+                time.sleep(0.2)
+        time.sleep(1.0)
+        idle = rss_mb(server.pid)
+        data = path.read_bytes()
+
+        def post() -> float:
+            started = time.perf_counter()
+            response = requests.post(f"{url}/predict", files={"file": (path.name, data, "audio/wav")}, timeout=120)
+            elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            return elapsed
+
+        post()  # warm, as the in-process figure is
+        return statistics.median(post() for _ in range(CALLS)), idle
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def report(clip: Path) -> None:
+    http, idle = through_the_server(clip)
+    direct = in_process_seconds(clip)
+    cold = handler_import_seconds()
+    print(f"\nservice ({clip.name}, median of {CALLS} warm calls each)")
+    print(f"  POST /predict on the local server   {http:6.2f} s")
+    print(f"  Transcriber.transcribe in process   {direct:6.2f} s")
+    print(f"  import service.handler (model on disk) {cold:5.2f} s")
+    print(f"  local server idle RSS, model loaded {idle:6.0f} MB")
+    print(
+        f"ratios (targets: HTTP/in-process <= 1.15x, import + init < 1 s): "
+        f"HTTP/in-process {http / direct:4.2f}x   import + init {cold:4.2f} s"
+    )

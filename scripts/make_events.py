@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""Write the API Gateway REST proxy events under tests/events/ (committed; rerun to refresh).
+
+Each event is what the deployed API hands the function: the body of a binary
+media type base64-encoded, headers and query string as sent, a request
+context with its request id. The audio is rendered here (a C major chord),
+so the files are reproducible on any machine.
+
+    python -m scripts.make_events
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import soundfile as sf
+from urllib3 import encode_multipart_formdata
+
+from inference.testing import signals
+from service import gateway
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "tests" / "events"
+BOUNDARY = "----audio-inference-fixture"
+
+
+def chord(fmt: str) -> bytes:
+    notes = [signals.Note(0.1, 1.2, pitch) for pitch in (60, 64, 67)]
+    buffer = io.BytesIO()
+    sf.write(buffer, signals.render(notes, 16000, 1.5, seed=7), 16000, format=fmt, subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def event(method: str, path: str, headers: dict[str, str], body: bytes = b"", query: str = "") -> dict[str, object]:
+    request = gateway.HttpRequest(
+        method=method,
+        path=path,
+        headers=[
+            ("Host", "example.execute-api.us-east-1.amazonaws.com"),
+            ("User-Agent", "curl/8.5.0"),
+            *headers.items(),
+        ],
+        query=[tuple(pair.split("=", 1)) for pair in query.split("&") if pair],  # type: ignore[misc]
+        body=body,
+        source_ip="203.0.113.7",
+    )
+    route = gateway.route_for(method, path)
+    assert route is not None
+    return gateway.to_proxy_event(request, route, request_id="fixture")
+
+
+def multipart(fields: dict[str, str], audio: bytes, filename: str) -> tuple[bytes, str]:
+    body, content_type = encode_multipart_formdata(
+        [("file", (filename, audio, "audio/wav")), *fields.items()], boundary=BOUNDARY
+    )
+    return body, content_type
+
+
+def main() -> None:
+    EVENTS.mkdir(parents=True, exist_ok=True)
+    wav, flac = chord("WAV"), chord("FLAC")
+    body, content_type = multipart({"onset_threshold": "0.45", "midi_tempo": "100"}, wav, "C major (take 2).wav")
+    fixtures = {
+        "predict_multipart_wav": event("POST", "/predict", {"Content-Type": content_type, "Accept": "*/*"}, body),
+        "predict_raw_flac_query_parameters": event(
+            "POST",
+            "/predict",
+            {"Content-Type": "audio/flac", "Accept": "application/json"},
+            flac,
+            query="frame_threshold=0.35&melodia_trick=false",
+        ),
+        "predict_midi": event("POST", "/predict", {"Content-Type": content_type, "Accept": "audio/midi"}, body),
+        "predict_parameter_out_of_range": event(
+            "POST",
+            "/predict",
+            {"Content-Type": multipart({"onset_threshold": "1.5"}, wav, "c.wav")[1]},
+            multipart({"onset_threshold": "1.5"}, wav, "c.wav")[0],
+        ),
+        "predict_json_body": event(
+            "POST", "/predict", {"Content-Type": "application/json"}, json.dumps({"audio": "AAAA"}).encode()
+        ),
+        "health": event("GET", "/health", {"Accept": "application/json"}),
+    }
+    for name, fixture in fixtures.items():
+        context = fixture["requestContext"]
+        assert isinstance(context, dict)
+        context.update(requestId=f"fixture-{name}", extendedRequestId=f"fixture-{name}")
+        context["requestTimeEpoch"] = 1_764_504_000_000
+        context["requestTime"] = "30/Nov/2025:12:00:00 +0000"
+        (EVENTS / f"{name}.json").write_text(json.dumps(fixture, indent=1) + "\n")
+        print(EVENTS / f"{name}.json")
+
+
+if __name__ == "__main__":
+    main()

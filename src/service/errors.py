@@ -1,0 +1,70 @@
+"""HTTP errors as types, and how the runtime's typed errors become them.
+
+Every refusal raises an `ApiError`; the handler renders it in one place as the
+contract's JSON shape. Messages say what was wrong and what is allowed, and
+never carry tracebacks, file paths or bucket names.
+"""
+
+from __future__ import annotations
+
+from inference.errors import (
+    AudioError,
+    AudioTooLongError,
+    ConfigError,
+    EmptyAudioError,
+    InferenceError,
+    UnsupportedAudioFormatError,
+)
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status, stable machine-readable code, message for people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "bad_request", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def method_not_allowed(message: str) -> ApiError:
+    return ApiError(405, "method_not_allowed", message)
+
+
+def payload_too_large(message: str) -> ApiError:
+    return ApiError(413, "payload_too_large", message)
+
+
+def unsupported_media_type(message: str) -> ApiError:
+    return ApiError(415, "unsupported_media_type", message)
+
+
+def invalid_parameter(message: str) -> ApiError:
+    return ApiError(422, "invalid_parameter", message)
+
+
+def internal_error() -> ApiError:
+    return ApiError(500, "internal_error", "the service failed to answer this request; it has been logged")
+
+
+def from_inference_error(exc: InferenceError, *, long_audio_hint: str) -> ApiError:
+    """The HTTP error for a runtime error; audio problems are the client's, anything else is ours."""
+    if isinstance(exc, AudioTooLongError):
+        return ApiError(413, "audio_too_long", f"{exc}; {long_audio_hint}")
+    if isinstance(exc, UnsupportedAudioFormatError):
+        return ApiError(415, "unsupported_audio_format", str(exc))
+    if isinstance(exc, EmptyAudioError):
+        return ApiError(422, "empty_audio", str(exc))
+    if isinstance(exc, AudioError):
+        return ApiError(422, "undecodable_audio", str(exc))
+    if isinstance(exc, ConfigError):
+        return invalid_parameter(str(exc))
+    return internal_error()

@@ -1,0 +1,46 @@
+"""Lambda entry point for API Gateway REST proxy events (image command `service.handler.handler`).
+
+Everything expensive is built once per container, at import: logger, metrics,
+tracer, the S3 client, the Transcriber (model artifact verified, ONNX session
+loaded) and the resolver. The entry point only resolves the event.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from inference.config import load_config
+from inference.transcriber import Transcriber
+from service.api import METRICS_NAMESPACE, SERVICE_NAME, Service, create_resolver
+from service.settings import ServiceSettings
+from service.storage import Storage
+
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+
+settings = ServiceSettings.from_environment(os.environ)
+s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3}))
+config = load_config()
+service = Service(
+    settings=settings, config=config, transcriber=Transcriber(config, s3_client=s3), storage=Storage(s3, settings)
+)
+app = create_resolver(service, logger=logger, metrics=metrics)
+logger.setLevel(settings.log_level)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    result: dict[str, Any] = app.resolve(event, context)
+    return result

@@ -1,0 +1,176 @@
+"""`make serve`: the real Lambda handler on http://127.0.0.1:8080 over an embedded AWS emulator.
+
+Starts moto in this process, creates the two buckets in it, points the
+service's settings at them, imports `service.handler` (which loads the default
+model) and serves it with uvicorn: each HTTP request becomes the REST proxy
+event API Gateway would send (`service.gateway`), the handler runs on a worker
+thread, and its answer goes back as HTTP. Requests run concurrently.
+
+    python -m service.local_server [--host 127.0.0.1] [--port 8080] [--emulator-port N]
+
+Not part of the Lambda image: uvicorn, Starlette and moto are development dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import uvicorn
+from moto.server import ThreadedMotoServer
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service import contract, gateway
+from service.settings import ENVIRONMENT_VARIABLES, ServiceSettings
+
+INPUT_BUCKET = "audio-inference-local-input"
+OUTPUT_BUCKET = "audio-inference-local-output"
+LOCAL_ORIGINS = ("*",)
+"""The page `make serve` will serve and any local tool may call it; deployed environments name theirs."""
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    """The Lambda context fields Powertools reads."""
+
+    aws_request_id: str
+    function_name: str = "audio-inference-local-predict"
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:audio-inference-local-predict"
+    function_version: str = "$LATEST"
+
+
+def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> Starlette:
+    """An ASGI app that plays API Gateway in front of `handler`."""
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        http = gateway.HttpRequest(
+            method=request.method,
+            path=request.url.path,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            query=list(request.query_params.multi_items()),
+            body=body,
+            source_ip=request.client.host if request.client else "127.0.0.1",
+        )
+        answer = await run_in_threadpool(answer_request, handler, http, origins)
+        response = Response(content=answer.body, status_code=answer.status)
+        for name, value in answer.headers:
+            response.headers.append(name, value)
+        return response
+
+    return Starlette(
+        routes=[Route("/{path:path}", endpoint, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])]
+    )
+
+
+def answer_request(handler: Handler, http: gateway.HttpRequest, origins: tuple[str, ...]) -> gateway.HttpResponse:
+    """What API Gateway and the function together answer to one request."""
+    request_id = gateway.new_request_id()
+    if len(http.body) > contract.GATEWAY_MAX_BODY_BYTES:
+        return gateway.gateway_error("REQUEST_TOO_LARGE", request_id, origins, status=413, message="")
+    if http.method == "OPTIONS" and gateway.methods_of(http.path):
+        return gateway.preflight(http.path, http.header("origin"), origins, request_id)
+    route = gateway.route_for(http.method, http.path)
+    if route is None:
+        return gateway.gateway_error("MISSING_AUTHENTICATION_TOKEN", request_id, origins, status=403, message="")
+    event = gateway.to_proxy_event(http, route, request_id)
+    if len(json.dumps(event)) > contract.LAMBDA_MAX_EVENT_BYTES:
+        # Lambda refuses the invocation; API Gateway answers with its 5XX response.
+        return gateway.gateway_error(
+            "DEFAULT_5XX",
+            request_id,
+            origins,
+            status=502,
+            message="the request is over Lambda's 6 MB invocation payload",
+        )
+    try:
+        result = handler(event, LocalContext(aws_request_id=request_id))
+    except Exception:  # an unhandled error fails the invocation; API Gateway answers 502
+        return gateway.gateway_error("DEFAULT_5XX", request_id, origins, status=502, message="Internal server error")
+    return gateway.from_proxy_result(result, http, request_id)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_emulator(port: int) -> ThreadedMotoServer:
+    """moto on loopback with the two buckets; this process's AWS clients are pointed at it."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    s3 = boto3.client("s3")
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    return server
+
+
+def local_settings() -> ServiceSettings:
+    return ServiceSettings(
+        environment="local",
+        input_bucket=INPUT_BUCKET,
+        output_bucket=OUTPUT_BUCKET,
+        cors_allowed_origins=LOCAL_ORIGINS,
+        log_level=os.environ.get(ENVIRONMENT_VARIABLES["log_level"], "INFO"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service.local_server", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--emulator-port", type=int, default=0, help="moto's port (default: a free one)")
+    args = parser.parse_args(argv)
+
+    emulator_port = args.emulator_port or free_port()
+    emulator = start_emulator(emulator_port)
+    os.environ.update(local_settings().to_environment())
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
+    from service import handler as lambda_entry  # loads and verifies the model
+
+    url = f"http://{args.host}:{args.port}"
+    print(
+        f"audio inference API on {url} (emulated S3 at http://127.0.0.1:{emulator_port}: "
+        f"{INPUT_BUCKET}, {OUTPUT_BUCKET})",
+        flush=True,
+    )
+    print(f"  curl -F file=@song.mp3 {url}/predict", flush=True)
+    print(f"  curl -H 'Accept: audio/midi' -F file=@song.mp3 {url}/predict -o song.mid", flush=True)
+    print("Ctrl-C stops it.", flush=True)
+    try:
+        uvicorn.run(create_app(lambda_entry.handler), host=args.host, port=args.port, log_level="warning")
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""POST /predict as a plain function: decode, store the upload, transcribe, store and link the results.
+
+Audio is decoded and checked before anything is written, so a refused request
+leaves both buckets as they were. Once the upload is stored, a failure keeps
+it for inspection.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from inference.errors import InferenceError
+from inference.transcriber import Transcriber
+from service.errors import from_inference_error
+from service.predict_request import PredictRequest
+from service.storage import DOWNLOAD_URL_EXPIRY_S, Storage
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictOutcome:
+    request_id: str
+    document: dict[str, Any]
+    """The result document (docs/result-schema.json), as the CLI writes it."""
+    midi: bytes
+    json_url: str
+    midi_url: str
+    audio_seconds: float
+    inference_seconds: float
+
+    def to_response(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "result": self.document,
+            "downloads": {"json_url": self.json_url, "midi_url": self.midi_url, "expires_in_s": DOWNLOAD_URL_EXPIRY_S},
+        }
+
+
+def run_predict(
+    request: PredictRequest, *, request_id: str, transcriber: Transcriber, storage: Storage, long_audio_hint: str
+) -> PredictOutcome:
+    try:
+        audio = transcriber.decode(request.audio)
+    except InferenceError as exc:
+        raise from_inference_error(exc, long_audio_hint=long_audio_hint) from None
+    storage.put_upload(request_id, request.audio, request.content_type, request.filename)
+    started = time.perf_counter()
+    transcription = transcriber.transcribe_decoded(audio, request.parameters)
+    inference_seconds = time.perf_counter() - started
+    document = transcription.to_dict()
+    midi = transcription.to_midi()
+    keys = storage.put_result(request_id, json.dumps(document).encode(), midi)
+    stem = _stem(request.filename) or request_id
+    return PredictOutcome(
+        request_id=request_id,
+        document=document,
+        midi=midi,
+        json_url=storage.download_url(keys.json_key, f"{stem}.json"),
+        midi_url=storage.download_url(keys.midi_key, f"{stem}.mid"),
+        audio_seconds=transcription.audio.duration_s,
+        inference_seconds=inference_seconds,
+    )
+
+
+def _stem(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    return stem.replace('"', "") or None

@@ -1,0 +1,69 @@
+"""Where requests and results live in S3, and the links clients download results from.
+
+Keys are the server's own (the request id), under the prefixes the function's
+role is granted: uploads under `<input prefix>predict/`, results under
+`<output prefix>predict/`. The client's file name is kept as object metadata only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+DOWNLOAD_URL_EXPIRY_S = 3600
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredResult:
+    json_key: str
+    midi_key: str
+
+
+class Storage:
+    """The two buckets, as the service uses them."""
+
+    def __init__(self, s3: S3Client, settings: ServiceSettings) -> None:
+        self._s3 = s3
+        self._settings = settings
+
+    def upload_key(self, request_id: str) -> str:
+        return f"{self._settings.input_prefix}predict/{request_id}"
+
+    def result_keys(self, request_id: str) -> StoredResult:
+        base = f"{self._settings.output_prefix}predict/{request_id}/result"
+        return StoredResult(json_key=f"{base}.json", midi_key=f"{base}.mid")
+
+    def put_upload(self, request_id: str, audio: bytes, content_type: str, filename: str | None) -> str:
+        key = self.upload_key(request_id)
+        metadata = {"request-id": request_id, **({"original-filename": filename} if filename else {})}
+        self._s3.put_object(
+            Bucket=self._settings.input_bucket, Key=key, Body=audio, ContentType=content_type, Metadata=metadata
+        )
+        return key
+
+    def put_result(self, request_id: str, document: bytes, midi: bytes) -> StoredResult:
+        keys = self.result_keys(request_id)
+        bucket, metadata = self._settings.output_bucket, {"request-id": request_id}
+        self._s3.put_object(
+            Bucket=bucket, Key=keys.json_key, Body=document, ContentType="application/json", Metadata=metadata
+        )
+        self._s3.put_object(Bucket=bucket, Key=keys.midi_key, Body=midi, ContentType="audio/midi", Metadata=metadata)
+        return keys
+
+    def download_url(self, key: str, download_name: str) -> str:
+        """A presigned GET that saves as `download_name` (no credentials in the client)."""
+        url: str = self._s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self._settings.output_bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{download_name}"',
+            },
+            ExpiresIn=DOWNLOAD_URL_EXPIRY_S,
+        )
+        return url

@@ -1,0 +1,142 @@
+"""Bad input through `make serve`'s server: each gets its 4xx in the one JSON shape and writes nothing."""
+
+from __future__ import annotations
+
+import io
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import requests
+import soundfile as sf
+
+from inference.testing import signals
+from tests.support.audio import wav_bytes
+from tests.support.service import LocalServer, assert_follows_contract, contract, error_of
+
+WAV = wav_bytes(signals.render(signals.chords(2, 2.0), 22050, 2.0, seed=2), 22050)
+
+
+def long_silent_flac(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(int(8000 * seconds), dtype=np.float32), 8000, format="FLAC")
+    return buffer.getvalue()
+
+
+def form(filename: str, data: bytes, **fields: str) -> dict[str, object]:
+    return {"files": {"file": (filename, data, "audio/wav")}, "data": fields}
+
+
+def raw(body: bytes, content_type: str, path: str = "/predict") -> dict[str, object]:
+    return {"data": body, "headers": {"Content-Type": content_type}, "path": path}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    request: Callable[[], dict[str, object]]
+    status: int
+    code: str
+    method: str = "POST"
+
+
+BOUNDARY = "xyzBOUNDARYxyz"
+CASES = [
+    Case(
+        "malformed multipart",
+        lambda: raw(
+            b"--" + BOUNDARY.encode() + b"\r\ngarbage without headers", f"multipart/form-data; boundary={BOUNDARY}"
+        ),
+        400,
+        "bad_request",
+    ),
+    Case("multipart without boundary", lambda: raw(b"abc", "multipart/form-data"), 400, "bad_request"),
+    Case("no file part", lambda: {"files": {"onset_threshold": (None, "0.5")}}, 400, "bad_request"),
+    Case(
+        "two file parts",
+        lambda: {"files": [("file", ("a.wav", WAV, "audio/wav")), ("file", ("b.wav", WAV, "audio/wav"))]},
+        400,
+        "bad_request",
+    ),
+    Case("wrong content type", lambda: raw(b"hello", "text/plain"), 415, "unsupported_media_type"),
+    Case("JSON instead of audio", lambda: {"json": {"audio": "UklGRg=="}}, 415, "unsupported_media_type"),
+    Case(
+        "non-audio bytes", lambda: form("notes.txt", b"this is not audio at all" * 10), 415, "unsupported_audio_format"
+    ),
+    Case("truncated WAV", lambda: form("cut.wav", WAV[: len(WAV) // 3]), 422, "undecodable_audio"),
+    Case("empty file", lambda: form("empty.wav", b""), 422, "empty_audio"),
+    Case("empty raw body", lambda: raw(b"", "audio/wav"), 422, "empty_audio"),
+    Case("body over the synchronous limit", lambda: raw(b"\0" * 4_600_000, "audio/wav"), 413, "payload_too_large"),
+    Case(
+        "body over API Gateway's 10 MB",
+        lambda: raw(b"\0" * (10 * 1024 * 1024 + 1), "audio/wav"),
+        413,
+        "request_too_large",
+    ),
+    Case(
+        "audio over the duration limit",
+        lambda: {"files": {"file": ("long.flac", long_silent_flac(660), "audio/flac")}},
+        413,
+        "audio_too_long",
+    ),
+    Case("threshold out of range", lambda: form("a.wav", WAV, onset_threshold="1.5"), 422, "invalid_parameter"),
+    Case("non-numeric parameter", lambda: form("a.wav", WAV, midi_tempo="fast"), 422, "invalid_parameter"),
+    Case("non-boolean parameter", lambda: form("a.wav", WAV, melodia_trick="maybe"), 422, "invalid_parameter"),
+    Case("unknown parameter", lambda: form("a.wav", WAV, batch_size="64"), 422, "invalid_parameter"),
+    Case(
+        "parameter given twice",
+        lambda: raw(WAV, "audio/wav", "/predict?onset_threshold=0.4&onset_threshold=0.6"),
+        422,
+        "invalid_parameter",
+    ),
+    Case(
+        "min frequency above max",
+        lambda: form("a.wav", WAV, minimum_frequency_hz="900", maximum_frequency_hz="100"),
+        422,
+        "invalid_parameter",
+    ),
+    Case("file name with NUL", lambda: form("evil\0.wav", WAV), 400, "bad_request"),
+    Case("unknown route", lambda: {"path": "/predictions"}, 404, "not_found", method="GET"),
+    Case("wrong method", lambda: {"path": "/predict"}, 404, "not_found", method="GET"),
+    Case("wrong method on health", lambda: {"path": "/health"}, 404, "not_found", method="DELETE"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_gets_its_4xx_and_leaves_both_buckets_as_they_were(local_server: LocalServer, case: Case) -> None:
+    before = local_server.objects()
+    spec = dict(case.request())
+    path = str(spec.pop("path", "/predict"))
+    response = requests.request(case.method, f"{local_server.url}{path}", timeout=60, **spec)  # type: ignore[arg-type]
+    assert response.status_code == case.status, response.text
+    error = error_of(response)
+    assert error["code"] == case.code, error
+    assert local_server.objects() == before
+    if case.code not in ("request_too_large", "not_found"):  # the gateway's own answers are not operations
+        assert_follows_contract(contract(local_server.url), response)
+
+
+@pytest.mark.parametrize("filename", ["../../../etc/passwd.wav", "C:\\Users\\me\\song.wav", "ピアノ ソナタ.wav"])
+def test_any_file_name_is_metadata_only_under_the_servers_key(local_server: LocalServer, filename: str) -> None:
+    """RFC 7578: a path in a file name is dropped, not refused; unicode is kept (encoded for S3)."""
+    before = local_server.objects()
+    response = requests.post(f"{local_server.url}/predict", files={"file": (filename, WAV, "audio/wav")}, timeout=60)
+    assert response.status_code == 200, response.text
+    request_id = response.json()["request_id"]
+    after = local_server.objects()
+    added = {bucket: sorted(set(keys) - set(before[bucket])) for bucket, keys in after.items()}
+    assert added == {
+        "audio-inference-local-input": [f"uploads/predict/{request_id}"],
+        "audio-inference-local-output": [
+            f"results/predict/{request_id}/result.json",
+            f"results/predict/{request_id}/result.mid",
+        ],
+    }
+    metadata = local_server.s3().head_object(Bucket="audio-inference-local-input", Key=f"uploads/predict/{request_id}")[
+        "Metadata"
+    ]
+    stored_name = urllib.parse.unquote(metadata["original-filename"])
+    assert stored_name == filename.replace("\\", "/").rsplit("/", 1)[-1]
+    assert "/" not in metadata["original-filename"] and ".." not in metadata["original-filename"]
