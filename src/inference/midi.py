@@ -55,26 +55,26 @@ def notes_to_midi(notes: list[NoteEvent], *, tempo_bpm: float = 120.0, multiple_
 
     for index, key in enumerate(sorted(groups)):
         channel = index % 16 if index % 16 != 9 else 10  # skip the drum channel
-        events: list[tuple[int, int, mido.Message]] = []
+        # (tick, order within a tick: note-offs 0 before bends 1 before note-ons 2, message type, fields)
+        events: list[tuple[int, int, str, dict[str, int]]] = []
         for note in groups[key]:
             velocity = max(0, min(127, note.velocity))
-            # order within a tick: note-offs (0) before bends (1) before note-ons (2)
-            events.append(
-                (tick(note.start_s), 2, mido.Message("note_on", note=note.pitch, velocity=velocity, channel=channel))
-            )
-            events.append((tick(note.end_s), 0, mido.Message("note_off", note=note.pitch, velocity=0, channel=channel)))
+            events.append((tick(note.start_s), 2, "note_on", {"note": note.pitch, "velocity": velocity}))
+            events.append((tick(note.end_s), 0, "note_off", {"note": note.pitch, "velocity": 0}))
             if note.pitch_bends:
                 times = np.linspace(note.start_s, note.end_s, len(note.pitch_bends))
                 for t, bend in zip(times, note.pitch_bends, strict=True):
                     value = int(round(bend * 4096 / BEND_STEPS_PER_SEMITONE))
                     value = max(-BEND_RANGE_TICKS, min(BEND_RANGE_TICKS - 1, value))
-                    events.append((tick(float(t)), 1, mido.Message("pitchwheel", pitch=value, channel=channel)))
+                    events.append((tick(float(t)), 1, "pitchwheel", {"pitch": value}))
         events.sort(key=lambda e: (e[0], e[1]))
         track = mido.MidiTrack()
         track.append(mido.Message("program_change", program=ELECTRIC_PIANO_1, channel=channel, time=0))
         now = 0
-        for at, _, message in events:
-            track.append(message.copy(time=at - now))
+        for at, _, kind, fields in events:
+            # Every value is clamped to its MIDI range above; mido's per-field checks would cost more
+            # than the rest of the file for long pieces.
+            track.append(mido.Message(kind, skip_checks=True, channel=channel, time=at - now, **fields))
             now = at
         track.append(mido.MetaMessage("end_of_track", time=0))
         midi.tracks.append(track)

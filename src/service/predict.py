@@ -1,14 +1,16 @@
 """POST /predict as a plain function: decode, store the upload, transcribe, store and link the results.
 
 Audio is decoded and checked before anything is written, so a refused request
-leaves both buckets as they were. Once the upload is stored, a failure keeps
-it for inspection.
+leaves both buckets as they were. The upload is then stored while the model
+runs (network I/O overlapping CPU work) and must have succeeded before results
+are written; once stored, a failure keeps it for inspection.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,9 @@ from inference.transcriber import Transcriber
 from service.errors import from_inference_error
 from service.predict_request import PredictRequest
 from service.storage import DOWNLOAD_URL_EXPIRY_S, Storage
+
+# S3 writes run here, next to the model; built once per container like the rest.
+_STORAGE_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-write")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,13 +50,18 @@ def run_predict(
         audio = transcriber.decode(request.audio)
     except InferenceError as exc:
         raise from_inference_error(exc, long_audio_hint=long_audio_hint) from None
-    storage.put_upload(request_id, request.audio, request.content_type, request.filename)
+    upload = _STORAGE_THREADS.submit(
+        storage.put_upload, request_id, request.audio, request.content_type, request.filename
+    )
     started = time.perf_counter()
-    transcription = transcriber.transcribe_decoded(audio, request.parameters)
+    try:
+        transcription = transcriber.transcribe_decoded(audio, request.parameters)
+    finally:
+        upload.result()  # the input is stored (or its error raised) whatever the model did
     inference_seconds = time.perf_counter() - started
     document = transcription.to_dict()
     midi = transcription.to_midi()
-    keys = storage.put_result(request_id, json.dumps(document).encode(), midi)
+    keys = storage.put_result(request_id, json.dumps(document).encode(), midi, pool=_STORAGE_THREADS)
     stem = _stem(request.filename) or request_id
     return PredictOutcome(
         request_id=request_id,

@@ -7,6 +7,7 @@ role is granted: uploads under `<input prefix>predict/`, results under
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,14 +47,27 @@ class Storage:
         )
         return key
 
-    def put_result(self, request_id: str, document: bytes, midi: bytes) -> StoredResult:
+    def put_result(self, request_id: str, document: bytes, midi: bytes, pool: Executor | None = None) -> StoredResult:
+        """Both result files, side by side on `pool` when given; raises if either write failed."""
         keys = self.result_keys(request_id)
-        bucket, metadata = self._settings.output_bucket, {"request-id": request_id}
-        self._s3.put_object(
-            Bucket=bucket, Key=keys.json_key, Body=document, ContentType="application/json", Metadata=metadata
-        )
-        self._s3.put_object(Bucket=bucket, Key=keys.midi_key, Body=midi, ContentType="audio/midi", Metadata=metadata)
+        files = ((keys.json_key, document, "application/json"), (keys.midi_key, midi, "audio/midi"))
+        if pool is None:
+            for key, body, content_type in files:
+                self._put_result_file(request_id, key, body, content_type)
+        else:
+            writes = [pool.submit(self._put_result_file, request_id, *file) for file in files]
+            for write in writes:
+                write.result()
         return keys
+
+    def _put_result_file(self, request_id: str, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(
+            Bucket=self._settings.output_bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata={"request-id": request_id},
+        )
 
     def download_url(self, key: str, download_name: str) -> str:
         """A presigned GET that saves as `download_name` (no credentials in the client)."""
