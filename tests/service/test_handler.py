@@ -121,3 +121,23 @@ def test_an_unexpected_failure_is_a_500_without_internals(lambda_entry: Entry, m
     error = json.loads(result["body"])["error"]
     assert error["code"] == "internal_error" and error["request_id"] == request_id
     assert "secret" not in result["body"] and "Traceback" not in result["body"]
+
+
+def test_a_method_the_route_lacks_is_405_with_allow_when_it_reaches_the_function(lambda_entry: Entry) -> None:
+    """Deployed, API Gateway answers this itself (404); a direct invocation still gets the right answer."""
+    module, _ = lambda_entry
+    event = json.loads((EVENTS / "health.json").read_text())
+    event.update(httpMethod="DELETE", path="/predict", resource="/predict")
+    result = module.handler(event, LocalContext(aws_request_id="lambda-405"))
+    assert result["statusCode"] == 405
+    assert result["multiValueHeaders"]["Allow"] == ["POST, OPTIONS"]
+    assert json.loads(result["body"])["error"]["code"] == "method_not_allowed"
+
+
+def test_refusals_are_counted_by_code_in_emf(lambda_entry: Entry, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    invoke(lambda_entry, "predict_parameter_out_of_range")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    errors = [line for line in lines if "Errors" in line]
+    assert errors and errors[0]["code"] == "invalid_parameter" and errors[0]["Errors"] == [1.0]
+    assert errors[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "AudioInference"
