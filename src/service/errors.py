@@ -7,6 +7,8 @@ never carry tracebacks, file paths or bucket names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from inference.errors import (
     AudioError,
     AudioTooLongError,
@@ -27,28 +29,21 @@ class ApiError(Exception):
         self.message = message
 
 
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, "bad_request", message)
+def _kind(status: int, code: str) -> Callable[[str], ApiError]:
+    """A constructor for one kind of refusal: the status and code fixed, the message per case."""
+
+    def make(message: str) -> ApiError:
+        return ApiError(status, code, message)
+
+    return make
 
 
-def not_found(message: str) -> ApiError:
-    return ApiError(404, "not_found", message)
-
-
-def method_not_allowed(message: str) -> ApiError:
-    return ApiError(405, "method_not_allowed", message)
-
-
-def payload_too_large(message: str) -> ApiError:
-    return ApiError(413, "payload_too_large", message)
-
-
-def unsupported_media_type(message: str) -> ApiError:
-    return ApiError(415, "unsupported_media_type", message)
-
-
-def invalid_parameter(message: str) -> ApiError:
-    return ApiError(422, "invalid_parameter", message)
+bad_request = _kind(400, "bad_request")
+not_found = _kind(404, "not_found")
+method_not_allowed = _kind(405, "method_not_allowed")
+payload_too_large = _kind(413, "payload_too_large")
+unsupported_media_type = _kind(415, "unsupported_media_type")
+invalid_parameter = _kind(422, "invalid_parameter")
 
 
 def internal_error() -> ApiError:
