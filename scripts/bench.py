@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from inference.testing import signals
-from scripts import bench_service, reference_env
+from scripts import bench_service, image_layout, reference_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,25 @@ def main() -> int:
             f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}"
         )
     bench_service.report(files["30 s clip"])
+    image_size()
     return 0
+
+
+def image_size() -> None:
+    """The Lambda image's weight over its base: the build stage's install plus what the final stage copies."""
+    python = image_layout.image_python()
+    if python is None:
+        print("\nimage: no Python interpreter to install the image's requirements with; size not measured")
+        return
+    root = image_layout.assemble(image_layout.BUILD / "root", image_layout.install_dependencies(python))
+    task_root, models = root, root.parent.parent / "opt" / "models"
+    sources = sum(image_layout.size_mb(task_root / package) for package in ("inference", "service"))
+    total = image_layout.size_mb(root.parent.parent)
+    print(f"\nimage over its base (dependencies installed with {Path(python).name}, as the Dockerfile does)")
+    print(
+        f"  dependencies {image_layout.size_mb(task_root) - sources:6.0f} MB   sources {sources:4.1f} MB   "
+        f"model {image_layout.size_mb(models):4.1f} MB   total {total:6.0f} MB (target < 250 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -145,13 +145,17 @@ _SECTIONS: dict[str, type] = {"model": ModelSettings, "audio": AudioLimits, "inf
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> InferenceConfig:
     """Read the YAML file, apply environment overrides, validate.
 
-    `path` defaults to $INFERENCE_CONFIG_FILE, then the repository's file.
-    Pass `environ={}` to read the file alone (the stacks do).
+    `path` defaults to $INFERENCE_CONFIG_FILE, then the repository's file. Where
+    neither is given and the repository's file is not there (the Lambda image
+    ships the packages alone), the defaults apply and the environment, which the
+    stacks fill with every value of the file, overrides them. Pass `environ={}`
+    to read the file alone (the stacks do).
     """
     environ = os.environ if environ is None else environ
-    path = Path(path or environ.get(env_names.CONFIG_FILE) or REPO_CONFIG_FILE)
+    explicit = path or environ.get(env_names.CONFIG_FILE)
+    path = Path(explicit or REPO_CONFIG_FILE)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text()) or {} if explicit or path.exists() else {}
     except OSError as exc:
         raise ConfigError("config_file", str(path), f"a readable YAML file ({exc.strerror})") from exc
     except yaml.YAMLError as exc:

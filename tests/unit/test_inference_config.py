@@ -114,3 +114,20 @@ def test_fails_invalid_yaml(tmp_path):
 def test_fails_empty_required_value():
     with pytest.raises(ConfigError):
         load_config(environ={"INFERENCE_ONSET_THRESHOLD": ""})
+
+
+def test_without_the_repository_file_the_environment_fills_in_the_defaults(tmp_path, monkeypatch):
+    """The Lambda image has no config/ folder: the stacks put every value in the environment."""
+    from inference import config as config_module
+
+    from_file = load_config(environ={})
+    written = from_file.to_environment()  # what the stacks copy into the function's environment
+    monkeypatch.setattr(config_module, "REPO_CONFIG_FILE", tmp_path / "absent.yaml")
+    assert load_config(environ={"INFERENCE_ONSET_THRESHOLD": "0.7"}).inference.onset_threshold == 0.7
+    assert load_config(environ=written) == from_file
+
+
+def test_fails_an_explicit_config_file_that_is_missing(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(environ={"INFERENCE_CONFIG_FILE": str(tmp_path / "missing.yaml")})
+    assert e.value.field == "config_file"

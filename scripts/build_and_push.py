@@ -1,0 +1,223 @@
+#!/usr/bin/env python
+"""Build the Lambda image for an environment, push it to that environment's ECR repository, and print
+the command that deploys it by digest.
+
+    python scripts/build_and_push.py --env dev [--dry-run] [--force]
+
+Steps: find the repository (`<project>/<env>`, created by `inference-<env>-registry`) through boto3;
+check the pinned model is in models/ (`make model`); refuse a dirty tree for prod (unless --force);
+refuse tags that already exist where tags are immutable (prod), before building; log docker in to ECR
+with a boto3 authorization token (the password goes on stdin, never on a command line or in a log);
+`docker buildx build --platform linux/<arch> --provenance=false` (Lambda rejects provenance
+manifests) tagged with the git commit and the environment's tag, pushed; print the pushed digest and
+`INFERENCE_IMAGE_DIGEST=sha256:... npx cdktf deploy inference-<env>`. `--dry-run` prints every command
+instead of running it (ECR is still read). Bad input ends with a one-line error and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+REPO = Path(__file__).resolve().parents[1]
+PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+METADATA = REPO / "build" / "image-metadata.json"
+
+
+class ReleaseError(Exception):
+    """Bad input or a missing prerequisite: one line for the person running the tool."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    uri: str
+    registry: str
+    registry_id: str
+    immutable_tags: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the release will do, decided before anything runs."""
+
+    environment: str
+    repository: Repository
+    platform: str
+    tags: tuple[str, ...]
+    build_args: dict[str, str]
+
+
+def find_repository(ecr: Any, name: str) -> Repository:
+    try:
+        (found,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
+    except ecr.exceptions.RepositoryNotFoundException:
+        raise ReleaseError(
+            f"ECR repository {name!r} does not exist in this account and region: "
+            "deploy its registry stack first (npx cdktf deploy inference-<env>-registry)"
+        ) from None
+    uri = found["repositoryUri"]
+    return Repository(
+        name=name,
+        uri=uri,
+        registry=uri.split("/", 1)[0],
+        registry_id=found["registryId"],
+        immutable_tags=found.get("imageTagMutability", "MUTABLE").startswith("IMMUTABLE"),
+    )
+
+
+def existing_tags(ecr: Any, repository: Repository, tags: tuple[str, ...]) -> list[str]:
+    """Which of `tags` the repository already holds."""
+    found = []
+    for tag in tags:
+        try:
+            ecr.describe_images(repositoryName=repository.name, imageIds=[{"imageTag": tag}])
+            found.append(tag)
+        except ecr.exceptions.ImageNotFoundException:
+            pass
+    return found
+
+
+def docker_password(ecr: Any, repository: Repository) -> str:
+    """The registry password from an ECR authorization token (the token is base64 of `AWS:<password>`)."""
+    data = ecr.get_authorization_token(registryIds=[repository.registry_id])["authorizationData"][0]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    if user != "AWS" or not password:
+        raise ReleaseError("ECR returned an authorization token without an AWS password")
+    return password
+
+
+def git(*args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ReleaseError(f"git {' '.join(args)} failed: {result.stderr.strip() or 'not a git checkout'}")
+    return result.stdout.strip()
+
+
+def model_build_args() -> dict[str, str]:
+    """The pinned model's path under models/ and its checksum, checked now as the build will check them."""
+    from inference.artifact import REPO_MODELS_DIR, sha256_of
+    from inference.config import load_config
+    from inference.pinned import pinned_artifact
+
+    model = load_config(environ={}).model
+    pinned = pinned_artifact(model.name, model.version)
+    if pinned is None:
+        raise ReleaseError(f"{model.name} {model.version} has no pinned artifact to bake into the image")
+    relative = f"{pinned.model}/{pinned.version}/{pinned.filename}"
+    path = REPO_MODELS_DIR / relative
+    if not path.is_file() or sha256_of(path) != pinned.sha256:
+        raise ReleaseError(f"models/{relative} is missing or not the pinned file: run `make model` first")
+    return {"MODEL_PATH": relative, "MODEL_SHA256": pinned.sha256}
+
+
+def plan_release(environment: str, ecr: Any, *, force: bool) -> Plan:
+    from config.environments import get_environment
+    from inference.validation import ConfigError
+
+    try:
+        env = get_environment(environment)
+    except ConfigError as exc:
+        raise ReleaseError(str(exc)) from None
+    repository = find_repository(ecr, env.repository_name)
+    build_args = model_build_args()
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if git("status", "--porcelain") and repository.immutable_tags and not force:
+        raise ReleaseError(
+            f"the working tree has uncommitted changes: {environment} images are tagged with the "
+            "commit they are built from (commit, or pass --force)"
+        )
+    tags = tuple(dict.fromkeys((f"git-{commit}", env.function.image_tag)))
+    if repository.immutable_tags:
+        taken = existing_tags(ecr, repository, tags)
+        if taken:
+            raise ReleaseError(
+                f"{repository.name} already holds tag(s) {', '.join(taken)} and its tags are "
+                "immutable: bump function.image_tag in config/environments.py or build another commit"
+            )
+    return Plan(
+        environment=environment,
+        repository=repository,
+        platform=PLATFORMS[env.function.architecture],
+        tags=tags,
+        build_args=build_args,
+    )
+
+
+def commands(plan: Plan) -> list[list[str]]:
+    """The docker commands of a release, in order (login's password comes on stdin)."""
+    build = [
+        "docker",
+        "buildx",
+        "build",
+        "--platform",
+        plan.platform,
+        "--provenance=false",
+        "--file",
+        "docker/Dockerfile",
+    ]
+    for name, value in plan.build_args.items():
+        build += ["--build-arg", f"{name}={value}"]
+    for tag in plan.tags:
+        build += ["--tag", f"{plan.repository.uri}:{tag}"]
+    build += ["--metadata-file", str(METADATA.relative_to(REPO)), "--push", "."]
+    return [["docker", "login", "--username", "AWS", "--password-stdin", plan.repository.registry], build]
+
+
+def run(plan: Plan, ecr: Any, *, dry_run: bool) -> int:
+    login, build = commands(plan)
+    if dry_run:
+        print(f"# {plan.environment}: {plan.repository.uri}, {plan.platform}, tags {', '.join(plan.tags)}")
+        print(f"{shlex.join(login)}  # password: ECR get-authorization-token, on stdin")
+        print(shlex.join(build))
+        print(f"INFERENCE_IMAGE_DIGEST=<the pushed digest> npx cdktf deploy inference-{plan.environment}")
+        return 0
+    if shutil.which("docker") is None:
+        raise ReleaseError("docker is not installed (or not on PATH): it builds and pushes the image")
+    subprocess.run(login, input=docker_password(ecr, plan.repository), text=True, check=True, capture_output=True)
+    METADATA.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(build, cwd=REPO, check=True)
+    digest = json.loads(METADATA.read_text())["containerimage.digest"]
+    print(f"pushed {plan.repository.uri}@{digest} ({', '.join(plan.tags)})")
+    print(f"deploy it:  INFERENCE_IMAGE_DIGEST={digest} npx cdktf deploy inference-{plan.environment}")
+    return 0
+
+
+def main(argv: list[str] | None = None, ecr: Any = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/build_and_push.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+    parser.add_argument("--force", action="store_true", help="release prod from a tree with uncommitted changes")
+    args = parser.parse_args(argv)
+    try:
+        if not args.dry_run and shutil.which("docker") is None:
+            raise ReleaseError("docker is not installed (or not on PATH): it builds and pushes the image")
+        if ecr is None:
+            import boto3
+
+            ecr = boto3.client("ecr")
+        plan = plan_release(args.env, ecr, force=args.force)
+        return run(plan, ecr, dry_run=args.dry_run)
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"error: {shlex.join(exc.cmd[:3])} ... exited with {exc.returncode}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

