@@ -58,13 +58,13 @@ class Plan:
     build_args: dict[str, str]
 
 
-def find_repository(ecr: Any, name: str) -> Repository:
+def find_repository(ecr: Any, name: str, registry_stack: str = "inference-<env>-registry") -> Repository:
     try:
         (found,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
     except ecr.exceptions.RepositoryNotFoundException:
         raise ReleaseError(
             f"ECR repository {name!r} does not exist in this account and region: "
-            "deploy its registry stack first (npx cdktf deploy inference-<env>-registry)"
+            f"deploy its registry stack first (npx cdktf deploy {registry_stack})"
         ) from None
     uri = found["repositoryUri"]
     return Repository(
@@ -129,7 +129,7 @@ def plan_release(environment: str, ecr: Any, *, force: bool) -> Plan:
         env = get_environment(environment)
     except ConfigError as exc:
         raise ReleaseError(str(exc)) from None
-    repository = find_repository(ecr, env.repository_name)
+    repository = find_repository(ecr, env.repository_name, env.registry_stack_name)
     build_args = model_build_args()
     commit = git("rev-parse", "--short=12", "HEAD")
     if git("status", "--porcelain") and repository.immutable_tags and not force:

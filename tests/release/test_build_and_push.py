@@ -154,7 +154,7 @@ def test_fails_a_missing_repository_in_one_line(ecr: Any, capsys: pytest.Capture
     ecr.delete_repository(repositoryName=DEV.repository_name, force=True)
     try:
         code, out, err = run(capsys, ecr, "--env", "dev", "--dry-run")
-        assert code == 2 and out == [] and len(err) == 1 and "deploy its registry stack first" in err[0]
+        assert code == 2 and out == [] and len(err) == 1 and "deploy inference-dev-registry" in err[0]
     finally:
         ecr.create_repository(repositoryName=DEV.repository_name, imageTagMutability="MUTABLE")
 
