@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from inference import __version__ as runtime_version
 from inference.config import InferenceConfig
 from inference.transcriber import Transcriber
 from service import contract, errors
+from service.job_requests import create_job, describe_job, parse_job_request, status_url_template
+from service.jobs import JobStore
 from service.predict import run_predict
 from service.predict_request import parse_predict_request
 from service.settings import ServiceSettings
@@ -39,13 +42,15 @@ class Service:
     config: InferenceConfig
     transcriber: Transcriber
     storage: Storage
+    jobs: JobStore
 
     @property
     def long_audio_hint(self) -> str:
         limits = self.config.audio
         return (
             f"synchronous requests take at most {limits.max_duration_s:g} s of audio and "
-            f"{limits.max_upload_bytes:,} bytes: split longer recordings into shorter clips"
+            f"{limits.max_upload_bytes:,} bytes: send longer recordings as a job (POST /jobs, then upload "
+            "with the returned form and poll GET /jobs/{job_id})"
         )
 
 
@@ -114,6 +119,27 @@ def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> AP
             {"X-Request-Id": request_id()},
         )
 
+    @app.post(contract.CREATE_JOB.path)
+    def create_job_route() -> Response[str]:
+        event = app.current_event
+        headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+        request = parse_job_request(
+            content_type=headers.get("content-type", ""),
+            body=_body_bytes(event.body, bool(event.is_base64_encoded)),
+            defaults=service.config.inference,
+            max_upload_bytes=service.settings.job_max_upload_bytes,
+        )
+        template = status_url_template(headers, event.raw_event.get("requestContext") or {}, event.path)
+        created = create_job(request, store=service.jobs, s3=service.storage.s3, status_url=template)
+        metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+        logger.info("job created", extra={"job_id": created["job_id"]})
+        return _json(201, created, {"X-Request-Id": request_id(), "Location": created["status_url"]})
+
+    @app.get(contract.GET_JOB.path.replace("{job_id}", "<job_id>"))
+    def get_job_route(job_id: str) -> Response[str]:
+        view = describe_job(job_id, store=service.jobs, download_url=service.storage.download_url)
+        return _json(200, view, {"X-Request-Id": request_id()})
+
     @app.exception_handler(errors.ApiError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
     def refused(exc: errors.ApiError) -> Response[str]:
         logger.info("refused", extra={"status": exc.status, "code": exc.code, "reason": exc.message})
@@ -122,16 +148,17 @@ def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> AP
     @app.not_found
     def no_route(_: NotFoundError) -> Response[str]:
         event = app.current_event
-        methods = sorted(r.method for r in contract.ROUTES if r.path == event.path)
-        if methods:
+        methods = sorted(r.method for r in contract.ROUTES if re.match(contract.route_pattern(r.path), event.path))
+        if methods and event.http_method not in methods:
             exc = errors.method_not_allowed(
                 f"{event.http_method} is not allowed on {event.path}: use {', '.join(methods)}"
             )
             response = error_response(exc, request_id())
             response.headers["Allow"] = ", ".join([*methods, "OPTIONS"])
             return response
+        # No route, or a path parameter the route cannot take (a job id with characters ids never have).
         return error_response(
-            errors.not_found(f"no route {event.http_method} {event.path} (see openapi.yaml)"), request_id()
+            errors.not_found(f"nothing at {event.http_method} {event.path} (see openapi.yaml)"), request_id()
         )
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]

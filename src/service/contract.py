@@ -10,6 +10,7 @@ server to behave like that API.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,22 @@ class RouteSpec:
 
 PREDICT = RouteSpec(method="POST", path="/predict", public=False)
 HEALTH = RouteSpec(method="GET", path="/health", public=True)
-ROUTES = (PREDICT, HEALTH)
+CREATE_JOB = RouteSpec(method="POST", path="/jobs", public=False)
+GET_JOB = RouteSpec(method="GET", path="/jobs/{job_id}", public=False)
+ROUTES = (PREDICT, HEALTH, CREATE_JOB, GET_JOB)
+
+
+def route_pattern(path: str) -> str:
+    """A route's path as a regular expression ({name} matches one path segment)."""
+    return (
+        "^"
+        + "".join(
+            f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", path)
+        )
+        + "$"
+    )
+
 
 # Request bodies API Gateway hands the function base64-encoded (and responses it decodes back to
 # bytes when the client's Accept matches, as for audio/midi). Everything else arrives as text.

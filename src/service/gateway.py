@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -55,13 +56,22 @@ def is_binary(media_type: str) -> bool:
 
 
 def route_for(method: str, path: str) -> contract.RouteSpec | None:
-    return next((r for r in contract.ROUTES if r.method == method and r.path == path), None)
+    return next((r for r in contract.ROUTES if r.method == method and _matches(r, path)), None)
 
 
 def methods_of(path: str) -> list[str]:
     """A resource's methods, OPTIONS (its preflight) included; empty for an unknown path."""
-    methods = {r.method for r in contract.ROUTES if r.path == path}
+    methods = {r.method for r in contract.ROUTES if _matches(r, path)}
     return sorted(methods | {"OPTIONS"}) if methods else []
+
+
+def _path_parameters(route: contract.RouteSpec, path: str) -> dict[str, str] | None:
+    match = re.match(contract.route_pattern(route.path), path)
+    return match.groupdict() or None if match else None
+
+
+def _matches(route: contract.RouteSpec, path: str) -> bool:
+    return re.match(contract.route_pattern(route.path), path) is not None
 
 
 def to_proxy_event(request: HttpRequest, route: contract.RouteSpec, request_id: str) -> dict[str, Any]:
@@ -82,7 +92,7 @@ def to_proxy_event(request: HttpRequest, route: contract.RouteSpec, request_id: 
         "multiValueHeaders": multi_headers or None,
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
         "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": None,
+        "pathParameters": _path_parameters(route, request.path),
         "stageVariables": None,
         "requestContext": {
             "accountId": "123456789012",
@@ -93,7 +103,7 @@ def to_proxy_event(request: HttpRequest, route: contract.RouteSpec, request_id: 
             "extendedRequestId": request_id,
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "requestTimeEpoch": int(now * 1000),
-            "path": f"/{STAGE}{request.path}",
+            "path": request.path,  # as a custom domain has it: no stage in the local server's URLs
             "resourcePath": route.path,
             "httpMethod": request.method,
             "protocol": "HTTP/1.1",

@@ -20,6 +20,7 @@ from botocore.config import Config
 from inference.config import load_config
 from inference.transcriber import Transcriber
 from service.api import METRICS_NAMESPACE, SERVICE_NAME, Service, create_resolver
+from service.jobs import JobStore
 from service.settings import ServiceSettings
 from service.storage import Storage
 
@@ -31,7 +32,11 @@ settings = ServiceSettings.from_environment(os.environ)
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3}))
 config = load_config()
 service = Service(
-    settings=settings, config=config, transcriber=Transcriber(config, s3_client=s3), storage=Storage(s3, settings)
+    settings=settings,
+    config=config,
+    transcriber=Transcriber(config, s3_client=s3),
+    storage=Storage(s3, settings),
+    jobs=JobStore(s3, settings),
 )
 app = create_resolver(service, logger=logger, metrics=metrics)
 logger.setLevel(settings.log_level)

@@ -26,13 +26,13 @@ from typing import Any
 import boto3
 import uvicorn
 from moto.server import ThreadedMotoServer
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import contract, gateway
+from service.local_jobs import QueuePoller, create_pipeline
 from service.settings import ENVIRONMENT_VARIABLES, ServiceSettings
 
 INPUT_BUCKET = "audio-inference-local-input"
@@ -54,28 +54,32 @@ class LocalContext:
     function_version: str = "$LATEST"
 
 
-def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> Starlette:
-    """An ASGI app that plays API Gateway in front of `handler`."""
+def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> ASGIApp:
+    """An ASGI app that plays API Gateway in front of `handler`: every method and path reaches it
+    (no router of its own, so an odd path gets the gateway's answer, not a framework's)."""
 
-    async def endpoint(request: Request) -> Response:
-        body = await request.body()
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        request = Request(scope, receive)
         http = gateway.HttpRequest(
             method=request.method,
             path=request.url.path,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
             query=list(request.query_params.multi_items()),
-            body=body,
+            body=await request.body(),
             source_ip=request.client.host if request.client else "127.0.0.1",
         )
         answer = await run_in_threadpool(answer_request, handler, http, origins)
         response = Response(content=answer.body, status_code=answer.status)
         for name, value in answer.headers:
             response.headers.append(name, value)
-        return response
+        await response(scope, receive, send)
 
-    return Starlette(
-        routes=[Route("/{path:path}", endpoint, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])]
-    )
+    return app
 
 
 def answer_request(handler: Handler, http: gateway.HttpRequest, origins: tuple[str, ...]) -> gateway.HttpResponse:
@@ -154,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     parser.add_argument("--emulator-port", type=int, default=0, help="moto's port (default: a free one)")
+    parser.add_argument(
+        "--job-visibility-timeout",
+        type=int,
+        default=60,
+        help="seconds before a job message no worker finished is delivered again (default 60)",
+    )
     args = parser.parse_args(argv)
 
     emulator_port = args.emulator_port or free_port()
@@ -161,6 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(local_settings().to_environment())
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
     from service import handler as lambda_entry  # loads and verifies the model
+    from service import worker
+
+    queues = create_pipeline(local_settings(), visibility_timeout_s=args.job_visibility_timeout)
+    poller = QueuePoller(
+        queues,
+        worker.handler,
+        lambda request_id: LocalContext(aws_request_id=request_id, function_name="audio-inference-local-worker"),
+    )
+    poller.start()
 
     url = f"http://{args.host}:{args.port}"
     print(
@@ -170,10 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  curl -F file=@song.mp3 {url}/predict", flush=True)
     print(f"  curl -H 'Accept: audio/midi' -F file=@song.mp3 {url}/predict -o song.mid", flush=True)
+    print(
+        f'  long audio: curl -H \'Content-Type: application/json\' -d \'{{"filename": "long.mp3", '
+        f'"content_type": "audio/mpeg"}}\' {url}/jobs   (README: the whole sequence)',
+        flush=True,
+    )
     print("Ctrl-C stops it.", flush=True)
     try:
         uvicorn.run(create_app(lambda_entry.handler), host=args.host, port=args.port, log_level="warning")
     finally:
+        poller.stop()
         emulator.stop()
     return 0
 

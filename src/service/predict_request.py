@@ -69,7 +69,7 @@ def parse_predict_request(
             raise errors.bad_request("the multipart/form-data content type has no boundary")
         form = _parse_multipart(body, raw_type, boundary)
         supplied = {name: [*query.get(name, []), *form.fields.get(name, [])] for name in {*query, *form.fields}}
-        parameters = _parameters(defaults, supplied)
+        parameters = client_parameters(defaults, supplied)
         return PredictRequest(
             audio=form.file,
             content_type=form.file_type,
@@ -84,7 +84,7 @@ def parse_predict_request(
             audio=body,
             content_type=media_type,
             filename=None,
-            parameters=_parameters(defaults, query),
+            parameters=client_parameters(defaults, query),
             wants_midi=wants_midi,
         )
     raise errors.unsupported_media_type(f"{media_type} is not accepted: {_FORMS_HINT}")
@@ -170,7 +170,7 @@ def _part_type(file: File) -> str:
     return media_type or "application/octet-stream"
 
 
-def _parameters(defaults: InferenceParameters, supplied: Mapping[str, Sequence[str]]) -> InferenceParameters:
+def client_parameters(defaults: InferenceParameters, supplied: Mapping[str, Sequence[str]]) -> InferenceParameters:
     """The defaults with the client's values, each coerced to its type and checked against its range."""
     changes: dict[str, object] = {}
     for name, values in supplied.items():

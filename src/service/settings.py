@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from inference.validation import matches, one_of, require
+from inference.validation import int_in, matches, one_of, require
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -25,7 +25,11 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "output_prefix": "INFERENCE_OUTPUT_PREFIX",
     "cors_allowed_origins": "INFERENCE_CORS_ALLOWED_ORIGINS",
     "log_level": "LOG_LEVEL",
+    "job_max_upload_bytes": "INFERENCE_JOB_MAX_UPLOAD_BYTES",
+    "upload_url_expiry_s": "INFERENCE_UPLOAD_URL_EXPIRY_S",
+    "job_max_receives": "INFERENCE_JOB_MAX_RECEIVES",
 }
+_INTEGER_FIELDS = ("job_max_upload_bytes", "upload_url_expiry_s", "job_max_receives")
 
 _PREFIX = r"^[A-Za-z0-9][A-Za-z0-9\-_./]*/$"
 
@@ -47,6 +51,13 @@ class ServiceSettings:
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
     """Origins the service's answers allow ('*' alone, or explicit origins)."""
     log_level: str = "INFO"
+    job_max_upload_bytes: int = 500_000_000
+    """Largest file a job's presigned upload accepts (S3 refuses more)."""
+    upload_url_expiry_s: int = 900
+    """How long a job's presigned upload stays valid."""
+    job_max_receives: int = 3
+    """Deliveries of a job's message before it goes to the dead-letter queue; the last failing one
+    marks the job failed."""
 
     def __post_init__(self) -> None:
         require(bool(self.environment), "environment", self.environment, "a non-empty environment name")
@@ -58,6 +69,9 @@ class ServiceSettings:
             len(self.cors_allowed_origins) > 0, "cors_allowed_origins", self.cors_allowed_origins, "at least one origin"
         )
         one_of("log_level", self.log_level, LOG_LEVELS)
+        int_in("job_max_upload_bytes", self.job_max_upload_bytes, 1, 5 * 1024**3)
+        int_in("upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
+        int_in("job_max_receives", self.job_max_receives, 1, 1000)
 
     def to_environment(self) -> dict[str, str]:
         """Every setting as the variable the service reads back."""
@@ -84,4 +98,10 @@ class ServiceSettings:
             output_prefix=read("output_prefix"),
             cors_allowed_origins=tuple(o.strip() for o in read("cors_allowed_origins").split(",") if o.strip()),
             log_level=read("log_level"),
+            **{field: _integer(read(field), ENVIRONMENT_VARIABLES[field]) for field in _INTEGER_FIELDS},
         )
+
+
+def _integer(raw: str, variable: str) -> int:
+    require(raw.strip().lstrip("-").isdigit(), variable, raw, "an integer")
+    return int(raw)

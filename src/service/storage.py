@@ -29,7 +29,7 @@ class Storage:
     """The two buckets, as the service uses them."""
 
     def __init__(self, s3: S3Client, settings: ServiceSettings) -> None:
-        self._s3 = s3
+        self.s3 = s3
         self._settings = settings
 
     def upload_key(self, request_id: str) -> str:
@@ -42,7 +42,7 @@ class Storage:
     def put_upload(self, request_id: str, audio: bytes, content_type: str, filename: str | None) -> str:
         key = self.upload_key(request_id)
         metadata = {"request-id": request_id, **({"original-filename": filename} if filename else {})}
-        self._s3.put_object(
+        self.s3.put_object(
             Bucket=self._settings.input_bucket, Key=key, Body=audio, ContentType=content_type, Metadata=metadata
         )
         return key
@@ -61,7 +61,7 @@ class Storage:
         return keys
 
     def _put_result_file(self, request_id: str, key: str, body: bytes, content_type: str) -> None:
-        self._s3.put_object(
+        self.s3.put_object(
             Bucket=self._settings.output_bucket,
             Key=key,
             Body=body,
@@ -71,7 +71,7 @@ class Storage:
 
     def download_url(self, key: str, download_name: str) -> str:
         """A presigned GET that saves as `download_name` (no credentials in the client)."""
-        url: str = self._s3.generate_presigned_url(
+        url: str = self.s3.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self._settings.output_bucket,

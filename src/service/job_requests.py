@@ -1,0 +1,158 @@
+"""The API side of jobs: POST /jobs (validate, write the status, presign the upload) and GET /jobs/{id}.
+
+Everything a client can get wrong is refused when the job is created, parameters included, so a
+job never fails later for something that could have been said at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from inference.config import InferenceParameters
+from service import errors
+from service.jobs import JobStatus, JobStore, is_job_id, new_job_id, now
+from service.predict_request import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+FIELDS = ("filename", "content_type", "size_bytes", "parameters")
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")  # type/subtype, RFC 6838
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobRequest:
+    filename: str | None
+    content_type: str
+    size_bytes: int | None
+    parameters: dict[str, Any]
+
+
+def parse_job_request(
+    *, content_type: str, body: bytes, defaults: InferenceParameters, max_upload_bytes: int
+) -> JobRequest:
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        raise errors.unsupported_media_type("POST /jobs takes a JSON object: send Content-Type: application/json")
+    try:
+        document = json.loads(body or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise errors.bad_request("the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise errors.bad_request(f"the body must be a JSON object with {', '.join(FIELDS)}")
+    unknown = sorted(set(document) - set(FIELDS))
+    if unknown:
+        raise errors.bad_request(f"unknown field(s) {unknown}: allowed {', '.join(FIELDS)}")
+    filename = document.get("filename")
+    if not isinstance(filename, str) or not filename.strip():
+        raise errors.bad_request("filename is required: the name of the file you will upload, e.g. 'concert.mp3'")
+    if any(unicodedata.category(ch) == "Cc" for ch in filename):
+        raise errors.bad_request("the file name contains control characters (such as NUL): send a plain name")
+    media_type = document.get("content_type")
+    if not isinstance(media_type, str) or not media_type:
+        raise errors.bad_request("content_type is required, e.g. 'audio/mpeg'")
+    media_type = media_type.strip().lower()
+    if not _MEDIA_TYPE.match(media_type) or not (media_type.startswith("audio/") or media_type in RAW_AUDIO_TYPES):
+        raise errors.unsupported_media_type(
+            f"content_type {media_type!r} is not accepted: an audio/* type or application/octet-stream"
+        )
+    size = document.get("size_bytes")
+    if isinstance(size, float) and size.is_integer():
+        size = int(size)  # JSON has one number type: 861.0 is the integer 861
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise errors.bad_request(f"size_bytes={size!r} is invalid: allowed a positive integer")
+    if size is not None and size > max_upload_bytes:
+        raise errors.payload_too_large(f"size_bytes={size:,} is over the {max_upload_bytes:,} bytes a job may upload")
+    parameters = document.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise errors.bad_request("parameters must be a JSON object of parameter names and values")
+    supplied = {name: [value if isinstance(value, str) else json.dumps(value)] for name, value in parameters.items()}
+    validated = client_parameters(defaults, supplied)
+    return JobRequest(
+        filename=sanitize_filename(filename),
+        content_type=media_type,
+        size_bytes=size,
+        parameters={name: getattr(validated, name) for name in parameters},
+    )
+
+
+def create_job(request: JobRequest, *, store: JobStore, s3: S3Client, status_url: str) -> dict[str, Any]:
+    """Write `awaiting_upload`, then presign the upload whose key and limits the server fixes."""
+    job_id = new_job_id()
+    created = now()
+    status = JobStatus(
+        job_id=job_id,
+        status="awaiting_upload",
+        created_at=created,
+        updated_at=created,
+        upload_key=store.upload_key(job_id, request.filename),
+        filename=request.filename,
+        content_type=request.content_type,
+        size_bytes=request.size_bytes,
+        parameters=request.parameters,
+    )
+    store.create(status)
+    settings = store.settings
+    upload = s3.generate_presigned_post(
+        Bucket=settings.input_bucket,
+        Key=status.upload_key,
+        Fields={"Content-Type": request.content_type},
+        Conditions=[
+            {"Content-Type": request.content_type},
+            ["content-length-range", 1, request.size_bytes or settings.job_max_upload_bytes],
+        ],
+        ExpiresIn=settings.upload_url_expiry_s,
+    )
+    expires = datetime.now(UTC) + timedelta(seconds=settings.upload_url_expiry_s)
+    return {
+        "job_id": job_id,
+        "status": status.status,
+        "upload": {
+            "url": upload["url"],
+            "fields": upload["fields"],
+            "expires_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        },
+        "status_url": status_url.format(job_id=job_id),
+    }
+
+
+def describe_job(job_id: str, *, store: JobStore, download_url: Any) -> dict[str, Any]:
+    """The job as a client sees it; `download_url(key, name)` presigns a result."""
+    found = store.read(job_id) if is_job_id(job_id) else None
+    if found is None:
+        raise errors.not_found(f"no job {job_id!r}: job ids are what POST /jobs returned")
+    status, _ = found
+    state = status.status
+    if state == "awaiting_upload" and store.upload_arrived(status):
+        state = "queued"  # the upload is in; the worker has not picked it up yet
+    view: dict[str, Any] = {
+        "job_id": job_id,
+        "status": state,
+        "created_at": status.created_at,
+        "updated_at": status.updated_at,
+    }
+    if status.error:
+        view["error"] = status.error
+    if status.status == "succeeded" and status.result:
+        stem = (status.filename or job_id).rsplit(".", 1)[0].replace('"', "")
+        view["result"] = {
+            "json_url": download_url(status.result["json_key"], f"{stem}.json"),
+            "midi_url": download_url(status.result["midi_key"], f"{stem}.mid"),
+            "notes_count": status.result["notes_count"],
+            "duration_s": status.result["duration_s"],
+        }
+    return view
+
+
+def status_url_template(headers: Mapping[str, str], request_context: Mapping[str, Any], path: str) -> str:
+    """The absolute URL of GET /jobs/{job_id} as this request reached the API (stage prefix included)."""
+    host = headers.get("host", "")
+    scheme = headers.get("x-forwarded-proto", "https" if "execute-api" in host else "http")
+    full_path = str(request_context.get("path") or path)
+    prefix = full_path[: -len(path)] if full_path.endswith(path) else ""
+    return f"{scheme}://{host}{prefix}/jobs/{{job_id}}" if host else f"{prefix}/jobs/{{job_id}}"

@@ -1,0 +1,110 @@
+"""One job, as the worker runs it for each S3 `ObjectCreated` message: download, transcribe, store.
+
+Safe to run twice for the same upload (SQS delivers at least once): a job already final is
+acknowledged and left alone, results are written under fixed keys, and the status only moves forward.
+Audio that cannot be decoded fails the job at once (retrying cannot help); any other error is raised
+so SQS retries the message, and the last allowed attempt marks the job failed before the message
+moves to the dead-letter queue. The input is never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+
+from inference.errors import AudioError
+from inference.transcriber import Transcriber
+from service.errors import from_inference_error
+from service.jobs import FINAL, JobStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobOutcome:
+    job_id: str
+    status: str
+    """What the job's status is after this delivery."""
+    audio_seconds: float = 0.0
+    inference_seconds: float = 0.0
+
+
+def run_job(
+    upload_key: str, *, receive_count: int, store: JobStore, s3: S3Client, transcriber: Transcriber, logger: Logger
+) -> JobOutcome | None:
+    """Process the upload at `upload_key` (already URL-decoded); None when it belongs to no job."""
+    job_id = store.job_id_of(upload_key)
+    found = store.read(job_id) if job_id else None
+    if job_id is None or found is None:
+        logger.warning("upload belongs to no job; ignored", extra={"key": upload_key})
+        return None
+    status, _ = found
+    if status.status in FINAL:
+        logger.info("job already final; duplicate delivery acknowledged", extra={"job_id": job_id})
+        return JobOutcome(job_id=job_id, status=status.status)
+    if upload_key != status.upload_key:
+        logger.warning("upload under a key the job did not issue; ignored", extra={"job_id": job_id})
+        return JobOutcome(job_id=job_id, status=status.status)
+    store.advance(job_id, "running", attempts=receive_count)
+    try:
+        return _transcribe(
+            job_id, upload_key, store=store, s3=s3, transcriber=transcriber, parameters=status.parameters
+        )
+    except AudioError as exc:
+        error = from_inference_error(exc, long_audio_hint="send a shorter recording")
+        store.advance(job_id, "failed", error={"code": error.code, "message": error.message})
+        logger.info("job failed: unusable audio", extra={"job_id": job_id, "code": error.code})
+        return JobOutcome(job_id=job_id, status="failed")
+    except Exception as exc:
+        if receive_count >= store.settings.job_max_receives:
+            message = (
+                f"the job failed on all {receive_count} attempts (last: {type(exc).__name__}); "
+                "its upload is kept for inspection"
+            )
+            store.advance(job_id, "failed", error={"code": "worker_failed", "message": message})
+        raise
+
+
+def _transcribe(
+    job_id: str,
+    upload_key: str,
+    *,
+    store: JobStore,
+    s3: S3Client,
+    transcriber: Transcriber,
+    parameters: dict[str, object],
+) -> JobOutcome:
+    settings = store.settings
+    with tempfile.TemporaryDirectory(prefix=f"job-{job_id}-") as scratch:
+        local = Path(scratch) / "input"
+        s3.download_file(settings.input_bucket, upload_key, str(local))  # to /tmp, not into memory
+        audio = transcriber.decode(local)  # AudioError: the caller fails the job at once
+        started = time.perf_counter()
+        transcription = transcriber.transcribe_decoded(audio, transcriber.config.inference.with_overrides(**parameters))
+        inference_seconds = time.perf_counter() - started
+    document = transcription.to_dict()
+    json_key, midi_key = store.result_keys(job_id)
+    s3.put_object(
+        Bucket=settings.output_bucket, Key=json_key, Body=json.dumps(document).encode(), ContentType="application/json"
+    )
+    s3.put_object(Bucket=settings.output_bucket, Key=midi_key, Body=transcription.to_midi(), ContentType="audio/midi")
+    result = {
+        "json_key": json_key,
+        "midi_key": midi_key,
+        "notes_count": len(document["notes"]),
+        "duration_s": document["audio"]["duration_s"],
+    }
+    final = store.advance(job_id, "succeeded", result=result, error=None)
+    return JobOutcome(
+        job_id=job_id,
+        status=final.status if final else "succeeded",
+        audio_seconds=transcription.audio.duration_s,
+        inference_seconds=inference_seconds,
+    )

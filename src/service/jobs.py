@@ -1,0 +1,165 @@
+"""Asynchronous jobs for audio too long for a request: where each part lives and how its status moves.
+
+A job is a status document in the output bucket (`<output prefix>jobs/<id>/status.json`), an upload
+the client sends straight to the input bucket (`<input prefix>jobs/<id>/<name>`, through a presigned
+POST) and, when done, result JSON and MIDI beside the status. Status moves forward only:
+awaiting_upload -> queued -> running -> succeeded | failed. Every write is a compare-and-swap on the
+document's ETag (S3 conditional writes), and a write that would move a job backwards, or past a final
+state, is dropped: a slow or repeated worker can never overwrite a newer status with an older one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+STATES = ("awaiting_upload", "queued", "running", "succeeded", "failed")
+FINAL = ("succeeded", "failed")
+_RANK = {"awaiting_upload": 0, "queued": 1, "running": 2, "succeeded": 3, "failed": 3}
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_CAS_ATTEMPTS = 8
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_job_id(value: str) -> bool:
+    return bool(_JOB_ID.match(value))
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobStatus:
+    job_id: str
+    status: str
+    created_at: str
+    updated_at: str
+    upload_key: str
+    filename: str | None = None
+    content_type: str = "application/octet-stream"
+    size_bytes: int | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """The client's parameter values (validated when the job was created)."""
+    attempts: int = 0
+    error: dict[str, str] | None = None
+    result: dict[str, Any] | None = None
+    """json_key, midi_key, notes_count, duration_s once succeeded."""
+
+    def to_json(self) -> bytes:
+        document = {k: v for k, v in self.__dict__.items() if v is not None}
+        return json.dumps(document, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> JobStatus:
+        return cls(**json.loads(data))
+
+
+class StaleStatusError(Exception):
+    """The status moved on (or another writer raced us) more often than a compare-and-swap retries."""
+
+
+class JobStore:
+    """Job documents and keys in the two buckets."""
+
+    def __init__(self, s3: S3Client, settings: ServiceSettings) -> None:
+        self._s3 = s3
+        self.settings = settings
+
+    # --- where things live --------------------------------------------------------------------
+    @property
+    def upload_prefix(self) -> str:
+        return f"{self.settings.input_prefix}jobs/"
+
+    def upload_key(self, job_id: str, filename: str | None) -> str:
+        return f"{self.upload_prefix}{job_id}/{filename or 'audio'}"
+
+    def job_id_of(self, upload_key: str) -> str | None:
+        """The job an uploaded object belongs to, or None for a key outside the jobs prefix."""
+        rest = upload_key.removeprefix(self.upload_prefix)
+        job_id = rest.split("/", 1)[0] if rest != upload_key and "/" in rest else ""
+        return job_id if is_job_id(job_id) else None
+
+    def status_key(self, job_id: str) -> str:
+        return f"{self.settings.output_prefix}jobs/{job_id}/status.json"
+
+    def result_keys(self, job_id: str) -> tuple[str, str]:
+        base = f"{self.settings.output_prefix}jobs/{job_id}/result"
+        return f"{base}.json", f"{base}.mid"
+
+    # --- status ------------------------------------------------------------------------------
+    def create(self, status: JobStatus) -> None:
+        """The first status of a new job; never replaces an existing one."""
+        self._s3.put_object(
+            Bucket=self.settings.output_bucket,
+            Key=self.status_key(status.job_id),
+            Body=status.to_json(),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
+
+    def read(self, job_id: str) -> tuple[JobStatus, str] | None:
+        """The status and its ETag, or None for an unknown job."""
+        try:
+            obj = self._s3.get_object(Bucket=self.settings.output_bucket, Key=self.status_key(job_id))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return JobStatus.from_json(obj["Body"].read()), obj["ETag"]
+
+    def advance(self, job_id: str, to: str, **changes: Any) -> JobStatus | None:
+        """Move the job to `to` unless it is already there or further; returns the status now stored.
+
+        A compare-and-swap on the ETag: if another writer got in between, re-read and decide again.
+        Returns None for an unknown job.
+        """
+        for _ in range(_CAS_ATTEMPTS):
+            current = self.read(job_id)
+            if current is None:
+                return None
+            status, etag = current
+            if status.status in FINAL or _RANK[to] < _RANK[status.status]:
+                return status  # never backwards, never past a final state
+            updated = replace(status, status=to, updated_at=now(), **changes)
+            try:
+                self._s3.put_object(
+                    Bucket=self.settings.output_bucket,
+                    Key=self.status_key(job_id),
+                    Body=updated.to_json(),
+                    ContentType="application/json",
+                    IfMatch=etag,
+                )
+                return updated
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in (
+                    "PreconditionFailed",
+                    "412",
+                    "ConditionalRequestConflict",
+                ):
+                    raise
+        raise StaleStatusError(f"job {job_id}: the status kept changing under {_CAS_ATTEMPTS} attempts to set {to}")
+
+    def upload_arrived(self, status: JobStatus) -> bool:
+        """Whether the job's upload is in the input bucket (the job is then queued for the worker)."""
+        try:
+            self._s3.head_object(Bucket=self.settings.input_bucket, Key=status.upload_key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True

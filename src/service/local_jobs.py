@@ -1,0 +1,119 @@
+"""The jobs pipeline of `make serve`: queue, dead-letter queue and bucket notification in the embedded
+emulator, and a poller that plays Lambda's SQS event source mapping for the real worker handler.
+
+As on AWS: S3 sends `ObjectCreated` under the jobs prefix to the queue; the poller receives up to a
+batch, invokes `service.worker.handler` with the same event shape, deletes the messages the handler
+did not report as failures, and leaves the others to come back after the visibility timeout, until
+the queue's redrive policy moves them to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from service.settings import ServiceSettings
+
+QUEUE = "audio-inference-local-jobs"
+DEAD_LETTER_QUEUE = "audio-inference-local-jobs-dlq"
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobQueues:
+    url: str
+    arn: str
+    dead_letter_url: str
+
+
+def create_pipeline(settings: ServiceSettings, *, visibility_timeout_s: int) -> JobQueues:
+    """Queue with its redrive to the dead-letter queue, and the input bucket's notification to it."""
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=QUEUE,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_s),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.job_max_receives}),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket=settings.input_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{settings.input_prefix}jobs/"}]}},
+                }
+            ]
+        },
+    )
+    return JobQueues(url=url, arn=arn, dead_letter_url=dlq_url)
+
+
+class QueuePoller:
+    """Lambda's SQS event source mapping, in a thread: receive, invoke, delete what succeeded."""
+
+    def __init__(
+        self, queues: JobQueues, handler: Handler, context_factory: Callable[[str], Any], batch_size: int = 1
+    ) -> None:
+        self._sqs = boto3.client("sqs")
+        self._queues = queues
+        self._handler = handler
+        self._context = context_factory
+        self._batch_size = batch_size
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqs-event-source", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            received = self._sqs.receive_message(
+                QueueUrl=self._queues.url,
+                MaxNumberOfMessages=self._batch_size,
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if received:
+                self._invoke(received)
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
+        event = {"Records": [_sqs_record(m, self._queues.arn) for m in messages]}
+        try:
+            response = self._handler(event, self._context(messages[0]["MessageId"]))
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except Exception:  # the whole invocation failed: every message comes back after the timeout
+            return
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self._sqs.delete_message(QueueUrl=self._queues.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """An SQS message as Lambda's event source mapping hands it to a function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }

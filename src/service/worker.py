@@ -1,0 +1,76 @@
+"""Lambda entry point of the jobs worker (image command `service.worker.handler`): SQS batches of S3
+`ObjectCreated` messages, with partial batch failure reporting.
+
+Built once per container, like the API's: logger, metrics, tracer, S3 client, the Transcriber, the
+batch processor. Each record is one S3 notification: S3's test event is acknowledged, keys are
+URL-decoded, and each upload runs as a job (`service.job_runner`). A record that raises is reported
+back as a batch item failure, so only it is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from inference.config import load_config
+from inference.transcriber import Transcriber
+from service.api import METRICS_NAMESPACE, SERVICE_NAME
+from service.job_runner import run_job
+from service.jobs import JobStore
+from service.settings import ServiceSettings
+
+logger = Logger(service=f"{SERVICE_NAME}-worker")
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=f"{SERVICE_NAME}-worker")
+tracer = Tracer(service=f"{SERVICE_NAME}-worker")
+
+settings = ServiceSettings.from_environment(os.environ)
+s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
+config = load_config()
+transcriber = Transcriber(config, s3_client=s3)
+store = JobStore(s3, settings)
+processor = BatchProcessor(event_type=EventType.SQS)
+logger.setLevel(settings.log_level)
+
+
+def uploaded_keys(body: str) -> list[str]:
+    """The object keys an S3 notification announces (URL-decoded); none for S3's test event."""
+    message = json.loads(body)
+    if message.get("Event") == "s3:TestEvent":
+        return []
+    return [
+        urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+        for record in message.get("Records", [])
+        if str(record.get("eventName", "")).startswith("ObjectCreated:")
+    ]
+
+
+def record_handler(record: SQSRecord) -> None:
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    for key in uploaded_keys(record.body):
+        outcome = run_job(key, receive_count=receive_count, store=store, s3=s3, transcriber=transcriber, logger=logger)
+        if outcome is not None and outcome.audio_seconds:
+            metrics.add_metric(name="JobAudioSeconds", unit=MetricUnit.Seconds, value=outcome.audio_seconds)
+            metrics.add_metric(name="JobInferenceSeconds", unit=MetricUnit.Seconds, value=outcome.inference_seconds)
+        if outcome is not None:
+            metrics.add_metric(name=f"Jobs{outcome.status.title()}", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="JobMessages", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)
