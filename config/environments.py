@@ -209,6 +209,42 @@ class ModelStoreSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class JobSettings:
+    """Long audio: the presigned upload, the queue and the worker function (same image, its own handler)."""
+
+    worker_memory_mb: int = 4096
+    """The worker's memory (128-10,240 MB); vCPUs scale with it."""
+    worker_timeout_s: int = 900
+    """The worker's timeout (60-900 s); the queue's visibility timeout is six times it (AWS's advice)."""
+    worker_ephemeral_storage_mb: int = 4096
+    """The worker's /tmp (512-10,240 MB): the downloaded upload and decoding scratch."""
+    worker_reserved_concurrency: int = 2
+    """Jobs running at once at most; -1: unreserved."""
+    batch_size: int = 1
+    """Messages per worker invocation (1-10): one long job each by default."""
+    max_receives: int = 3
+    """Deliveries before a message goes to the dead-letter queue and its job is marked failed (1-100)."""
+    max_upload_mb: int = 500
+    """Largest upload a job accepts, in MB (1-5,000): the presigned POST's policy enforces it."""
+    upload_url_expiry_s: int = 900
+    """How long a job's presigned upload stays valid (60-604,800 s)."""
+
+    def __post_init__(self) -> None:
+        int_in("jobs.worker_memory_mb", self.worker_memory_mb, 128, 10_240)
+        int_in("jobs.worker_timeout_s", self.worker_timeout_s, 60, 900)
+        int_in("jobs.worker_ephemeral_storage_mb", self.worker_ephemeral_storage_mb, 512, 10_240)
+        int_in("jobs.worker_reserved_concurrency", self.worker_reserved_concurrency, -1, 1000)
+        int_in("jobs.batch_size", self.batch_size, 1, 10)
+        int_in("jobs.max_receives", self.max_receives, 1, 100)
+        int_in("jobs.max_upload_mb", self.max_upload_mb, 1, 5000)
+        int_in("jobs.upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        return 6 * self.worker_timeout_s
+
+
+@dataclass(frozen=True, kw_only=True)
 class RegistrySettings:
     """The ECR repository the function's image comes from."""
 
@@ -275,6 +311,7 @@ class EnvironmentConfig:
     storage: StorageSettings = field(default_factory=StorageSettings)
     model_store: ModelStoreSettings = field(default_factory=ModelStoreSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
     state: LocalStateBackend | S3StateBackend | None = None
     """None = a local state file per stack."""
     tags: tuple[tuple[str, str], ...] = ()

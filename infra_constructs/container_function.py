@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping
 from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunction,
     LambdaFunctionEnvironment,
@@ -88,3 +89,20 @@ class ContainerFunction(Construct):
         self.image_uri: str = self.function.image_uri
         # Grants go through the execution role; the function waits for every policy they create.
         self.grant = self.role.grant
+
+    def add_sqs_source(self, id_: str, queue_arn: str, *, batch_size: int) -> LambdaEventSourceMapping:
+        """Invoke the function with batches from the queue, reporting failed items one by one.
+
+        The mapping waits for the role's policies: Lambda checks the queue permissions when it is created.
+        """
+        self.role.grant(f"{id_}-consume", perms.SQS_CONSUME, [queue_arn])
+        mapping = LambdaEventSourceMapping(
+            self,
+            id_,
+            function_name=self.function.function_name,
+            event_source_arn=queue_arn,
+            batch_size=batch_size,
+            function_response_types=["ReportBatchItemFailures"],
+        )
+        self.role.add_dependent(mapping)
+        return mapping

@@ -17,3 +17,6 @@ LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 XRAY_WRITE = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 
 ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+# What Lambda's SQS event source mapping needs of the function's role.
+SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")

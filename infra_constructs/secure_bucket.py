@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -29,6 +30,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -192,6 +194,19 @@ class SecureBucket(Construct):
                     )
                 ],
             )
+
+    def notify_queue(self, queue_arn: str, *, prefix: str, after: TerraformResource) -> S3BucketNotification:
+        """Send `ObjectCreated` events under `prefix` to the queue (once per bucket: S3 keeps one configuration).
+
+        `after` is the queue policy that lets this bucket send: S3 tests it when the configuration is set.
+        """
+        return S3BucketNotification(
+            self,
+            "notifications",
+            bucket=self.bucket.id,
+            queue=[S3BucketNotificationQueue(queue_arn=queue_arn, events=["s3:ObjectCreated:*"], filter_prefix=prefix)],
+            depends_on=[after],
+        )
 
     def grant_read(self, grantee: Grantable, name: str, prefix: str) -> None:
         """Let `grantee` list and read objects under `prefix` only."""

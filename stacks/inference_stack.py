@@ -15,6 +15,7 @@ from inference.validation import ConfigError
 from infra_constructs import perms
 from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
 from infra_constructs.image_repository import repository_url
+from infra_constructs.job_queue import JobQueue, JobQueueProps
 from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
 from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
 from service import contract
@@ -23,6 +24,8 @@ from stacks.base import EnvironmentStack, props_from
 
 API_HANDLER = ("service.handler.handler",)
 """The image command of the function behind the API (module.function, as Lambda resolves it)."""
+WORKER_HANDLER = ("service.worker.handler",)
+"""The jobs worker's image command: the same image, its own handler."""
 
 
 class InferenceStack(EnvironmentStack):
@@ -34,7 +37,8 @@ class InferenceStack(EnvironmentStack):
         self.input_bucket, self.output_bucket = self._storage()
         self.repository_url = repository_url(self, repository_name=env.repository_name, region=env.region)
         self.predict_function = self._function("inference-function", "predict", API_HANDLER)
-        self._grant_storage(self.predict_function)
+        self._grant_api_storage(self.predict_function)
+        self.job_queue, self.worker = self._jobs()
         self.api = self._api()
         for route in contract.ROUTES:
             self.api.add_route(
@@ -75,7 +79,9 @@ class InferenceStack(EnvironmentStack):
         )
         return uploads, results
 
-    def _function(self, id_: str, name: str, image_command: tuple[str, ...] = ()) -> ContainerFunction:
+    def _function(
+        self, id_: str, name: str, image_command: tuple[str, ...] = (), **settings_: int
+    ) -> ContainerFunction:
         """A function from the environment's image with the environment's settings; grants are the caller's."""
         env, settings = self.env, self.env.function
         image = f"@{settings.image_digest}" if settings.image_digest else f":{settings.image_tag}"
@@ -90,22 +96,57 @@ class InferenceStack(EnvironmentStack):
                 image_uri=f"{self.repository_url}{image}",
                 image_command=image_command,
                 environment=self._function_environment(),
+                **settings_,
             ),
         )
         return function
 
-    def _grant_storage(self, function: ContainerFunction) -> None:
-        """Uploads and results under their prefixes only; the model bucket's prefix read-only."""
-        env = self.env
-        self.input_bucket.grant_read_write(function, "input-bucket", env.storage.input_prefix)
-        self.output_bucket.grant_read_write(function, "output-bucket", env.storage.output_prefix)
-        if env.model_store.bucket:
+    def _grant_api_storage(self, function: ContainerFunction) -> None:
+        """The API's prefixes: synchronous uploads and results; jobs' uploads (it presigns them and sees
+        them arrive) and status documents (it creates and reads them)."""
+        inputs, outputs = self.env.storage.input_prefix, self.env.storage.output_prefix
+        self.input_bucket.grant_read_write(function, "predict-uploads", f"{inputs}{contract.SYNC_KEYS}")
+        self.output_bucket.grant_read_write(function, "predict-results", f"{outputs}{contract.SYNC_KEYS}")
+        self.input_bucket.grant_read_write(function, "job-uploads", f"{inputs}{contract.JOB_KEYS}")
+        self.output_bucket.grant_read_write(function, "job-results", f"{outputs}{contract.JOB_KEYS}")
+        self._grant_model(function)
+
+    def _jobs(self) -> tuple[JobQueue, ContainerFunction]:
+        """Uploads under the jobs prefix announce themselves to a queue; the worker consumes it and may
+        read only jobs' uploads and write only jobs' results."""
+        env, jobs = self.env, self.env.jobs
+        queue = JobQueue(
+            self,
+            "job-queue",
+            JobQueueProps(
+                name=f"{env.resource_prefix}-jobs",
+                visibility_timeout_s=jobs.visibility_timeout_s,
+                max_receives=jobs.max_receives,
+            ),
+        )
+        job_uploads = f"{env.storage.input_prefix}{contract.JOB_KEYS}"
+        self.input_bucket.notify_queue(queue.arn, prefix=job_uploads, after=queue.allow_bucket(self.input_bucket.arn))
+        worker = self._function(
+            "worker-function",
+            "worker",
+            WORKER_HANDLER,
+            memory_mb=jobs.worker_memory_mb,
+            timeout_s=jobs.worker_timeout_s,
+            ephemeral_storage_mb=jobs.worker_ephemeral_storage_mb,
+            reserved_concurrency=jobs.worker_reserved_concurrency,
+        )
+        self.input_bucket.grant_read(worker, "job-uploads", job_uploads)
+        self.output_bucket.grant_read_write(worker, "job-results", f"{env.storage.output_prefix}{contract.JOB_KEYS}")
+        self._grant_model(worker)
+        worker.add_sqs_source("job-messages", queue.arn, batch_size=jobs.batch_size)
+        return queue, worker
+
+    def _grant_model(self, function: ContainerFunction) -> None:
+        """The model bucket's prefix, read-only, when the model comes from a bucket."""
+        store = self.env.model_store
+        if store.bucket:
             grant_on_prefix(
-                function,
-                "model-bucket",
-                f"arn:aws:s3:::{env.model_store.bucket}",
-                env.model_store.prefix,
-                perms.S3_OBJECT_READ,
+                function, "model-bucket", f"arn:aws:s3:::{store.bucket}", store.prefix, perms.S3_OBJECT_READ
             )
 
     def _function_environment(self) -> dict[str, str]:
@@ -119,6 +160,9 @@ class InferenceStack(EnvironmentStack):
             output_prefix=env.storage.output_prefix,
             cors_allowed_origins=env.api.cors_allowed_origins,
             log_level=env.function.log_level,
+            job_max_upload_bytes=env.jobs.max_upload_mb * 1_000_000,
+            upload_url_expiry_s=env.jobs.upload_url_expiry_s,
+            job_max_receives=env.jobs.max_receives,
         )
         return {
             **self.inference.to_environment(),
@@ -173,3 +217,8 @@ class InferenceStack(EnvironmentStack):
         TerraformOutput(self, "function_name", value=function.function_name)
         TerraformOutput(self, "function_log_group_name", value=function.log_group.name)
         TerraformOutput(self, "api_access_log_group_name", value=api.access_log_group.name)
+        TerraformOutput(self, "jobs_url", value=api.url_for("/jobs"), description="POST a job for long audio here")
+        TerraformOutput(self, "job_queue_url", value=self.job_queue.url)
+        TerraformOutput(self, "job_dead_letter_queue_url", value=self.job_queue.dead_letter_queue.url)
+        TerraformOutput(self, "worker_function_name", value=self.worker.function_name)
+        TerraformOutput(self, "worker_log_group_name", value=self.worker.log_group.name)

@@ -3,7 +3,7 @@
 Markers follow what a test uses, so `make test-fast` (-m "not slow and not model")
 never synthesizes, runs terraform or downloads the model:
 - a test that uses `synth_dir`, `stacks` or `synthesized_app` is `slow`;
-- a test that uses `model_artifact`, `transcriber`, `lambda_entry` or `local_server` is `model`.
+- a test that uses `model_artifact`, `transcriber`, `emulated`, `lambda_entry` or `local_server` is `model`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from cdktf import App
 
 SLOW_FIXTURES = {"synthesized_app", "synth_dir", "stacks"}
-MODEL_FIXTURES = {"model_artifact", "transcriber", "lambda_entry", "local_server"}
+MODEL_FIXTURES = {"model_artifact", "transcriber", "lambda_entry", "emulated", "local_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -42,6 +42,11 @@ def route_pattern(path: str) -> str:
     )
 
 
+# Where each kind of request keeps its objects, under the input and output prefixes. The stacks grant
+# each function exactly these; the service builds its keys from them.
+SYNC_KEYS = "predict/"
+JOB_KEYS = "jobs/"
+
 # Request bodies API Gateway hands the function base64-encoded (and responses it decodes back to
 # bytes when the client's Accept matches, as for audio/midi). Everything else arrives as text.
 BINARY_MEDIA_TYPES = ("multipart/form-data", "audio/*", "application/octet-stream")

@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 from inference.errors import AudioError
 from inference.transcriber import Transcriber
 from service.errors import from_inference_error
-from service.jobs import FINAL, JobStore
+from service.jobs import FINAL, JobStatus, JobStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -52,6 +52,11 @@ def run_job(
     if upload_key != status.upload_key:
         logger.warning("upload under a key the job did not issue; ignored", extra={"job_id": job_id})
         return JobOutcome(job_id=job_id, status=status.status)
+    rejected = _against_the_upload_policy(status, s3=s3, store=store)
+    if rejected:  # S3 enforces the presigned policy; checked again here for stores that do not (moto)
+        store.advance(job_id, "failed", attempts=receive_count, error={"code": "upload_rejected", "message": rejected})
+        logger.info("job failed: upload outside its policy", extra={"job_id": job_id})
+        return JobOutcome(job_id=job_id, status="failed")
     store.advance(job_id, "running", attempts=receive_count)
     try:
         return _transcribe(
@@ -70,6 +75,17 @@ def run_job(
             )
             store.advance(job_id, "failed", error={"code": "worker_failed", "message": message})
         raise
+
+
+def _against_the_upload_policy(status: JobStatus, *, s3: S3Client, store: JobStore) -> str | None:
+    """Why the uploaded object breaks the job's presigned policy (size, content type), or None."""
+    head = s3.head_object(Bucket=store.settings.input_bucket, Key=status.upload_key)
+    limit = status.size_bytes or store.settings.job_max_upload_bytes
+    if head["ContentLength"] > limit:
+        return f"the upload has {head['ContentLength']:,} bytes; the job allows {limit:,}"
+    if head.get("ContentType", "").lower() != status.content_type:
+        return f"the upload is {head.get('ContentType')!r}; the job was created for {status.content_type!r}"
+    return None
 
 
 def _transcribe(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from service import contract
 from service.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class JobStore:
     # --- where things live --------------------------------------------------------------------
     @property
     def upload_prefix(self) -> str:
-        return f"{self.settings.input_prefix}jobs/"
+        return f"{self.settings.input_prefix}{contract.JOB_KEYS}"
 
     def upload_key(self, job_id: str, filename: str | None) -> str:
         return f"{self.upload_prefix}{job_id}/{filename or 'audio'}"
@@ -95,10 +96,10 @@ class JobStore:
         return job_id if is_job_id(job_id) else None
 
     def status_key(self, job_id: str) -> str:
-        return f"{self.settings.output_prefix}jobs/{job_id}/status.json"
+        return f"{self.settings.output_prefix}{contract.JOB_KEYS}{job_id}/status.json"
 
     def result_keys(self, job_id: str) -> tuple[str, str]:
-        base = f"{self.settings.output_prefix}jobs/{job_id}/result"
+        base = f"{self.settings.output_prefix}{contract.JOB_KEYS}{job_id}/result"
         return f"{base}.json", f"{base}.mid"
 
     # --- status ------------------------------------------------------------------------------
@@ -114,10 +115,15 @@ class JobStore:
 
     def read(self, job_id: str) -> tuple[JobStatus, str] | None:
         """The status and its ETag, or None for an unknown job."""
+        key = self.status_key(job_id)
         try:
-            obj = self._s3.get_object(Bucket=self.settings.output_bucket, Key=self.status_key(job_id))
+            obj = self._s3.get_object(Bucket=self.settings.output_bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            code = exc.response.get("Error", {}).get("Code")
+            # S3 answers AccessDenied, not NoSuchKey, for a missing key when the role may list only a prefix.
+            if code in ("NoSuchKey", "404") or (
+                code == "AccessDenied" and not self._exists(self.settings.output_bucket, key)
+            ):
                 return None
             raise
         return JobStatus.from_json(obj["Body"].read()), obj["ETag"]
@@ -156,10 +162,9 @@ class JobStore:
 
     def upload_arrived(self, status: JobStatus) -> bool:
         """Whether the job's upload is in the input bucket (the job is then queued for the worker)."""
-        try:
-            self._s3.head_object(Bucket=self.settings.input_bucket, Key=status.upload_key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
+        return self._exists(self.settings.input_bucket, status.upload_key)
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        """Whether `key` exists, asked as a listing of that exact prefix (what a prefix-scoped grant allows)."""
+        listed = self._s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        return any(item.get("Key") == key for item in listed)

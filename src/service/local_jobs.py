@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from service import contract
 from service.settings import ServiceSettings
 
 QUEUE = "audio-inference-local-jobs"
@@ -51,7 +52,11 @@ def create_pipeline(settings: ServiceSettings, *, visibility_timeout_s: int) -> 
                 {
                     "QueueArn": arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{settings.input_prefix}jobs/"}]}},
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [{"Name": "prefix", "Value": f"{settings.input_prefix}{contract.JOB_KEYS}"}]
+                        }
+                    },
                 }
             ]
         },
@@ -63,9 +68,15 @@ class QueuePoller:
     """Lambda's SQS event source mapping, in a thread: receive, invoke, delete what succeeded."""
 
     def __init__(
-        self, queues: JobQueues, handler: Handler, context_factory: Callable[[str], Any], batch_size: int = 1
+        self,
+        queues: JobQueues,
+        handler: Handler,
+        context_factory: Callable[[str], Any],
+        *,
+        sqs: Any,
+        batch_size: int = 1,
     ) -> None:
-        self._sqs = boto3.client("sqs")
+        self._sqs = sqs
         self._queues = queues
         self._handler = handler
         self._context = context_factory

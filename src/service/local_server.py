@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         queues,
         worker.handler,
         lambda request_id: LocalContext(aws_request_id=request_id, function_name="audio-inference-local-worker"),
+        sqs=boto3.client("sqs"),
     )
     poller.start()
 

@@ -29,11 +29,13 @@ def test_first_prod_plan_on_an_empty_account_shows_every_resource_to_create(
     assert plan is not None and plan.exit_code == 2
     assert all(c["change"]["actions"] == ["create"] for c in plan.changes)
     assert len(plan.changes) == managed_resource_count(stacks["inference-prod"])
-    (function,) = [c for c in plan.changes if c["type"] == "aws_lambda_function"]
+    functions = [c for c in plan.changes if c["type"] == "aws_lambda_function"]
+    assert len(functions) == 2, "the API function and the jobs worker"
     # The image URI is known at plan time: account, region and repository name, no registry lookup.
-    assert function["change"]["after"]["image_uri"] == (
-        f"{ACCOUNTS['prod']}.dkr.ecr.us-east-1.amazonaws.com/{PROD.repository_name}:{PROD.function.image_tag}"
-    )
+    for function in functions:
+        assert function["change"]["after"]["image_uri"] == (
+            f"{ACCOUNTS['prod']}.dkr.ecr.us-east-1.amazonaws.com/{PROD.repository_name}:{PROD.function.image_tag}"
+        )
 
 
 def test_every_stack_applies_all_its_resources(deployment: Deployment, stacks: dict[str, Stack]) -> None:
@@ -188,19 +190,26 @@ def test_log_groups_keep_logs_for_the_environment(deployment, env):
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_role_policies_are_the_scoped_grants(deployment, env):
+@pytest.mark.parametrize("function", ["predict", "worker"])
+def test_role_policies_are_the_scoped_grants(deployment, env, function):
     iam = deployment.client("iam", env)
     settings = ENVS[env]
-    role = f"{settings.resource_prefix}-predict-role"
+    role = f"{settings.resource_prefix}-{function}-role"
     names = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
-    assert names == {
+    expected = {
         "write-logs",
         "xray-write",
-        "input-bucket-objects",
-        "input-bucket-list",
-        "output-bucket-objects",
-        "output-bucket-list",
+        "job-uploads-objects",
+        "job-uploads-list",
+        "job-results-objects",
+        "job-results-list",
     }
+    expected |= (
+        {"predict-uploads-objects", "predict-uploads-list", "predict-results-objects", "predict-results-list"}
+        if function == "predict"
+        else {"job-messages-consume"}
+    )
+    assert names == expected
     for name in names:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         if isinstance(document, str):
@@ -209,14 +218,43 @@ def test_role_policies_are_the_scoped_grants(deployment, env):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all(a != "*" and not a.endswith(":*") for a in actions)
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if name == "input-bucket-objects":
-            assert resources == [
-                f"arn:aws:s3:::{deployment.outputs[f'inference-{env}']['input_bucket_name']}/uploads/*"
-            ]
+        if name == "job-uploads-objects":
+            bucket = deployment.outputs[f"inference-{env}"]["input_bucket_name"]
+            assert resources == [f"arn:aws:s3:::{bucket}/uploads/jobs/*"]
         if name != "xray-write":
             assert "*" not in resources
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     deployment.report.verify(f"iam:{role}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_job_uploads_notify_the_queue_which_only_the_bucket_may_feed_and_the_worker_drains(deployment, env):
+    settings = ENVS[env]
+    out = deployment.outputs[f"inference-{env}"]
+    s3, sqs, lam = deployment.client("s3", env), deployment.client("sqs", env), deployment.client("lambda", env)
+    (config,) = s3.get_bucket_notification_configuration(Bucket=out["input_bucket_name"])["QueueConfigurations"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=out["job_queue_url"], AttributeNames=["All"])["Attributes"]
+    assert config["QueueArn"] == queue_arn["QueueArn"] and config["Events"] == ["s3:ObjectCreated:*"]
+    assert config["Filter"]["Key"]["FilterRules"] == [{"Name": "Prefix", "Value": "uploads/jobs/"}] or config["Filter"][
+        "Key"
+    ]["FilterRules"] == [{"Name": "prefix", "Value": "uploads/jobs/"}]
+    (statement,) = json.loads(queue_arn["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{out['input_bucket_name']}"}}
+    redrive = json.loads(queue_arn["RedrivePolicy"])
+    dead_letter = sqs.get_queue_attributes(QueueUrl=out["job_dead_letter_queue_url"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    assert redrive == {"deadLetterTargetArn": dead_letter, "maxReceiveCount": settings.jobs.max_receives}
+    assert int(queue_arn["VisibilityTimeout"]) == settings.jobs.visibility_timeout_s
+    assert queue_arn["SqsManagedSseEnabled"] == "true"
+    (mapping,) = lam.list_event_source_mappings(FunctionName=out["worker_function_name"])["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == queue_arn["QueueArn"] and mapping["BatchSize"] == settings.jobs.batch_size
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    worker = lam.get_function(FunctionName=out["worker_function_name"])["Configuration"]
+    assert (worker["MemorySize"], worker["Timeout"]) == (settings.jobs.worker_memory_mb, settings.jobs.worker_timeout_s)
+    deployment.report.verify(f"sqs:{out['job_queue_url']}")
+    deployment.report.verify(f"lambda:{out['worker_function_name']}")
 
 
 @pytest.mark.parametrize("stack_name", APPLY_ORDER)

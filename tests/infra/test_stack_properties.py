@@ -97,7 +97,7 @@ def test_registry_is_its_own_stack_and_not_needed_to_plan(stacks, env):
 # --- function --------------------------------------------------------------
 @pytest.mark.parametrize("env, concurrency", [("dev", 2), ("prod", 20)])
 def test_function_is_a_traced_container_image(stacks, env, concurrency):
-    fn = one_resource(stacks[f"inference-{env}"], "aws_lambda_function")
+    fn = one_resource(stacks[f"inference-{env}"], "aws_lambda_function", "inference-function/function")
     assert fn["package_type"] == "Image"
     settings = DEV if env == "dev" else PROD
     assert fn["image_uri"] == (
@@ -116,7 +116,9 @@ def test_function_is_a_traced_container_image(stacks, env, concurrency):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_function_environment_carries_the_inference_config(stacks, env):
-    variables = one_resource(stacks[f"inference-{env}"], "aws_lambda_function")["environment"]["variables"]
+    variables = one_resource(stacks[f"inference-{env}"], "aws_lambda_function", "inference-function/function")[
+        "environment"
+    ]["variables"]
     inference = load_config(environ={}).to_environment()
     service = ServiceSettings.from_environment(variables)
     assert set(variables) == set(inference) | set(service.to_environment()), "every variable has a reader"
@@ -138,41 +140,138 @@ def test_log_groups_keep_logs_per_environment(stacks, env, days):
     groups = resources_of(stacks[f"inference-{env}"], "aws_cloudwatch_log_group").values()
     names = {g["name"]: g["retention_in_days"] for g in groups}
     assert names[f"/aws/lambda/audio-inference-{env}-predict"] == days
+    assert names[f"/aws/lambda/audio-inference-{env}-worker"] == days
     assert names[f"/aws/apigateway/audio-inference-{env}-api/v1/access"] == days
 
 
 # --- IAM -------------------------------------------------------------------
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_role_permissions_come_from_scoped_grants(stacks, env):
-    stack = stacks[f"inference-{env}"]
-    docs = {
-        d["//"]["metadata"]["path"].split("/")[-1]: d["statement"]
+def grants_of(stack, function_id):
+    """A function's inline policies: {grant name: statements}."""
+    return {
+        d["//"]["metadata"]["path"].split("/")[-1].removesuffix("-document"): d["statement"]
         for d in stack["data"]["aws_iam_policy_document"].values()
-        if "execution-role/" in d["//"]["metadata"]["path"] and "assume" not in d["//"]["metadata"]["path"]
+        if f"{function_id}/execution-role/" in d["//"]["metadata"]["path"]
+        and "assume" not in d["//"]["metadata"]["path"]
     }
-    assert set(docs) == {
-        "write-logs-document",
-        "xray-write-document",
-        "input-bucket-objects-document",
-        "input-bucket-list-document",
-        "output-bucket-objects-document",
-        "output-bucket-list-document",
-    }
+
+
+INPUT_ARN, OUTPUT_ARN = "${aws_s3_bucket.input-bucket_5DD4D8B1.arn}", "${aws_s3_bucket.output-bucket_A36D79CA.arn}"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("function_id", ["inference-function", "worker-function"])
+def test_role_permissions_are_explicit_scoped_grants(stacks, env, function_id):
+    docs = grants_of(stacks[f"inference-{env}"], function_id)
     for name, (statement,) in docs.items():
         assert statement["effect"] == "Allow"
         for action in statement["actions"]:
             assert action != "*" and not action.endswith(":*"), (name, action)
-        if name != "xray-write-document":
+        if name != "xray-write":
             assert "*" not in statement["resources"], name
-    assert docs["input-bucket-objects-document"][0]["resources"] == [
-        "${aws_s3_bucket.input-bucket_5DD4D8B1.arn}/uploads/*"
-    ]
-    assert docs["output-bucket-objects-document"][0]["resources"] == [
-        "${aws_s3_bucket.output-bucket_A36D79CA.arn}/results/*"
-    ]
-    assert docs["input-bucket-list-document"][0]["condition"][0]["values"] == ["uploads/*"]
-    assert docs["xray-write-document"][0]["resources"] == ["*"]
+    assert docs["xray-write"][0]["resources"] == ["*"]
     assert "DeleteObject" not in json.dumps(docs)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
+    docs = grants_of(stacks[f"inference-{env}"], "inference-function")
+    assert set(docs) == {
+        "write-logs",
+        "xray-write",
+        "predict-uploads-objects",
+        "predict-uploads-list",
+        "predict-results-objects",
+        "predict-results-list",
+        "job-uploads-objects",
+        "job-uploads-list",
+        "job-results-objects",
+        "job-results-list",
+    }
+    assert docs["predict-uploads-objects"][0]["resources"] == [f"{INPUT_ARN}/uploads/predict/*"]
+    assert docs["predict-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/predict/*"]
+    # it presigns the jobs' uploads (PutObject under their prefix only) and sees them arrive
+    assert docs["job-uploads-objects"][0]["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
+    assert "s3:PutObject" in docs["job-uploads-objects"][0]["actions"]
+    assert docs["job-uploads-list"][0]["condition"][0]["values"] == ["uploads/jobs/*"]
+    assert docs["job-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/jobs/*"]
+    assert "sqs:" not in json.dumps(docs)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_worker_reads_only_job_uploads_and_writes_only_job_results(stacks, env):
+    docs = grants_of(stacks[f"inference-{env}"], "worker-function")
+    assert set(docs) == {
+        "write-logs",
+        "xray-write",
+        "job-uploads-objects",
+        "job-uploads-list",
+        "job-results-objects",
+        "job-results-list",
+        "job-messages-consume",
+    }
+    uploads = docs["job-uploads-objects"][0]
+    assert uploads["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
+    assert set(uploads["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}, "read only: never the API's uploads"
+    assert docs["job-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/jobs/*"]
+    consume = docs["job-messages-consume"][0]
+    (queue_arn,) = consume["resources"]
+    assert queue_arn.startswith("${aws_sqs_queue.job-queue_") and "dead-letter" not in queue_arn
+    assert set(consume["actions"]) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    }
+
+
+# --- jobs --------------------------------------------------------------------
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_job_queue_is_encrypted_with_a_dead_letter_queue_and_room_for_the_worker(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    settings = DEV if env == "dev" else PROD
+    queue = one_resource(stack, "aws_sqs_queue", "job-queue/queue")
+    dead = one_resource(stack, "aws_sqs_queue", "job-queue/dead-letter-queue")
+    assert queue["sqs_managed_sse_enabled"] is True and dead["sqs_managed_sse_enabled"] is True
+    assert queue["visibility_timeout_seconds"] == 6 * settings.jobs.worker_timeout_s > settings.jobs.worker_timeout_s
+    redrive = json.loads(queue["redrive_policy"])
+    assert redrive["maxReceiveCount"] == settings.jobs.max_receives
+    assert redrive["deadLetterTargetArn"].startswith("${aws_sqs_queue.job-queue_dead-letter-queue_")
+    assert dead["message_retention_seconds"] == 14 * 24 * 3600
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_only_the_input_bucket_may_send_and_only_job_uploads_are_announced(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    (statement,) = policy_statements(stack, "job-queue/bucket-notifications-policy")
+    assert statement["actions"] == ["sqs:SendMessage"]
+    assert statement["principals"] == [{"type": "Service", "identifiers": ["s3.amazonaws.com"]}]
+    assert statement["condition"] == [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": [INPUT_ARN]}]
+    notification = one_resource(stack, "aws_s3_bucket_notification")
+    assert notification["bucket"] == "${aws_s3_bucket.input-bucket_5DD4D8B1.id}"
+    (queue,) = notification["queue"]
+    assert queue["events"] == ["s3:ObjectCreated:*"] and queue["filter_prefix"] == "uploads/jobs/"
+    assert any("aws_sqs_queue_policy" in d for d in notification["depends_on"]), "S3 checks the policy first"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_worker_is_the_same_image_with_its_handler_consuming_the_queue(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    settings = DEV if env == "dev" else PROD
+    api = one_resource(stack, "aws_lambda_function", "inference-function/function")
+    worker = one_resource(stack, "aws_lambda_function", "worker-function/function")
+    assert worker["image_uri"] == api["image_uri"]
+    assert worker["image_config"] == {"command": ["service.worker.handler"]}
+    assert (worker["memory_size"], worker["timeout"]) == (
+        settings.jobs.worker_memory_mb,
+        settings.jobs.worker_timeout_s,
+    )
+    assert worker["ephemeral_storage"] == {"size": settings.jobs.worker_ephemeral_storage_mb}
+    assert worker["environment"] == api["environment"], "both read the same settings"
+    mapping = one_resource(stack, "aws_lambda_event_source_mapping")
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["batch_size"] == settings.jobs.batch_size
+    assert mapping["event_source_arn"].startswith("${aws_sqs_queue.job-queue_")
+    assert any("job-messages-consume" in d for d in mapping["depends_on"]), "Lambda checks the role on creation"
 
 
 def test_model_bucket_grant_is_read_only_on_its_prefix():
@@ -188,15 +287,19 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
     env = dataclasses.replace(DEV, model_store=ModelStoreSettings(bucket="team-models", prefix="bp/0.4.0/"))
     stack = InferenceStack(Testing.app(), env, InferenceConfig())
     synthesized = json.loads(Testing.synth(stack))
-    (model_read,) = [
+    model_reads = [
         d["statement"][0]
         for key, d in synthesized["data"]["aws_iam_policy_document"].items()
         if "model-bucket-objects-document" in key
     ]
-    assert model_read["resources"] == ["arn:aws:s3:::team-models/bp/0.4.0/*"]
-    assert set(model_read["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}
-    (fn,) = synthesized["resource"]["aws_lambda_function"].values()
-    assert fn["environment"]["variables"]["INFERENCE_MODEL_URI"] == f"s3://team-models/bp/0.4.0/{BASIC_PITCH.filename}"
+    assert len(model_reads) == 2, "the API function and the worker"
+    for model_read in model_reads:
+        assert model_read["resources"] == ["arn:aws:s3:::team-models/bp/0.4.0/*"]
+        assert set(model_read["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    for fn in synthesized["resource"]["aws_lambda_function"].values():
+        assert (
+            fn["environment"]["variables"]["INFERENCE_MODEL_URI"] == f"s3://team-models/bp/0.4.0/{BASIC_PITCH.filename}"
+        )
 
 
 # --- API -------------------------------------------------------------------
@@ -205,15 +308,21 @@ def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
     stack = stacks[f"inference-{env}"]
     api = one_resource(stack, "aws_api_gateway_rest_api")
     assert api["binary_media_types"] == list(contract.BINARY_MEDIA_TYPES)
-    assert {r["path_part"] for r in resources_of(stack, "aws_api_gateway_resource").values()} == {"predict", "health"}
+    assert {r["path_part"] for r in resources_of(stack, "aws_api_gateway_resource").values()} == {
+        "predict",
+        "health",
+        "jobs",
+        "{job_id}",
+    }
     for route in contract.ROUTES:
-        slug = f"{route.path.strip('/')}-{route.method.lower()}"
+        slug = "-".join(f"by-{p[1:-1]}" if p.startswith("{") else p for p in route.path.strip("/").split("/"))
+        slug = f"{slug}-{route.method.lower()}"
         integration = one_resource(stack, "aws_api_gateway_integration", f"{slug}-integration")
         assert integration["type"] == "AWS_PROXY" and integration["integration_http_method"] == "POST"
         assert integration["uri"] == "${aws_lambda_function.inference-function_DF3117D1.invoke_arn}"
         permission = one_resource(stack, "aws_lambda_permission", f"{slug}-permission")
         assert permission["principal"] == "apigateway.amazonaws.com"
-        assert permission["source_arn"].endswith(f"/*/{route.method}{route.path}")
+        assert permission["source_arn"].endswith(f"/*/{route.method}{route.path.replace('{job_id}', '*')}")
     assert stack["output"]["predict_url"]["value"].endswith(".invoke_url}/predict")
 
 
@@ -331,6 +440,11 @@ def test_outputs_cover_what_operators_need(stacks):
         "function_name",
         "function_log_group_name",
         "api_access_log_group_name",
+        "jobs_url",
+        "job_queue_url",
+        "job_dead_letter_queue_url",
+        "worker_function_name",
+        "worker_log_group_name",
     }
 
 

@@ -1,6 +1,6 @@
-"""The service under test: the Lambda entry in this process, and `make serve`'s server on a socket.
+"""The service under test: its two Lambda entries in this process, and `make serve`'s server on a socket.
 
-Both need the model, so every test using them is marked `model` (tests/conftest.py).
+All of it needs the model, so every test using these is marked `model` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,15 +17,30 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from service.local_jobs import JobQueues, create_pipeline
 from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
 from tests.support.service import LocalServer
 
+QUEUE_VISIBILITY_S = 2
+"""Short, so redeliveries after a failure come within seconds."""
+
+
+@dataclass(frozen=True)
+class Emulated:
+    """moto in this process, with the buckets and the jobs pipeline, and the entries imported against it."""
+
+    handler: ModuleType
+    worker: ModuleType
+    s3: Any
+    sqs: Any
+    queues: JobQueues
+
 
 @pytest.fixture(scope="session")
-def lambda_entry(model_artifact: Path) -> Iterator[tuple[ModuleType, Any]]:
-    """`service.handler` imported as Lambda imports it (settings from the environment), against an
-    in-process moto; yields the module and an S3 client on that moto. The environment is restored
-    after the import: the module's clients keep what they resolved."""
+def emulated(model_artifact: Path) -> Iterator[Emulated]:
+    """`service.handler` and `service.worker` imported as Lambda imports them (settings from the
+    environment). The environment is restored after the imports: the modules' clients keep what they
+    resolved."""
     port = free_port()
     emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     emulator.start()
@@ -37,17 +53,25 @@ def lambda_entry(model_artifact: Path) -> Iterator[tuple[ModuleType, Any]]:
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     saved = dict(os.environ)
-    os.environ.update({**aws, **local_settings().to_environment(), "POWERTOOLS_METRICS_NAMESPACE": "AudioInference"})
+    os.environ.update({**aws, **local_settings().to_environment()})
     try:
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3 = boto3.client("s3")
         for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
             s3.create_bucket(Bucket=bucket)
-        module = importlib.import_module("service.handler")
+        queues = create_pipeline(local_settings(), visibility_timeout_s=QUEUE_VISIBILITY_S)
+        handler = importlib.import_module("service.handler")
+        worker = importlib.import_module("service.worker")
+        sqs = boto3.client("sqs")
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    yield module, s3
+    yield Emulated(handler=handler, worker=worker, s3=s3, sqs=sqs, queues=queues)
     emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def lambda_entry(emulated: Emulated) -> tuple[ModuleType, Any]:
+    return emulated.handler, emulated.s3
 
 
 @pytest.fixture(scope="session")

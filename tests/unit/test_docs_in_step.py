@@ -10,11 +10,13 @@ from config.environments import (
     ApiSettings,
     EnvironmentConfig,
     FunctionSettings,
+    JobSettings,
     ModelStoreSettings,
     RegistrySettings,
     StorageSettings,
 )
 from inference import env_names
+from service.settings import ENVIRONMENT_VARIABLES
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 NESTED = {
@@ -23,6 +25,7 @@ NESTED = {
     "storage": StorageSettings,
     "model_store": ModelStoreSettings,
     "registry": RegistrySettings,
+    "jobs": JobSettings,
 }
 
 
@@ -43,3 +46,8 @@ def test_every_inference_setting_and_variable_is_in_the_readme():
     for (section, field), variable in env_names.INFERENCE_SETTINGS.items():
         assert f"{section}.{field}" in documented
         assert f"`{variable}`" in README
+
+
+def test_every_service_variable_is_in_the_readme():
+    for field, variable in ENVIRONMENT_VARIABLES.items():
+        assert f"| `{field}` | `{variable}` |" in README, field

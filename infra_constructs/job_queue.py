@@ -1,0 +1,90 @@
+"""An encrypted SQS queue with a dead-letter queue, for work an S3 bucket announces.
+
+Messages that fail `max_receives` times move to the dead-letter queue and stay there for its
+retention. `allow_bucket` gives one bucket, and only that bucket, the right to send its event
+notifications (the queue policy S3 needs before it accepts a notification configuration).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
+from constructs import Construct
+
+MAX_VISIBILITY_TIMEOUT_S = 12 * 3600
+MAX_RETENTION_S = 14 * 24 * 3600
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobQueueProps:
+    name: str
+    """The queue's name; the dead-letter queue is <name>-dlq."""
+    visibility_timeout_s: int
+    """How long a received message stays hidden; above the consumer's timeout (AWS advises 6x for Lambda)."""
+    max_receives: int = 3
+    """Receives before a message moves to the dead-letter queue; left out: 3."""
+    retention_s: int = 4 * 24 * 3600
+    """How long an unprocessed message is kept; left out: 4 days (SQS's default)."""
+    dead_letter_retention_s: int = MAX_RETENTION_S
+    """How long failed messages wait for inspection; left out: 14 days (the maximum)."""
+
+
+class JobQueue(Construct):
+    def __init__(self, scope: Construct, id_: str, props: JobQueueProps) -> None:
+        super().__init__(scope, id_)
+        self.dead_letter_queue = SqsQueue(
+            self,
+            "dead-letter-queue",
+            name=f"{props.name}-dlq",
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=props.dead_letter_retention_s,
+        )
+        self.queue = SqsQueue(
+            self,
+            "queue",
+            name=props.name,
+            sqs_managed_sse_enabled=True,
+            visibility_timeout_seconds=min(props.visibility_timeout_s, MAX_VISIBILITY_TIMEOUT_S),
+            message_retention_seconds=props.retention_s,
+            receive_wait_time_seconds=20,  # long polling: fewer empty receives
+            # Compact, as jsonencode writes it and SQS returns it: anything else re-plans forever.
+            redrive_policy=json.dumps(
+                {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": props.max_receives},
+                separators=(",", ":"),
+            ),
+        )
+        self.arn: str = self.queue.arn
+        self.url: str = self.queue.url
+
+    def allow_bucket(self, bucket_arn: str) -> SqsQueuePolicy:
+        """Let S3 send this bucket's event notifications here, and no other bucket's."""
+        document = DataAwsIamPolicyDocument(
+            self,
+            "bucket-notifications-policy",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    sid="AllowTheBucketsEventNotifications",
+                    effect="Allow",
+                    actions=["sqs:SendMessage"],
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(type="Service", identifiers=["s3.amazonaws.com"])
+                    ],
+                    resources=[self.queue.arn],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="ArnEquals", variable="aws:SourceArn", values=[bucket_arn]
+                        )
+                    ],
+                )
+            ],
+        )
+        return SqsQueuePolicy(self, "policy", queue_url=self.queue.url, policy=document.json)

@@ -1,0 +1,268 @@
+"""The jobs pipeline in this process against moto: S3 -> SQS -> the worker handler (through the same
+event-source poller `make serve` runs), and each fault with what must not be lost or duplicated."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from inference.testing import signals
+from service.job_requests import JobRequest, create_job
+from service.jobs import JobStatus, JobStore
+from service.local_jobs import QueuePoller
+from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, LocalContext
+from tests.service.conftest import QUEUE_VISIBILITY_S, Emulated
+from tests.support.audio import wav_bytes
+
+CLIP = wav_bytes(signals.render(signals.chords(4, 3.0), 22050, 3.0, seed=4), 22050)
+
+
+@pytest.fixture
+def store(emulated: Emulated) -> JobStore:
+    return JobStore(emulated.s3, emulated.worker.settings)
+
+
+@pytest.fixture
+def poller(emulated: Emulated) -> Iterator[Callable[[], QueuePoller]]:
+    started: list[QueuePoller] = []
+
+    def start() -> QueuePoller:
+        poller = QueuePoller(
+            emulated.queues, emulated.worker.handler, lambda rid: LocalContext(aws_request_id=rid), sqs=emulated.sqs
+        )
+        poller.start()
+        started.append(poller)
+        return poller
+
+    yield start
+    for poller in started:
+        poller.stop()
+
+
+def new_job(
+    emulated: Emulated,
+    store: JobStore,
+    *,
+    content_type: str = "audio/wav",
+    size: int | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    request = JobRequest(
+        filename="take one.wav", content_type=content_type, size_bytes=size, parameters=parameters or {}
+    )
+    return create_job(request, store=store, s3=emulated.s3, status_url="/jobs/{job_id}")
+
+
+def upload(created: dict[str, Any], data: bytes, content_type: str = "audio/wav") -> requests.Response:
+    form = created["upload"]
+    return requests.post(form["url"], data=form["fields"], files={"file": ("x", data, content_type)}, timeout=30)
+
+
+def wait_for(store: JobStore, job_id: str, states: tuple[str, ...], timeout: float = 30) -> JobStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = store.read(job_id)
+        if found and found[0].status in states:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach {states}: {store.read(job_id)}")
+
+
+def queue_depths(emulated: Emulated) -> tuple[int, int]:
+    """Messages (visible + in flight) in the queue and in the dead-letter queue."""
+
+    def depth(url: str) -> int:
+        attributes = emulated.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
+    return depth(emulated.queues.url), depth(emulated.queues.dead_letter_url)
+
+
+def drain(emulated: Emulated) -> None:
+    """Remove S3's test event and anything a previous test left, so each test sees its own messages."""
+    for url in (emulated.queues.url, emulated.queues.dead_letter_url):
+        while messages := emulated.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                emulated.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def objects(emulated: Emulated, bucket: str, job_id: str) -> dict[str, str]:
+    listed = emulated.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: o["ETag"] + o["LastModified"].isoformat() for o in listed if job_id in o["Key"]}
+
+
+def test_an_upload_runs_once_and_a_repeated_message_changes_nothing(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller]
+) -> None:
+    drain(emulated)
+    created = new_job(emulated, store, parameters={"onset_threshold": 0.55})
+    assert upload(created, CLIP).status_code == 204
+    poller()
+    done = wait_for(store, created["job_id"], ("succeeded", "failed"))
+    assert done.status == "succeeded" and done.attempts == 1 and done.result and done.result["notes_count"] > 0
+    result = json.loads(emulated.s3.get_object(Bucket=OUTPUT_BUCKET, Key=done.result["json_key"])["Body"].read())
+    assert result["parameters"]["onset_threshold"] == 0.55
+    before = objects(emulated, OUTPUT_BUCKET, created["job_id"])
+
+    # The same notification again, as SQS's at-least-once delivery may hand it over.
+    record = {
+        "eventName": "ObjectCreated:Post",
+        "s3": {"bucket": {"name": INPUT_BUCKET}, "object": {"key": done.upload_key.replace(" ", "+")}},
+    }
+    emulated.sqs.send_message(QueueUrl=emulated.queues.url, MessageBody=json.dumps({"Records": [record]}))
+    deadline = time.monotonic() + 15
+    while queue_depths(emulated) != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert queue_depths(emulated) == (0, 0), "the duplicate was acknowledged"
+    assert objects(emulated, OUTPUT_BUCKET, created["job_id"]) == before, "nothing rewritten"
+    assert store.read(created["job_id"])[0] == done  # type: ignore[index]
+
+
+def test_a_worker_killed_mid_job_leaves_the_message_to_come_back_and_the_job_completes_once(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller]
+) -> None:
+    drain(emulated)
+    created = new_job(emulated, store)
+    assert upload(created, CLIP).status_code == 204
+    # A worker receives the message, marks the job running, and dies before finishing: no delete.
+    deadline = time.monotonic() + 10
+    message = None
+    while message is None and time.monotonic() < deadline:
+        for candidate in emulated.sqs.receive_message(QueueUrl=emulated.queues.url, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            if created["job_id"] in candidate["Body"]:
+                message = candidate
+    assert message is not None
+    store.advance(created["job_id"], "running", attempts=1)
+    poller()  # the message is invisible until the timeout, then the worker gets it again
+    done = wait_for(store, created["job_id"], ("succeeded", "failed"), timeout=QUEUE_VISIBILITY_S + 30)
+    assert done.status == "succeeded" and done.attempts == 2
+    assert len(objects(emulated, OUTPUT_BUCKET, created["job_id"])) == 3  # status, result.json, result.mid
+
+
+def test_undecodable_audio_fails_the_job_at_once_and_keeps_the_input(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller]
+) -> None:
+    drain(emulated)
+    created = new_job(emulated, store, content_type="audio/mpeg")
+    assert upload(created, b"not audio at all " * 100, "audio/mpeg").status_code == 204
+    poller()
+    done = wait_for(store, created["job_id"], ("succeeded", "failed"))
+    assert done.status == "failed" and done.attempts == 1
+    assert done.error and done.error["code"] in ("unsupported_audio_format", "undecodable_audio")
+    time.sleep(QUEUE_VISIBILITY_S + 1)
+    assert queue_depths(emulated) == (0, 0), "not retried, not dead-lettered"
+    assert store.read(created["job_id"])[0].attempts == 1  # type: ignore[index]
+    assert list(objects(emulated, INPUT_BUCKET, created["job_id"])) == [done.upload_key]
+
+
+def test_a_job_that_always_crashes_ends_in_the_dead_letter_queue_failed_with_its_input_kept(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drain(emulated)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise MemoryError("the worker ran out of memory")
+
+    monkeypatch.setattr(emulated.worker.transcriber, "transcribe_decoded", crash)
+    created = new_job(emulated, store)
+    assert upload(created, CLIP).status_code == 204
+    poller()
+    max_receives = emulated.worker.settings.job_max_receives
+    done = wait_for(store, created["job_id"], ("failed",), timeout=(QUEUE_VISIBILITY_S + 3) * (max_receives + 1))
+    assert done.attempts == max_receives and done.error and done.error["code"] == "worker_failed"
+    assert "kept for inspection" in done.error["message"]
+    deadline = time.monotonic() + 3 * QUEUE_VISIBILITY_S + 10
+    while queue_depths(emulated) != (0, 1) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert queue_depths(emulated) == (0, 1), "the message waits in the dead-letter queue"
+    assert list(objects(emulated, INPUT_BUCKET, created["job_id"])) == [done.upload_key]
+
+
+def test_the_presigned_upload_fixes_key_size_and_content_type(emulated: Emulated, store: JobStore) -> None:
+    """What S3 enforces on the upload: its policy, decoded."""
+    created = new_job(emulated, store, size=1000)
+    fields = created["upload"]["fields"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    assert {"key": f"uploads/jobs/{created['job_id']}/take one.wav"} in conditions
+    assert {"Content-Type": "audio/wav"} in conditions and {"bucket": INPUT_BUCKET} in conditions
+    assert ["content-length-range", 1, 1000] in conditions
+    assert policy["expiration"][:16] == created["upload"]["expires_at"][:16]
+    assert fields["key"] == f"uploads/jobs/{created['job_id']}/take one.wav"
+
+
+@pytest.mark.parametrize(
+    "why, size, data, content_type",
+    [
+        ("larger than the job said", 1000, b"\0" * 2000, "audio/wav"),
+        ("another content type", None, CLIP, "audio/flac"),
+    ],
+)
+def test_an_upload_against_its_policy_never_runs_and_fails_the_job_with_the_input_kept(
+    emulated: Emulated,
+    store: JobStore,
+    poller: Callable[[], QueuePoller],
+    why: str,
+    size: int | None,
+    data: bytes,
+    content_type: str,
+) -> None:
+    """S3 refuses such uploads outright (the policy above); moto does not enforce POST policies, so the
+    worker's own check is what shows here: the job fails at once with the reason, nothing is transcribed."""
+    drain(emulated)
+    created = new_job(emulated, store, size=size)
+    fields = dict(created["upload"]["fields"], **{"Content-Type": content_type})
+    response = requests.post(
+        created["upload"]["url"], data=fields, files={"file": ("x", data, content_type)}, timeout=30
+    )
+    if response.status_code in (400, 403):  # a store that enforces the policy (S3)
+        assert store.read(created["job_id"])[0].status == "awaiting_upload"  # type: ignore[index]
+        return
+    poller()
+    done = wait_for(store, created["job_id"], ("succeeded", "failed"))
+    assert done.status == "failed" and done.error and done.error["code"] == "upload_rejected", (why, done)
+    assert list(objects(emulated, OUTPUT_BUCKET, created["job_id"])) == [store.status_key(created["job_id"])]
+    assert list(objects(emulated, INPUT_BUCKET, created["job_id"])) == [done.upload_key]
+
+
+def test_status_never_moves_backwards_nor_past_a_final_state(emulated: Emulated, store: JobStore) -> None:
+    created = new_job(emulated, store)
+    job_id = created["job_id"]
+    assert store.advance(job_id, "running", attempts=1).status == "running"  # type: ignore[union-attr]
+    assert store.advance(job_id, "queued").status == "running"  # type: ignore[union-attr]  # an older writer
+    store.advance(job_id, "succeeded", result={"json_key": "k", "midi_key": "m", "notes_count": 1, "duration_s": 1})
+    assert store.advance(job_id, "failed", error={"code": "x", "message": "late"}).status == "succeeded"  # type: ignore[union-attr]
+    assert store.advance(job_id, "running", attempts=9).attempts == 1  # type: ignore[union-attr]
+
+
+def test_a_status_written_between_read_and_write_is_not_overwritten(
+    emulated: Emulated, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers interleave: the compare-and-swap sees the newer document and decides again."""
+    created = new_job(emulated, store)
+    job_id = created["job_id"]
+    real_read = store.read
+    raced: list[bool] = []
+
+    def read_then_race(jid: str) -> tuple[JobStatus, str] | None:
+        found = real_read(jid)
+        if not raced:  # another worker finishes the job right after our read
+            raced.append(True)
+            store.advance(
+                jid, "succeeded", result={"json_key": "k", "midi_key": "m", "notes_count": 2, "duration_s": 2.0}
+            )
+        return found
+
+    monkeypatch.setattr(store, "read", read_then_race)
+    after = store.advance(job_id, "running", attempts=1)
+    assert after is not None and after.status == "succeeded" and after.result and after.result["notes_count"] == 2
