@@ -82,6 +82,7 @@ def main() -> int:
             f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}"
         )
     bench_service.report(files["30 s clip"])
+    bench_service.report_jobs(files["10 min file"])
     image_size()
     return 0
 

@@ -3,7 +3,9 @@
 - a clip through POST /predict on `make serve`'s server vs `Transcriber.transcribe` in one process, on
   the same file, both warm, median of several calls;
 - `import service.handler` (model on disk) in a fresh process: our share of a Lambda cold start;
-- the server's resident memory when idle with the model loaded.
+- the server's resident memory when idle with the model loaded;
+- a 10-minute file through the whole local job flow (POST /jobs, presigned upload, S3 -> SQS -> worker,
+  polling, result download) vs `python -m inference transcribe` on the same file.
 """
 
 from __future__ import annotations
@@ -136,3 +138,92 @@ def report(wav_clip: Path) -> None:
         f"ratios (targets: HTTP/in-process <= 1.15x, import + init < 1 s): "
         f"HTTP/in-process {http / direct:4.2f}x   import + init {cold:4.2f} s"
     )
+
+
+def as_mp3(wav: Path) -> Path:
+    """The file as MP3, as long recordings usually arrive (and small enough to move around)."""
+    import soundfile as sf
+
+    target = wav.with_suffix(".mp3")
+    if not target.exists():
+        data, rate = sf.read(wav, dtype="float32")
+        sf.write(target, data, rate, format="MP3")
+    return target
+
+
+def cli_seconds(path: Path) -> float:
+    """`python -m inference transcribe` on the file, wall clock, fresh process (median of 3)."""
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "inference", "transcribe", str(path), "--json", str(path.with_suffix(".cli.json"))],
+            check=True,
+            capture_output=True,
+            cwd=REPO,
+        )
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+def job_flow_seconds(path: Path) -> tuple[float, int]:
+    """From POST /jobs to the result JSON downloaded, through `make serve`'s server (median of 3)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.local_server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    data = path.read_bytes()
+    try:
+        _wait_until_up(url, server)
+        runs, notes = [], 0
+        for _ in range(3):
+            started = time.perf_counter()
+            created = requests.post(
+                f"{url}/jobs",
+                json={"filename": path.name, "content_type": "audio/mpeg", "size_bytes": len(data)},
+                timeout=30,
+            ).json()
+            form = created["upload"]
+            requests.post(
+                form["url"], data=form["fields"], files={"file": (path.name, data, "audio/mpeg")}, timeout=300
+            ).raise_for_status()
+            while (job := requests.get(created["status_url"], timeout=30).json())["status"] not in (
+                "succeeded",
+                "failed",
+            ):
+                time.sleep(0.05)
+            if job["status"] != "succeeded":
+                raise SystemExit(f"the job failed: {job}")
+            notes = len(requests.get(job["result"]["json_url"], timeout=60).json()["notes"])
+            runs.append(time.perf_counter() - started)
+        return statistics.median(runs), notes
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{url}/health", timeout=2).raise_for_status()
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the local server did not start") from None
+            time.sleep(0.2)
+
+
+def report_jobs(long_wav: Path) -> None:
+    path = as_mp3(long_wav)
+    flow, notes = job_flow_seconds(path)
+    cli = cli_seconds(path)
+    cli_notes = len(json.loads(path.with_suffix(".cli.json").read_text())["notes"])
+    print(f"\njobs ({path.name}, {path.stat().st_size / 1e6:.1f} MB, median of 3 each)")
+    print(f"  POST /jobs -> upload -> S3 -> SQS -> worker -> result downloaded   {flow:6.2f} s   {notes} notes")
+    print(f"  python -m inference transcribe (fresh process)                    {cli:6.2f} s   {cli_notes} notes")
+    print(f"ratio (target <= 1.2x): job flow / CLI {flow / cli:4.2f}x")
