@@ -96,13 +96,9 @@ class ContainerFunction(Construct):
         The mapping waits for the role's policies: Lambda checks the queue permissions when it is created.
         """
         self.role.grant(f"{id_}-consume", perms.SQS_CONSUME, [queue_arn])
+        batching = {"batch_size": batch_size, "function_response_types": ["ReportBatchItemFailures"]}
         mapping = LambdaEventSourceMapping(
-            self,
-            id_,
-            function_name=self.function.function_name,
-            event_source_arn=queue_arn,
-            batch_size=batch_size,
-            function_response_types=["ReportBatchItemFailures"],
+            self, id_, function_name=self.function_name, event_source_arn=queue_arn, **batching
         )
         self.role.add_dependent(mapping)
         return mapping

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -41,29 +42,25 @@ class JobQueueProps:
 class JobQueue(Construct):
     def __init__(self, scope: Construct, id_: str, props: JobQueueProps) -> None:
         super().__init__(scope, id_)
-        self.dead_letter_queue = SqsQueue(
-            self,
-            "dead-letter-queue",
-            name=f"{props.name}-dlq",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=props.dead_letter_retention_s,
+        self.dead_letter_queue = self._encrypted_queue(
+            "dead-letter-queue", f"{props.name}-dlq", message_retention_seconds=props.dead_letter_retention_s
         )
-        self.queue = SqsQueue(
-            self,
+        # The redrive policy is compact, as jsonencode writes it and SQS returns it: anything else re-plans.
+        redrive = {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": props.max_receives}
+        self.queue = self._encrypted_queue(
             "queue",
-            name=props.name,
-            sqs_managed_sse_enabled=True,
+            props.name,
             visibility_timeout_seconds=min(props.visibility_timeout_s, MAX_VISIBILITY_TIMEOUT_S),
             message_retention_seconds=props.retention_s,
             receive_wait_time_seconds=20,  # long polling: fewer empty receives
-            # Compact, as jsonencode writes it and SQS returns it: anything else re-plans forever.
-            redrive_policy=json.dumps(
-                {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": props.max_receives},
-                separators=(",", ":"),
-            ),
+            redrive_policy=json.dumps(redrive, separators=(",", ":")),
         )
         self.arn: str = self.queue.arn
         self.url: str = self.queue.url
+
+    def _encrypted_queue(self, id_: str, name: str, **settings: Any) -> SqsQueue:
+        """A queue encrypted at rest with SQS-managed keys."""
+        return SqsQueue(self, id_, name=name, sqs_managed_sse_enabled=True, **settings)
 
     def allow_bucket(self, bucket_arn: str) -> SqsQueuePolicy:
         """Let S3 send this bucket's event notifications here, and no other bucket's."""
