@@ -224,6 +224,9 @@ class JobSettings:
     """Messages per worker invocation (1-10): one long job each by default."""
     max_receives: int = 3
     """Deliveries before a message goes to the dead-letter queue and its job is marked failed (1-100)."""
+    max_duration_s: int = 3600
+    """Longest audio a job transcribes (1-3,600 s); /predict keeps audio.max_duration_s. An hour takes
+    ~80 s and ~1 GB on two vCPUs today: well inside the worker's defaults."""
     max_upload_mb: int = 500
     """Largest upload a job accepts, in MB (1-5,000): the presigned POST's policy enforces it."""
     upload_url_expiry_s: int = 900
@@ -237,6 +240,7 @@ class JobSettings:
         int_in("jobs.batch_size", self.batch_size, 1, 10)
         int_in("jobs.max_receives", self.max_receives, 1, 100)
         int_in("jobs.max_upload_mb", self.max_upload_mb, 1, 5000)
+        int_in("jobs.max_duration_s", self.max_duration_s, 1, 3600)
         int_in("jobs.upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
 
     @property

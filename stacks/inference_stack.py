@@ -161,6 +161,7 @@ class InferenceStack(EnvironmentStack):
             cors_allowed_origins=env.api.cors_allowed_origins,
             log_level=env.function.log_level,
             job_max_upload_bytes=env.jobs.max_upload_mb * 1_000_000,
+            job_max_duration_s=env.jobs.max_duration_s,
             upload_url_expiry_s=env.jobs.upload_url_expiry_s,
             job_max_receives=env.jobs.max_receives,
         )

@@ -28,8 +28,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "job_max_upload_bytes": "INFERENCE_JOB_MAX_UPLOAD_BYTES",
     "upload_url_expiry_s": "INFERENCE_UPLOAD_URL_EXPIRY_S",
     "job_max_receives": "INFERENCE_JOB_MAX_RECEIVES",
+    "job_max_duration_s": "INFERENCE_JOB_MAX_DURATION_S",
 }
-_INTEGER_FIELDS = ("job_max_upload_bytes", "upload_url_expiry_s", "job_max_receives")
+_INTEGER_FIELDS = ("job_max_upload_bytes", "upload_url_expiry_s", "job_max_receives", "job_max_duration_s")
 
 _PREFIX = r"^[A-Za-z0-9][A-Za-z0-9\-_./]*/$"
 
@@ -56,6 +57,8 @@ class ServiceSettings:
     upload_url_expiry_s: int = 900
     """How long a job's presigned upload stays valid."""
     job_max_receives: int = 3
+    job_max_duration_s: int = 3600
+    """Longest audio a job transcribes (the synchronous route keeps audio.max_duration_s)."""
     """Deliveries of a job's message before it goes to the dead-letter queue; the last failing one
     marks the job failed."""
 
@@ -72,6 +75,7 @@ class ServiceSettings:
         int_in("job_max_upload_bytes", self.job_max_upload_bytes, 1, 5 * 1024**3)
         int_in("upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
         int_in("job_max_receives", self.job_max_receives, 1, 1000)
+        int_in("job_max_duration_s", self.job_max_duration_s, 1, 3600)
 
     def to_environment(self) -> dict[str, str]:
         """Every setting as the variable the service reads back."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -35,7 +36,9 @@ tracer = Tracer(service=f"{SERVICE_NAME}-worker")
 
 settings = ServiceSettings.from_environment(os.environ)
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
-config = load_config()
+# Jobs take longer audio than a request: the same runtime settings with the jobs' duration limit.
+loaded = load_config()
+config = replace(loaded, audio=replace(loaded.audio, max_duration_s=float(settings.job_max_duration_s)))
 transcriber = Transcriber(config, s3_client=s3)
 store = JobStore(s3, settings)
 processor = BatchProcessor(event_type=EventType.SQS)

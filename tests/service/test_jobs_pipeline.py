@@ -266,3 +266,23 @@ def test_a_status_written_between_read_and_write_is_not_overwritten(
     monkeypatch.setattr(store, "read", read_then_race)
     after = store.advance(job_id, "running", attempts=1)
     assert after is not None and after.status == "succeeded" and after.result and after.result["notes_count"] == 2
+
+
+def test_jobs_take_longer_audio_than_a_request(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller]
+) -> None:
+    """11 minutes of silence: over /predict's 600 s, within the jobs' limit."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(8000 * 660, dtype=np.float32), 8000, format="FLAC")
+    assert emulated.handler.service.config.audio.max_duration_s < 660 <= emulated.worker.settings.job_max_duration_s
+    drain(emulated)
+    created = new_job(emulated, store, content_type="audio/flac")
+    assert upload(created, buffer.getvalue(), "audio/flac").status_code == 204
+    poller()
+    done = wait_for(store, created["job_id"], ("succeeded", "failed"), timeout=120)
+    assert done.status == "succeeded" and done.result and done.result["duration_s"] == 660.0
