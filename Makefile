@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SCANNERS := build/scanners
+SCANNERS_STAMP := $(SCANNERS)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
@@ -23,8 +25,14 @@ $(STAMP): requirements.txt requirements-dev.txt docker/requirements-inference.tx
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install >/dev/null; fi
 	touch $(STAMP)
 
-## setup: create .venv (Python and npm tools, the project itself editable, pre-commit hooks) and fetch the model
-setup: $(STAMP) model
+$(SCANNERS_STAMP): requirements-scanners.txt
+	test -x $(SCANNERS)/bin/python || $(PYTHON) -m venv $(SCANNERS)
+	$(SCANNERS)/bin/python -m pip install --quiet --upgrade pip
+	$(SCANNERS)/bin/python -m pip install --quiet -r requirements-scanners.txt
+	touch $(SCANNERS_STAMP)
+
+## setup: create .venv (Python and npm tools, the project itself editable, pre-commit hooks), the scanners' venv, the model
+setup: $(STAMP) $(SCANNERS_STAMP) model
 
 ## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator
 serve: $(STAMP) model
@@ -54,7 +62,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## test: lint, typecheck, then the whole suite; a missing component (terraform, provider, model) fails it
-test: $(STAMP) model lint typecheck
+test: $(STAMP) $(SCANNERS_STAMP) model lint typecheck
 	REQUIRE_COMPONENTS=1 $(PY) -m pytest
 
 ## test-fast: unit tests only, in seconds: no synth, terraform, emulator or model (missing components skip)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from inference.validation import ConfigError, int_in, matches, one_of, require
+from inference.validation import ConfigError, int_in, matches, number_in, one_of, require
 from service.settings import LOG_LEVELS
 
 # CloudWatch Logs accepts only these retention periods (days); 0 = never expire.
@@ -52,6 +52,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,6 +210,79 @@ class ModelStoreSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EncryptionSettings:
+    """Who holds the keys to the environment's data."""
+
+    customer_managed_key: bool = True
+    """A KMS key per stack of the environment (rotated yearly) for buckets, log groups, queues, function
+    environments and the image repository; false: AWS-managed encryption everywhere."""
+    key_deletion_window_days: int = 30
+    """Days a scheduled key deletion can still be cancelled (7-30)."""
+
+    def __post_init__(self) -> None:
+        require(
+            isinstance(self.customer_managed_key, bool),
+            "encryption.customer_managed_key",
+            self.customer_managed_key,
+            "true or false",
+        )
+        int_in("encryption.key_deletion_window_days", self.key_deletion_window_days, 7, 30)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSettings:
+    """CloudWatch alarms to the environment's SNS topic. An alarm goes off when its metric crosses the
+    threshold in `evaluation_periods` consecutive periods of `period_s`; missing data is not breaching."""
+
+    notification_email: str = ""
+    """Subscribe this address to the alarm topic (AWS mails a confirmation link); empty: no subscription."""
+    period_s: int = 300
+    """Length of one evaluation period (60-86,400 s, a multiple of 60)."""
+    evaluation_periods: int = 1
+    """Consecutive breaching periods before the alarm goes off (1-100)."""
+    function_errors: int = 1
+    """Invocation errors of a function in one period (1-100,000)."""
+    function_throttles: int = 1
+    """Throttled invocations of a function in one period (1-100,000)."""
+    duration_percent_of_timeout: int = 80
+    """A function's longest invocation, as a percentage of its timeout (10-100)."""
+    api_5xx_rate_percent: float = 1.0
+    """Share of API requests answered 5XX in one period (0.1-100 %)."""
+    api_p99_latency_ms: int = 10_000
+    """The API's 99th-percentile latency (100-29,000 ms; API Gateway's integration limit is 29 s)."""
+    queue_oldest_message_age_s: int = 1800
+    """Age of the oldest job waiting in the queue (60-1,209,600 s). The dead-letter queue alarms on any message."""
+
+    def __post_init__(self) -> None:
+        if self.notification_email:
+            matches("alarms.notification_email", self.notification_email, _EMAIL, "empty or an email address")
+        int_in("alarms.period_s", self.period_s, 60, 86_400)
+        require(self.period_s % 60 == 0, "alarms.period_s", self.period_s, "a multiple of 60 seconds")
+        int_in("alarms.evaluation_periods", self.evaluation_periods, 1, 100)
+        int_in("alarms.function_errors", self.function_errors, 1, 100_000)
+        int_in("alarms.function_throttles", self.function_throttles, 1, 100_000)
+        int_in("alarms.duration_percent_of_timeout", self.duration_percent_of_timeout, 10, 100)
+        number_in("alarms.api_5xx_rate_percent", self.api_5xx_rate_percent, 0.1, 100)
+        int_in("alarms.api_p99_latency_ms", self.api_p99_latency_ms, 100, 29_000)
+        int_in("alarms.queue_oldest_message_age_s", self.queue_oldest_message_age_s, 60, 14 * 24 * 3600)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafSettings:
+    """An AWS WAF web ACL on the API stage: AWS's common and known-bad-inputs rule sets, and a per-IP
+    rate limit. Its requests are logged to an aws-waf-logs-* log group with the environment's retention."""
+
+    enabled: bool = False
+    """Create and associate the web ACL; false: none (API Gateway's own throttling still applies)."""
+    rate_limit_per_5_min: int = 2000
+    """Requests one IP may make in any 5 minutes before WAF blocks it (10-2,000,000,000)."""
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.enabled, bool), "waf.enabled", self.enabled, "true or false")
+        int_in("waf.rate_limit_per_5_min", self.rate_limit_per_5_min, 10, 2_000_000_000)
+
+
+@dataclass(frozen=True, kw_only=True)
 class JobSettings:
     """Long audio: the presigned upload, the queue and the worker function (same image, its own handler)."""
 
@@ -316,6 +390,9 @@ class EnvironmentConfig:
     model_store: ModelStoreSettings = field(default_factory=ModelStoreSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    waf: WafSettings = field(default_factory=WafSettings)
     state: LocalStateBackend | S3StateBackend | None = None
     """None = a local state file per stack."""
     tags: tuple[tuple[str, str], ...] = ()
@@ -383,6 +460,7 @@ PROD = EnvironmentConfig(
     ),
     storage=StorageSettings(input_expiry_days=7, output_noncurrent_expiry_days=30),
     registry=RegistrySettings(tag_mutability="IMMUTABLE", keep_tagged_images=20),
+    waf=WafSettings(enabled=True, rate_limit_per_5_min=1000),
     state=S3StateBackend(
         bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/", region="us-east-1"
     ),

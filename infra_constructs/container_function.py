@@ -48,6 +48,8 @@ class ContainerFunctionProps:
     log_retention_days: int = 30
     environment: Mapping[str, str] = field(default_factory=dict)
     """Variables the function reads (names from inference.env_names and service.settings)."""
+    kms_key_arn: str | None = None
+    """Customer-managed key for the environment variables and the log group; left out: AWS-managed."""
 
 
 class ContainerFunction(Construct):
@@ -61,6 +63,7 @@ class ContainerFunction(Construct):
             "log-group",
             name=f"/aws/lambda/{props.function_name}",
             retention_in_days=props.log_retention_days,
+            kms_key_id=props.kms_key_arn,
         )
         self.role.grant("write-logs", perms.LOGS_WRITE, [f"{self.log_group.arn}:*"])
         # AWS offers no resource-level scoping for X-Ray segment uploads: "*" is the only valid resource.
@@ -81,10 +84,12 @@ class ContainerFunction(Construct):
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
             logging_config=LambdaFunctionLoggingConfig(log_format="JSON", log_group=self.log_group.name),
             environment=LambdaFunctionEnvironment(variables=dict(sorted(props.environment.items()))),
+            kms_key_arn=props.kms_key_arn,
             depends_on=[self.log_group],
         )
         self.role.add_dependent(self.function)
         self.function_name: str = self.function.function_name
+        self.timeout_s = props.timeout_s
         self.invoke_arn: str = self.function.invoke_arn
         self.image_uri: str = self.function.image_uri
         # Grants go through the execution role; the function waits for every policy they create.

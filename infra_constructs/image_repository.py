@@ -26,6 +26,8 @@ class ImageRepositoryProps:
     """Newest tagged images kept; older ones expire."""
     untagged_expiry_days: int = 3
     """Untagged images expire this many days after push."""
+    kms_key_arn: str | None = None
+    """Encrypt images with this customer-managed key; left out: AES256 (AWS-managed)."""
     force_delete: bool = False
     """Let destroy delete a repository that still holds images; left out: refuse."""
 
@@ -74,7 +76,11 @@ class ImageRepository(Construct):
             name=props.name,
             image_tag_mutability=props.tag_mutability,
             image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
-            encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="AES256")],
+            encryption_configuration=[
+                EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=props.kms_key_arn)
+                if props.kms_key_arn
+                else EcrRepositoryEncryptionConfiguration(encryption_type="AES256")
+            ],
             force_delete=props.force_delete,
         )
         EcrLifecyclePolicy(

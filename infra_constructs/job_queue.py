@@ -36,12 +36,15 @@ class JobQueueProps:
     retention_s: int = 4 * 24 * 3600
     """How long an unprocessed message is kept; left out: 4 days (SQS's default)."""
     dead_letter_retention_s: int = MAX_RETENTION_S
+    kms_key_arn: str | None = None
+    """Encrypt messages with this customer-managed key; left out: SQS-managed encryption."""
     """How long failed messages wait for inspection; left out: 14 days (the maximum)."""
 
 
 class JobQueue(Construct):
     def __init__(self, scope: Construct, id_: str, props: JobQueueProps) -> None:
         super().__init__(scope, id_)
+        self._kms_key_arn = props.kms_key_arn
         self.dead_letter_queue = self._encrypted_queue(
             "dead-letter-queue", f"{props.name}-dlq", message_retention_seconds=props.dead_letter_retention_s
         )
@@ -57,9 +60,13 @@ class JobQueue(Construct):
         )
         self.arn: str = self.queue.arn
         self.url: str = self.queue.url
+        self.queue_name: str = self.queue.name
+        self.dead_letter_queue_name: str = self.dead_letter_queue.name
 
     def _encrypted_queue(self, id_: str, name: str, **settings: Any) -> SqsQueue:
-        """A queue encrypted at rest with SQS-managed keys."""
+        """A queue encrypted at rest: the customer-managed key when given, else SQS-managed keys."""
+        if self._kms_key_arn:
+            return SqsQueue(self, id_, name=name, kms_master_key_id=self._kms_key_arn, **settings)
         return SqsQueue(self, id_, name=name, sqs_managed_sse_enabled=True, **settings)
 
     def allow_bucket(self, bucket_arn: str) -> SqsQueuePolicy:

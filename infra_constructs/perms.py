@@ -16,7 +16,27 @@ LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 # X-Ray segment upload: AWS offers no resource-level scoping for these actions.
 XRAY_WRITE = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 
+# The only actions an identity policy here may allow on Resource "*", each with its reason
+# (tests/security/test_iam.py holds every generated statement to this list).
+UNSCOPABLE_ACTIONS = {
+    "xray:PutTraceSegments": "X-Ray has no resource types: the service authorization reference lists none",
+    "xray:PutTelemetryRecords": "X-Ray has no resource types: the service authorization reference lists none",
+}
+
 ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 # What Lambda's SQS event source mapping needs of the function's role.
 SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")
+
+# Using a KMS key for data: S3 objects under SSE-KMS, SQS messages, Lambda environments.
+KMS_USE = ("kms:Decrypt", "kms:GenerateDataKey")
+# What CloudWatch Logs needs of a key that encrypts log groups.
+KMS_LOGS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+)

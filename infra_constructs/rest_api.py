@@ -25,6 +25,11 @@ from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegrati
 from cdktf_cdktf_provider_aws.api_gateway_integration_response import ApiGatewayIntegrationResponse
 from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
 from cdktf_cdktf_provider_aws.api_gateway_method_response import ApiGatewayMethodResponse
+from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
+    ApiGatewayMethodSettings,
+    ApiGatewayMethodSettingsSettings,
+)
+from cdktf_cdktf_provider_aws.api_gateway_request_validator import ApiGatewayRequestValidator
 from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
 from cdktf_cdktf_provider_aws.api_gateway_rest_api import (
     ApiGatewayRestApi,
@@ -121,6 +126,8 @@ class RestApiProps:
         "X-Amz-Security-Token",
     )
     """Request headers a browser may send (preflight and error responses)."""
+    kms_key_arn: str | None = None
+    """Customer-managed key for the access log group; left out: AWS-managed."""
     gateway_responses: tuple[GatewayResponse, ...] = (
         GatewayResponse(response_type="DEFAULT_4XX"),
         GatewayResponse(response_type="DEFAULT_5XX"),
@@ -162,6 +169,16 @@ class RestApi(Construct):
             name=props.api_name,
             binary_media_types=list(props.binary_media_types) or None,
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
+        # Every method checks its declared parameters before anything runs (bodies are the function's to check).
+        self._validator = ApiGatewayRequestValidator(
+            self,
+            "request-validator",
+            rest_api_id=self.api.id,
+            name=f"{props.api_name}-parameters",
+            validate_request_parameters=True,
+            validate_request_body=False,
         )
         # Errors API Gateway answers itself (missing key, throttling, timeouts) carry CORS too.
         self._gateway_responses = [
@@ -187,6 +204,7 @@ class RestApi(Construct):
             "access-log-group",
             name=f"/aws/apigateway/{props.api_name}/{props.stage_name}/access",
             retention_in_days=props.log_retention_days,
+            kms_key_id=props.kms_key_arn,
         )
         self.stage = ApiGatewayStage(
             self,
@@ -200,6 +218,7 @@ class RestApi(Construct):
             ),
             depends_on=[self._account_logging_role()] if props.manage_account_logging_role else None,
         )
+        self._execution_logging()
         self.api_key = self._api_key_and_usage_plan() if props.api_key_required else None
         self._refresh()
 
@@ -224,6 +243,7 @@ class RestApi(Construct):
             http_method=method,
             authorization="NONE",
             api_key_required=key_required,
+            request_validator_id=self._validator.id,
         )
         integration = ApiGatewayIntegration(
             self,
@@ -292,6 +312,7 @@ class RestApi(Construct):
             http_method="OPTIONS",
             authorization="NONE",
             api_key_required=False,
+            request_validator_id=self._validator.id,
         )
         on_options = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": options.http_method}
         integration = ApiGatewayIntegration(
@@ -319,6 +340,29 @@ class RestApi(Construct):
         )
         self._preflights[path] = integration_response
         return [options, integration, response, integration_response]
+
+    def _execution_logging(self) -> None:
+        """INFO execution logs and CloudWatch metrics for every method, into a log group made here (API
+        Gateway would otherwise create it without retention or encryption)."""
+        props = self._props
+        execution_logs = CloudwatchLogGroup(
+            self,
+            "execution-log-group",
+            name=f"API-Gateway-Execution-Logs_{self.api.id}/{props.stage_name}",
+            retention_in_days=props.log_retention_days,
+            kms_key_id=props.kms_key_arn,
+        )
+        ApiGatewayMethodSettings(
+            self,
+            "method-settings",
+            rest_api_id=self.api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=ApiGatewayMethodSettingsSettings(
+                logging_level="INFO", metrics_enabled=True, data_trace_enabled=False
+            ),
+            depends_on=[execution_logs],
+        )
 
     def _account_logging_role(self) -> ApiGatewayAccount:
         """The region's CloudWatch role for API Gateway, which access logging needs."""

@@ -72,6 +72,8 @@ class SecureBucketProps:
     """Methods CORS allows from those origins; left out: GET (downloads)."""
     force_destroy: bool = False
     """Let destroy delete a non-empty bucket; left out: refuse (keeps data)."""
+    kms_key_arn: str | None = None
+    """Encrypt objects with this customer-managed key (SSE-KMS, bucket keys on); left out: SSE-S3."""
 
 
 class SecureBucket(Construct):
@@ -105,7 +107,8 @@ class SecureBucket(Construct):
                 S3BucketServerSideEncryptionConfigurationRuleA(
                     apply_server_side_encryption_by_default=(
                         S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                            sse_algorithm="AES256"
+                            sse_algorithm="aws:kms" if props.kms_key_arn else "AES256",
+                            kms_master_key_id=props.kms_key_arn,
                         )
                     ),
                     bucket_key_enabled=True,

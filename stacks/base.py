@@ -10,6 +10,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from config.environments import EnvironmentConfig, S3StateBackend
+from infra_constructs.encryption_key import EncryptionKey, EncryptionKeyProps
 from infra_constructs.policy_aspect import PolicyViolationError, ProjectPolicies
 
 
@@ -54,6 +55,30 @@ def props_from(props_type: type[Props], *settings: Any, **explicit: Any) -> Prop
             if f.name in fields:
                 values.setdefault(f.name, getattr(source, f.name))
     return props_type(**{**values, **explicit})
+
+
+def encryption_key(
+    stack: EnvironmentStack,
+    env: EnvironmentConfig,
+    *,
+    for_bucket_notifications: bool = False,
+    for_alarm_notifications: bool = False,
+) -> EncryptionKey | None:
+    """The stack's customer-managed key, when the environment wants one (alias <project>-<env>-<stack>)."""
+    if not env.encryption.customer_managed_key:
+        return None
+    alias = f"{env.resource_prefix}-{stack.node.id.removeprefix(f'inference-{env.name}').strip('-') or 'data'}"
+    return EncryptionKey(
+        stack,
+        "encryption-key",
+        EncryptionKeyProps(
+            alias=alias,
+            region=env.region,
+            deletion_window_days=env.encryption.key_deletion_window_days,
+            for_bucket_notifications=for_bucket_notifications,
+            for_alarm_notifications=for_alarm_notifications,
+        ),
+    )
 
 
 def check_policies(scope: Construct) -> None:

@@ -18,9 +18,11 @@ from infra_constructs.image_repository import repository_url
 from infra_constructs.job_queue import JobQueue, JobQueueProps
 from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
 from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
+from infra_constructs.web_acl import WebAcl, WebAclProps
 from service import contract
 from service.settings import ServiceSettings
-from stacks.base import EnvironmentStack, props_from
+from stacks import observability
+from stacks.base import EnvironmentStack, encryption_key, props_from
 
 API_HANDLER = ("service.handler.handler",)
 """The image command of the function behind the API (module.function, as Lambda resolves it)."""
@@ -34,6 +36,8 @@ class InferenceStack(EnvironmentStack):
     def __init__(self, scope: Construct, env: EnvironmentConfig, inference: InferenceConfig) -> None:
         super().__init__(scope, env.stack_name, env)
         self.inference = inference
+        self.key = encryption_key(self, env, for_bucket_notifications=True, for_alarm_notifications=True)
+        self.kms_key_arn = self.key.arn if self.key else None
         self.input_bucket, self.output_bucket = self._storage()
         self.repository_url = repository_url(self, repository_name=env.repository_name, region=env.region)
         self.predict_function = self._function("inference-function", "predict", API_HANDLER)
@@ -44,6 +48,8 @@ class InferenceStack(EnvironmentStack):
             self.api.add_route(
                 route.method, route.path, self.predict_function, api_key_required=False if route.public else None
             )
+        self._edge_protection()
+        self._observability()
         self._outputs()
 
     def _storage(self) -> tuple[SecureBucket, SecureBucket]:
@@ -54,6 +60,7 @@ class InferenceStack(EnvironmentStack):
             storage,
             name_prefix=f"{env.resource_prefix}-",
             cors_allowed_origins=env.api.cors_allowed_origins,
+            kms_key_arn=self.kms_key_arn,
         )
         uploads = SecureBucket(
             self,
@@ -63,6 +70,8 @@ class InferenceStack(EnvironmentStack):
                 name_prefix=f"{shared.name_prefix}input-",
                 expire_prefix=storage.input_prefix,
                 expire_after_days=storage.input_expiry_days,
+                versioned=True,
+                noncurrent_expiry_days=1,  # an expired upload's last version goes a day later
                 cors_allowed_methods=("POST", "PUT"),
             ),
         )
@@ -95,6 +104,7 @@ class InferenceStack(EnvironmentStack):
                 function_name=f"{env.resource_prefix}-{name}",
                 image_uri=f"{self.repository_url}{image}",
                 image_command=image_command,
+                kms_key_arn=self.kms_key_arn,
                 environment=self._function_environment(),
                 **settings_,
             ),
@@ -110,6 +120,8 @@ class InferenceStack(EnvironmentStack):
         self.input_bucket.grant_read_write(function, "job-uploads", f"{inputs}{contract.JOB_KEYS}")
         self.output_bucket.grant_read_write(function, "job-results", f"{outputs}{contract.JOB_KEYS}")
         self._grant_model(function)
+        if self.key:
+            self.key.grant_use(function)
 
     def _jobs(self) -> tuple[JobQueue, ContainerFunction]:
         """Uploads under the jobs prefix announce themselves to a queue; the worker consumes it and may
@@ -122,6 +134,7 @@ class InferenceStack(EnvironmentStack):
                 name=f"{env.resource_prefix}-jobs",
                 visibility_timeout_s=jobs.visibility_timeout_s,
                 max_receives=jobs.max_receives,
+                kms_key_arn=self.kms_key_arn,
             ),
         )
         job_uploads = f"{env.storage.input_prefix}{contract.JOB_KEYS}"
@@ -138,6 +151,8 @@ class InferenceStack(EnvironmentStack):
         self.input_bucket.grant_read(worker, "job-uploads", job_uploads)
         self.output_bucket.grant_read_write(worker, "job-results", f"{env.storage.output_prefix}{contract.JOB_KEYS}")
         self._grant_model(worker)
+        if self.key:
+            self.key.grant_use(worker)  # S3 objects under SSE-KMS, and the queue's messages
         worker.add_sqs_source("job-messages", queue.arn, batch_size=jobs.batch_size)
         return queue, worker
 
@@ -199,11 +214,39 @@ class InferenceStack(EnvironmentStack):
             env,
             api_name=f"{env.resource_prefix}-api",
             title="Audio inference",
+            kms_key_arn=self.kms_key_arn,
             binary_media_types=contract.BINARY_MEDIA_TYPES,
             cors_allow_headers=contract.CORS_ALLOW_HEADERS,
             gateway_responses=gateway_responses,
         )
         return RestApi(self, "rest-api", props)
+
+    def _edge_protection(self) -> None:
+        """A WAF web ACL on the stage where the environment switches it on (waf.enabled)."""
+        env = self.env
+        self.web_acl = None
+        if env.waf.enabled:
+            self.web_acl = WebAcl(
+                self,
+                "web-acl",
+                props_from(
+                    WebAclProps,
+                    env.waf,
+                    env,
+                    name=f"{env.resource_prefix}-api",
+                    stage_arn=self.api.stage.arn,
+                    kms_key_arn=self.kms_key_arn,
+                ),
+            )
+
+    def _observability(self) -> None:
+        """Alarms to the environment's topic, and its dashboard, over the API, both functions and the queue."""
+        functions = {"predict-function": self.predict_function, "worker-function": self.worker}
+        api, queue = self.api, self.job_queue
+        self.alarms = observability.alarms(
+            self, self.env, kms_key_arn=self.kms_key_arn, api=api, functions=functions, queue=queue
+        )
+        self.dashboard = observability.dashboard(self, self.env, api=api, functions=functions, queue=queue)
 
     def _outputs(self) -> None:
         api, function = self.api, self.predict_function
@@ -223,3 +266,8 @@ class InferenceStack(EnvironmentStack):
         TerraformOutput(self, "job_dead_letter_queue_url", value=self.job_queue.dead_letter_queue.url)
         TerraformOutput(self, "worker_function_name", value=self.worker.function_name)
         TerraformOutput(self, "worker_log_group_name", value=self.worker.log_group.name)
+        TerraformOutput(self, "alarm_topic_arn", value=self.alarms.topic.arn, description="Alarms notify this topic")
+        TerraformOutput(self, "dashboard_name", value=self.dashboard.dashboard.dashboard_name)
+        if self.web_acl is not None:
+            TerraformOutput(self, "web_acl_arn", value=self.web_acl.web_acl.arn)
+            TerraformOutput(self, "waf_log_group_name", value=self.web_acl.log_group.name)

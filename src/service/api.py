@@ -29,8 +29,8 @@ from service.predict_request import parse_predict_request
 from service.settings import ServiceSettings
 from service.storage import Storage
 
-SERVICE_NAME = "audio-inference"
-METRICS_NAMESPACE = "AudioInference"
+SERVICE_NAME = contract.SERVICE_NAME
+METRICS_NAMESPACE = contract.METRICS_NAMESPACE
 SERVICE_VERSION = runtime_version
 
 
@@ -167,8 +167,11 @@ def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> AP
         return error_response(errors.internal_error(), request_id())
 
     def error_response(exc: errors.ApiError, rid: str) -> Response[str]:
-        with single_metric(name="Errors", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as metric:
+        with single_metric(
+            name=contract.ERRORS_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+        ) as metric:
             metric.add_dimension(name="service", value=SERVICE_NAME)
+            metric.add_dimension(name=contract.ENVIRONMENT_DIMENSION, value=service.settings.environment)
             metric.add_dimension(name="code", value=exc.code)
         return _json(exc.status, contract.error_body(exc.code, exc.message, rid), {"X-Request-Id": rid})
 

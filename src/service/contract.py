@@ -60,6 +60,20 @@ LAMBDA_MAX_EVENT_BYTES = 6 * 1024 * 1024
 """A synchronous invocation's payload: the whole proxy event, body base64-encoded."""
 GATEWAY_TIMEOUT_S = 29
 
+# The service's own CloudWatch metrics (embedded metric format, via Powertools): the handlers emit
+# them and the stacks' dashboard reads them, so both take the names from here.
+METRICS_NAMESPACE = "AudioInference"
+SERVICE_NAME = "audio-inference"
+"""The `service` dimension of the API function's metrics."""
+WORKER_SERVICE_NAME = f"{SERVICE_NAME}-worker"
+"""The `service` dimension of the job worker's metrics."""
+ENVIRONMENT_DIMENSION = "environment"
+"""Every metric also carries the environment's name, so dev and prod in one account stay apart."""
+API_METRICS = ("Requests", "AudioSeconds", "InferenceSeconds", "RealTimeFactor", "JobsCreated")
+ERRORS_METRIC = "Errors"
+"""Emitted once per error response, with a `code` dimension (the error body's code)."""
+WORKER_METRICS = ("JobMessages", "JobAudioSeconds", "JobInferenceSeconds", "JobsSucceeded", "JobsFailed")
+
 
 @dataclass(frozen=True, kw_only=True)
 class GatewayError:

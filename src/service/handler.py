@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from inference.config import load_config
 from inference.transcriber import Transcriber
+from service import contract
 from service.api import METRICS_NAMESPACE, SERVICE_NAME, Service, create_resolver
 from service.jobs import JobStore
 from service.settings import ServiceSettings
@@ -38,6 +39,7 @@ service = Service(
     storage=Storage(s3, settings),
     jobs=JobStore(s3, settings),
 )
+metrics.set_default_dimensions(**{contract.ENVIRONMENT_DIMENSION: settings.environment})
 app = create_resolver(service, logger=logger, metrics=metrics)
 logger.setLevel(settings.log_level)
 

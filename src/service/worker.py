@@ -25,16 +25,17 @@ from botocore.config import Config
 
 from inference.config import load_config
 from inference.transcriber import Transcriber
-from service.api import METRICS_NAMESPACE, SERVICE_NAME
+from service import contract
 from service.job_runner import run_job
 from service.jobs import JobStore
 from service.settings import ServiceSettings
 
-logger = Logger(service=f"{SERVICE_NAME}-worker")
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=f"{SERVICE_NAME}-worker")
-tracer = Tracer(service=f"{SERVICE_NAME}-worker")
+logger = Logger(service=contract.WORKER_SERVICE_NAME)
+metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.WORKER_SERVICE_NAME)
+tracer = Tracer(service=contract.WORKER_SERVICE_NAME)
 
 settings = ServiceSettings.from_environment(os.environ)
+metrics.set_default_dimensions(**{contract.ENVIRONMENT_DIMENSION: settings.environment})
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
 # Jobs take longer audio than a request: the same runtime settings with the jobs' duration limit.
 loaded = load_config()

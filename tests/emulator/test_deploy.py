@@ -21,6 +21,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 ENVS = {"dev": DEV, "prod": PROD}
 
 
+def key_arn(deployment: Deployment, env: str, alias: str) -> str:
+    """The ARN of the customer-managed key behind alias/<alias>, found through the emulated KMS."""
+    return str(deployment.client("kms", env).describe_key(KeyId=f"alias/{alias}")["KeyMetadata"]["Arn"])
+
+
+def data_key_arn(deployment: Deployment, env: str) -> str:
+    return key_arn(deployment, env, f"{ENVS[env].resource_prefix}-data")
+
+
 def test_first_prod_plan_on_an_empty_account_shows_every_resource_to_create(
     deployment: Deployment, stacks: dict[str, Stack]
 ) -> None:
@@ -58,7 +67,11 @@ def test_buckets_are_private_encrypted_tls_only_with_lifecycle_and_cors(deployme
     for role in ("input", "output"):
         bucket = out[f"{role}_bucket_name"]
         sse = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
-        assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert sse["ApplyServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": data_key_arn(deployment, env),
+        }
+        assert sse["BucketKeyEnabled"] is True
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values()) and len(block) == 4
         ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0]
@@ -75,7 +88,8 @@ def test_buckets_are_private_encrypted_tls_only_with_lifecycle_and_cors(deployme
         if role == "input":
             assert rules["expire-uploads"]["Expiration"] == {"Days": settings.storage.input_expiry_days}
             assert rules["expire-uploads"]["Filter"] == {"Prefix": "uploads/"}
-            assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
+            assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+            assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         else:
             assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
                 "NoncurrentDays": settings.storage.output_noncurrent_expiry_days
@@ -91,7 +105,10 @@ def test_registry_scans_on_push_with_mutability_and_lifecycle(deployment, env):
     (repo,) = ecr.describe_repositories(repositoryNames=[settings.repository_name])["repositories"]
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repo["imageTagMutability"] == settings.registry.tag_mutability
-    assert repo["encryptionConfiguration"]["encryptionType"] == "AES256"
+    assert repo["encryptionConfiguration"] == {
+        "encryptionType": "KMS",
+        "kmsKey": key_arn(deployment, env, f"{settings.resource_prefix}-registry"),
+    }
     policy = json.loads(ecr.get_lifecycle_policy(repositoryName=settings.repository_name)["lifecyclePolicyText"])
     selections = {r["selection"]["tagStatus"]: r["selection"] for r in policy["rules"]}
     assert selections["untagged"]["countNumber"] == settings.registry.untagged_expiry_days
@@ -203,6 +220,7 @@ def test_role_policies_are_the_scoped_grants(deployment, env, function):
         "job-uploads-list",
         "job-results-objects",
         "job-results-list",
+        "encryption-key",
     }
     expected |= (
         {"predict-uploads-objects", "predict-uploads-list", "predict-results-objects", "predict-results-list"}
@@ -247,7 +265,8 @@ def test_job_uploads_notify_the_queue_which_only_the_bucket_may_feed_and_the_wor
     ]["QueueArn"]
     assert redrive == {"deadLetterTargetArn": dead_letter, "maxReceiveCount": settings.jobs.max_receives}
     assert int(queue_arn["VisibilityTimeout"]) == settings.jobs.visibility_timeout_s
-    assert queue_arn["SqsManagedSseEnabled"] == "true"
+    assert queue_arn["KmsMasterKeyId"] == data_key_arn(deployment, env)
+    # (moto reports SqsManagedSseEnabled "true" beside any KMS key: its default, not what the stack set)
     (mapping,) = lam.list_event_source_mappings(FunctionName=out["worker_function_name"])["EventSourceMappings"]
     assert mapping["EventSourceArn"] == queue_arn["QueueArn"] and mapping["BatchSize"] == settings.jobs.batch_size
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -255,6 +274,59 @@ def test_job_uploads_notify_the_queue_which_only_the_bucket_may_feed_and_the_wor
     assert (worker["MemorySize"], worker["Timeout"]) == (settings.jobs.worker_memory_mb, settings.jobs.worker_timeout_s)
     deployment.report.verify(f"sqs:{out['job_queue_url']}")
     deployment.report.verify(f"lambda:{out['worker_function_name']}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_keys_rotate_and_alarms_notify_the_encrypted_topic_with_a_dashboard(deployment, env):
+    settings = ENVS[env]
+    out = deployment.outputs[f"inference-{env}"]
+    kms = deployment.client("kms", env)
+    for alias in ("data", "registry"):
+        key = key_arn(deployment, env, f"{settings.resource_prefix}-{alias}")
+        assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is True
+    topic = deployment.client("sns", env).get_topic_attributes(TopicArn=out["alarm_topic_arn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == data_key_arn(deployment, env)
+    cloudwatch = deployment.client("cloudwatch", env)
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{settings.resource_prefix}-alarms-")["MetricAlarms"]
+    assert len(alarms) == 10
+    function_names = {out["function_name"], out["worker_function_name"]}
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [out["alarm_topic_arn"]]
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        if alarm["Namespace"] == "AWS/Lambda":
+            assert dimensions["FunctionName"] in function_names
+        elif alarm["Namespace"] == "AWS/ApiGateway":
+            assert dimensions == {"ApiName": f"{settings.resource_prefix}-api", "Stage": settings.api.stage_name}
+        else:
+            assert dimensions["QueueName"] in {
+                out["job_queue_url"].rsplit("/", 1)[1],
+                out["job_dead_letter_queue_url"].rsplit("/", 1)[1],
+            }
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=out["dashboard_name"])["DashboardBody"])
+    rendered = json.dumps(body)
+    assert "${" not in rendered and out["function_name"] in rendered and out["worker_function_name"] in rendered
+    deployment.report.verify(f"sns:{out['alarm_topic_arn']}")
+    deployment.report.verify(f"cloudwatch:{out['dashboard_name']}")
+
+
+def test_prod_stage_is_behind_its_web_acl_which_logs_to_its_log_group(deployment):
+    out = deployment.outputs["inference-prod"]
+    waf = deployment.client("wafv2", "prod")
+    apigw = deployment.client("apigateway", "prod")
+    (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"{PROD.resource_prefix}-api"]
+    stage_arn = f"arn:aws:apigateway:{PROD.region}::/restapis/{api['id']}/stages/{PROD.api.stage_name}"
+    acl = waf.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]
+    assert acl["ARN"] == out["web_acl_arn"]
+    assert [r["Name"] for r in sorted(acl["Rules"], key=lambda r: r["Priority"])] == [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "rate-limit-per-ip",
+    ]
+    logging = waf.get_logging_configuration(ResourceArn=out["web_acl_arn"])["LoggingConfiguration"]
+    (destination,) = logging["LogDestinationConfigs"]
+    assert destination.split(":log-group:")[1].split(":")[0] == out["waf_log_group_name"]
+    assert "web_acl_arn" not in deployment.outputs["inference-dev"]
+    deployment.report.verify(f"wafv2:{out['web_acl_arn']}")
 
 
 @pytest.mark.parametrize("stack_name", APPLY_ORDER)

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from config.environments import (
+    AlarmSettings,
     ApiSettings,
     EnvironmentConfig,
     FunctionSettings,
     RegistrySettings,
     StorageSettings,
+    WafSettings,
 )
 
 pytestmark = pytest.mark.slow  # the constructs load the AWS bindings (~20 s), imported inside the tests
@@ -23,6 +25,8 @@ PAIRS = {
     "rest_api.RestApiProps": (ApiSettings, EnvironmentConfig),
     "image_repository.ImageRepositoryProps": (RegistrySettings,),
     "secure_bucket.SecureBucketProps": (StorageSettings,),
+    "alarms.AlarmsProps": (AlarmSettings,),
+    "web_acl.WebAclProps": (WafSettings, EnvironmentConfig),
 }
 
 

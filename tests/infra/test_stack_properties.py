@@ -29,7 +29,10 @@ def test_every_bucket_is_private_encrypted_and_tls_only(stacks, env, bucket):
     ownership = one_resource(stack, "aws_s3_bucket_ownership_controls", f"{bucket}/ownership")
     assert ownership["rule"]["object_ownership"] == "BucketOwnerEnforced"
     sse = one_resource(stack, "aws_s3_bucket_server_side_encryption_configuration", f"{bucket}/encryption")
-    assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
+    by_default = sse["rule"][0]["apply_server_side_encryption_by_default"]
+    assert by_default["sse_algorithm"] == "aws:kms"
+    assert by_default["kms_master_key_id"].startswith("${aws_kms_key.encryption-key_")
+    assert sse["rule"][0]["bucket_key_enabled"] is True
     (deny,) = policy_statements(stack, f"{bucket}/tls-only-policy")
     assert deny["effect"] == "Deny"
     assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
@@ -50,17 +53,22 @@ def test_input_uploads_expire_per_environment(stacks, env, days):
     assert rule["filter"] == [{"prefix": "uploads/"}]
 
 
-@pytest.mark.parametrize("env, days", [("dev", 7), ("prod", 30)])
-def test_output_is_versioned_and_noncurrent_versions_expire(stacks, env, days):
+@pytest.mark.parametrize(
+    "env, bucket, days",
+    [
+        ("dev", "output-bucket", 7),
+        ("prod", "output-bucket", 30),
+        ("dev", "input-bucket", 1),
+        ("prod", "input-bucket", 1),
+    ],
+)
+def test_buckets_are_versioned_and_noncurrent_versions_expire(stacks, env, bucket, days):
     stack = stacks[f"inference-{env}"]
-    versioning = one_resource(stack, "aws_s3_bucket_versioning", "output-bucket/versioning")
+    versioning = one_resource(stack, "aws_s3_bucket_versioning", f"{bucket}/versioning")
     assert versioning["versioning_configuration"]["status"] == "Enabled"
-    lifecycle = one_resource(stack, "aws_s3_bucket_lifecycle_configuration", "output-bucket/lifecycle")
+    lifecycle = one_resource(stack, "aws_s3_bucket_lifecycle_configuration", f"{bucket}/lifecycle")
     (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-noncurrent-versions"]
     assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": days}]
-    assert not resources_of(stack, "aws_s3_bucket_versioning").keys() - {
-        k for k, v in resources_of(stack, "aws_s3_bucket_versioning").items() if "output-bucket" in k
-    }, "only the output bucket is versioned"
 
 
 @pytest.mark.parametrize("env, origins", [("dev", ["*"]), ("prod", list(PROD.api.cors_allowed_origins))])
@@ -77,7 +85,9 @@ def test_registry_scans_encrypts_and_expires_images(stacks, env, mutability, kee
     repo = one_resource(stack, "aws_ecr_repository")
     assert repo["image_scanning_configuration"] == {"scan_on_push": True}
     assert repo["image_tag_mutability"] == mutability
-    assert repo["encryption_configuration"] == [{"encryption_type": "AES256"}]
+    (encryption,) = repo["encryption_configuration"]
+    assert encryption["encryption_type"] == "KMS"
+    assert encryption["kms_key"].startswith("${aws_kms_key.encryption-key_")
     rules = json.loads(one_resource(stack, "aws_ecr_lifecycle_policy")["policy"])["rules"]
     untagged, tagged = sorted(rules, key=lambda r: r["rulePriority"])
     assert untagged["selection"]["tagStatus"] == "untagged"
@@ -156,6 +166,7 @@ def grants_of(stack, function_id):
 
 
 INPUT_ARN, OUTPUT_ARN = "${aws_s3_bucket.input-bucket_5DD4D8B1.arn}", "${aws_s3_bucket.output-bucket_A36D79CA.arn}"
+KEY_ARN = "${aws_kms_key.encryption-key_B3391E8B.arn}"
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -186,7 +197,9 @@ def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
         "job-uploads-list",
         "job-results-objects",
         "job-results-list",
+        "encryption-key",
     }
+    assert docs["encryption-key"][0]["resources"] == [KEY_ARN]
     assert docs["predict-uploads-objects"][0]["resources"] == [f"{INPUT_ARN}/uploads/predict/*"]
     assert docs["predict-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/predict/*"]
     # it presigns the jobs' uploads (PutObject under their prefix only) and sees them arrive
@@ -208,7 +221,9 @@ def test_the_worker_reads_only_job_uploads_and_writes_only_job_results(stacks, e
         "job-results-objects",
         "job-results-list",
         "job-messages-consume",
+        "encryption-key",
     }
+    assert docs["encryption-key"][0]["resources"] == [KEY_ARN]
     uploads = docs["job-uploads-objects"][0]
     assert uploads["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
     assert set(uploads["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}, "read only: never the API's uploads"
@@ -231,7 +246,9 @@ def test_job_queue_is_encrypted_with_a_dead_letter_queue_and_room_for_the_worker
     settings = DEV if env == "dev" else PROD
     queue = one_resource(stack, "aws_sqs_queue", "job-queue/queue")
     dead = one_resource(stack, "aws_sqs_queue", "job-queue/dead-letter-queue")
-    assert queue["sqs_managed_sse_enabled"] is True and dead["sqs_managed_sse_enabled"] is True
+    for encrypted in (queue, dead):
+        assert encrypted["kms_master_key_id"] == KEY_ARN
+        assert "sqs_managed_sse_enabled" not in encrypted, "one encryption mode, the customer-managed key"
     assert queue["visibility_timeout_seconds"] == 6 * settings.jobs.worker_timeout_s > settings.jobs.worker_timeout_s
     redrive = json.loads(queue["redrive_policy"])
     assert redrive["maxReceiveCount"] == settings.jobs.max_receives
@@ -445,6 +462,10 @@ def test_outputs_cover_what_operators_need(stacks):
         "job_dead_letter_queue_url",
         "worker_function_name",
         "worker_log_group_name",
+        "alarm_topic_arn",
+        "dashboard_name",
+        "web_acl_arn",
+        "waf_log_group_name",
     }
 
 

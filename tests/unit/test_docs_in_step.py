@@ -7,13 +7,16 @@ import re
 from pathlib import Path
 
 from config.environments import (
+    AlarmSettings,
     ApiSettings,
+    EncryptionSettings,
     EnvironmentConfig,
     FunctionSettings,
     JobSettings,
     ModelStoreSettings,
     RegistrySettings,
     StorageSettings,
+    WafSettings,
 )
 from inference import env_names
 from service.settings import ENVIRONMENT_VARIABLES
@@ -26,6 +29,9 @@ NESTED = {
     "model_store": ModelStoreSettings,
     "registry": RegistrySettings,
     "jobs": JobSettings,
+    "encryption": EncryptionSettings,
+    "alarms": AlarmSettings,
+    "waf": WafSettings,
 }
 
 

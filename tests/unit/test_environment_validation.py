@@ -9,6 +9,7 @@ import pytest
 from config.environments import (
     DEV,
     PROD,
+    AlarmSettings,
     ApiSettings,
     ConfigError,
     EnvironmentConfig,
@@ -17,6 +18,7 @@ from config.environments import (
     RegistrySettings,
     S3StateBackend,
     StorageSettings,
+    WafSettings,
     get_environment,
 )
 
@@ -172,3 +174,39 @@ def test_dev_and_prod_differ_as_documented():
     assert (DEV.storage.output_noncurrent_expiry_days, PROD.storage.output_noncurrent_expiry_days) == (7, 30)
     assert (DEV.registry.tag_mutability, PROD.registry.tag_mutability) == ("MUTABLE", "IMMUTABLE")
     assert DEV.function.reserved_concurrency < PROD.function.reserved_concurrency
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("notification_email", "not-an-address"),
+        ("period_s", 90),
+        ("period_s", 30),
+        ("evaluation_periods", 0),
+        ("function_errors", 0),
+        ("duration_percent_of_timeout", 101),
+        ("api_5xx_rate_percent", 0),
+        ("api_p99_latency_ms", 30_000),
+        ("queue_oldest_message_age_s", 10),
+    ],
+)
+def test_fails_alarm_thresholds_out_of_range(field, value):
+    with pytest.raises(ConfigError) as e:
+        AlarmSettings(**{field: value})
+    assert_names(e, f"alarms.{field}", value)
+
+
+def test_alarm_defaults_and_an_email_are_accepted():
+    assert AlarmSettings(notification_email="oncall@example.com").notification_email == "oncall@example.com"
+    assert DEV.alarms == PROD.alarms == AlarmSettings()
+
+
+@pytest.mark.parametrize("field, value", [("rate_limit_per_5_min", 5), ("enabled", "yes")])
+def test_fails_waf_settings_out_of_range(field, value):
+    with pytest.raises(ConfigError) as e:
+        WafSettings(**{field: value})
+    assert_names(e, f"waf.{field}", value)
+
+
+def test_waf_is_on_in_prod_and_off_in_dev():
+    assert PROD.waf.enabled and not DEV.waf.enabled

@@ -1,0 +1,122 @@
+"""A customer-managed KMS key for one environment's data, with the key policy its services need.
+
+The key encrypts the buckets, log groups, queues, function environments and the image repository.
+Its policy lets the account's IAM policies govern it (roles then get only the uses they are granted),
+CloudWatch Logs use it for this account's log groups, S3 use it to send event notifications to
+encrypted queues and CloudWatch alarms publish to an encrypted topic. Rotation is on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
+
+from infra_constructs import perms
+from infra_constructs.service_role import Grantable
+
+KEY_ADMINISTRATION = (
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:CreateGrant",
+    "kms:RetireGrant",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncryptionKeyProps:
+    alias: str
+    """alias/<name>, without the alias/ prefix."""
+    region: str
+    """The region whose CloudWatch Logs may use the key."""
+    deletion_window_days: int = 30
+    """Days between scheduling deletion and the key's end (7-30); left out: 30, the longest."""
+    for_bucket_notifications: bool = False
+    """Let S3 use the key to deliver event notifications to queues it encrypts; left out: no."""
+    for_alarm_notifications: bool = False
+    """Let CloudWatch alarms publish to SNS topics it encrypts; left out: no."""
+
+
+class EncryptionKey(Construct):
+    def __init__(self, scope: Construct, id_: str, props: EncryptionKeyProps) -> None:
+        super().__init__(scope, id_)
+        account = DataAwsCallerIdentity(self, "account").account_id
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "AccountAdministersAndIamPoliciesGrantUse",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": list(KEY_ADMINISTRATION),
+                "Resource": "*",  # in a key policy, "*" is this key
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{props.region}.amazonaws.com"},
+                "Action": list(perms.KMS_LOGS),
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{props.region}:{account}:log-group:*"
+                    }
+                },
+            },
+        ]
+        if props.for_bucket_notifications:
+            statements.append(
+                {
+                    "Sid": "S3SendsThisAccountsNotificationsToEncryptedQueues",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": list(perms.KMS_USE),
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            )
+        if props.for_alarm_notifications:
+            statements.append(
+                {
+                    "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": list(perms.KMS_USE),
+                    "Resource": "*",
+                }
+            )
+        # A key policy, not an IAM policy: written as the JSON KMS stores.
+        policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+        self.key = KmsKey(
+            self,
+            "key",
+            description=f"{props.alias}: buckets, logs, queues, functions",
+            enable_key_rotation=True,
+            deletion_window_in_days=props.deletion_window_days,
+            policy=policy,
+        )
+        KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
+        self.arn: str = self.key.arn
+
+    def grant_use(self, grantee: Grantable, name: str = "encryption-key") -> None:
+        """Let `grantee` encrypt and decrypt with the key (S3 objects, queue messages)."""
+        grantee.grant(name, perms.KMS_USE, [self.arn])

@@ -1,0 +1,150 @@
+"""Least privilege, proven over every policy statement the stacks generate: IAM policy documents
+and the JSON policies written inline (the KMS key policy, the WAF log delivery policy). Deny guards
+(TLS-only bucket policies) may use wildcards; an Allow may not, and allows Resource "*" only for
+perms.UNSCOPABLE_ACTIONS.
+Every action name must be one parliament knows (a typo is a permission that silently never works).
+The API stage's logging role attaches AWS's managed AmazonAPIGatewayPushToCloudWatchLogs: AWS writes
+that policy, not these stacks, so it is outside this walk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra_constructs.perms import UNSCOPABLE_ACTIONS
+from tests.support.components import missing
+from tests.support.stacks import Stack, stack_names
+
+REPO = Path(__file__).resolve().parents[2]
+SCANNERS_PYTHON = REPO / "build" / "scanners" / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class Statement:
+    where: str
+    effect: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    key_policy: bool
+    """In a KMS key policy, Resource "*" means the key itself, not every resource."""
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def statements_of(stack_name: str, stack: Stack) -> list[Statement]:
+    found: list[Statement] = []
+    for name, document in stack.get("data", {}).get("aws_iam_policy_document", {}).items():
+        for index, s in enumerate(document["statement"]):
+            found.append(
+                Statement(
+                    f"{stack_name}: {name}[{index}]",
+                    s.get("effect", "Allow"),
+                    _as_tuple(s.get("actions")),
+                    _as_tuple(s.get("resources")),
+                    key_policy=False,
+                )
+            )
+    for resource_type, resources in stack.get("resource", {}).items():
+        for name, resource in resources.items():
+            text = resource.get("policy") or resource.get("policy_document")  # a log resource policy names it so
+            if not (isinstance(text, str) and text.lstrip().startswith("{")):
+                continue  # a reference to a policy document (walked above), or none
+            policy = json.loads(text)
+            for index, s in enumerate(policy.get("Statement", [])):  # an ECR lifecycle policy has none
+                found.append(
+                    Statement(
+                        f"{stack_name}: {resource_type}.{name}[{index}]",
+                        s["Effect"],
+                        _as_tuple(s.get("Action")),
+                        _as_tuple(s.get("Resource")),
+                        key_policy=resource_type == "aws_kms_key",
+                    )
+                )
+    return found
+
+
+@pytest.fixture(scope="module")
+def every_statement(stacks: dict[str, Stack]) -> list[Statement]:
+    found = [s for name in stack_names() for s in statements_of(name, stacks[name])]
+    assert len(found) > 20, "the walk found too few statements to mean anything"
+    return found
+
+
+def test_no_allow_has_a_wildcard_action(every_statement: list[Statement]) -> None:
+    offending = [
+        f"{s.where}: {action}"
+        for s in every_statement
+        if s.effect == "Allow"
+        for action in s.actions
+        if action == "*" or action.endswith(":*")
+    ]
+    assert offending == []
+
+
+def test_star_resources_only_for_actions_aws_cannot_scope(every_statement: list[Statement]) -> None:
+    offending = [
+        f"{s.where}: {sorted(set(s.actions) - set(UNSCOPABLE_ACTIONS))}"
+        for s in every_statement
+        if s.effect == "Allow" and "*" in s.resources and not s.key_policy
+        if set(s.actions) - set(UNSCOPABLE_ACTIONS)
+    ]
+    assert offending == []
+    assert all(len(reason) > 20 for reason in UNSCOPABLE_ACTIONS.values())
+
+
+def test_every_wildcard_in_an_allowed_action_is_within_one_service(every_statement: list[Statement]) -> None:
+    """kms:Get* in the key's administration statement is fine; s3:* or *:Get would not be."""
+    for s in every_statement:
+        if s.effect == "Allow":
+            for action in s.actions:
+                service, _, name = action.partition(":")
+                assert "*" not in service and name and name != "*", f"{s.where}: {action}"
+
+
+def test_every_action_is_one_parliament_knows(stacks: dict[str, Stack]) -> None:
+    if not SCANNERS_PYTHON.exists():
+        missing("parliament is not installed: `make setup` builds build/scanners from requirements-scanners.txt")
+    policies: dict[str, str] = {}
+    for statement in (s for name in stack_names() for s in statements_of(name, stacks[name])):
+        policies[statement.where] = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": statement.effect, "Action": list(statement.actions), "Resource": "*"}],
+            }
+        )
+    result = subprocess.run(
+        [str(SCANNERS_PYTHON), str(Path(__file__).with_name("parliament_findings.py"))],
+        input=json.dumps(policies),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    findings = {where: found for where, found in json.loads(result.stdout).items() if found}
+    assert len(json.loads(result.stdout)) == len(policies)
+    assert findings == {}
+
+
+def test_a_misspelt_action_is_caught() -> None:
+    """The gate itself works: parliament flags an action that does not exist."""
+    if not SCANNERS_PYTHON.exists():
+        missing("parliament is not installed: `make setup` builds build/scanners from requirements-scanners.txt")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}
+    result = subprocess.run(
+        [str(SCANNERS_PYTHON), str(Path(__file__).with_name("parliament_findings.py"))],
+        input=json.dumps({"typo": json.dumps(policy)}),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert json.loads(result.stdout)["typo"] == ["UNKNOWN_ACTION: Unknown action s3:GetObjekt"]
