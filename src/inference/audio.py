@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,13 +97,82 @@ def _check_riff_complete(head: bytes, size: int) -> None:
         )
 
 
-def decode_audio(
+class AudioStream:
+    """An open audio source: what it is, and its samples (mono float32 at the target rate) block by block.
+
+    `blocks()` yields exactly the samples `decode_audio` returns, in order, holding only one decoded
+    block at a time; `n_samples` is known once they are all out. Errors surface where they are found:
+    the header at open, a corrupt stream, non-finite samples or excess length while iterating.
+    """
+
+    HOLD_BACK = 4096
+    """Samples kept back until the end, where the total is cut or padded to ceil(n_in * target / rate)."""
+
+    def __init__(self, sound: sf.SoundFile, *, target_sample_rate: int, max_duration_s: float) -> None:
+        self._sound = sound
+        self.sample_rate = target_sample_rate
+        self.source_sample_rate: int = sound.samplerate
+        self.channels: int = sound.channels
+        self.format = SUPPORTED_FORMATS[sound.format]
+        self._max_frames = int(math.floor(max_duration_s * self.source_sample_rate))
+        self.n_samples = 0
+        self.n_in = 0
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        rate, target = self.source_sample_rate, self.sample_rate
+        resampler = soxr.ResampleStream(rate, target, 1, dtype="float32", quality="HQ") if rate != target else None
+        held = np.zeros(0, dtype=np.float32)
+        try:
+            for block in self._sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+                self.n_in += block.shape[0]
+                if self.n_in > self._max_frames:
+                    raise AudioTooLongError(f"the audio is longer than the allowed {self._max_frames / rate:g} s")
+                mono = _mix_to_mono(block)
+                if not np.isfinite(mono).all():
+                    raise NonFiniteAudioError("the audio contains NaN or infinite samples")
+                held = np.concatenate([held, resampler.resample_chunk(mono) if resampler else mono])
+                if held.shape[0] > self.HOLD_BACK:
+                    ready, held = held[: -self.HOLD_BACK], held[-self.HOLD_BACK :]
+                    self.n_samples += ready.shape[0]
+                    yield ready
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise UndecodableAudioError(f"the audio stream is corrupt ({_reason(exc)})") from None
+        if self.n_in == 0:
+            raise ZeroLengthAudioError("the audio decodes to zero samples")
+        if resampler is not None:
+            held = np.concatenate([held, resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)])
+        expected = int(math.ceil(self.n_in * target / rate))
+        missing = expected - self.n_samples
+        if missing < 0:  # the hold-back is far larger than any resampler overshoot
+            raise RuntimeError(f"resampler overshoot: {self.n_samples} samples out, {expected} expected")
+        tail = np.zeros(missing, dtype=np.float32)
+        tail[: min(missing, held.shape[0])] = held[:missing]
+        self.n_samples += missing
+        yield tail
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of the source audio (once every block is out)."""
+        return float(self.n_samples / self.sample_rate)
+
+    @property
+    def info(self) -> AudioInfo:
+        return AudioInfo(
+            duration_s=self.duration_s,
+            source_sample_rate=self.source_sample_rate,
+            channels=self.channels,
+            format=self.format,
+        )
+
+
+@contextmanager
+def open_audio(
     source: bytes | bytearray | memoryview | str | Path,
     *,
     target_sample_rate: int,
     max_duration_s: float,
-) -> DecodedAudio:
-    """Decode, mix to mono and resample; typed errors for every bad input."""
+) -> Iterator[AudioStream]:
+    """Open and check the audio's header (typed errors for every bad input); iterate `blocks()` inside."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.stat().st_size == 0:
@@ -141,54 +212,25 @@ def decode_audio(
             raise AudioTooLongError(
                 f"the audio lasts {sound.frames / rate:.1f} s; at most {max_duration_s:g} s is allowed"
             )
-        max_frames = int(math.floor(max_duration_s * rate))
-        samples, n_in = _decode_mono_resampled(sound, rate, target_sample_rate, max_frames)
-        label = SUPPORTED_FORMATS[sound.format]
+        yield AudioStream(sound, target_sample_rate=target_sample_rate, max_duration_s=max_duration_s)
 
-    if n_in == 0:
-        raise ZeroLengthAudioError("the audio decodes to zero samples")
+
+def decode_audio(
+    source: bytes | bytearray | memoryview | str | Path,
+    *,
+    target_sample_rate: int,
+    max_duration_s: float,
+) -> DecodedAudio:
+    """Decode, mix to mono and resample, into memory; typed errors for every bad input."""
+    with open_audio(source, target_sample_rate=target_sample_rate, max_duration_s=max_duration_s) as stream:
+        samples = np.concatenate(list(stream.blocks()))
     return DecodedAudio(
         samples=samples,
         sample_rate=target_sample_rate,
-        source_sample_rate=rate,
-        channels=channels,
-        format=label,
+        source_sample_rate=stream.source_sample_rate,
+        channels=stream.channels,
+        format=stream.format,
     )
-
-
-def _decode_mono_resampled(sound: sf.SoundFile, rate: int, target_rate: int, max_frames: int) -> tuple[np.ndarray, int]:
-    """Stream blocks: mono mix (channel mean), finite check, streaming resample.
-
-    The result has the length the reference gives: ceil(n_in * target / rate).
-    """
-    resampler = (
-        soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ") if rate != target_rate else None
-    )
-    chunks: list[np.ndarray] = []
-    n_in = 0
-    try:
-        for block in sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
-            n_in += block.shape[0]
-            if n_in > max_frames:
-                raise AudioTooLongError(f"the audio is longer than the allowed {max_frames / rate:g} s")
-            mono = _mix_to_mono(block)
-            if not np.isfinite(mono).all():
-                raise NonFiniteAudioError("the audio contains NaN or infinite samples")
-            chunks.append(resampler.resample_chunk(mono) if resampler else mono)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise UndecodableAudioError(f"the audio stream is corrupt ({_reason(exc)})") from None
-    if resampler is not None:
-        chunks.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    expected = int(math.ceil(n_in * target_rate / rate))
-    out = np.zeros(expected, dtype=np.float32)
-    pos = 0
-    for chunk in chunks:
-        take = min(chunk.shape[0], expected - pos)
-        out[pos : pos + take] = chunk[:take]
-        pos += take
-        if pos >= expected:
-            break
-    return out, n_in
 
 
 def _reason(exc: Exception) -> str:

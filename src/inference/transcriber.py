@@ -8,12 +8,13 @@ docs/result-schema.json.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inference.artifact import resolve_artifact
-from inference.audio import AudioInfo, DecodedAudio, decode_audio
+from inference.audio import AudioInfo, DecodedAudio, decode_audio, open_audio
 from inference.config import InferenceConfig, InferenceParameters
 from inference.midi import notes_to_midi
 from inference.models import AudioToNotesModel, ModelDescription, NoteEvent, create_model
@@ -91,7 +92,31 @@ class Transcriber:
         self.model.load(artifact, sha256=settings.sha256, version=settings.version)
 
     def transcribe(self, source: bytes | str | Path, parameters: InferenceParameters | None = None) -> Transcription:
+        """Bytes are decoded into memory (a request's audio); a file is streamed (`transcribe_file`)."""
+        if isinstance(source, (str, Path)):
+            return self.transcribe_file(source, parameters)
         return self.transcribe_decoded(self.decode(source), parameters)
+
+    def transcribe_file(
+        self,
+        path: str | Path,
+        parameters: InferenceParameters | None = None,
+        *,
+        max_duration_s: float | None = None,
+        scratch_dir: str | Path | None = None,
+    ) -> Transcription:
+        """Stream a file through decoding, the model and note creation: memory stays flat whatever its
+        length, the activation maps going to a temporary folder under `scratch_dir` (default: the
+        system's temporary folder; on Lambda, /tmp). `max_duration_s` defaults to audio.max_duration_s;
+        audio errors may surface part way through (a corrupt stream at minute 40)."""
+        parameters = parameters or self.config.inference
+        limit = self.config.audio.max_duration_s if max_duration_s is None else max_duration_s
+        with (
+            open_audio(path, target_sample_rate=self.model.sample_rate, max_duration_s=limit) as stream,
+            tempfile.TemporaryDirectory(prefix="transcription-", dir=scratch_dir) as workdir,
+        ):
+            notes = self.model.predict_stream(stream.blocks(), parameters, Path(workdir))
+        return Transcription(model=self.model.describe(), parameters=parameters, audio=stream.info, notes=notes)
 
     def decode(self, source: bytes | str | Path) -> DecodedAudio:
         """Decode and check the audio (every audio error is raised here), before any model work.

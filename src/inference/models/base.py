@@ -7,6 +7,7 @@ changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -53,3 +54,9 @@ class AudioToNotesModel(Protocol):
 
     def predict(self, samples: np.ndarray, parameters: InferenceParameters) -> list[NoteEvent]:
         """Note events for mono float32 samples at `sample_rate`."""
+
+    def predict_stream(
+        self, blocks: Iterable[np.ndarray], parameters: InferenceParameters, workdir: Path
+    ) -> list[NoteEvent]:
+        """The same note events for samples arriving in blocks, in memory independent of their number;
+        `workdir` is scratch space on disk for whatever does not fit that."""

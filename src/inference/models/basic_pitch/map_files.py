@@ -4,14 +4,17 @@ Two layouts of a (frames, bins) float32 map:
 
 - `RowFile`: time-major, appended as the model produces windows; read as row ranges (the onset
   pass, pitch bends).
-- `ColumnFile`: pitch-major, for note creation, which walks one pitch's column at a time; cells are
-  read and zeroed with positioned I/O (`os.pread`/`os.pwrite`) rather than a memory map, so the pages
-  touched stay in the kernel's page cache and out of the process's resident memory.
+- `ColumnFile`: pitch-major, for note creation, which walks one pitch's column at a time. It is a
+  shared memory map (reads and zeroing are numpy slicing, with no system call each); every
+  `RELEASE_EVERY` accesses its resident pages are handed back (madvise DONTNEED: the contents stay in
+  the file and the page cache), so the pages touched never pile up in the process's resident memory.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -54,50 +57,63 @@ class RowFile:
 class ColumnFile:
     """A pitch-major float32 map of `n_rows` rows and `bins` columns: column p's rows are contiguous."""
 
-    def __init__(self, path: Path, n_rows: int, bins: int) -> None:
+    RELEASE_EVERY = 1024
+    """Accesses between two hand-backs of the map's resident pages (each touches a few 4 KiB pages)."""
+
+    def __init__(self, path: Path, n_rows: int, bins: int, *, create: bool = True) -> None:
         self.path, self.n_rows, self.bins = path, n_rows, bins
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.ftruncate(self._fd, n_rows * bins * ITEM)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if create else 0), 0o600)
+        size = max(n_rows * bins * ITEM, ITEM)
+        if create:
+            os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size)
+        self._cells = np.frombuffer(self._map, dtype=np.float32, count=n_rows * bins).reshape(bins, n_rows)
+        self._accesses = 0
+
+    def _touch(self) -> None:
+        self._accesses += 1
+        if self._accesses >= self.RELEASE_EVERY:
+            self.release()
+
+    def release(self) -> None:
+        """Hand the resident pages back to the kernel; the next access reads them from the page cache."""
+        self._accesses = 0
+        self._map.madvise(mmap.MADV_DONTNEED)
 
     def write_rows(self, lo: int, rows: np.ndarray) -> None:
-        """Store rows [lo, lo + len(rows)) of every column (one positioned write per column)."""
-        columns = np.ascontiguousarray(rows.T, dtype=np.float32)
-        for p in range(self.bins):
-            os.pwrite(self._fd, columns[p].tobytes(), (p * self.n_rows + lo) * ITEM)
+        """Store rows [lo, lo + len(rows)) of every column."""
+        self._cells[:, lo : lo + rows.shape[0]] = rows.T
+        self.release()
 
     def column(self, p: int, lo: int, hi: int) -> np.ndarray:
-        """Rows [lo, hi) of column p, clipped to the map."""
-        lo, hi = max(lo, 0), min(hi, self.n_rows)
-        if hi <= lo:
-            return np.zeros(0, dtype=np.float32)
-        data = os.pread(self._fd, (hi - lo) * ITEM, (p * self.n_rows + lo) * ITEM)
-        return np.frombuffer(data, dtype=np.float32)
+        """Rows [lo, hi) of column p, clipped to the map (a copy)."""
+        self._touch()
+        return self._cells[p, max(lo, 0) : max(min(hi, self.n_rows), 0)].copy()
 
     def value(self, p: int, row: int) -> float:
-        return float(np.frombuffer(os.pread(self._fd, ITEM, (p * self.n_rows + row) * ITEM), dtype=np.float32)[0])
+        self._touch()
+        return float(self._cells[p, row])
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
-        """Rows [lo, hi) of every column, time-major (one positioned read per column)."""
+        """Rows [lo, hi) of every column, time-major."""
         lo, hi = max(lo, 0), min(hi, self.n_rows)
-        out = np.zeros((max(hi - lo, 0), self.bins), dtype=np.float32)
-        for p in range(self.bins):
-            out[:, p] = self.column(p, lo, hi)
+        out = np.ascontiguousarray(self._cells[:, lo:hi].T)
+        self.release()
         return out
 
     def zero(self, p: int, lo: int, hi: int) -> None:
         """Set rows [lo, hi) of column p to 0."""
-        lo, hi = max(lo, 0), min(hi, self.n_rows)
+        self._touch()
         if hi > lo:
-            os.pwrite(self._fd, bytes((hi - lo) * ITEM), (p * self.n_rows + lo) * ITEM)
+            self._cells[p, max(lo, 0) : hi] = 0
 
     def copy_to(self, path: Path) -> ColumnFile:
         """A second map with the same contents (the note pass consumes one and keeps the other)."""
-        other = ColumnFile(path, self.n_rows, self.bins)
-        block = 1 << 22
-        size = self.n_rows * self.bins * ITEM
-        for offset in range(0, size, block):
-            os.pwrite(other._fd, os.pread(self._fd, min(block, size - offset), offset), offset)
-        return other
+        self._map.flush()
+        shutil.copyfile(self.path, path)
+        return ColumnFile(path, self.n_rows, self.bins, create=False)
 
     def close(self) -> None:
+        del self._cells
+        self._map.close()
         os.close(self._fd)

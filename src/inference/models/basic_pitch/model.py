@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ from inference.config import InferenceParameters
 from inference.errors import ModelArtifactUnreadableError
 from inference.models.base import ModelDescription, NoteEvent
 from inference.models.basic_pitch import constants as c
-from inference.models.basic_pitch.notes import frame_times, notes_from_activations, pitch_bends
-from inference.models.basic_pitch.windows import Activations, run_windows
+from inference.models.basic_pitch.file_notes import NoteSettings, notes_from_files, pitch_bends_from_file
+from inference.models.basic_pitch.map_files import RowFile
+from inference.models.basic_pitch.notes import FrameNote, frame_times_at, notes_from_activations, pitch_bends
+from inference.models.basic_pitch.windows import Activations, RunBatch, output_frames, run_windows, stream_windows
 
 NAME = "basic-pitch"
 
@@ -39,44 +42,98 @@ class BasicPitchModel:
             raise RuntimeError("BasicPitchModel.load() has not been called")
         return self._description
 
-    def activations(self, samples: np.ndarray, batch_size: int, want_contour: bool) -> Activations:
-        """The model's note, onset (and contour) maps for the whole signal."""
+    def _run_batch(self, want_contour: bool) -> RunBatch:
         if self._session is None:
             raise RuntimeError("BasicPitchModel.load() has not been called")
         session = self._session
         outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET] + ([c.OUTPUT_CONTOUR] if want_contour else [])
 
-        def run_batch(batch: np.ndarray):
+        def run_batch(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             result = session.run(outputs, {c.INPUT_NAME: batch})
             return result[0], result[1], result[2] if want_contour else None
 
-        return run_windows(samples, run_batch, batch_size, want_contour)
+        return run_batch
+
+    def activations(self, samples: np.ndarray, batch_size: int, want_contour: bool) -> Activations:
+        """The model's note, onset (and contour) maps for the whole signal."""
+        return run_windows(samples, self._run_batch(want_contour), batch_size, want_contour)
 
     def predict(self, samples: np.ndarray, parameters: InferenceParameters) -> list[NoteEvent]:
         want_bends = parameters.include_pitch_bends or parameters.multiple_pitch_bends
         maps = self.activations(samples, parameters.batch_size, want_bends)
-        min_note_frames = int(np.round(parameters.minimum_note_length_ms / 1000 * (c.SAMPLE_RATE / c.FFT_HOP)))
+        settings = note_settings(parameters)
         frame_notes = notes_from_activations(
             maps.note,
             maps.onset,
-            onset_threshold=parameters.onset_threshold,
-            frame_threshold=parameters.frame_threshold,
-            min_note_frames=min_note_frames,
-            min_hz=parameters.minimum_frequency_hz,
-            max_hz=parameters.maximum_frequency_hz,
-            melodia_trick=parameters.melodia_trick,
+            onset_threshold=settings.onset_threshold,
+            frame_threshold=settings.frame_threshold,
+            min_note_frames=settings.min_note_frames,
+            min_hz=settings.min_hz,
+            max_hz=settings.max_hz,
+            melodia_trick=settings.melodia_trick,
         )
         bends = pitch_bends(maps.contour, frame_notes) if maps.contour is not None else [None] * len(frame_notes)
-        times = frame_times(maps.n_frames)
-        events = [
-            NoteEvent(
-                start_s=float(times[start]),
-                end_s=float(times[end]),
-                pitch=int(pitch),
-                amplitude=float(amplitude),
-                pitch_bends=bend,
+        return note_events(frame_notes, bends)
+
+    def predict_stream(
+        self, blocks: Iterable[np.ndarray], parameters: InferenceParameters, workdir: Path
+    ) -> list[NoteEvent]:
+        """`predict` over samples arriving in blocks, with the activation maps on disk under `workdir`:
+        the same notes, in memory that does not grow with the audio's length."""
+        want_bends = parameters.include_pitch_bends or parameters.multiple_pitch_bends
+        note_map = RowFile(workdir / "note-map.f32", c.N_PITCHES)
+        onset_map = RowFile(workdir / "onset-map.f32", c.N_PITCHES)
+        contour_map = RowFile(workdir / "contour-map.f32", c.N_CONTOUR_BINS) if want_bends else None
+
+        def keep(note: np.ndarray, onset: np.ndarray, contour: np.ndarray | None) -> None:
+            note_map.append(note)
+            onset_map.append(onset)
+            if contour_map is not None and contour is not None:
+                contour_map.append(contour)
+
+        try:
+            n_samples = stream_windows(blocks, self._run_batch(want_bends), parameters.batch_size, keep)
+            n_frames = output_frames(n_samples)
+            for kept in (note_map, onset_map, contour_map):
+                if kept is not None:
+                    kept.truncate(n_frames)
+            frame_notes = notes_from_files(note_map, onset_map, note_settings(parameters), workdir)
+            bends = (
+                pitch_bends_from_file(contour_map, frame_notes)
+                if contour_map is not None
+                else [None] * len(frame_notes)
             )
-            for (start, end, pitch, amplitude), bend in zip(frame_notes, bends)
-        ]
-        events.sort(key=lambda e: (e.start_s, e.pitch, e.end_s))
-        return events
+        finally:
+            for kept in (note_map, onset_map, contour_map):
+                if kept is not None:
+                    kept.close()
+        return note_events(frame_notes, bends)
+
+
+def note_settings(parameters: InferenceParameters) -> NoteSettings:
+    return NoteSettings(
+        onset_threshold=parameters.onset_threshold,
+        frame_threshold=parameters.frame_threshold,
+        min_note_frames=int(np.round(parameters.minimum_note_length_ms / 1000 * (c.SAMPLE_RATE / c.FFT_HOP))),
+        min_hz=parameters.minimum_frequency_hz,
+        max_hz=parameters.maximum_frequency_hz,
+        melodia_trick=parameters.melodia_trick,
+    )
+
+
+def note_events(frame_notes: list[FrameNote], bends: list[tuple[int, ...]] | list[None]) -> list[NoteEvent]:
+    """Frame notes as timed events, sorted by start, pitch and end."""
+    starts = frame_times_at(np.array([n[0] for n in frame_notes], dtype=np.int64))
+    ends = frame_times_at(np.array([n[1] for n in frame_notes], dtype=np.int64))
+    events = [
+        NoteEvent(
+            start_s=float(start_s),
+            end_s=float(end_s),
+            pitch=int(pitch),
+            amplitude=float(amplitude),
+            pitch_bends=bend,
+        )
+        for (_, _, pitch, amplitude), bend, start_s, end_s in zip(frame_notes, bends, starts, ends, strict=True)
+    ]
+    events.sort(key=lambda e: (e.start_s, e.pitch, e.end_s))
+    return events

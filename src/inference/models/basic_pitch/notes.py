@@ -38,7 +38,11 @@ def hz_to_midi(hz: float) -> float:
 
 def frame_times(n_frames: int) -> np.ndarray:
     """Seconds of each output frame, undoing the window stitching's drift."""
-    frames = np.arange(n_frames)
+    return frame_times_at(np.arange(n_frames))
+
+
+def frame_times_at(frames: np.ndarray) -> np.ndarray:
+    """`frame_times` of the given frame indices only (the same arithmetic, element by element)."""
     original = (frames * c.FFT_HOP).astype(int) / float(c.SAMPLE_RATE)
     window_numbers = np.floor(frames / c.WINDOW_FRAMES)
     # 0.0018 s: the reference's empirical alignment constant.

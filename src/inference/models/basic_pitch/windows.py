@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -78,3 +78,54 @@ def run_windows(audio: np.ndarray, run_batch: RunBatch, batch_size: int, want_co
                 contour[written : written + take] = contour_b[row, trim : trim + take]
             written += take
     return Activations(note=note, onset=onset, contour=contour)
+
+
+# (note, onset, contour or None) rows of the kept frames of one batch, in order
+EmitRows = Callable[[np.ndarray, np.ndarray, np.ndarray | None], None]
+
+
+def stream_windows(blocks: Iterable[np.ndarray], run_batch: RunBatch, batch_size: int, emit: EmitRows) -> int:
+    """`run_windows` over audio arriving in blocks: the same windows in the same batches, each batch run
+    as soon as its samples are in, its kept frames handed to `emit`. Returns the number of samples.
+
+    Only the samples from the next batch's first window on are held. The last windows are run once the
+    audio ends (zeros past it, as `fill_window` pads). `emit` may receive a few frames beyond the audio's
+    `output_frames`; the caller keeps the first `output_frames(n_samples)`.
+    """
+    keep = c.WINDOW_FRAMES - c.OVERLAP_FRAMES
+    trim = c.OVERLAP_FRAMES // 2
+    batch = np.zeros((batch_size, c.WINDOW_SAMPLES, 1), dtype=np.float32)
+    # `held` holds the zero-padded signal from padded index `base` on (LEAD_PADDING_SAMPLES zeros first).
+    held, base, n_samples, next_window = np.zeros(c.LEAD_PADDING_SAMPLES, dtype=np.float32), 0, 0, 0
+
+    def run(first: int, count: int) -> None:
+        for row in range(count):
+            lo = (first + row) * c.WINDOW_HOP_SAMPLES - base
+            window = held[lo : lo + c.WINDOW_SAMPLES]
+            batch[row, : window.shape[0], 0] = window
+            batch[row, window.shape[0] :, 0] = 0.0
+        note_b, onset_b, contour_b = run_batch(batch[:count])
+        for row in range(count):
+            emit(
+                note_b[row, trim : trim + keep],
+                onset_b[row, trim : trim + keep],
+                contour_b[row, trim : trim + keep] if contour_b is not None else None,
+            )
+
+    def batch_end(first: int) -> int:
+        return (first + batch_size - 1) * c.WINDOW_HOP_SAMPLES + c.WINDOW_SAMPLES
+
+    for block in blocks:
+        held = np.concatenate([held, block.astype(np.float32, copy=False)])
+        n_samples += block.shape[0]
+        while batch_end(next_window) <= base + held.shape[0]:
+            run(next_window, batch_size)
+            next_window += batch_size
+            drop = next_window * c.WINDOW_HOP_SAMPLES - base
+            held, base = held[drop:], base + drop
+    total = len(window_starts(n_samples))
+    while next_window < total:
+        count = min(batch_size, total - next_window)
+        run(next_window, count)
+        next_window += count
+    return n_samples
