@@ -38,6 +38,20 @@ def make_file(name: str, duration_s: float) -> Path:
     return path
 
 
+def make_long_file(name: str, minutes: int) -> Path:
+    """A recording of `minutes` (a multiple of 10), rendered and written ten minutes at a time: the
+    renderer holds a whole piece in float64, and an hour of it would not fit the point being measured."""
+    path = OUT / name
+    if not path.exists():
+        partial = path.with_suffix(".partial.wav")
+        with sf.SoundFile(partial, "w", samplerate=44100, channels=2, subtype="PCM_16") as out:
+            for part in range(minutes // 10):
+                mono = signals.render(signals.piece(42 + part, 600), 44100, 600, seed=42 + part)
+                out.write(np.stack([mono, mono * 0.9], axis=1))
+        partial.rename(path)
+    return path
+
+
 def measure(command: list[str]) -> dict:
     """Run one measurement in a fresh process; it reports its own times and peak RSS (VmHWM)."""
     proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
@@ -81,6 +95,22 @@ def main() -> int:
             f"RSS ours/reference {ours['peak_rss_mb'] / ref['peak_rss_mb']:4.2f}   "
             f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}"
         )
+    hour = measure([*ours_cmd, str(make_long_file("file-60min.wav", 60))])
+    ten = next(ours for label, _, ours, _ in rows if label == "10 min file")
+    per_minute = {label: m["seconds"] / minutes for label, m, minutes in (("10 min", ten, 10), ("60 min", hour, 60))}
+    print("\n60 min file (ours; the reference is not run on it): memory flat and time linear in length")
+    print(
+        f"  10 min: {ten['seconds']:6.1f} s, {per_minute['10 min']:5.2f} s per audio minute, "
+        f"peak RSS {ten['peak_rss_mb']:4.0f} MB, {ten['notes']} notes"
+    )
+    print(
+        f"  60 min: {hour['seconds']:6.1f} s, {per_minute['60 min']:5.2f} s per audio minute, "
+        f"peak RSS {hour['peak_rss_mb']:4.0f} MB, {hour['notes']} notes"
+    )
+    print(
+        f"  60/10 min: time per audio minute {per_minute['60 min'] / per_minute['10 min']:4.2f}x (target <= 1.05x), "
+        f"peak RSS {hour['peak_rss_mb'] / ten['peak_rss_mb']:4.2f}x (target <= 1.20x, and <= 400 MB)"
+    )
     bench_service.report(files["30 s clip"])
     bench_service.report_jobs(files["10 min file"])
     image_size()

@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--pitch-bends", action=argparse.BooleanOptionalAction, default=None, dest="include_pitch_bends")
     t.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
     t.add_argument("--midi-tempo", type=float)
+    t.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="SECONDS",
+        help="longest audio accepted (default: the config's audio.max_duration_s); files are streamed, "
+        "so memory does not grow with length",
+    )
 
     f = sub.add_parser("fetch-model", help="fetch the pinned model artifact into the models directory")
     f.add_argument("--model", default="basic-pitch")
@@ -80,7 +87,7 @@ def _transcribe(args: argparse.Namespace) -> int:
         )
     }
     parameters = config.inference.with_overrides(**overrides)
-    result = Transcriber(config).transcribe(args.file, parameters)
+    result = Transcriber(config).transcribe_file(args.file, parameters, max_duration_s=args.max_duration)
     document = json.dumps(result.to_dict(), indent=2)
     if args.json and str(args.json) != "-":
         args.json.write_text(document + "\n")

@@ -132,7 +132,7 @@ def test_column_file_reads_zeroes_and_copies(tmp_path) -> None:
     columns.write_rows(6, data[6:])
     assert np.array_equal(columns.rows(0, 10), data)
     copy = columns.copy_to(tmp_path / "m2")
-    columns.zero(2, 3, 7)
+    columns.zero(range(2, 3), 3, 7)
     assert columns.column(2, 0, 10).tolist() == [2, 6, 10, 0, 0, 0, 0, 30, 34, 38]
     assert np.array_equal(copy.rows(0, 10), data)
     assert columns.value(1, 9) == 37.0 and columns.column(0, 8, 50).tolist() == [32, 36]

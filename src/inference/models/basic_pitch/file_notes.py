@@ -260,8 +260,7 @@ def _onset_notes(
         i -= quiet
         if i - start <= settings.min_note_frames:
             continue
-        for q in _neighbours(p):
-            remaining.zero(q, start, i)
+        remaining.zero(_neighbours(p), start, i)
         notes.append((start, i, p + c.MIDI_OFFSET, _amplitude(frames, p, start, i)))
     return notes
 
@@ -278,17 +277,15 @@ def _melodia_notes(
             i_mid, p = divmod(flat, c.N_PITCHES)
             if remaining.value(p, i_mid) != -neg_energy:
                 continue  # consumed since it was found (energy only ever drops to zero)
-            remaining.zero(p, i_mid, i_mid + 1)
+            remaining.zero(range(p, p + 1), i_mid, i_mid + 1)
             neighbours = _neighbours(p)
 
             i, quiet = _scan_forward(remaining, p, i_mid + 1, last, threshold)
-            for q in neighbours:
-                remaining.zero(q, i_mid + 1, i)
+            remaining.zero(neighbours, i_mid + 1, i)
             i_end = i - 1 - quiet
 
             i, quiet = _scan_backward(remaining, p, i_mid - 1, threshold)
-            for q in neighbours:
-                remaining.zero(q, i + 1, i_mid)
+            remaining.zero(neighbours, i + 1, i_mid)
             i_start = i + 1 + quiet
 
             if i_end - i_start <= settings.min_note_frames:
@@ -321,10 +318,14 @@ class _CandidateRuns:
             self._runs.append((self._fd, written, order.size))
             written += order.size
 
-    def merged(self) -> Iterator[tuple[float, int]]:
-        return heapq.merge(*(self._read(first, count) for _, first, count in self._runs))
+    MERGE_BUFFER = 1 << 16
+    """Candidates held in memory across all runs while merging (each run reads its share at a time)."""
 
-    def _read(self, first: int, count: int, block: int = 1 << 14) -> Iterator[tuple[float, int]]:
+    def merged(self) -> Iterator[tuple[float, int]]:
+        block = max(256, self.MERGE_BUFFER // max(len(self._runs), 1))
+        return heapq.merge(*(self._read(first, count, block) for _, first, count in self._runs))
+
+    def _read(self, first: int, count: int, block: int) -> Iterator[tuple[float, int]]:
         for lo in range(first, first + count, block):
             hi = min(lo + block, first + count)
             records = np.frombuffer(

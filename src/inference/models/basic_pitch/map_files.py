@@ -57,8 +57,9 @@ class RowFile:
 class ColumnFile:
     """A pitch-major float32 map of `n_rows` rows and `bins` columns: column p's rows are contiguous."""
 
-    RELEASE_EVERY = 1024
-    """Accesses between two hand-backs of the map's resident pages (each touches a few 4 KiB pages)."""
+    RELEASE_EVERY = 128
+    """Accesses between two hand-backs of the map's resident pages. A read fault maps the 64 KiB around
+    it (the kernel's fault-around), so 128 accesses hold at most ~8 MiB."""
 
     def __init__(self, path: Path, n_rows: int, bins: int, *, create: bool = True) -> None:
         self.path, self.n_rows, self.bins = path, n_rows, bins
@@ -86,13 +87,13 @@ class ColumnFile:
         self.release()
 
     def column(self, p: int, lo: int, hi: int) -> np.ndarray:
-        """Rows [lo, hi) of column p, clipped to the map (a copy)."""
+        """Rows [lo, hi) of column p, clipped to the map: a view, to read before the next change."""
         self._touch()
-        return self._cells[p, max(lo, 0) : max(min(hi, self.n_rows), 0)].copy()
+        return self._cells[p, max(lo, 0) : max(min(hi, self.n_rows), 0)]
 
     def value(self, p: int, row: int) -> float:
         self._touch()
-        return float(self._cells[p, row])
+        return float(self._cells[p, row])  # (a float32's exact float64 value)
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
         """Rows [lo, hi) of every column, time-major."""
@@ -101,11 +102,11 @@ class ColumnFile:
         self.release()
         return out
 
-    def zero(self, p: int, lo: int, hi: int) -> None:
-        """Set rows [lo, hi) of column p to 0."""
-        self._touch()
+    def zero(self, columns: range, lo: int, hi: int) -> None:
+        """Set rows [lo, hi) (lo >= 0) of the adjacent `columns` to 0, in one slice."""
         if hi > lo:
-            self._cells[p, max(lo, 0) : hi] = 0
+            self._touch()
+            self._cells[columns.start : columns.stop, lo:hi] = 0
 
     def copy_to(self, path: Path) -> ColumnFile:
         """A second map with the same contents (the note pass consumes one and keeps the other)."""
