@@ -9,10 +9,12 @@ field, the value and what is allowed.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from inference.models.basic_pitch.constants import SCRATCH_BYTES_PER_AUDIO_SECOND
 from inference.validation import ConfigError, int_in, matches, number_in, one_of, require
 from service.settings import LOG_LEVELS
 
@@ -282,6 +284,30 @@ class WafSettings:
         int_in("waf.rate_limit_per_5_min", self.rate_limit_per_5_min, 10, 2_000_000_000)
 
 
+MIB = 1 << 20
+SCRATCH_HEADROOM_MB = 256
+"""/tmp the worker keeps free beyond the upload and the transcription's scratch (the runtime's own files)."""
+MEASURED_SECONDS_PER_AUDIO_SECOND = 0.0153
+"""What a streamed transcription takes on two vCPUs (make bench: 55 s for the 60-minute file)."""
+TIMEOUT_SAFETY = 2.0
+"""Jobs must fit the worker's timeout this many times over (slower CPUs, the download, a cold start)."""
+
+
+def required_scratch_mb(max_duration_s: int, max_upload_mb: int) -> int:
+    """The worker's /tmp for the longest allowed job, in MB (MiB, as Lambda counts): the upload, the
+    transcription's scratch at its worst case (SCRATCH_BYTES_PER_AUDIO_SECOND) and headroom."""
+    upload = max_upload_mb * 1_000_000 / MIB
+    scratch = max_duration_s * SCRATCH_BYTES_PER_AUDIO_SECOND / MIB
+    return int(math.ceil(upload + scratch)) + SCRATCH_HEADROOM_MB
+
+
+def estimated_job_seconds(max_duration_s: int, worker_memory_mb: int) -> float:
+    """How long the longest allowed job may take, with the safety factor: Lambda gives one vCPU per
+    1,769 MB; below two vCPUs the measured pace slows in proportion."""
+    vcpus = worker_memory_mb / 1769
+    return max_duration_s * MEASURED_SECONDS_PER_AUDIO_SECOND * max(1.0, 2.0 / vcpus) * TIMEOUT_SAFETY
+
+
 @dataclass(frozen=True, kw_only=True)
 class JobSettings:
     """Long audio: the presigned upload, the queue and the worker function (same image, its own handler)."""
@@ -290,17 +316,19 @@ class JobSettings:
     """The worker's memory (128-10,240 MB); vCPUs scale with it."""
     worker_timeout_s: int = 900
     """The worker's timeout (60-900 s); the queue's visibility timeout is six times it (AWS's advice)."""
-    worker_ephemeral_storage_mb: int = 4096
-    """The worker's /tmp (512-10,240 MB): the downloaded upload and decoding scratch."""
+    worker_ephemeral_storage_mb: int = 6144
+    """The worker's /tmp (512-10,240 MB): the downloaded upload and the transcription's scratch (activation
+    maps on disk); at least `required_scratch_mb(max_duration_s, max_upload_mb)`."""
     worker_reserved_concurrency: int = 2
     """Jobs running at once at most; -1: unreserved."""
     batch_size: int = 1
     """Messages per worker invocation (1-10): one long job each by default."""
     max_receives: int = 3
     """Deliveries before a message goes to the dead-letter queue and its job is marked failed (1-100)."""
-    max_duration_s: int = 3600
-    """Longest audio a job transcribes (1-3,600 s); /predict keeps audio.max_duration_s. An hour takes
-    ~80 s and ~1 GB on two vCPUs today: well inside the worker's defaults."""
+    max_duration_s: int = 14_400
+    """Longest audio a job transcribes (1-36,000 s); /predict keeps audio.max_duration_s. Four hours take
+    ~220 s on two vCPUs in flat memory; the job must fit the timeout twice over (estimated_job_seconds)
+    and its scratch the worker's /tmp (required_scratch_mb)."""
     max_upload_mb: int = 500
     """Largest upload a job accepts, in MB (1-5,000): the presigned POST's policy enforces it."""
     upload_url_expiry_s: int = 900
@@ -314,8 +342,24 @@ class JobSettings:
         int_in("jobs.batch_size", self.batch_size, 1, 10)
         int_in("jobs.max_receives", self.max_receives, 1, 100)
         int_in("jobs.max_upload_mb", self.max_upload_mb, 1, 5000)
-        int_in("jobs.max_duration_s", self.max_duration_s, 1, 3600)
+        int_in("jobs.max_duration_s", self.max_duration_s, 1, 36_000)
         int_in("jobs.upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
+        needed_mb = required_scratch_mb(self.max_duration_s, self.max_upload_mb)
+        require(
+            self.worker_ephemeral_storage_mb >= needed_mb,
+            "jobs.worker_ephemeral_storage_mb",
+            self.worker_ephemeral_storage_mb,
+            f"at least {needed_mb} MB for jobs of up to {self.max_duration_s} s and {self.max_upload_mb} MB "
+            "(the upload, the transcription's scratch at its worst case, headroom); or lower jobs.max_duration_s",
+        )
+        needed_s = estimated_job_seconds(self.max_duration_s, self.worker_memory_mb)
+        require(
+            needed_s <= self.worker_timeout_s,
+            "jobs.max_duration_s",
+            self.max_duration_s,
+            f"at most what the worker finishes inside worker_timeout_s={self.worker_timeout_s} with a "
+            f"{TIMEOUT_SAFETY:g}x margin at {self.worker_memory_mb} MB (this needs ~{needed_s:.0f} s)",
+        )
 
     @property
     def visibility_timeout_s(self) -> int:

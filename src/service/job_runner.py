@@ -101,9 +101,15 @@ def _transcribe(
     with tempfile.TemporaryDirectory(prefix=f"job-{job_id}-") as scratch:
         local = Path(scratch) / "input"
         s3.download_file(settings.input_bucket, upload_key, str(local))  # to /tmp, not into memory
-        audio = transcriber.decode(local)  # AudioError: the caller fails the job at once
         started = time.perf_counter()
-        transcription = transcriber.transcribe_decoded(audio, transcriber.config.inference.with_overrides(**parameters))
+        # Streamed from the file, maps in the same scratch folder: memory stays flat for hours of audio.
+        # An AudioError (at the header or part way through) fails the job at once, in the caller.
+        transcription = transcriber.transcribe_file(
+            local,
+            transcriber.config.inference.with_overrides(**parameters),
+            max_duration_s=settings.job_max_duration_s,
+            scratch_dir=scratch,
+        )
         inference_seconds = time.perf_counter() - started
     document = transcription.to_dict()
     json_key, midi_key = store.result_keys(job_id)

@@ -57,7 +57,7 @@ class ServiceSettings:
     upload_url_expiry_s: int = 900
     """How long a job's presigned upload stays valid."""
     job_max_receives: int = 3
-    job_max_duration_s: int = 3600
+    job_max_duration_s: int = 14_400
     """Longest audio a job transcribes (the synchronous route keeps audio.max_duration_s)."""
     """Deliveries of a job's message before it goes to the dead-letter queue; the last failing one
     marks the job failed."""
@@ -75,7 +75,7 @@ class ServiceSettings:
         int_in("job_max_upload_bytes", self.job_max_upload_bytes, 1, 5 * 1024**3)
         int_in("upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
         int_in("job_max_receives", self.job_max_receives, 1, 1000)
-        int_in("job_max_duration_s", self.job_max_duration_s, 1, 3600)
+        int_in("job_max_duration_s", self.job_max_duration_s, 1, 36_000)
 
     def to_environment(self) -> dict[str, str]:
         """Every setting as the variable the service reads back."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
-from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -37,10 +36,7 @@ tracer = Tracer(service=contract.WORKER_SERVICE_NAME)
 settings = ServiceSettings.from_environment(os.environ)
 metrics.set_default_dimensions(**{contract.ENVIRONMENT_DIMENSION: settings.environment})
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
-# Jobs take longer audio than a request: the same runtime settings with the jobs' duration limit.
-loaded = load_config()
-config = replace(loaded, audio=replace(loaded.audio, max_duration_s=float(settings.job_max_duration_s)))
-transcriber = Transcriber(config, s3_client=s3)
+transcriber = Transcriber(load_config(), s3_client=s3)  # jobs pass their own duration limit per file
 store = JobStore(s3, settings)
 processor = BatchProcessor(event_type=EventType.SQS)
 logger.setLevel(settings.log_level)

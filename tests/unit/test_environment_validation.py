@@ -14,12 +14,15 @@ from config.environments import (
     ConfigError,
     EnvironmentConfig,
     FunctionSettings,
+    JobSettings,
     ModelStoreSettings,
     RegistrySettings,
     S3StateBackend,
     StorageSettings,
     WafSettings,
+    estimated_job_seconds,
     get_environment,
+    required_scratch_mb,
 )
 
 
@@ -210,3 +213,26 @@ def test_fails_waf_settings_out_of_range(field, value):
 
 def test_waf_is_on_in_prod_and_off_in_dev():
     assert PROD.waf.enabled and not DEV.waf.enabled
+
+
+def test_job_scratch_must_fit_the_workers_tmp():
+    with pytest.raises(ConfigError) as e:
+        JobSettings(max_duration_s=5 * 3600, worker_ephemeral_storage_mb=4096)
+    assert_names(e, "jobs.worker_ephemeral_storage_mb", 4096)
+    assert f"at least {required_scratch_mb(5 * 3600, 500)} MB" in str(e.value)
+    assert JobSettings(max_duration_s=3600, worker_ephemeral_storage_mb=2084).max_duration_s == 3600
+
+
+def test_job_duration_must_fit_the_workers_timeout_twice_over():
+    with pytest.raises(ConfigError) as e:
+        JobSettings(max_duration_s=14_400, worker_timeout_s=300)
+    assert_names(e, "jobs.max_duration_s", 14_400)
+    with pytest.raises(ConfigError):  # fewer vCPUs: slower in proportion
+        JobSettings(max_duration_s=14_400, worker_memory_mb=1024)
+
+
+def test_job_defaults_take_four_hours_in_their_storage_and_timeout():
+    jobs = JobSettings()
+    assert jobs.max_duration_s == 14_400
+    assert required_scratch_mb(jobs.max_duration_s, jobs.max_upload_mb) <= jobs.worker_ephemeral_storage_mb
+    assert estimated_job_seconds(jobs.max_duration_s, jobs.worker_memory_mb) <= jobs.worker_timeout_s

@@ -24,3 +24,9 @@ INPUT_NAME = "serving_default_input_2:0"
 OUTPUT_NOTE = "StatefulPartitionedCall:1"
 OUTPUT_ONSET = "StatefulPartitionedCall:2"
 OUTPUT_CONTOUR = "StatefulPartitionedCall:0"
+
+# Scratch space a streamed transcription writes per second of audio, at most (predict_stream and
+# file_notes): the note and onset maps as the model writes them, the frames and the remaining energy
+# by pitch, the contour map when pitch bends are wanted, and, when every cell qualifies, the onset
+# peaks (8 bytes each) and the melodia candidates (16 bytes each). Typical music needs about a third.
+SCRATCH_BYTES_PER_AUDIO_SECOND = FRAMES_PER_SECOND * (4 * N_PITCHES * 4 + N_CONTOUR_BINS * 4 + N_PITCHES * (8 + 16))

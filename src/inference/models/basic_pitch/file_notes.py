@@ -38,7 +38,9 @@ Rows = Callable[[int, int], np.ndarray]
 """Rows [a, b) of a time-major map, frequency limits applied."""
 
 SCAN_BLOCK = 256
-"""Rows of one pitch read per positioned read while a note grows."""
+"""Rows of one pitch read at a time while a note grows."""
+CHUNK_ROWS = 8192
+"""Rows per block of the passes over whole maps (onset map, candidates): ~3-6 MB each."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,10 @@ def _constrained(block: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 def notes_from_files(
-    frames: RowFile, onsets: RowFile, settings: NoteSettings, workdir: Path, *, chunk_rows: int = 8192
+    frames: RowFile, onsets: RowFile, settings: NoteSettings, workdir: Path, *, chunk_rows: int | None = None
 ) -> list[FrameNote]:
     """Note events in frames, from the model's raw note and onset maps (time-major files)."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     n = frames.n_rows
     if n == 0:
         return []
