@@ -10,17 +10,18 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup serve synth model lint format typecheck test test-fast parity bench emulator offline-terraform clean
+.PHONY: help setup browser serve synth model lint format typecheck test test-fast parity bench emulator offline-terraform clean
 
 ## help: list the targets with what each does
 help:
 	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt docker/requirements-inference.txt pyproject.toml package.json package-lock.json
+$(STAMP): requirements.txt requirements-dev.txt docker/requirements-inference.txt pyproject.toml src/client/pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e ./src/client
 	npm ci --no-audit --no-fund --loglevel=error
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install >/dev/null; fi
 	touch $(STAMP)
@@ -31,8 +32,12 @@ $(SCANNERS_STAMP): requirements-scanners.txt
 	$(SCANNERS)/bin/python -m pip install --quiet -r requirements-scanners.txt
 	touch $(SCANNERS_STAMP)
 
-## setup: create .venv (Python and npm tools, the project itself editable, pre-commit hooks), the scanners' venv, the model
-setup: $(STAMP) $(SCANNERS_STAMP) model
+## setup: create .venv (Python and npm tools, the project and its client editable, pre-commit hooks), the scanners' venv, the model, Chromium
+setup: $(STAMP) $(SCANNERS_STAMP) model browser
+
+## browser: Chromium and chromedriver from the distribution's packages, for the page's test (apt-get when missing)
+browser:
+	scripts/install_browser.sh
 
 ## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator
 serve: $(STAMP) model
@@ -62,7 +67,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## test: lint, typecheck, then the whole suite; a missing component (terraform, provider, model) fails it
-test: $(STAMP) $(SCANNERS_STAMP) model lint typecheck
+test: $(STAMP) $(SCANNERS_STAMP) model browser lint typecheck
 	REQUIRE_COMPONENTS=1 $(PY) -m pytest
 
 ## test-fast: unit tests only, in seconds: no synth, terraform, emulator or model (missing components skip)

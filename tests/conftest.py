@@ -9,6 +9,7 @@ never synthesizes, runs terraform or downloads the model:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ from tests.support.stacks import Stack, stack_names
 
 if TYPE_CHECKING:
     from cdktf import App
+
+    from tests.support.service import LocalServer as LocalServerType
 
 SLOW_FIXTURES = {"synthesized_app", "synth_dir", "stacks"}
 MODEL_FIXTURES = {"model_artifact", "transcriber", "lambda_entry", "emulated", "local_server"}
@@ -62,6 +65,16 @@ def synth_dir(synthesized_app: SynthesizedApp) -> Path:
 def stacks(synth_dir: Path) -> dict[str, Stack]:
     """Every synthesized stack's Terraform JSON, by stack name."""
     return {name: json.loads((synth_dir / "stacks" / name / "cdk.tf.json").read_text()) for name in stack_names()}
+
+
+@pytest.fixture(scope="session")
+def local_server(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServerType]:
+    """`make serve`'s server in its own process, one per session (the service and client tiers share it)."""
+    from tests.support.service import LocalServer  # moto, uvicorn, openapi-core: only for the tests that use it
+
+    server = LocalServer(tmp_path_factory.mktemp("serve") / "serve.log")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,9 +39,13 @@ from service.settings import ENVIRONMENT_VARIABLES, ServiceSettings
 INPUT_BUCKET = "audio-inference-local-input"
 OUTPUT_BUCKET = "audio-inference-local-output"
 LOCAL_ORIGINS = ("*",)
-"""The page `make serve` will serve and any local tool may call it; deployed environments name theirs."""
+"""As the dev environment (api.cors_allowed_origins): its page, served here, and any local tool may call
+it; deployed environments name theirs."""
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+PAGE_DIR = Path(__file__).resolve().parents[2] / "web"
+"""The page `make serve` serves at / (a checkout's web/ folder; not part of the Lambda image)."""
+PAGE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> AS
             await send({"type": "lifespan.shutdown.complete"})
             return
         request = Request(scope, receive)
+        page = page_file(request.method, request.url.path)
+        if page is not None:
+            await page(scope, receive, send)
+            return
         http = gateway.HttpRequest(
             method=request.method,
             path=request.url.path,
@@ -80,6 +89,28 @@ def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> AS
         await response(scope, receive, send)
 
     return app
+
+
+def page_file(method: str, path: str) -> Response | None:
+    """The consumers' page (web/): `/` and `/page/<file>`; every other path is the API's. Only the
+    files that are there, by name: nothing outside web/ can be asked for."""
+    if method not in ("GET", "HEAD"):
+        return None
+    name = "index.html" if path == "/" else path.removeprefix("/page/") if path.startswith("/page/") else None
+    if name is None or name not in _page_files():
+        return None
+    target = PAGE_DIR / name
+    return Response(
+        content=target.read_bytes(),
+        media_type=PAGE_TYPES[target.suffix],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _page_files() -> set[str]:
+    return (
+        {p.name for p in PAGE_DIR.iterdir() if p.is_file() and p.suffix in PAGE_TYPES} if PAGE_DIR.is_dir() else set()
+    )
 
 
 def answer_request(handler: Handler, http: gateway.HttpRequest, origins: tuple[str, ...]) -> gateway.HttpResponse:
@@ -188,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{INPUT_BUCKET}, {OUTPUT_BUCKET})",
         flush=True,
     )
+    print(f"  the page: open {url}/ in a browser", flush=True)
+    print(f"  the client: audio-inference transcribe song.mp3 --url {url} --midi song.mid", flush=True)
     print(f"  curl -F file=@song.mp3 {url}/predict", flush=True)
     print(f"  curl -H 'Accept: audio/midi' -F file=@song.mp3 {url}/predict -o song.mid", flush=True)
     print(

@@ -19,7 +19,6 @@ from moto.server import ThreadedMotoServer
 
 from service.local_jobs import JobQueues, create_pipeline
 from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
-from tests.support.service import LocalServer
 
 QUEUE_VISIBILITY_S = 2
 """Short, so redeliveries after a failure come within seconds."""
@@ -72,10 +71,3 @@ def emulated(model_artifact: Path) -> Iterator[Emulated]:
 @pytest.fixture(scope="session")
 def lambda_entry(emulated: Emulated) -> tuple[ModuleType, Any]:
     return emulated.handler, emulated.s3
-
-
-@pytest.fixture(scope="session")
-def local_server(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    server = LocalServer(tmp_path_factory.mktemp("serve") / "serve.log")
-    yield server
-    server.stop()

@@ -1,0 +1,138 @@
+"""`audio-inference transcribe FILE`: the client as a command, for people and for scripts.
+
+Exit codes: 0 done; 2 bad input (arguments, an unreadable file, a request or audio the service
+refused); 3 the service failed (5xx, throttled through every retry, unreachable, a job that failed on
+its side); 4 timed out. Progress bars (upload, then the job) go to stderr when it is a terminal, or
+with --progress. The API key is read from --api-key or $AUDIO_INFERENCE_API_KEY and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from audio_inference_client.client import Client
+from audio_inference_client.errors import AudioInferenceError, BadInputError, TranscriptionTimeout
+
+URL_VARIABLE = "AUDIO_INFERENCE_URL"
+KEY_VARIABLE = "AUDIO_INFERENCE_API_KEY"
+LOCAL_URL = "http://127.0.0.1:8080"
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SERVICE, EXIT_TIMEOUT = 0, 2, 3, 4
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="audio-inference", description="Audio Inference API client.")
+    commands = root.add_subparsers(dest="command", required=True)
+    transcribe = commands.add_parser(
+        "transcribe",
+        help="transcribe an audio file to notes (JSON) and MIDI",
+        description="Short files go to POST /predict, longer ones through a job; the result is the same.",
+        epilog="exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out",
+    )
+    transcribe.add_argument("file", help="WAV, FLAC, OGG/Vorbis or MP3")
+    transcribe.add_argument("--url", help=f"the API's base URL (default: ${URL_VARIABLE}, else {LOCAL_URL})")
+    transcribe.add_argument("--api-key", help=f"the API key (default: ${KEY_VARIABLE})")
+    transcribe.add_argument("--json", metavar="OUT", help="write the result JSON here ('-' = stdout)")
+    transcribe.add_argument("--midi", metavar="OUT", help="write the MIDI file here")
+    transcribe.add_argument("--onset-threshold", type=float, metavar="0-1")
+    transcribe.add_argument("--frame-threshold", type=float, metavar="0-1")
+    transcribe.add_argument("--minimum-note-length-ms", type=float, metavar="MS")
+    transcribe.add_argument("--minimum-frequency", type=float, metavar="HZ", dest="minimum_frequency_hz")
+    transcribe.add_argument("--maximum-frequency", type=float, metavar="HZ", dest="maximum_frequency_hz")
+    transcribe.add_argument("--melodia-trick", action=argparse.BooleanOptionalAction, default=None)
+    transcribe.add_argument(
+        "--pitch-bends", action=argparse.BooleanOptionalAction, default=None, dest="include_pitch_bends"
+    )
+    transcribe.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
+    transcribe.add_argument("--midi-tempo", type=float, metavar="BPM")
+    transcribe.add_argument("--timeout", type=float, default=3600.0, help="seconds for the whole transcription")
+    transcribe.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"
+    )
+    return root
+
+
+PARAMETER_OPTIONS = (
+    "onset_threshold",
+    "frame_threshold",
+    "minimum_note_length_ms",
+    "minimum_frequency_hz",
+    "maximum_frequency_hz",
+    "melodia_trick",
+    "include_pitch_bends",
+    "multiple_pitch_bends",
+    "midi_tempo",
+)
+
+
+class Progress:
+    """Two tqdm bars on stderr: bytes uploaded, then the job's status while it is polled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._upload: tqdm[Any] | None = None
+        self._job: tqdm[Any] | None = None
+
+    def upload(self, sent: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._upload is None or self._upload.total != total or sent < self._upload.n:  # a retry restarts it
+            self.close()
+            self._upload = tqdm(total=total, desc="upload", unit="B", unit_scale=True, file=sys.stderr, leave=True)
+        self._upload.update(sent - self._upload.n)
+
+    def job(self, status: str, elapsed_s: float) -> None:
+        if not self.enabled:
+            return
+        if self._job is None:
+            if self._upload is not None:  # the upload is done: its bar stays, finished, above the job's
+                self._upload.close()
+            self._job = tqdm(bar_format="{desc} [{elapsed}]", file=sys.stderr, leave=True)
+        self._job.set_description_str(f"job: {status}")
+
+    def close(self) -> None:
+        for bar in (self._upload, self._job):
+            if bar is not None:
+                bar.close()
+        self._upload = self._job = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
+    api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
+    parameters = {name: getattr(args, name) for name in PARAMETER_OPTIONS if getattr(args, name) is not None}
+    progress = Progress(args.progress if args.progress is not None else sys.stderr.isatty())
+    try:
+        with Client(url, api_key=api_key, timeout=args.timeout) as client:
+            result = client.transcribe(args.file, on_upload=progress.upload, on_job=progress.job, **parameters)
+            progress.close()
+            if args.midi:
+                result.save_midi(args.midi)
+            if args.json == "-":
+                json.dump(result.document, sys.stdout, indent=2)
+                sys.stdout.write("\n")
+            elif args.json:
+                result.save_json(args.json)
+    except AudioInferenceError as error:
+        progress.close()
+        print(f"audio-inference: {error}", file=sys.stderr)
+        if isinstance(error, TranscriptionTimeout):
+            return EXIT_TIMEOUT
+        return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_SERVICE
+    except OSError as error:  # writing an output file
+        progress.close()
+        print(f"audio-inference: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summary = f"{len(result.notes)} notes in {result.duration_s:.1f} s of audio (via {result.via}, {result.reference})"
+    print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

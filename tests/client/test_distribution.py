@@ -1,0 +1,70 @@
+"""The client is its own small distribution: installable alone, depending on an HTTP library and
+nothing of the server's, and the page's origin is one the local server and dev allow."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+
+from config.environments import DEV
+from service.local_server import LOCAL_ORIGINS
+from tests.support.service import REPO
+
+CLIENT = REPO / "src" / "client"
+SERVER_SIDE = ("numpy", "onnxruntime", "boto3", "botocore", "cdktf", "soundfile", "moto", "inference", "service")
+
+
+def test_the_client_depends_on_http_libraries_only() -> None:
+    project = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
+    names = sorted(requirement.split(">")[0].split("=")[0] for requirement in project["dependencies"])
+    assert names == ["requests", "requests-toolbelt", "tqdm"]
+    assert project["scripts"] == {"audio-inference": "audio_inference_client.cli:main"}
+
+
+def test_using_the_client_imports_nothing_of_the_server() -> None:
+    probe = (
+        "import sys, audio_inference_client, audio_inference_client.cli;"
+        f"print(sorted(m for m in {SERVER_SIDE!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_it_installs_on_its_own_in_a_fresh_venv(tmp_path: Path) -> None:
+    """`pip install ./src/client` into an empty venv: what comes with it, and the command runs."""
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    source = shutil.copytree(CLIENT, tmp_path / "client", ignore=shutil.ignore_patterns("*.egg-info", "build"))
+    subprocess.run(  # from a copy: a build leaves build/ and *.egg-info beside the sources
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = {line.split("==")[0].lower().replace("_", "-") for line in listed.split()}
+    assert installed - {"pip", "setuptools"} == {
+        "audio-inference-client", "requests", "requests-toolbelt", "tqdm", "urllib3", "idna", "certifi",
+        "charset-normalizer",
+    }  # fmt: skip
+    helped = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "audio-inference"), "transcribe", "--help"], capture_output=True, text=True
+    )
+    assert helped.returncode == 0 and "exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out" in helped.stdout
+
+
+def test_the_local_server_allows_the_origins_dev_allows() -> None:
+    """The local server plays the dev stage: the same CORS origins, so what works here works there."""
+    assert DEV.api.cors_allowed_origins == LOCAL_ORIGINS

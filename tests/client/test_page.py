@@ -1,0 +1,182 @@
+"""The page `make serve` serves at /, in a real browser: the distribution's headless Chromium driven by
+Selenium through its own chromedriver (no browser download; `make setup` installs both on Debian-like
+systems). It uploads generated clips, waits for the piano roll, compares the notes with the API's,
+re-transcribes from a threshold, downloads the MIDI, shows an error, and saves a screenshot."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import soundfile as sf
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from inference.testing import signals
+from tests.support.components import missing
+from tests.support.service import REPO, LocalServer
+
+SCREENSHOTS = REPO / "build" / "test-output" / "page"
+
+
+def stereo_wav(path: Path, seed: int, seconds: float) -> Path:
+    mono = signals.render(signals.piece(seed, seconds), 44100, seconds, seed=seed)
+    sf.write(path, np.stack([mono, mono * 0.8], axis=1), 44100, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads: Path) -> Iterator[WebDriver]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        missing("Chromium and chromedriver are not installed (`make setup` installs them: scripts/install_browser.sh)")
+    options = Options()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        options.add_argument(argument)
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(browser: WebDriver, condition: Callable[[WebDriver], object], timeout: float = 90) -> None:
+    WebDriverWait(browser, timeout, poll_frequency=0.1).until(condition)
+
+
+def state(browser: WebDriver) -> str:
+    return str(browser.find_element(By.TAG_NAME, "body").get_attribute("data-state"))
+
+
+def choose(browser: WebDriver, path: Path) -> None:
+    """Choose a file as a person would, and wait for the page to finish with it."""
+    browser.execute_script("document.body.dataset.state = 'idle'")
+    browser.find_element(By.ID, "file").send_keys(str(path))
+    wait_for(browser, lambda b: state(b) in ("done", "error"))
+
+
+def api_notes(server: LocalServer, path: Path, onset: float, frame: float) -> int:
+    answer = requests.post(
+        f"{server.url}/predict",
+        files={"file": (path.name, path.read_bytes(), "audio/wav")},
+        data={"onset_threshold": str(onset), "frame_threshold": str(frame)},
+        timeout=60,
+    )
+    return len(answer.json()["result"]["notes"])
+
+
+def drawn_note_pixels(browser: WebDriver) -> int:
+    """Pixels of the roll in the notes' blue: the notes were drawn, not only counted."""
+    return int(
+        browser.execute_script(
+            """const canvas = document.getElementById('piano-roll');
+            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let count = 0;
+            for (let i = 0; i < data.length; i += 4) if (data[i + 2] > data[i] + 40) count++;
+            return count;"""
+        )
+    )
+
+
+def cursor_fraction(browser: WebDriver) -> float:
+    """Where the cursor stands, as a fraction of the roll's time axis (after the pitch labels)."""
+    return float(
+        browser.execute_script(
+            """const roll = document.getElementById('piano-roll').getBoundingClientRect();
+            const cursor = document.getElementById('cursor').getBoundingClientRect();
+            return (cursor.left - roll.left - 36) / (roll.width - 36);"""
+        )
+    )
+
+
+def test_the_page_transcribes_plays_and_downloads(
+    browser: WebDriver, local_server: LocalServer, tmp_path: Path, downloads: Path
+) -> None:
+    browser.get(f"{local_server.url}/")
+    assert browser.title.startswith("Audio Inference")
+    assert browser.find_element(By.ID, "api-url").get_attribute("value") == local_server.url
+
+    clip = stereo_wav(tmp_path / "etude.wav", 21, 8.0)
+    choose(browser, clip)
+    assert state(browser) == "done", browser.find_element(By.ID, "error").text
+    shown = int(browser.find_element(By.ID, "notes-count").text)
+    assert shown == api_notes(local_server, clip, 0.5, 0.3) and shown > 10
+    assert "request" in browser.find_element(By.ID, "via").text
+    assert drawn_note_pixels(browser) > 500
+
+    # The audio plays under the cursor: seek half way, the cursor follows.
+    browser.execute_script("document.getElementById('player').currentTime = 4.0;")
+    wait_for(browser, lambda b: abs(cursor_fraction(b) - 0.5) < 0.02)
+    assert float(browser.execute_script("return document.getElementById('player').duration")) == pytest.approx(
+        8.0, abs=0.05
+    )
+
+    # A threshold moved re-transcribes.
+    browser.execute_script(
+        """const slider = document.getElementById('onset-threshold');
+        slider.value = '0.8'; slider.dispatchEvent(new Event('input')); slider.dispatchEvent(new Event('change'));"""
+    )
+    wait_for(
+        browser, lambda b: state(b) in ("done", "error") and b.find_element(By.ID, "notes-count").text != str(shown)
+    )
+    assert int(browser.find_element(By.ID, "notes-count").text) == api_notes(local_server, clip, 0.8, 0.3)
+    assert abs(cursor_fraction(browser) - 0.5) < 0.02  # still where the audio is
+    assert browser.find_element(By.ID, "progress").get_attribute("hidden") is not None
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "piano-roll.png"))
+    assert (SCREENSHOTS / "piano-roll.png").stat().st_size > 10_000
+
+    # The MIDI download starts (a presigned link on the emulated S3, an attachment).
+    browser.find_element(By.ID, "download-midi").click()
+    deadline = time.monotonic() + 30
+    while not list(downloads.glob("*.mid")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    midi = list(downloads.glob("*.mid"))
+    assert midi and midi[0].read_bytes().startswith(b"MThd")
+    json_link = browser.find_element(By.ID, "download-json").get_attribute("href") or ""
+    assert json_link.startswith("blob:")
+
+
+def test_a_long_file_goes_through_a_job_in_the_page(
+    browser: WebDriver, local_server: LocalServer, tmp_path: Path
+) -> None:
+    long = stereo_wav(tmp_path / "rehearsal.wav", 22, 30.0)  # 5.3 MB: over the request limit
+    browser.get(f"{local_server.url}/")
+    choose(browser, long)
+    assert state(browser) == "done", browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "via").text.startswith("job ")
+    assert int(browser.find_element(By.ID, "notes-count").text) > 50
+
+
+def test_a_file_that_is_not_audio_shows_the_services_error(
+    browser: WebDriver, local_server: LocalServer, tmp_path: Path
+) -> None:
+    text = tmp_path / "setlist.txt"
+    text.write_text("1. intro\n2. the long one\n" * 10)
+    browser.get(f"{local_server.url}/")
+    choose(browser, text)
+    assert state(browser) == "error"
+    message = browser.find_element(By.ID, "error").text
+    assert "not a supported audio format" in message and "HTTP 415" in message and "unsupported_audio_format" in message
+    assert browser.find_element(By.ID, "result").get_attribute("hidden") is not None

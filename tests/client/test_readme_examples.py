@@ -1,0 +1,62 @@
+"""The README's client examples ("Use the API"), run as written against `make serve`'s server: the
+command lines and the Python block, on a short song.mp3 and a concert.mp3 over the request limit."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from audio_inference_client import SYNC_LIMIT_BYTES
+
+from inference.testing import signals
+from tests.support.service import REPO, LocalServer
+
+
+def client_section() -> str:
+    readme = (REPO / "README.md").read_text()
+    return readme.split("### The Python client", 1)[1].split("\n### ", 1)[0]
+
+
+def mp3(path: Path, seed: int, seconds: float) -> Path:
+    mono = signals.render(signals.piece(seed, seconds), 44100, seconds, seed=seed)
+    sf.write(path, np.stack([mono, mono * 0.8], axis=1), 44100, format="MP3", compression_level=0.0)
+    return path
+
+
+def test_the_readmes_client_examples_work_as_written(local_server: LocalServer, tmp_path: Path) -> None:
+    section = client_section()
+    shell, python = re.findall(r"```bash\n(.*?)```\n\n```python\n(.*?)```", section, re.S)[0]
+    mp3(tmp_path / "song.mp3", 31, 8.0)
+    assert mp3(tmp_path / "concert.mp3", 32, 180.0).stat().st_size > SYNC_LIMIT_BYTES
+
+    environ = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    commands = [line.split("#", 1)[0].strip() for line in shell.splitlines()]
+    ran = 0
+    for line in commands:
+        if line.startswith("audio-inference"):
+            done = subprocess.run(shlex.split(line), cwd=tmp_path, env=environ, capture_output=True, text=True)
+            assert done.returncode == 0, f"{line}\n{done.stderr}"
+            ran += 1
+        elif line.startswith("export "):  # the examples' own values, pointed at this server
+            name = line.removeprefix("export ").split("=", 1)[0]
+            if name == "AUDIO_INFERENCE_URL":
+                environ[name] = local_server.url
+        else:
+            assert line.startswith("pip install ./src/client") or not line, line
+    assert ran == 2
+    assert (tmp_path / "song.mid").read_bytes().startswith(b"MThd") and (tmp_path / "song.json").exists()
+    assert (tmp_path / "concert.mid").read_bytes().startswith(b"MThd")
+
+    (tmp_path / "song.json").unlink()
+    script = python.replace("http://127.0.0.1:8080", local_server.url)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    count, pitch, via, reference = done.stdout.split()
+    assert int(count) > 5 and 21 <= int(pitch) <= 108 and via == "predict" and reference
+    assert (tmp_path / "song.json").exists() and (tmp_path / "song.mid").read_bytes().startswith(b"MThd")

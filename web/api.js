@@ -1,0 +1,161 @@
+// The API as the page uses it: POST /predict for what fits a request, the jobs flow for the rest.
+// Same rules as the Python client (src/client): retries on 429/502/503/504 only, with backoff and
+// jitter; the API key goes to the API's URLs, never to the presigned storage links.
+
+export const SYNC_LIMIT_BYTES = 4_500_000; // the service's audio.max_upload_bytes (body of POST /predict)
+const MULTIPART_OVERHEAD = 2048; // boundaries, part headers and the threshold fields
+const TOO_LONG_FOR_A_REQUEST = new Set(["payload_too_large", "audio_too_long", "request_too_large"]);
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const MAX_RETRIES = 3;
+const JOB_TIMEOUT_MS = 60 * 60 * 1000;
+
+export class ApiError extends Error {
+  constructor({ status = 0, code = "client_error", message, requestId = null }) {
+    super(message);
+    Object.assign(this, { status, code, requestId });
+  }
+  describe() {
+    const where = this.status ? `HTTP ${this.status}, ` : "";
+    const request = this.requestId ? `, request ${this.requestId}` : "";
+    return `${this.message} (${where}${this.code}${request})`;
+  }
+}
+
+export class Api {
+  constructor(baseUrl, apiKey) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.apiKey = apiKey || "";
+  }
+
+  // onUpload(fraction), onJob(status): progress callbacks. Resolves to {document, midiUrl, via, reference}.
+  async transcribe(file, parameters, { onUpload = () => {}, onJob = () => {} } = {}) {
+    if (file.size + MULTIPART_OVERHEAD <= SYNC_LIMIT_BYTES) {
+      try {
+        return await this.predict(file, parameters, onUpload);
+      } catch (error) {
+        if (!(error instanceof ApiError && TOO_LONG_FOR_A_REQUEST.has(error.code))) throw error;
+      }
+    }
+    return this.job(file, parameters, onUpload, onJob);
+  }
+
+  async predict(file, parameters, onUpload) {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(parameters)) form.append(name, String(value));
+    form.append("file", file, file.name);
+    const answer = await withRetries(() => upload(`${this.baseUrl}/predict`, form, this.keyHeaders(), onUpload));
+    const body = await expectJson(answer, 200);
+    return { document: body.result, midiUrl: body.downloads.midi_url, via: "predict", reference: body.request_id };
+  }
+
+  async job(file, parameters, onUpload, onJob) {
+    const created = await expectJson(
+      await this.call(`${this.baseUrl}/jobs`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          filename: file.name,
+          content_type: file.type || "application/octet-stream",
+          size_bytes: file.size,
+          parameters,
+        }),
+      }),
+      201,
+    );
+    onJob("uploading");
+    const form = new FormData();
+    for (const [name, value] of Object.entries(created.upload.fields)) form.append(name, value);
+    form.append("file", file, file.name); // storage wants the file last
+    const stored = await withRetries(() => upload(created.upload.url, form, {}, onUpload));
+    if (![200, 201, 204].includes(stored.status)) throw await storageError(stored);
+
+    const deadline = Date.now() + JOB_TIMEOUT_MS;
+    for (let interval = 500; ; interval = Math.min(interval * 1.5, 5000)) {
+      const status = await expectJson(await this.call(created.status_url), 200);
+      onJob(status.status);
+      if (status.status === "succeeded") {
+        const documentAnswer = await withRetries(() => fetch(status.result.json_url));
+        const document = await expectJson(documentAnswer, 200);
+        return { document, midiUrl: status.result.midi_url, via: "job", reference: created.job_id };
+      }
+      if (status.status === "failed") {
+        const error = status.error || {};
+        throw new ApiError({ code: error.code || "job_failed", message: error.message || "the job failed", requestId: created.job_id });
+      }
+      if (Date.now() + interval > deadline) {
+        throw new ApiError({ code: "job_timeout", message: `job ${created.job_id} did not finish within an hour` });
+      }
+      await sleep(interval);
+    }
+  }
+
+  keyHeaders() {
+    return this.apiKey ? { "x-api-key": this.apiKey } : {};
+  }
+
+  // fetch on the API's own URLs, with the key and the retries.
+  call(url, init = {}) {
+    return withRetries(() => fetch(url, { ...init, headers: { ...(init.headers || {}), ...this.keyHeaders() } }));
+  }
+}
+
+// XMLHttpRequest, because fetch cannot report upload progress. Resolves to a Response-like object.
+function upload(url, form, headers, onUpload) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", url);
+    for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => event.lengthComputable && onUpload(event.loaded / event.total);
+    request.onload = () =>
+      resolve({
+        status: request.status,
+        headers: { get: (name) => request.getResponseHeader(name) },
+        text: async () => request.responseText,
+        json: async () => JSON.parse(request.responseText),
+      });
+    request.onerror = () => reject(new ApiError({ code: "network_error", message: `could not reach ${new URL(url).host} (network or CORS)` }));
+    request.send(form);
+  });
+}
+
+async function withRetries(send) {
+  for (let attempt = 0; ; attempt++) {
+    let answer;
+    try {
+      answer = await send();
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw new ApiError({ code: "network_error", message: "could not reach the API (network or CORS): check its URL" });
+    }
+    if (!RETRY_STATUSES.has(answer.status) || attempt === MAX_RETRIES) return answer;
+    const retryAfter = Number(answer.headers.get("Retry-After"));
+    await sleep(retryAfter > 0 ? retryAfter * 1000 : 500 * 2 ** attempt + Math.random() * 500);
+  }
+}
+
+async function expectJson(answer, status) {
+  let body = null;
+  try {
+    body = await answer.json();
+  } catch {
+    // not JSON: described below from the status alone
+  }
+  if (answer.status === status && body) return body;
+  const error = (body && body.error) || {};
+  throw new ApiError({
+    status: answer.status,
+    code: error.code || `http_${answer.status}`,
+    message: error.message || "the API answered with an unexpected response",
+    requestId: error.request_id || answer.headers.get("X-Request-Id"),
+  });
+}
+
+async function storageError(answer) {
+  const text = await answer.text();
+  const xml = new DOMParser().parseFromString(text, "application/xml");
+  const code = xml.querySelector("Code")?.textContent || `http_${answer.status}`;
+  const message = xml.querySelector("Message")?.textContent || "storage refused the upload";
+  return new ApiError({ status: answer.status, code, message: `the upload was refused: ${message}` });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
