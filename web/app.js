@@ -31,6 +31,7 @@ function saveSettings() {
 
 function setState(name) {
   document.body.dataset.state = name;
+  if (name === "done" || name === "error") document.body.dataset.finished = String(state.run); // runs answered
 }
 
 function showProgress(label, fraction) {
