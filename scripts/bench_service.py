@@ -17,6 +17,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -78,24 +80,7 @@ def rss_mb(pid: int) -> float:
 
 def through_the_server(path: Path) -> tuple[float, float]:
     """(median seconds of POST /predict for `path`, idle RSS in MB before any request)."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.local_server", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=REPO,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{url}/health", timeout=2).raise_for_status()
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the local server did not start") from None
-                time.sleep(0.2)
+    with local_server() as (url, server):
         time.sleep(1.0)
         idle = rss_mb(server.pid)
         data = path.read_bytes()
@@ -109,9 +94,6 @@ def through_the_server(path: Path) -> tuple[float, float]:
 
         post()  # warm, as the in-process figure is
         return statistics.median(post() for _ in range(CALLS)), idle
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def as_flac(clip: Path) -> Path:
@@ -182,17 +164,8 @@ def cli_seconds(path: Path, repeats: int) -> float:
 def job_flow_seconds(path: Path, repeats: int) -> tuple[float, list[dict]]:
     """From POST /jobs to the result JSON downloaded, through `make serve`'s server (median of `repeats`);
     the notes of the last run."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.local_server", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=REPO,
-    )
-    url = f"http://127.0.0.1:{port}"
     data = path.read_bytes()
-    try:
-        _wait_until_up(url, server)
+    with local_server() as (url, _):
         runs: list[float] = []
         notes: list[dict] = []
         for _ in range(repeats):
@@ -216,21 +189,33 @@ def job_flow_seconds(path: Path, repeats: int) -> tuple[float, list[dict]]:
             notes = requests.get(job["result"]["json_url"], timeout=60).json()["notes"]
             runs.append(time.perf_counter() - started)
         return statistics.median(runs), notes
+
+
+@contextmanager
+def local_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`make serve`'s server in its own process, once it answers /health: (its URL, the process)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.local_server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/health", timeout=2).raise_for_status()
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the local server did not start") from None
+                time.sleep(0.2)
+        yield url, server
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(f"{url}/health", timeout=2).raise_for_status()
-            return
-        except requests.ConnectionError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the local server did not start") from None
-            time.sleep(0.2)
 
 
 def report_jobs(long_wav: Path, repeats: int = 3) -> None:

@@ -68,3 +68,13 @@ def test_it_installs_on_its_own_in_a_fresh_venv(tmp_path: Path) -> None:
 def test_the_local_server_allows_the_origins_dev_allows() -> None:
     """The local server plays the dev stage: the same CORS origins, so what works here works there."""
     assert DEV.api.cors_allowed_origins == LOCAL_ORIGINS
+
+
+def test_the_clients_parameters_are_the_apis() -> None:
+    """The client cannot import the server's names; the contract keeps them in step."""
+    import yaml
+    from audio_inference_client.client import PARAMETERS
+
+    operation = yaml.safe_load((REPO / "openapi.yaml").read_text())["paths"]["/predict"]["post"]
+    query = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    assert set(PARAMETERS) == query

@@ -7,6 +7,7 @@ shorter and longer than the tolerance, silence and ties.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,9 @@ import pytest
 
 from inference.models.basic_pitch import constants as c
 from inference.models.basic_pitch import file_notes
-from inference.models.basic_pitch.file_notes import NoteSettings, notes_from_files, pitch_bends_from_file
+from inference.models.basic_pitch.file_notes import notes_from_files, pitch_bends_from_file
 from inference.models.basic_pitch.map_files import ColumnFile, RowFile
-from inference.models.basic_pitch.notes import notes_from_activations, pitch_bends
+from inference.models.basic_pitch.notes import NoteSettings, notes_from_activations, pitch_bends
 
 
 def musical_maps(seed: int, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,16 +69,7 @@ def test_notes_from_files_equal_the_in_memory_notes(
 ) -> None:
     monkeypatch.setattr(file_notes, "SCAN_BLOCK", 3)
     frames, onsets = musical_maps(seed, n_frames)
-    expected = notes_from_activations(
-        frames.copy(),
-        onsets.copy(),
-        onset_threshold=settings.onset_threshold,
-        frame_threshold=settings.frame_threshold,
-        min_note_frames=settings.min_note_frames,
-        min_hz=settings.min_hz,
-        max_hz=settings.max_hz,
-        melodia_trick=settings.melodia_trick,
-    )
+    expected = notes_from_activations(frames.copy(), onsets.copy(), **asdict(settings))
     ours = notes_from_files(
         write_rows(tmp_path / "note.f32", frames),
         write_rows(tmp_path / "onset.f32", onsets),
@@ -101,16 +93,7 @@ def test_a_note_longer_than_every_chunk_and_block(tmp_path, monkeypatch) -> None
     onsets[100, 50] = np.float32(0.9)
     frames[500:1500, 51] = np.float32(0.9)  # a neighbour the melodia step would find first
     settings = NoteSettings(0.5, 0.3, 11, None, None, True)
-    expected = notes_from_activations(
-        frames.copy(),
-        onsets.copy(),
-        onset_threshold=0.5,
-        frame_threshold=0.3,
-        min_note_frames=11,
-        min_hz=None,
-        max_hz=None,
-        melodia_trick=True,
-    )
+    expected = notes_from_activations(frames.copy(), onsets.copy(), **asdict(settings))
     ours = notes_from_files(
         write_rows(tmp_path / "n", frames), write_rows(tmp_path / "o", onsets), settings, tmp_path, chunk_rows=5
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from audio_inference_client.client import Client
+from audio_inference_client.client import PARAMETERS, Client
 from audio_inference_client.errors import AudioInferenceError, BadInputError, TranscriptionTimeout
 
 URL_VARIABLE = "AUDIO_INFERENCE_URL"
@@ -57,19 +57,6 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-PARAMETER_OPTIONS = (
-    "onset_threshold",
-    "frame_threshold",
-    "minimum_note_length_ms",
-    "minimum_frequency_hz",
-    "maximum_frequency_hz",
-    "melodia_trick",
-    "include_pitch_bends",
-    "multiple_pitch_bends",
-    "midi_tempo",
-)
-
-
 class Progress:
     """Two tqdm bars on stderr: bytes uploaded, then the job's status while it is polled."""
 
@@ -106,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
     api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
-    parameters = {name: getattr(args, name) for name in PARAMETER_OPTIONS if getattr(args, name) is not None}
+    parameters = {name: getattr(args, name) for name in PARAMETERS if getattr(args, name) is not None}
     progress = Progress(args.progress if args.progress is not None else sys.stderr.isatty())
     try:
         with Client(url, api_key=api_key, timeout=args.timeout) as client:

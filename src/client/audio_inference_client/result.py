@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -62,8 +63,8 @@ class Result:
     def __repr__(self) -> str:
         return f"<Result {len(self.notes)} notes, {self.duration_s:.1f} s of audio, via {self.via} {self.reference}>"
 
-    @property
-    def notes(self) -> list[Note]:
+    @cached_property
+    def notes(self) -> list[Note]:  # built once: a long job's document holds tens of thousands
         return [Note.from_document(note) for note in self.document["notes"]]
 
     @property

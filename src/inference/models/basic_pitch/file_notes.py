@@ -19,7 +19,6 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from inference.models.basic_pitch.notes import (
     ENERGY_TOLERANCE,
     INFERRED_ONSET_DIFFS,
     FrameNote,
+    NoteSettings,
     hz_to_midi,
     pitch_bends,
 )
@@ -41,16 +41,6 @@ SCAN_BLOCK = 256
 """Rows of one pitch read at a time while a note grows."""
 CHUNK_ROWS = 8192
 """Rows per block of the passes over whole maps (onset map, candidates): ~3-6 MB each."""
-
-
-@dataclass(frozen=True)
-class NoteSettings:
-    onset_threshold: float
-    frame_threshold: float
-    min_note_frames: int
-    min_hz: float | None
-    max_hz: float | None
-    melodia_trick: bool
 
 
 def pitch_range(min_hz: float | None, max_hz: float | None) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,15 @@ from inference.config import InferenceParameters
 from inference.errors import ModelArtifactUnreadableError
 from inference.models.base import ModelDescription, NoteEvent
 from inference.models.basic_pitch import constants as c
-from inference.models.basic_pitch.file_notes import NoteSettings, notes_from_files, pitch_bends_from_file
+from inference.models.basic_pitch.file_notes import notes_from_files, pitch_bends_from_file
 from inference.models.basic_pitch.map_files import RowFile
-from inference.models.basic_pitch.notes import FrameNote, frame_times_at, notes_from_activations, pitch_bends
+from inference.models.basic_pitch.notes import (
+    FrameNote,
+    NoteSettings,
+    frame_times_at,
+    notes_from_activations,
+    pitch_bends,
+)
 from inference.models.basic_pitch.windows import Activations, RunBatch, output_frames, run_windows, stream_windows
 
 NAME = "basic-pitch"
@@ -62,16 +69,7 @@ class BasicPitchModel:
         want_bends = parameters.include_pitch_bends or parameters.multiple_pitch_bends
         maps = self.activations(samples, parameters.batch_size, want_bends)
         settings = note_settings(parameters)
-        frame_notes = notes_from_activations(
-            maps.note,
-            maps.onset,
-            onset_threshold=settings.onset_threshold,
-            frame_threshold=settings.frame_threshold,
-            min_note_frames=settings.min_note_frames,
-            min_hz=settings.min_hz,
-            max_hz=settings.max_hz,
-            melodia_trick=settings.melodia_trick,
-        )
+        frame_notes = notes_from_activations(maps.note, maps.onset, **asdict(settings))
         bends = pitch_bends(maps.contour, frame_notes) if maps.contour is not None else [None] * len(frame_notes)
         return note_events(frame_notes, bends)
 

@@ -19,6 +19,7 @@ row-major index, as argmax does), since energy only ever drops to zero.
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -109,6 +110,19 @@ def onset_peaks(onsets: np.ndarray, onset_threshold: float) -> tuple[np.ndarray,
         selected[0] = selected[-1] = True
     times, pitches = np.nonzero(selected)
     return times[::-1], pitches[::-1]
+
+
+@dataclass(frozen=True)
+class NoteSettings:
+    """Note creation's parameters, by the names `notes_from_activations` takes (`**asdict(settings)`),
+    shared by the in-memory and the on-disk paths."""
+
+    onset_threshold: float
+    frame_threshold: float
+    min_note_frames: int
+    min_hz: float | None
+    max_hz: float | None
+    melodia_trick: bool
 
 
 def notes_from_activations(
