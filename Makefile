@@ -41,7 +41,7 @@ browser:
 
 ## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator
 serve: $(STAMP) model
-	$(PY) -m service.local_server
+	$(PY) -m emulation.local_server
 
 ## synth: write cdktf.out/stacks/<stack>/cdk.tf.json for every stack
 synth: $(STAMP)

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from cdktf import App
 
-from config.environments import ENVIRONMENTS, EnvironmentConfig
+from config.environments import ENVIRONMENTS
+from config.schema import EnvironmentConfig
 from inference.config import load_config
 from stacks import InferenceStack, RegistryStack
 from stacks.base import check_policies

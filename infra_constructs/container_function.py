@@ -47,7 +47,7 @@ class ContainerFunctionProps:
     """Reserved concurrent executions; -1: unreserved (the account's pool)."""
     log_retention_days: int = 30
     environment: Mapping[str, str] = field(default_factory=dict)
-    """Variables the function reads (names from inference.env_names and service.settings)."""
+    """Variables the function reads (names from contract.env_names and contract.settings)."""
     kms_key_arn: str | None = None
     """Customer-managed key for the environment variables and the log group; left out: AWS-managed."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from service.local_server import free_port, local_settings
+from emulation.local_server import free_port, local_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = 9
@@ -150,7 +150,7 @@ def cli_seconds(path: Path, repeats: int) -> float:
             [
                 sys.executable,
                 *("-m", "inference", "transcribe", str(path)),
-                *("--max-duration", str(local_settings().job_max_duration_s)),
+                *("--max-duration", str(local_settings().jobs.max_duration_s)),
                 *("--json", str(path.with_suffix(".cli.json"))),
             ],
             check=True,
@@ -196,7 +196,7 @@ def local_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`make serve`'s server in its own process, once it answers /health: (its URL, the process)."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "service.local_server", "--port", str(port)],
+        [sys.executable, "-m", "emulation.local_server", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=REPO,

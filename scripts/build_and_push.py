@@ -123,7 +123,7 @@ def model_build_args() -> dict[str, str]:
 
 def plan_release(environment: str, ecr: Any, *, force: bool) -> Plan:
     from config.environments import get_environment
-    from inference.validation import ConfigError
+    from contract.validation import ConfigError
 
     try:
         env = get_environment(environment)

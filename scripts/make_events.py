@@ -19,8 +19,8 @@ from urllib.parse import quote_plus
 import soundfile as sf
 from urllib3 import encode_multipart_formdata
 
+from emulation import gateway
 from inference.testing import signals
-from service import gateway
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "tests" / "events"

@@ -9,7 +9,7 @@ from cdktf import Aspects, LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
-from config.environments import EnvironmentConfig, S3StateBackend
+from config.schema import EnvironmentConfig, S3StateBackend
 from infra_constructs.encryption_key import EncryptionKey, EncryptionKeyProps
 from infra_constructs.policy_aspect import PolicyViolationError, ProjectPolicies
 

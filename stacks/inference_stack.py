@@ -7,11 +7,12 @@ from dataclasses import replace
 from cdktf import TerraformOutput
 from constructs import Construct
 
-from config.environments import EnvironmentConfig
-from inference import env_names
+from config.schema import EnvironmentConfig
+from contract import env_names, object_keys
+from contract import http as http_contract
+from contract.validation import ConfigError
 from inference.config import InferenceConfig
 from inference.pinned import pinned_artifact
-from inference.validation import ConfigError
 from infra_constructs import perms
 from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
 from infra_constructs.image_repository import repository_url
@@ -19,8 +20,6 @@ from infra_constructs.job_queue import JobQueue, JobQueueProps
 from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
 from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
 from infra_constructs.web_acl import WebAcl, WebAclProps
-from service import contract
-from service.settings import ServiceSettings
 from stacks import observability
 from stacks.base import EnvironmentStack, encryption_key, props_from
 
@@ -44,7 +43,7 @@ class InferenceStack(EnvironmentStack):
         self._grant_api_storage(self.predict_function)
         self.job_queue, self.worker = self._jobs()
         self.api = self._api()
-        for route in contract.ROUTES:
+        for route in http_contract.ROUTES:
             self.api.add_route(
                 route.method, route.path, self.predict_function, api_key_required=False if route.public else None
             )
@@ -115,10 +114,10 @@ class InferenceStack(EnvironmentStack):
         """The API's prefixes: synchronous uploads and results; jobs' uploads (it presigns them and sees
         them arrive) and status documents (it creates and reads them)."""
         inputs, outputs = self.env.storage.input_prefix, self.env.storage.output_prefix
-        self.input_bucket.grant_read_write(function, "predict-uploads", f"{inputs}{contract.SYNC_KEYS}")
-        self.output_bucket.grant_read_write(function, "predict-results", f"{outputs}{contract.SYNC_KEYS}")
-        self.input_bucket.grant_read_write(function, "job-uploads", f"{inputs}{contract.JOB_KEYS}")
-        self.output_bucket.grant_read_write(function, "job-results", f"{outputs}{contract.JOB_KEYS}")
+        self.input_bucket.grant_read_write(function, "predict-uploads", f"{inputs}{object_keys.SYNC_KEYS}")
+        self.output_bucket.grant_read_write(function, "predict-results", f"{outputs}{object_keys.SYNC_KEYS}")
+        self.input_bucket.grant_read_write(function, "job-uploads", f"{inputs}{object_keys.JOB_KEYS}")
+        self.output_bucket.grant_read_write(function, "job-results", f"{outputs}{object_keys.JOB_KEYS}")
         self._grant_model(function)
         if self.key:
             self.key.grant_use(function)
@@ -137,7 +136,7 @@ class InferenceStack(EnvironmentStack):
                 kms_key_arn=self.kms_key_arn,
             ),
         )
-        job_uploads = f"{env.storage.input_prefix}{contract.JOB_KEYS}"
+        job_uploads = f"{env.storage.input_prefix}{object_keys.JOB_KEYS}"
         self.input_bucket.notify_queue(queue.arn, prefix=job_uploads, after=queue.allow_bucket(self.input_bucket.arn))
         worker = self._function(
             "worker-function",
@@ -149,7 +148,7 @@ class InferenceStack(EnvironmentStack):
             reserved_concurrency=jobs.worker_reserved_concurrency,
         )
         self.input_bucket.grant_read(worker, "job-uploads", job_uploads)
-        self.output_bucket.grant_read_write(worker, "job-results", f"{env.storage.output_prefix}{contract.JOB_KEYS}")
+        self.output_bucket.grant_read_write(worker, "job-results", f"{env.storage.output_prefix}{object_keys.JOB_KEYS}")
         self._grant_model(worker)
         if self.key:
             self.key.grant_use(worker)  # S3 objects under SSE-KMS, and the queue's messages
@@ -166,20 +165,7 @@ class InferenceStack(EnvironmentStack):
 
     def _function_environment(self) -> dict[str, str]:
         """Every inference setting (from the config file) and every service setting, as variables."""
-        env = self.env
-        service = ServiceSettings(
-            environment=env.name,
-            input_bucket=self.input_bucket.name,
-            input_prefix=env.storage.input_prefix,
-            output_bucket=self.output_bucket.name,
-            output_prefix=env.storage.output_prefix,
-            cors_allowed_origins=env.api.cors_allowed_origins,
-            log_level=env.function.log_level,
-            job_max_upload_bytes=env.jobs.max_upload_mb * 1_000_000,
-            job_max_duration_s=env.jobs.max_duration_s,
-            upload_url_expiry_s=env.jobs.upload_url_expiry_s,
-            job_max_receives=env.jobs.max_receives,
-        )
+        service = self.env.service_settings(input_bucket=self.input_bucket.name, output_bucket=self.output_bucket.name)
         return {
             **self.inference.to_environment(),
             env_names.INFERENCE_SETTINGS[("model", "artifact_uri")]: self._model_uri(),
@@ -204,9 +190,9 @@ class InferenceStack(EnvironmentStack):
         env = self.env
         gateway_responses = tuple(
             GatewayResponse(
-                response_type=kind, status_code=error.status, body_template=contract.gateway_error_template(error)
+                response_type=kind, status_code=error.status, body_template=http_contract.gateway_error_template(error)
             )
-            for kind, error in contract.GATEWAY_ERRORS.items()
+            for kind, error in http_contract.GATEWAY_ERRORS.items()
         )
         props = props_from(
             RestApiProps,
@@ -215,8 +201,8 @@ class InferenceStack(EnvironmentStack):
             api_name=f"{env.resource_prefix}-api",
             title="Audio inference",
             kms_key_arn=self.kms_key_arn,
-            binary_media_types=contract.BINARY_MEDIA_TYPES,
-            cors_allow_headers=contract.CORS_ALLOW_HEADERS,
+            binary_media_types=http_contract.BINARY_MEDIA_TYPES,
+            cors_allow_headers=http_contract.CORS_ALLOW_HEADERS,
             gateway_responses=gateway_responses,
         )
         return RestApi(self, "rest-api", props)

@@ -11,13 +11,13 @@ from typing import Any
 
 from constructs import Construct
 
-from config.environments import EnvironmentConfig
+from config.schema import EnvironmentConfig
+from contract import metrics as metric_names
 from infra_constructs.alarms import Alarms, AlarmsProps
 from infra_constructs.container_function import ContainerFunction
 from infra_constructs.dashboard import Dashboard, DashboardProps, MetricWidget
 from infra_constructs.job_queue import JobQueue
 from infra_constructs.rest_api import RestApi
-from service import contract
 from stacks.base import props_from
 
 
@@ -60,12 +60,12 @@ def dashboard(
         ]
 
     def service_metric(service: str, metric: str, stat: str, label: str) -> list[Any]:
-        dims = ["service", service, contract.ENVIRONMENT_DIMENSION, env.name]
-        return [contract.METRICS_NAMESPACE, metric, *dims, {"label": label, "stat": stat}]
+        dims = ["service", service, metric_names.ENVIRONMENT_DIMENSION, env.name]
+        return [metric_names.METRICS_NAMESPACE, metric, *dims, {"label": label, "stat": stat}]
 
     errors_by_code = (
-        f"SEARCH('{{{contract.METRICS_NAMESPACE},code,{contract.ENVIRONMENT_DIMENSION},service}} "
-        f'MetricName="{contract.ERRORS_METRIC}" {contract.ENVIRONMENT_DIMENSION}="{env.name}"\', '
+        f"SEARCH('{{{metric_names.METRICS_NAMESPACE},code,{metric_names.ENVIRONMENT_DIMENSION},service}} "
+        f'MetricName="{metric_names.ERRORS_METRIC}" {metric_names.ENVIRONMENT_DIMENSION}="{env.name}"\', '
         f"'Sum', {period})"
     )
     widgets = [
@@ -106,16 +106,16 @@ def dashboard(
             title="Audio transcribed",
             y_label="seconds",
             metrics=[
-                service_metric(contract.SERVICE_NAME, "AudioSeconds", "Sum", "/predict audio seconds"),
-                service_metric(contract.WORKER_SERVICE_NAME, "JobAudioSeconds", "Sum", "job audio seconds"),
+                service_metric(metric_names.SERVICE_NAME, "AudioSeconds", "Sum", "/predict audio seconds"),
+                service_metric(metric_names.WORKER_SERVICE_NAME, "JobAudioSeconds", "Sum", "job audio seconds"),
             ],
         ),
         MetricWidget(
             title="Real-time factor (inference seconds per audio second)",
             stat="Average",
             metrics=[
-                service_metric(contract.SERVICE_NAME, "RealTimeFactor", "Average", "average"),
-                service_metric(contract.SERVICE_NAME, "RealTimeFactor", "p99", "p99"),
+                service_metric(metric_names.SERVICE_NAME, "RealTimeFactor", "Average", "average"),
+                service_metric(metric_names.SERVICE_NAME, "RealTimeFactor", "p99", "p99"),
             ],
         ),
         MetricWidget(
@@ -125,9 +125,9 @@ def dashboard(
         MetricWidget(
             title="Jobs",
             metrics=[
-                service_metric(contract.SERVICE_NAME, "JobsCreated", "Sum", "created"),
-                service_metric(contract.WORKER_SERVICE_NAME, "JobsSucceeded", "Sum", "succeeded"),
-                service_metric(contract.WORKER_SERVICE_NAME, "JobsFailed", "Sum", "failed"),
+                service_metric(metric_names.SERVICE_NAME, "JobsCreated", "Sum", "created"),
+                service_metric(metric_names.WORKER_SERVICE_NAME, "JobsSucceeded", "Sum", "succeeded"),
+                service_metric(metric_names.WORKER_SERVICE_NAME, "JobsFailed", "Sum", "failed"),
             ],
         ),
         MetricWidget(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cdktf import TerraformOutput
 from constructs import Construct
 
-from config.environments import EnvironmentConfig
+from config.schema import EnvironmentConfig
 from infra_constructs.image_repository import ImageRepository, ImageRepositoryProps
 from stacks.base import EnvironmentStack, encryption_key, props_from
 

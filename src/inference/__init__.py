@@ -2,7 +2,7 @@
 
 Nothing here imports AWS or HTTP code at module level, and importing this
 package is cheap: heavy modules (numpy, onnxruntime) load in the submodules
-that need them, so the infrastructure code can import `inference.env_names`
+that need them, so the infrastructure code can import `contract.env_names`
 and `inference.config` without paying for them.
 """
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from inference import env_names
+from contract import env_names
 from inference.errors import (
     ModelArtifactMissingError,
     ModelArtifactUnreadableError,

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from contract.validation import ConfigError
 from inference.errors import InferenceError
 
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch-model":
             return _fetch_model(args)
         return _transcribe(args)
-    except InferenceError as exc:
+    except (InferenceError, ConfigError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:

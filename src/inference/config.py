@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from inference import env_names
+from contract import env_names
+from contract.validation import ConfigError, int_in, matches, number_in, require
 from inference.pinned import DEFAULT_MODEL, pinned_artifact
-from inference.validation import ConfigError, int_in, matches, number_in, require
 
 REPO_CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "inference_config.yaml"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -1,7 +1,9 @@
 """Typed errors of the model runtime.
 
 The service maps each class to an HTTP status in one place; the CLI prints
-the message. Messages say what was wrong and what is allowed.
+the message. Messages say what was wrong and what is allowed. An invalid
+setting or parameter is `contract.validation.ConfigError`, shared with the
+deployment settings.
 """
 
 from __future__ import annotations
@@ -9,16 +11,6 @@ from __future__ import annotations
 
 class InferenceError(Exception):
     """Base class of every error the runtime raises on purpose."""
-
-
-class ConfigError(InferenceError, ValueError):
-    """A configuration value is invalid: names the field, the value and what is allowed."""
-
-    def __init__(self, field: str, value: object, allowed: str) -> None:
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"{field}={value!r} is invalid: allowed {allowed}")
 
 
 # --- model artifact -------------------------------------------------------

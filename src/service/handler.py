@@ -17,17 +17,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from contract import metrics as metric_names
+from contract.settings import ServiceSettings
 from inference.config import load_config
 from inference.transcriber import Transcriber
-from service import contract
-from service.api import METRICS_NAMESPACE, SERVICE_NAME, Service, create_resolver
-from service.jobs import JobStore
-from service.settings import ServiceSettings
+from service.api import Service, create_resolver
+from service.jobs.store import JobStore
 from service.storage import Storage
 
-logger = Logger(service=SERVICE_NAME)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
+logger = Logger(service=metric_names.SERVICE_NAME)
+metrics = Metrics(namespace=metric_names.METRICS_NAMESPACE, service=metric_names.SERVICE_NAME)
+tracer = Tracer(service=metric_names.SERVICE_NAME)
 
 settings = ServiceSettings.from_environment(os.environ)
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3}))
@@ -39,7 +39,7 @@ service = Service(
     storage=Storage(s3, settings),
     jobs=JobStore(s3, settings),
 )
-metrics.set_default_dimensions(**{contract.ENVIRONMENT_DIMENSION: settings.environment})
+metrics.set_default_dimensions(**{metric_names.ENVIRONMENT_DIMENSION: settings.environment})
 app = create_resolver(service, logger=logger, metrics=metrics)
 logger.setLevel(settings.log_level)
 
@@ -48,6 +48,6 @@ logger.setLevel(settings.log_level)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.REQUESTS, unit=MetricUnit.Count, value=1)
     result: dict[str, Any] = app.resolve(event, context)
     return result

@@ -11,8 +11,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from service import contract
-from service.settings import ServiceSettings
+from contract import object_keys
+from contract.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -34,10 +34,10 @@ class Storage:
         self._settings = settings
 
     def upload_key(self, request_id: str) -> str:
-        return f"{self._settings.input_prefix}{contract.SYNC_KEYS}{request_id}"
+        return f"{self._settings.input_prefix}{object_keys.SYNC_KEYS}{request_id}"
 
     def result_keys(self, request_id: str) -> StoredResult:
-        base = f"{self._settings.output_prefix}{contract.SYNC_KEYS}{request_id}/result"
+        base = f"{self._settings.output_prefix}{object_keys.SYNC_KEYS}{request_id}/result"
         return StoredResult(json_key=f"{base}.json", midi_key=f"{base}.mid")
 
     def put_upload(self, request_id: str, audio: bytes, content_type: str, filename: str | None) -> str:

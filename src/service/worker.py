@@ -3,7 +3,7 @@
 
 Built once per container, like the API's: logger, metrics, tracer, S3 client, the Transcriber, the
 batch processor. Each record is one S3 notification: S3's test event is acknowledged, keys are
-URL-decoded, and each upload runs as a job (`service.job_runner`). A record that raises is reported
+URL-decoded, and each upload runs as a job (`service.jobs.runner`). A record that raises is reported
 back as a batch item failure, so only it is retried.
 """
 
@@ -22,23 +22,24 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from contract import metrics as metric_names
+from contract.settings import ServiceSettings
 from inference.config import load_config
 from inference.transcriber import Transcriber
-from service import contract
-from service.job_runner import run_job
-from service.jobs import JobStore
-from service.settings import ServiceSettings
+from service.jobs.runner import run_job
+from service.jobs.store import JobStore
 
-logger = Logger(service=contract.WORKER_SERVICE_NAME)
-metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.WORKER_SERVICE_NAME)
-tracer = Tracer(service=contract.WORKER_SERVICE_NAME)
+logger = Logger(service=metric_names.WORKER_SERVICE_NAME)
+metrics = Metrics(namespace=metric_names.METRICS_NAMESPACE, service=metric_names.WORKER_SERVICE_NAME)
+tracer = Tracer(service=metric_names.WORKER_SERVICE_NAME)
 
 settings = ServiceSettings.from_environment(os.environ)
-metrics.set_default_dimensions(**{contract.ENVIRONMENT_DIMENSION: settings.environment})
+metrics.set_default_dimensions(**{metric_names.ENVIRONMENT_DIMENSION: settings.environment})
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
 transcriber = Transcriber(load_config(), s3_client=s3)  # jobs pass their own duration limit per file
 store = JobStore(s3, settings)
 processor = BatchProcessor(event_type=EventType.SQS)
+FINAL_STATUS_METRICS = {"succeeded": metric_names.JOBS_SUCCEEDED, "failed": metric_names.JOBS_FAILED}
 logger.setLevel(settings.log_level)
 
 
@@ -59,17 +60,21 @@ def record_handler(record: SQSRecord) -> None:
     for key in uploaded_keys(record.body):
         outcome = run_job(key, receive_count=receive_count, store=store, s3=s3, transcriber=transcriber, logger=logger)
         if outcome is not None and outcome.audio_seconds:
-            metrics.add_metric(name="JobAudioSeconds", unit=MetricUnit.Seconds, value=outcome.audio_seconds)
-            metrics.add_metric(name="JobInferenceSeconds", unit=MetricUnit.Seconds, value=outcome.inference_seconds)
-        if outcome is not None:
-            metrics.add_metric(name=f"Jobs{outcome.status.title()}", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(
+                name=metric_names.JOB_AUDIO_SECONDS, unit=MetricUnit.Seconds, value=outcome.audio_seconds
+            )
+            metrics.add_metric(
+                name=metric_names.JOB_INFERENCE_SECONDS, unit=MetricUnit.Seconds, value=outcome.inference_seconds
+            )
+        if outcome is not None and outcome.status in FINAL_STATUS_METRICS:
+            metrics.add_metric(name=FINAL_STATUS_METRICS[outcome.status], unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="JobMessages", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    metrics.add_metric(name=metric_names.JOB_MESSAGES, unit=MetricUnit.Count, value=len(event.get("Records", [])))
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

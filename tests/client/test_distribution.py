@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from config.environments import DEV
-from service.local_server import LOCAL_ORIGINS
+from emulation.local_server import LOCAL_ORIGINS
 from tests.support.service import REPO
 
 CLIENT = REPO / "src" / "client"

@@ -10,9 +10,9 @@ import json
 import pytest
 
 from config.environments import DEV, PROD
+from contract import http as http_contract
+from contract.settings import ServiceSettings
 from inference.config import load_config
-from service import contract
-from service.settings import ServiceSettings
 from tests.support.deployment import ACCOUNTS, APPLY_ORDER, Deployment
 from tests.support.emulator_gaps import EMULATOR_ROUND_TRIP_GAPS
 from tests.support.stacks import Stack, managed_resource_count
@@ -162,7 +162,7 @@ def test_api_routes_to_the_function_with_cors_keys_error_shape_and_logging(deplo
     health = resources["/health"]
     assert set(health["resourceMethods"]) == {"GET", "OPTIONS"}
     assert apigw.get_method(restApiId=api["id"], resourceId=health["id"], httpMethod="GET")["apiKeyRequired"] is False
-    for kind, error in contract.GATEWAY_ERRORS.items():
+    for kind, error in http_contract.GATEWAY_ERRORS.items():
         response = apigw.get_gateway_response(restApiId=api["id"], responseType=kind)
         origin = response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
         assert origin == f"'{settings.api.cors_allowed_origins[0]}'"

@@ -19,12 +19,12 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
 from inference.artifact import sha256_of
 from inference.config import load_config
 from inference.pinned import BASIC_PITCH
 from scripts import image_layout
-from service.jobs import JobStatus, JobStore, now
-from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
+from service.jobs.store import JobStatus, JobStore, now
 from tests.support.components import missing
 from tests.support.stacks import Stack, resources_of
 
@@ -96,7 +96,8 @@ def image_root(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(image_root: Path) -> None:
     task_root = image_root / "var" / "task"
-    assert (task_root / "service" / "handler.py").is_file() and (task_root / "inference" / "transcriber.py").is_file()
+    for module in ("service/handler.py", "service/worker.py", "inference/transcriber.py", "contract/http.py"):
+        assert (task_root / module).is_file(), module
     model = image_root / "opt" / "models" / BASIC_PITCH.model / BASIC_PITCH.version / BASIC_PITCH.filename
     assert sha256_of(model) == BASIC_PITCH.sha256
     top_level = {p.name for p in task_root.iterdir()}
@@ -115,11 +116,10 @@ def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(ima
         "pytest",
         "schemathesis",
         "models",
+        "emulation",
     ):
         assert forbidden not in top_level, forbidden
-    assert (
-        not (task_root / "service" / "local_server.py").exists() and not (task_root / "inference" / "testing").exists()
-    )
+    assert not (task_root / "inference" / "testing").exists()
     assert not [p for p in image_root.rglob("*") if p.is_dir() and p.name in image_layout.PRUNED_DIRECTORIES]
     assert set((image_root / "opt").iterdir()) == {image_root / "opt" / "models"}
     assert image_layout.size_mb(image_root) < 250, "the image's budget over the base image"

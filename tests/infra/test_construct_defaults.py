@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from config.environments import (
+from config.schema import (
     AlarmSettings,
     ApiSettings,
     EnvironmentConfig,

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from config.environments import DEV, PROD, AlarmSettings, EnvironmentConfig
-from service import contract
+from config.environments import DEV, PROD
+from config.schema import AlarmSettings, EnvironmentConfig
+from contract import metrics as metric_names
 from tests.support.stacks import Stack, one_resource, resources_of
 
 pytestmark = pytest.mark.slow
@@ -42,18 +43,18 @@ AWS_METRICS = {
     },
 }
 SERVICE_METRICS = {
-    contract.SERVICE_NAME: {*contract.API_METRICS, contract.ERRORS_METRIC},
-    contract.WORKER_SERVICE_NAME: set(contract.WORKER_METRICS),
+    metric_names.SERVICE_NAME: {*metric_names.API_METRICS, metric_names.ERRORS_METRIC},
+    metric_names.WORKER_SERVICE_NAME: set(metric_names.WORKER_METRICS),
 }
 
 
 def check_metric(stack: Stack, env: EnvironmentConfig, namespace: str, metric: str, dims: dict[str, str]) -> None:
     """One metric of an alarm or a widget watches something real."""
     where = f"{namespace} {metric} {dims}"
-    if namespace == contract.METRICS_NAMESPACE:
-        assert set(dims) == {"service", contract.ENVIRONMENT_DIMENSION}, where
+    if namespace == metric_names.METRICS_NAMESPACE:
+        assert set(dims) == {"service", metric_names.ENVIRONMENT_DIMENSION}, where
         assert metric in SERVICE_METRICS[dims["service"]], where
-        assert dims[contract.ENVIRONMENT_DIMENSION] == env.name, where
+        assert dims[metric_names.ENVIRONMENT_DIMENSION] == env.name, where
         return
     assert metric in AWS_METRICS[namespace], where
     assert set(dims) == set(AWS_DIMENSIONS[namespace]), where
@@ -156,7 +157,7 @@ def test_every_dashboard_metric_names_a_real_resource_or_emitted_metric(stacks, 
     for wanted in (
         [("AWS/ApiGateway", m) for m in ("Count", "4XXError", "5XXError", "Latency")]
         + [("AWS/Lambda", m) for m in ("Invocations", "Errors", "Duration", "ConcurrentExecutions")]
-        + [(contract.METRICS_NAMESPACE, m) for m in ("AudioSeconds", "RealTimeFactor")]
+        + [(metric_names.METRICS_NAMESPACE, m) for m in ("AudioSeconds", "RealTimeFactor")]
         + [("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
     ):
         assert wanted in watched, wanted
@@ -180,8 +181,8 @@ def test_dashboard_errors_by_code_searches_this_environments_service_errors(stac
         line[0]["expression"] for w in widgets for line in w["properties"]["metrics"] if isinstance(line[0], dict)
     ]
     (search,) = expressions
-    assert f"{{{contract.METRICS_NAMESPACE},code,{contract.ENVIRONMENT_DIMENSION},service}}" in search
-    assert f'MetricName="{contract.ERRORS_METRIC}"' in search and f'environment="{env}"' in search
+    assert f"{{{metric_names.METRICS_NAMESPACE},code,{metric_names.ENVIRONMENT_DIMENSION},service}}" in search
+    assert f'MetricName="{metric_names.ERRORS_METRIC}"' in search and f'environment="{env}"' in search
 
 
 def test_the_functions_tell_the_service_its_environment(stacks):

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from config.environments import DEV, PROD, S3StateBackend
+from config.environments import DEV, PROD
+from config.schema import S3StateBackend
+from contract import http as http_contract
+from contract.settings import ServiceSettings
 from inference.config import load_config
 from inference.pinned import BASIC_PITCH
-from service import contract
-from service.settings import ServiceSettings
 from tests.support.stacks import one_resource, policy_statements, resources_of
 
 pytestmark = pytest.mark.slow
@@ -297,7 +298,7 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
 
     from cdktf import Testing
 
-    from config.environments import ModelStoreSettings
+    from config.schema import ModelStoreSettings
     from inference.config import InferenceConfig
     from stacks import InferenceStack
 
@@ -324,14 +325,14 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
 def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
     stack = stacks[f"inference-{env}"]
     api = one_resource(stack, "aws_api_gateway_rest_api")
-    assert api["binary_media_types"] == list(contract.BINARY_MEDIA_TYPES)
+    assert api["binary_media_types"] == list(http_contract.BINARY_MEDIA_TYPES)
     assert {r["path_part"] for r in resources_of(stack, "aws_api_gateway_resource").values()} == {
         "predict",
         "health",
         "jobs",
         "{job_id}",
     }
-    for route in contract.ROUTES:
+    for route in http_contract.ROUTES:
         slug = "-".join(f"by-{p[1:-1]}" if p.startswith("{") else p for p in route.path.strip("/").split("/"))
         slug = f"{slug}-{route.method.lower()}"
         integration = one_resource(stack, "aws_api_gateway_integration", f"{slug}-integration")
@@ -369,12 +370,12 @@ def test_cors_on_preflight_and_gateway_errors(stacks, env, origin):
         response = one_resource(stack, "aws_api_gateway_integration_response", f"{path}-options-integration-200")
         assert response["response_parameters"]["method.response.header.Access-Control-Allow-Origin"] == origin
     kinds = {r["response_type"]: r for r in resources_of(stack, "aws_api_gateway_gateway_response").values()}
-    assert set(kinds) == set(contract.GATEWAY_ERRORS)
+    assert set(kinds) == set(http_contract.GATEWAY_ERRORS)
     for gateway_response in kinds.values():
         params = gateway_response["response_parameters"]
         assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == origin
         assert params["gatewayresponse.header.Access-Control-Allow-Headers"] == (
-            f"'{','.join(contract.CORS_ALLOW_HEADERS)}'"
+            f"'{','.join(http_contract.CORS_ALLOW_HEADERS)}'"
         )
 
 
@@ -384,7 +385,7 @@ def test_errors_api_gateway_answers_itself_have_the_services_json_shape(stacks, 
         r["response_type"]: r
         for r in resources_of(stacks[f"inference-{env}"], "aws_api_gateway_gateway_response").values()
     }
-    for kind, error in contract.GATEWAY_ERRORS.items():
+    for kind, error in http_contract.GATEWAY_ERRORS.items():
         template = kinds[kind]["response_templates"]["application/json"]
         rendered = template.replace("$context.requestId", "req-1").replace(
             "$context.error.messageString", '"the gateway\'s message"'

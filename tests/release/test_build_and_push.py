@@ -13,9 +13,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
+from emulation.local_server import free_port
 from inference.pinned import BASIC_PITCH
 from scripts import build_and_push
-from service.local_server import free_port
 
 MANIFEST = json.dumps(
     {

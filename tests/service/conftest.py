@@ -17,8 +17,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from service.local_jobs import JobQueues, create_pipeline
-from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
+from emulation.local_jobs import JobQueues, create_pipeline
+from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
 
 QUEUE_VISIBILITY_S = 2
 """Short, so redeliveries after a failure come within seconds."""

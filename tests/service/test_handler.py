@@ -13,7 +13,7 @@ import jsonschema
 import mido
 import pytest
 
-from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, LocalContext
+from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, LocalContext
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 RESULT_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "result-schema.json").read_text())

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 
+from emulation.local_jobs import QueuePoller
+from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, LocalContext
 from inference.testing import signals
-from service.job_requests import JobRequest, create_job
-from service.jobs import JobStatus, JobStore
-from service.local_jobs import QueuePoller
-from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, LocalContext
+from service.jobs.requests import JobRequest, create_job
+from service.jobs.store import JobStatus, JobStore
 from tests.service.conftest import QUEUE_VISIBILITY_S, Emulated
 from tests.support.audio import wav_bytes
 
@@ -56,7 +56,7 @@ def new_job(
     request = JobRequest(
         filename="take one.wav", content_type=content_type, size_bytes=size, parameters=parameters or {}
     )
-    return create_job(request, store=store, s3=emulated.s3, status_url="/jobs/{job_id}")
+    return create_job(request, limits=store.settings.jobs, store=store, s3=emulated.s3, status_url="/jobs/{job_id}")
 
 
 def upload(created: dict[str, Any], data: bytes, content_type: str = "audio/wav") -> requests.Response:
@@ -177,7 +177,7 @@ def test_a_job_that_always_crashes_ends_in_the_dead_letter_queue_failed_with_its
     created = new_job(emulated, store)
     assert upload(created, CLIP).status_code == 204
     poller()
-    max_receives = emulated.worker.settings.job_max_receives
+    max_receives = emulated.worker.settings.jobs.max_receives
     done = wait_for(store, created["job_id"], ("failed",), timeout=(QUEUE_VISIBILITY_S + 3) * (max_receives + 1))
     assert done.attempts == max_receives and done.error and done.error["code"] == "worker_failed"
     assert "kept for inspection" in done.error["message"]
@@ -279,7 +279,7 @@ def test_jobs_take_longer_audio_than_a_request(
 
     buffer = io.BytesIO()
     sf.write(buffer, np.zeros(8000 * 660, dtype=np.float32), 8000, format="FLAC")
-    assert emulated.handler.service.config.audio.max_duration_s < 660 <= emulated.worker.settings.job_max_duration_s
+    assert emulated.handler.service.config.audio.max_duration_s < 660 <= emulated.worker.settings.jobs.max_duration_s
     drain(emulated)
     created = new_job(emulated, store, content_type="audio/flac")
     assert upload(created, buffer.getvalue(), "audio/flac").status_code == 204

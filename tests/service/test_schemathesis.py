@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 
-from service import contract
+from contract import http as http_contract
 from tests.support.service import OPENAPI, LocalServer
 
 MAX_EXAMPLES = 30
@@ -32,7 +32,7 @@ OPERATIONS = {
 
 def test_every_operation_in_the_contract_is_valid() -> None:
     assert [r for r in SCHEMA.get_all_operations() if not isinstance(r, Ok)] == []
-    assert sorted(OPERATIONS) == sorted(f"{r.method} {r.path}" for r in contract.ROUTES), "openapi.yaml vs routes"
+    assert sorted(OPERATIONS) == sorted(f"{r.method} {r.path}" for r in http_contract.ROUTES), "openapi.yaml vs routes"
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))

@@ -18,7 +18,7 @@ from jsonschema_path import SchemaPath
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from service.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port
+from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "openapi.yaml"
@@ -26,7 +26,7 @@ BUCKETS = (INPUT_BUCKET, OUTPUT_BUCKET)
 
 
 class LocalServer:
-    """`python -m service.local_server` in its own process, as `make serve` starts it."""
+    """`python -m emulation.local_server` in its own process, as `make serve` starts it."""
 
     def __init__(self, log_path: Path, environ: dict[str, str] | None = None) -> None:
         self.port, self.emulator_port = free_port(), free_port()
@@ -38,7 +38,7 @@ class LocalServer:
             [
                 sys.executable,
                 "-m",
-                "service.local_server",
+                "emulation.local_server",
                 "--port",
                 str(self.port),
                 "--emulator-port",

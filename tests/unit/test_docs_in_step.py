@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from config.environments import (
+from config.schema import (
     AlarmSettings,
     ApiSettings,
     EncryptionSettings,
@@ -18,8 +18,7 @@ from config.environments import (
     StorageSettings,
     WafSettings,
 )
-from inference import env_names
-from service.settings import ENVIRONMENT_VARIABLES
+from contract import env_names
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 NESTED = {
@@ -55,5 +54,5 @@ def test_every_inference_setting_and_variable_is_in_the_readme():
 
 
 def test_every_service_variable_is_in_the_readme():
-    for field, variable in ENVIRONMENT_VARIABLES.items():
+    for field, variable in env_names.SERVICE_SETTINGS.items():
         assert f"| `{field}` | `{variable}` |" in README, field

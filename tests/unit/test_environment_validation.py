@@ -6,12 +6,11 @@ import dataclasses
 
 import pytest
 
-from config.environments import (
-    DEV,
-    PROD,
+from config.capacity import estimated_job_seconds, required_scratch_mb
+from config.environments import DEV, PROD, get_environment
+from config.schema import (
     AlarmSettings,
     ApiSettings,
-    ConfigError,
     EnvironmentConfig,
     FunctionSettings,
     JobSettings,
@@ -20,10 +19,8 @@ from config.environments import (
     S3StateBackend,
     StorageSettings,
     WafSettings,
-    estimated_job_seconds,
-    get_environment,
-    required_scratch_mb,
 )
+from contract.validation import ConfigError
 
 
 def assert_names(excinfo, field, value):
@@ -219,7 +216,7 @@ def test_job_scratch_must_fit_the_workers_tmp():
     with pytest.raises(ConfigError) as e:
         JobSettings(max_duration_s=5 * 3600, worker_ephemeral_storage_mb=4096)
     assert_names(e, "jobs.worker_ephemeral_storage_mb", 4096)
-    assert f"at least {required_scratch_mb(5 * 3600, 500)} MB" in str(e.value)
+    assert f"at least {required_scratch_mb(5 * 3600, 500_000_000)} MB" in str(e.value)
     assert JobSettings(max_duration_s=3600, worker_ephemeral_storage_mb=2084).max_duration_s == 3600
 
 
@@ -234,5 +231,5 @@ def test_job_duration_must_fit_the_workers_timeout_twice_over():
 def test_job_defaults_take_four_hours_in_their_storage_and_timeout():
     jobs = JobSettings()
     assert jobs.max_duration_s == 14_400
-    assert required_scratch_mb(jobs.max_duration_s, jobs.max_upload_mb) <= jobs.worker_ephemeral_storage_mb
+    assert required_scratch_mb(jobs.max_duration_s, jobs.max_upload_bytes) <= jobs.worker_ephemeral_storage_mb
     assert estimated_job_seconds(jobs.max_duration_s, jobs.worker_memory_mb) <= jobs.worker_timeout_s

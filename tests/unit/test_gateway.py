@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from service import contract, gateway
+from contract import http as http_contract
+from emulation import gateway
 
 
 def request(**overrides: object) -> gateway.HttpRequest:
@@ -21,16 +22,16 @@ def request(**overrides: object) -> gateway.HttpRequest:
 
 
 def test_binary_media_types_arrive_base64_and_text_as_is() -> None:
-    event = gateway.to_proxy_event(request(), contract.PREDICT, "rid")
+    event = gateway.to_proxy_event(request(), http_contract.PREDICT, "rid")
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\x00\xff"
     text = gateway.to_proxy_event(
-        request(headers=[("Content-Type", "application/json")], body=b'{"a": 1}'), contract.PREDICT, "rid"
+        request(headers=[("Content-Type", "application/json")], body=b'{"a": 1}'), http_contract.PREDICT, "rid"
     )
     assert text["isBase64Encoded"] is False and text["body"] == '{"a": 1}'
 
 
 def test_the_event_carries_what_a_rest_proxy_event_does() -> None:
-    event = gateway.to_proxy_event(request(), contract.PREDICT, "rid-1")
+    event = gateway.to_proxy_event(request(), http_contract.PREDICT, "rid-1")
     assert event["multiValueQueryStringParameters"] == {"onset_threshold": ["0.4", "0.5"]}
     assert event["queryStringParameters"] == {"onset_threshold": "0.5"}
     assert event["requestContext"]["requestId"] == "rid-1" and event["requestContext"]["stage"] == "v1"
@@ -67,7 +68,7 @@ def test_gateway_errors_use_the_service_shape_and_the_configured_status() -> Non
     assert json.loads(answer.body) == {
         "error": {
             "code": "not_found",
-            "message": contract.GATEWAY_ERRORS["MISSING_AUTHENTICATION_TOKEN"].message,
+            "message": http_contract.GATEWAY_ERRORS["MISSING_AUTHENTICATION_TOKEN"].message,
             "request_id": "rid",
         }
     }
@@ -87,8 +88,8 @@ def test_preflight_echoes_an_allowed_origin_and_lists_the_resources_methods() ->
 
 
 def test_the_gateway_template_renders_the_same_shape() -> None:
-    template = contract.gateway_error_template(contract.GATEWAY_ERRORS["THROTTLED"])
+    template = http_contract.gateway_error_template(http_contract.GATEWAY_ERRORS["THROTTLED"])
     rendered = template.replace("$context.requestId", "rid")
-    assert json.loads(rendered) == contract.error_body("throttled", "too many requests: retry with backoff", "rid")
-    own = contract.gateway_error_template(contract.GATEWAY_ERRORS["DEFAULT_4XX"])
+    assert json.loads(rendered) == http_contract.error_body("throttled", "too many requests: retry with backoff", "rid")
+    own = http_contract.gateway_error_template(http_contract.GATEWAY_ERRORS["DEFAULT_4XX"])
     assert "$context.error.messageString" in own

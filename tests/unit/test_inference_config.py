@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from contract.validation import ConfigError
 from inference.config import InferenceParameters, ModelSettings, load_config
-from inference.errors import ConfigError
 
 
 def write(tmp_path, text):

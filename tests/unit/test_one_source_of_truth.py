@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from inference import env_names
+from config.environments import DEV, PROD
+from config.schema import EnvironmentConfig
+from contract import env_names
+from contract.settings import JobLimits, ServiceSettings
+from contract.validation import ConfigError
 from inference.config import AudioLimits, InferenceConfig, InferenceParameters, ModelSettings, load_config
-from inference.errors import ConfigError
-from inference.pinned import BASIC_PITCH, PINNED
-from service.settings import ENVIRONMENT_VARIABLES, ServiceSettings
+from inference.pinned import BASIC_PITCH
 
-REPO = Path(__file__).resolve().parents[2]
 SECTIONS = {"model": ModelSettings, "audio": AudioLimits, "inference": InferenceParameters}
 
 
@@ -26,23 +24,6 @@ def test_every_inference_setting_has_a_variable_and_every_variable_a_setting() -
     assert len(set(variables)) == len(variables), "two settings share a variable"
     locations = {value for name, value in vars(env_names).items() if name.isupper() and isinstance(value, str)}
     assert locations == set(env_names.LOCATION_VARIABLES)
-
-
-def test_variable_names_are_written_once_and_each_is_known() -> None:
-    """Code reads variables through the two name modules; a name spelled anywhere else is a second source."""
-    known = {*env_names.INFERENCE_SETTINGS.values(), *env_names.LOCATION_VARIABLES, *ENVIRONMENT_VARIABLES.values()}
-    homes = {"src/inference/env_names.py", "src/service/settings.py"}
-    literal = re.compile(r"""["'](INFERENCE_[A-Z0-9_]+|LOG_LEVEL)["']""")
-    for path in tracked_code_files():
-        relative = path.relative_to(REPO).as_posix()
-        if not relative.endswith(".py") or relative.startswith("tests/"):
-            continue
-        for name in literal.findall(path.read_text()):
-            if name in ("INFERENCE_IMAGE_TAG", "INFERENCE_IMAGE_DIGEST"):
-                assert relative == "app.py", f"{relative}: synth-time override {name} belongs to app.py"
-                continue
-            assert name in known, f"{relative} reads {name}, which maps to no setting"
-            assert relative in homes, f"{relative} spells out {name}; import it from its name module"
 
 
 def test_every_inference_setting_survives_the_trip_through_its_variable() -> None:
@@ -70,10 +51,19 @@ def test_every_inference_setting_survives_the_trip_through_its_variable() -> Non
     assert load_config(environ=environment) == changed
 
 
+def service_field_paths(cls: type = ServiceSettings, prefix: str = "") -> set[str]:
+    """Every leaf field of the settings type, dotted (jobs.max_duration_s)."""
+    paths: set[str] = set()
+    for f in dataclasses.fields(cls):
+        nested = JobLimits if f.name == "jobs" else None
+        paths |= service_field_paths(nested, f"{prefix}{f.name}.") if nested else {f"{prefix}{f.name}"}
+    return paths
+
+
 def test_every_service_setting_has_a_variable_and_survives_the_trip() -> None:
-    assert set(ENVIRONMENT_VARIABLES) == {f.name for f in dataclasses.fields(ServiceSettings)}
-    assert len(set(ENVIRONMENT_VARIABLES.values())) == len(ENVIRONMENT_VARIABLES)
-    assert not set(ENVIRONMENT_VARIABLES.values()) & set(env_names.INFERENCE_SETTINGS.values())
+    assert set(env_names.SERVICE_SETTINGS) == service_field_paths()
+    assert len(set(env_names.SERVICE_SETTINGS.values())) == len(env_names.SERVICE_SETTINGS)
+    assert not set(env_names.SERVICE_SETTINGS.values()) & set(env_names.INFERENCE_SETTINGS.values())
     settings = ServiceSettings(
         environment="qa",
         input_bucket="in-b",
@@ -82,18 +72,45 @@ def test_every_service_setting_has_a_variable_and_survives_the_trip() -> None:
         output_prefix="res/",
         cors_allowed_origins=("https://a.example", "https://b.example"),
         log_level="DEBUG",
+        jobs=JobLimits(max_duration_s=61, max_upload_bytes=1234, upload_url_expiry_s=70, max_receives=9),
     )
+    for f in dataclasses.fields(JobLimits):  # every limit differs from its default, so each one is exercised
+        assert getattr(settings.jobs, f.name) != getattr(JobLimits(), f.name)
     environment = settings.to_environment()
-    assert set(environment) == set(ENVIRONMENT_VARIABLES.values())
+    assert set(environment) == set(env_names.SERVICE_SETTINGS.values())
     assert ServiceSettings.from_environment(environment) == settings
 
 
+@pytest.mark.parametrize("env", [DEV, PROD], ids=["dev", "prod"])
+def test_an_environments_values_reach_the_service_unchanged(env: EnvironmentConfig) -> None:
+    """The values the service enforces are the environment's own: same names, same units, no copies."""
+    settings = env.service_settings(input_bucket="in", output_bucket="out")
+    read_back = ServiceSettings.from_environment(settings.to_environment())
+    assert read_back.jobs == env.jobs.limits()
+    assert (read_back.jobs.max_upload_bytes, read_back.jobs.max_duration_s) == (
+        env.jobs.max_upload_bytes,
+        env.jobs.max_duration_s,
+    )
+    assert (read_back.input_prefix, read_back.output_prefix) == (env.storage.input_prefix, env.storage.output_prefix)
+    assert read_back.cors_allowed_origins == env.api.cors_allowed_origins
+    assert read_back.log_level == env.function.log_level
+
+
 def test_fails_service_environment_without_a_variable() -> None:
-    environment = ServiceSettings(environment="qa", input_bucket="i", output_bucket="o").to_environment()
+    environment = DEV.service_settings(input_bucket="i", output_bucket="o").to_environment()
     del environment["INFERENCE_OUTPUT_BUCKET"]
     with pytest.raises(ConfigError) as e:
         ServiceSettings.from_environment(environment)
     assert e.value.field == "INFERENCE_OUTPUT_BUCKET"
+
+
+@pytest.mark.parametrize("raw", ["1_0", " ", "٣", "１２", "1.5", "0x10"])
+def test_fails_service_environment_with_a_number_outside_ascii_decimal(raw: str) -> None:
+    environment = DEV.service_settings(input_bucket="i", output_bucket="o").to_environment()
+    environment["INFERENCE_JOB_MAX_RECEIVES"] = raw
+    with pytest.raises(ConfigError) as e:
+        ServiceSettings.from_environment(environment)
+    assert e.value.field == "INFERENCE_JOB_MAX_RECEIVES"
 
 
 def test_model_checksum_defaults_to_the_pinned_artifacts() -> None:
@@ -102,27 +119,3 @@ def test_model_checksum_defaults_to_the_pinned_artifacts() -> None:
     with pytest.raises(ConfigError) as e:
         ModelSettings(version="9.9.9")
     assert e.value.field == "model.sha256" and "no pinned artifact" in str(e.value)
-
-
-def tracked_code_files() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    code = re.compile(r"(\.py|\.ya?ml|\.toml|\.txt|\.json|Makefile|Dockerfile)$")
-    return [REPO / p for p in listed if code.search(p) and "__snapshots__" not in p and (REPO / p).is_file()]
-
-
-@pytest.mark.parametrize("artifact", PINNED.values(), ids=list(PINNED))
-def test_pinned_checksums_and_file_names_are_written_once(artifact: object) -> None:
-    assert isinstance(artifact, type(BASIC_PITCH))
-    needles: dict[str, list[str]] = {artifact.sha256: [], artifact.wheel_sha256: [], artifact.filename: []}
-    for path in tracked_code_files():
-        text = path.read_text(errors="ignore")
-        for needle, found in needles.items():
-            if needle in text:
-                found.append(path.relative_to(REPO).as_posix())
-    assert needles == {needle: ["src/inference/pinned.py"] for needle in needles}

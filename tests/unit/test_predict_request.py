@@ -6,8 +6,9 @@ import pytest
 from urllib3 import encode_multipart_formdata
 
 from inference.config import InferenceParameters
-from service.errors import ApiError
-from service.predict_request import parse_predict_request, sanitize_filename
+from service.http.errors import ApiError
+from service.http.parameters import sanitize_filename
+from service.predict.request import parse_predict_request
 
 DEFAULTS = InferenceParameters()
 AUDIO = b"RIFF....WAVEfmt "

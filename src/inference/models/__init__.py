@@ -15,6 +15,6 @@ def create_model(name: str) -> AudioToNotesModel:
         from inference.models.basic_pitch.model import BasicPitchModel
 
         return BasicPitchModel()
-    from inference.errors import ConfigError
+    from contract.validation import ConfigError
 
     raise ConfigError("model.name", name, f"one of {MODEL_NAMES}")

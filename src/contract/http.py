@@ -1,10 +1,10 @@
-"""The HTTP contract the stacks, the handler and the local server share.
+"""The HTTP contract the stacks, the handlers and the local emulation share.
 
 Routes, the request bodies API Gateway passes as binary, the CORS request
-headers, and the one JSON error shape, including the errors API Gateway
-answers itself (gateway responses) before the function runs. Standard library
-only: the infrastructure side imports it to build the REST API, the local
-server to behave like that API.
+headers, API Gateway's limits, and the one JSON error shape, including the
+errors API Gateway answers itself (gateway responses) before the function
+runs. The stacks build the REST API from it, the service answers by it, the
+emulation behaves like that API.
 """
 
 from __future__ import annotations
@@ -42,11 +42,6 @@ def route_pattern(path: str) -> str:
     )
 
 
-# Where each kind of request keeps its objects, under the input and output prefixes. The stacks grant
-# each function exactly these; the service builds its keys from them.
-SYNC_KEYS = "predict/"
-JOB_KEYS = "jobs/"
-
 # Request bodies API Gateway hands the function base64-encoded (and responses it decodes back to
 # bytes when the client's Accept matches, as for audio/midi). Everything else arrives as text.
 BINARY_MEDIA_TYPES = ("multipart/form-data", "audio/*", "application/octet-stream")
@@ -59,20 +54,6 @@ GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
 LAMBDA_MAX_EVENT_BYTES = 6 * 1024 * 1024
 """A synchronous invocation's payload: the whole proxy event, body base64-encoded."""
 GATEWAY_TIMEOUT_S = 29
-
-# The service's own CloudWatch metrics (embedded metric format, via Powertools): the handlers emit
-# them and the stacks' dashboard reads them, so both take the names from here.
-METRICS_NAMESPACE = "AudioInference"
-SERVICE_NAME = "audio-inference"
-"""The `service` dimension of the API function's metrics."""
-WORKER_SERVICE_NAME = f"{SERVICE_NAME}-worker"
-"""The `service` dimension of the job worker's metrics."""
-ENVIRONMENT_DIMENSION = "environment"
-"""Every metric also carries the environment's name, so dev and prod in one account stay apart."""
-API_METRICS = ("Requests", "AudioSeconds", "InferenceSeconds", "RealTimeFactor", "JobsCreated")
-ERRORS_METRIC = "Errors"
-"""Emitted once per error response, with a `code` dimension (the error body's code)."""
-WORKER_METRICS = ("JobMessages", "JobAudioSeconds", "JobInferenceSeconds", "JobsSucceeded", "JobsFailed")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from contract.validation import ConfigError
 from inference.errors import InferenceError
 from inference.transcriber import Transcriber
-from service.errors import from_inference_error
-from service.predict_request import PredictRequest
+from service.http.errors import from_inference_error
+from service.predict.request import PredictRequest
 from service.storage import DOWNLOAD_URL_EXPIRY_S, Storage
 
 # S3 writes run here, next to the model; built once per container like the rest.
@@ -48,7 +49,7 @@ def run_predict(
 ) -> PredictOutcome:
     try:
         audio = transcriber.decode(request.audio)
-    except InferenceError as exc:
+    except (InferenceError, ConfigError) as exc:
         raise from_inference_error(exc, long_audio_hint=long_audio_hint) from None
     upload = _STORAGE_THREADS.submit(
         storage.put_upload, request_id, request.audio, request.content_type, request.filename

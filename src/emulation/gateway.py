@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service import contract
+from contract import http as http_contract
 
 STAGE = "v1"
 
@@ -52,29 +52,29 @@ def new_request_id() -> str:
 def is_binary(media_type: str) -> bool:
     """Whether API Gateway treats this media type as binary (binaryMediaTypes, wildcards allowed)."""
     bare = media_type.split(";", 1)[0].strip().lower()
-    return bool(bare) and any(fnmatch.fnmatchcase(bare, pattern) for pattern in contract.BINARY_MEDIA_TYPES)
+    return bool(bare) and any(fnmatch.fnmatchcase(bare, pattern) for pattern in http_contract.BINARY_MEDIA_TYPES)
 
 
-def route_for(method: str, path: str) -> contract.RouteSpec | None:
-    return next((r for r in contract.ROUTES if r.method == method and _matches(r, path)), None)
+def route_for(method: str, path: str) -> http_contract.RouteSpec | None:
+    return next((r for r in http_contract.ROUTES if r.method == method and _matches(r, path)), None)
 
 
 def methods_of(path: str) -> list[str]:
     """A resource's methods, OPTIONS (its preflight) included; empty for an unknown path."""
-    methods = {r.method for r in contract.ROUTES if _matches(r, path)}
+    methods = {r.method for r in http_contract.ROUTES if _matches(r, path)}
     return sorted(methods | {"OPTIONS"}) if methods else []
 
 
-def _path_parameters(route: contract.RouteSpec, path: str) -> dict[str, str] | None:
-    match = re.match(contract.route_pattern(route.path), path)
+def _path_parameters(route: http_contract.RouteSpec, path: str) -> dict[str, str] | None:
+    match = re.match(http_contract.route_pattern(route.path), path)
     return match.groupdict() or None if match else None
 
 
-def _matches(route: contract.RouteSpec, path: str) -> bool:
-    return re.match(contract.route_pattern(route.path), path) is not None
+def _matches(route: http_contract.RouteSpec, path: str) -> bool:
+    return re.match(http_contract.route_pattern(route.path), path) is not None
 
 
-def to_proxy_event(request: HttpRequest, route: contract.RouteSpec, request_id: str) -> dict[str, Any]:
+def to_proxy_event(request: HttpRequest, route: http_contract.RouteSpec, request_id: str) -> dict[str, Any]:
     """The REST API proxy event: binary media types base64-encoded, everything else as text."""
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers:
@@ -133,10 +133,10 @@ def gateway_error(
 ) -> HttpResponse:
     """An error API Gateway answers itself, with the gateway response the stacks configure for it."""
     error = (
-        contract.GATEWAY_ERRORS.get(response_type)
-        or contract.GATEWAY_ERRORS["DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"]
+        http_contract.GATEWAY_ERRORS.get(response_type)
+        or http_contract.GATEWAY_ERRORS["DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"]
     )
-    body = contract.error_body(error.code, error.message or message, request_id)
+    body = http_contract.error_body(error.code, error.message or message, request_id)
     headers = [
         ("Content-Type", "application/json"),
         ("x-amzn-RequestId", request_id),
@@ -158,12 +158,12 @@ def preflight(path: str, origin: str, origins: tuple[str, ...], request_id: str)
 
 
 def _all_methods() -> list[str]:
-    return sorted({r.method for r in contract.ROUTES} | {"OPTIONS"})
+    return sorted({r.method for r in http_contract.ROUTES} | {"OPTIONS"})
 
 
 def _static_cors(origins: tuple[str, ...], *, methods: Iterable[str]) -> list[tuple[str, str]]:
     return [
         ("Access-Control-Allow-Origin", origins[0]),
-        ("Access-Control-Allow-Headers", ",".join(contract.CORS_ALLOW_HEADERS)),
+        ("Access-Control-Allow-Headers", ",".join(http_contract.CORS_ALLOW_HEADERS)),
         ("Access-Control-Allow-Methods", ",".join(methods)),
     ]

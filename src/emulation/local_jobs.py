@@ -17,8 +17,8 @@ from typing import Any
 
 import boto3
 
-from service import contract
-from service.settings import ServiceSettings
+from contract import object_keys
+from contract.settings import ServiceSettings
 
 QUEUE = "audio-inference-local-jobs"
 DEAD_LETTER_QUEUE = "audio-inference-local-jobs-dlq"
@@ -41,7 +41,9 @@ def create_pipeline(settings: ServiceSettings, *, visibility_timeout_s: int) -> 
         QueueName=QUEUE,
         Attributes={
             "VisibilityTimeout": str(visibility_timeout_s),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.job_max_receives}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.jobs.max_receives}
+            ),
         },
     )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -54,7 +56,9 @@ def create_pipeline(settings: ServiceSettings, *, visibility_timeout_s: int) -> 
                     "Events": ["s3:ObjectCreated:*"],
                     "Filter": {
                         "Key": {
-                            "FilterRules": [{"Name": "prefix", "Value": f"{settings.input_prefix}{contract.JOB_KEYS}"}]
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": f"{settings.input_prefix}{object_keys.JOB_KEYS}"}
+                            ]
                         }
                     },
                 }

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from service import contract
-from service.settings import ServiceSettings
+from contract import object_keys
+from contract.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -84,7 +84,7 @@ class JobStore:
     # --- where things live --------------------------------------------------------------------
     @property
     def upload_prefix(self) -> str:
-        return f"{self.settings.input_prefix}{contract.JOB_KEYS}"
+        return f"{self.settings.input_prefix}{object_keys.JOB_KEYS}"
 
     def upload_key(self, job_id: str, filename: str | None) -> str:
         return f"{self.upload_prefix}{job_id}/{filename or 'audio'}"
@@ -96,10 +96,10 @@ class JobStore:
         return job_id if is_job_id(job_id) else None
 
     def status_key(self, job_id: str) -> str:
-        return f"{self.settings.output_prefix}{contract.JOB_KEYS}{job_id}/status.json"
+        return f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/status.json"
 
     def result_keys(self, job_id: str) -> tuple[str, str]:
-        base = f"{self.settings.output_prefix}{contract.JOB_KEYS}{job_id}/result"
+        base = f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/result"
         return f"{base}.json", f"{base}.mid"
 
     # --- status ------------------------------------------------------------------------------

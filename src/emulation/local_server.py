@@ -3,10 +3,10 @@
 Starts moto in this process, creates the two buckets in it, points the
 service's settings at them, imports `service.handler` (which loads the default
 model) and serves it with uvicorn: each HTTP request becomes the REST proxy
-event API Gateway would send (`service.gateway`), the handler runs on a worker
+event API Gateway would send (`emulation.gateway`), the handler runs on a worker
 thread, and its answer goes back as HTTP. Requests run concurrently.
 
-    python -m service.local_server [--host 127.0.0.1] [--port 8080] [--emulator-port N]
+    python -m emulation.local_server [--host 127.0.0.1] [--port 8080] [--emulator-port N]
 
 Not part of the Lambda image: uvicorn, Starlette and moto are development dependencies.
 """
@@ -14,6 +14,7 @@ Not part of the Lambda image: uvicorn, Starlette and moto are development depend
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -32,14 +33,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service import contract, gateway
-from service.local_jobs import QueuePoller, create_pipeline
-from service.settings import ENVIRONMENT_VARIABLES, ServiceSettings
+from config.environments import DEV
+from contract import http as http_contract
+from contract.env_names import SERVICE_SETTINGS
+from contract.settings import ServiceSettings
+from emulation import gateway
+from emulation.local_jobs import QueuePoller, create_pipeline
 
 INPUT_BUCKET = "audio-inference-local-input"
 OUTPUT_BUCKET = "audio-inference-local-output"
-LOCAL_ORIGINS = ("*",)
-"""As the dev environment (api.cors_allowed_origins): its page, served here, and any local tool may call
+LOCAL_ORIGINS = DEV.api.cors_allowed_origins
+"""The dev environment's (api.cors_allowed_origins): its page, served here, and any local tool may call
 it; deployed environments name theirs."""
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -116,7 +120,7 @@ def _page_files() -> set[str]:
 def answer_request(handler: Handler, http: gateway.HttpRequest, origins: tuple[str, ...]) -> gateway.HttpResponse:
     """What API Gateway and the function together answer to one request."""
     request_id = gateway.new_request_id()
-    if len(http.body) > contract.GATEWAY_MAX_BODY_BYTES:
+    if len(http.body) > http_contract.GATEWAY_MAX_BODY_BYTES:
         return gateway.gateway_error("REQUEST_TOO_LARGE", request_id, origins, status=413, message="")
     if http.method == "OPTIONS" and gateway.methods_of(http.path):
         return gateway.preflight(http.path, http.header("origin"), origins, request_id)
@@ -124,7 +128,7 @@ def answer_request(handler: Handler, http: gateway.HttpRequest, origins: tuple[s
     if route is None:
         return gateway.gateway_error("MISSING_AUTHENTICATION_TOKEN", request_id, origins, status=403, message="")
     event = gateway.to_proxy_event(http, route, request_id)
-    if _payload_bytes(event) > contract.LAMBDA_MAX_EVENT_BYTES:
+    if _payload_bytes(event) > http_contract.LAMBDA_MAX_EVENT_BYTES:
         # Lambda refuses the invocation; API Gateway answers with its 5XX response.
         return gateway.gateway_error(
             "DEFAULT_5XX",
@@ -175,17 +179,16 @@ def start_emulator(port: int) -> ThreadedMotoServer:
 
 
 def local_settings() -> ServiceSettings:
-    return ServiceSettings(
-        environment="local",
-        input_bucket=INPUT_BUCKET,
-        output_bucket=OUTPUT_BUCKET,
-        cors_allowed_origins=LOCAL_ORIGINS,
-        log_level=os.environ.get(ENVIRONMENT_VARIABLES["log_level"], "INFO"),
+    """The dev environment's settings with the local buckets, named `local` in logs and metrics; the log
+    level from $LOG_LEVEL (INFO when unset)."""
+    dev = DEV.service_settings(input_bucket=INPUT_BUCKET, output_bucket=OUTPUT_BUCKET)
+    return dataclasses.replace(
+        dev, environment="local", log_level=os.environ.get(SERVICE_SETTINGS["log_level"], "INFO")
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.local_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m emulation.local_server", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     parser.add_argument("--emulator-port", type=int, default=0, help="moto's port (default: a free one)")

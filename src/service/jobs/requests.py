@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from contract.settings import JobLimits
 from inference.config import InferenceParameters
-from service import errors
-from service.jobs import JobStatus, JobStore, is_job_id, new_job_id, now
-from service.predict_request import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
+from service.http import errors
+from service.http.parameters import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
+from service.jobs.store import JobStatus, JobStore, is_job_id, new_job_id, now
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,7 +36,7 @@ class JobRequest:
 
 
 def parse_job_request(
-    *, content_type: str, body: bytes, defaults: InferenceParameters, max_upload_bytes: int
+    *, content_type: str, body: bytes, defaults: InferenceParameters, limits: JobLimits
 ) -> JobRequest:
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         raise errors.unsupported_media_type("POST /jobs takes a JSON object: send Content-Type: application/json")
@@ -66,8 +67,10 @@ def parse_job_request(
         size = int(size)  # JSON has one number type: 861.0 is the integer 861
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise errors.bad_request(f"size_bytes={size!r} is invalid: allowed a positive integer")
-    if size is not None and size > max_upload_bytes:
-        raise errors.payload_too_large(f"size_bytes={size:,} is over the {max_upload_bytes:,} bytes a job may upload")
+    if size is not None and size > limits.max_upload_bytes:
+        raise errors.payload_too_large(
+            f"size_bytes={size:,} is over the {limits.max_upload_bytes:,} bytes a job may upload"
+        )
     parameters = document.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise errors.bad_request("parameters must be a JSON object of parameter names and values")
@@ -81,7 +84,9 @@ def parse_job_request(
     )
 
 
-def create_job(request: JobRequest, *, store: JobStore, s3: S3Client, status_url: str) -> dict[str, Any]:
+def create_job(
+    request: JobRequest, *, limits: JobLimits, store: JobStore, s3: S3Client, status_url: str
+) -> dict[str, Any]:
     """Write `awaiting_upload`, then presign the upload whose key and limits the server fixes."""
     job_id = new_job_id()
     created = now()
@@ -104,11 +109,11 @@ def create_job(request: JobRequest, *, store: JobStore, s3: S3Client, status_url
         Fields={"Content-Type": request.content_type},
         Conditions=[
             {"Content-Type": request.content_type},
-            ["content-length-range", 1, request.size_bytes or settings.job_max_upload_bytes],
+            ["content-length-range", 1, request.size_bytes or limits.max_upload_bytes],
         ],
-        ExpiresIn=settings.upload_url_expiry_s,
+        ExpiresIn=limits.upload_url_expiry_s,
     )
-    expires = datetime.now(UTC) + timedelta(seconds=settings.upload_url_expiry_s)
+    expires = datetime.now(UTC) + timedelta(seconds=limits.upload_url_expiry_s)
     return {
         "job_id": job_id,
         "status": status.status,

@@ -1,10 +1,8 @@
-"""Environment variables the model runtime reads, shared with the stacks that set them.
+"""Every environment variable the functions read, shared with the stacks that set them.
 
-The function construct sets these variables and the runtime reads them; both
-import this module, so a name exists in exactly one place. It imports nothing
-beyond the standard library on purpose: the infrastructure side must not pull
-the model runtime in, and the image must not pull cdktf in. The service's own
-variables (buckets, prefixes, CORS, log level) live in `service.settings`.
+The stacks write these variables into the functions' environment and the
+runtime and the service read them back; both import this module, so a name
+exists in exactly one place (tests check each map both ways).
 """
 
 from __future__ import annotations
@@ -28,6 +26,22 @@ INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
     ("inference", "multiple_pitch_bends"): "INFERENCE_MULTIPLE_PITCH_BENDS",
     ("inference", "midi_tempo"): "INFERENCE_MIDI_TEMPO",
     ("inference", "batch_size"): "INFERENCE_BATCH_SIZE",
+}
+
+# Service settings (`contract.settings.ServiceSettings`): field path -> variable. LOG_LEVEL is the
+# name Powertools' Logger reads itself.
+SERVICE_SETTINGS: dict[str, str] = {
+    "environment": "INFERENCE_ENVIRONMENT",
+    "input_bucket": "INFERENCE_INPUT_BUCKET",
+    "input_prefix": "INFERENCE_INPUT_PREFIX",
+    "output_bucket": "INFERENCE_OUTPUT_BUCKET",
+    "output_prefix": "INFERENCE_OUTPUT_PREFIX",
+    "cors_allowed_origins": "INFERENCE_CORS_ALLOWED_ORIGINS",
+    "log_level": "LOG_LEVEL",
+    "jobs.max_upload_bytes": "INFERENCE_JOB_MAX_UPLOAD_BYTES",
+    "jobs.upload_url_expiry_s": "INFERENCE_UPLOAD_URL_EXPIRY_S",
+    "jobs.max_receives": "INFERENCE_JOB_MAX_RECEIVES",
+    "jobs.max_duration_s": "INFERENCE_JOB_MAX_DURATION_S",
 }
 
 # Where the runtime finds its files; set on a machine, never by the stacks.

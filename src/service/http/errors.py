@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from contract.validation import ConfigError
 from inference.errors import (
     AudioError,
     AudioTooLongError,
-    ConfigError,
     EmptyAudioError,
     InferenceError,
     UnsupportedAudioFormatError,
@@ -50,7 +50,7 @@ def internal_error() -> ApiError:
     return ApiError(500, "internal_error", "the service failed to answer this request; it has been logged")
 
 
-def from_inference_error(exc: InferenceError, *, long_audio_hint: str) -> ApiError:
+def from_inference_error(exc: InferenceError | ConfigError, *, long_audio_hint: str) -> ApiError:
     """The HTTP error for a runtime error; audio problems are the client's, anything else is ours."""
     if isinstance(exc, AudioTooLongError):
         return ApiError(413, "audio_too_long", f"{exc}; {long_audio_hint}")

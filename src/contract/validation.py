@@ -1,10 +1,9 @@
 """The validators every settings dataclass of the project uses, and their one error type.
 
-Both the deployment settings (`config/environments.py`) and the runtime
-settings (`inference.config`, the service's settings) validate in
-`__post_init__` with these functions, so every invalid value fails the same
-way: `ConfigError` naming the field, the value and what is allowed. Standard
-library only: the infrastructure side imports it without the runtime.
+The deployment settings (`config.schema`), the runtime's (`inference.config`)
+and the service's (`contract.settings`) validate in `__post_init__` with these
+functions, so every invalid value fails the same way: `ConfigError` naming the
+field, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -13,9 +12,17 @@ import math
 import re
 from collections.abc import Collection
 
-from inference.errors import ConfigError
-
 __all__ = ["ConfigError", "int_in", "matches", "number_in", "one_of", "require"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid: names the field, the value and what is allowed."""
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}={value!r} is invalid: allowed {allowed}")
 
 
 def require(ok: bool, field: str, value: object, allowed: str) -> None:

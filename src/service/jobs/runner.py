@@ -20,8 +20,8 @@ from aws_lambda_powertools import Logger
 
 from inference.errors import AudioError
 from inference.transcriber import Transcriber
-from service.errors import from_inference_error
-from service.jobs import FINAL, JobStatus, JobStore
+from service.http.errors import from_inference_error
+from service.jobs.store import FINAL, JobStatus, JobStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -68,7 +68,7 @@ def run_job(
         logger.info("job failed: unusable audio", extra={"job_id": job_id, "code": error.code})
         return JobOutcome(job_id=job_id, status="failed")
     except Exception as exc:
-        if receive_count >= store.settings.job_max_receives:
+        if receive_count >= store.settings.jobs.max_receives:
             message = (
                 f"the job failed on all {receive_count} attempts (last: {type(exc).__name__}); "
                 "its upload is kept for inspection"
@@ -80,7 +80,7 @@ def run_job(
 def _against_the_upload_policy(status: JobStatus, *, s3: S3Client, store: JobStore) -> str | None:
     """Why the uploaded object breaks the job's presigned policy (size, content type), or None."""
     head = s3.head_object(Bucket=store.settings.input_bucket, Key=status.upload_key)
-    limit = status.size_bytes or store.settings.job_max_upload_bytes
+    limit = status.size_bytes or store.settings.jobs.max_upload_bytes
     if head["ContentLength"] > limit:
         return f"the upload has {head['ContentLength']:,} bytes; the job allows {limit:,}"
     if head.get("ContentType", "").lower() != status.content_type:
@@ -107,7 +107,7 @@ def _transcribe(
         transcription = transcriber.transcribe_file(
             local,
             transcriber.config.inference.with_overrides(**parameters),
-            max_duration_s=settings.job_max_duration_s,
+            max_duration_s=settings.jobs.max_duration_s,
             scratch_dir=scratch,
         )
         inference_seconds = time.perf_counter() - started

@@ -9,26 +9,18 @@ python-multipart. Everything a client can get wrong is refused here with its
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import unicodedata
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, FormParser, parse_options_header
 
-from inference.config import InferenceParameters, coerce
-from inference.errors import ConfigError
-from service import errors
+from inference.config import InferenceParameters
+from service.http import errors
+from service.http.parameters import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
 
-# What a client may set: the CLI's parameters. batch_size is the server's memory budget, not theirs.
-CLIENT_PARAMETERS = tuple(f.name for f in dataclasses.fields(InferenceParameters) if f.name != "batch_size")
-_PARAMETER_TYPES = {f.name: f.type for f in dataclasses.fields(InferenceParameters)}
-RAW_AUDIO_TYPES = ("application/octet-stream",)
 MIDI_TYPES = ("audio/midi", "audio/x-midi")
-_FILENAME_MAX = 200
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,25 +162,6 @@ def _part_type(file: File) -> str:
     return media_type or "application/octet-stream"
 
 
-def client_parameters(defaults: InferenceParameters, supplied: Mapping[str, Sequence[str]]) -> InferenceParameters:
-    """The defaults with the client's values, each coerced to its type and checked against its range."""
-    changes: dict[str, object] = {}
-    for name, values in supplied.items():
-        if name not in CLIENT_PARAMETERS:
-            raise errors.invalid_parameter(f"unknown parameter {name!r}: allowed {', '.join(CLIENT_PARAMETERS)}")
-        if len(values) != 1:
-            raise errors.invalid_parameter(f"parameter {name!r} is given {len(values)} times: give it once")
-        try:
-            changes[name] = coerce(name, values[0], _PARAMETER_TYPES[name])
-        except ConfigError as exc:
-            raise errors.invalid_parameter(str(exc)) from None
-    try:
-        return defaults.with_overrides(**changes)
-    except ConfigError as exc:
-        field = exc.field.removeprefix("inference.")
-        raise errors.invalid_parameter(f"{field}={exc.value!r} is invalid: allowed {exc.allowed}") from None
-
-
 def _media_type(header: str) -> tuple[str, dict[str, str]]:
     value, options = parse_options_header(header)
     media_type = value.decode("latin-1").strip().lower()
@@ -212,17 +185,3 @@ def _wants_midi(accept: str) -> bool:
         if media_type in ("application/json", "application/*", "*/*"):
             return False
     return False
-
-
-def sanitize_filename(raw: str | None) -> str | None:
-    """The client's file name as safe metadata: last path component (RFC 7578 asks receivers to drop
-    any path), no control characters, non-ASCII percent-encoded (S3 metadata is ASCII), at most 200
-    characters; None when nothing is left. It never becomes part of a key."""
-    if not raw:
-        return None
-    name = re.split(r"[\\/]", raw)[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
-    name = name.strip().strip(".")
-    if not name:
-        return None
-    return urllib.parse.quote(name, safe=" ._-()[]+,")[:_FILENAME_MAX]

@@ -1,0 +1,463 @@
+"""The settings of a deployment environment: frozen, keyword-only dataclasses, one per part.
+
+Each field's default is written here and nowhere else: the constructs take
+explicit values from these settings, and the service's own settings
+(`contract.settings`) are filled from them. Every value is validated when
+constructed with the shared validators (`contract.validation`); an invalid one
+raises `ConfigError` naming the field, the value and what is allowed. The
+environments themselves (`DEV`, `PROD`) are values of these types, in
+`config.environments`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from config.capacity import TIMEOUT_SAFETY, estimated_job_seconds, required_scratch_mb
+from contract.settings import LOG_LEVELS, JobLimits, ServiceSettings
+from contract.validation import int_in, matches, number_in, one_of, require
+
+# CloudWatch Logs accepts only these retention periods (days); 0 = never expire.
+CLOUDWATCH_RETENTION_DAYS = (
+    0,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+LAMBDA_ARCHITECTURES = ("x86_64", "arm64")
+ECR_TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE")
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSettings:
+    """The container-image Lambda function behind the API."""
+
+    memory_mb: int = 3008
+    """Memory in MB (128-10,240); vCPUs scale with it (~1,769 MB = 1 vCPU)."""
+    timeout_s: int = 30
+    """Per-invocation timeout in seconds, just above API Gateway's 29 s integration timeout (30-60):
+    the gateway stops waiting at 29 s, so a longer run only costs. Long audio goes to the jobs worker."""
+    ephemeral_storage_mb: int = 2048
+    """/tmp size in MB (512-10,240): holds the cached model and decoded audio."""
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    """Must match the image that was pushed."""
+    reserved_concurrency: int = 2
+    """Reserved concurrent executions; -1 leaves the function unreserved."""
+    image_tag: str = "latest"
+    """Tag of the image in the environment's repository; overridden by
+    $INFERENCE_IMAGE_TAG at synth time. Ignored when image_digest is set."""
+    image_digest: str = ""
+    """Pin by digest (sha256:...); overridden by $INFERENCE_IMAGE_DIGEST."""
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        int_in("function.memory_mb", self.memory_mb, 128, 10_240)
+        int_in("function.timeout_s", self.timeout_s, 30, 60)
+        int_in("function.ephemeral_storage_mb", self.ephemeral_storage_mb, 512, 10_240)
+        one_of("function.architecture", self.architecture, LAMBDA_ARCHITECTURES)
+        int_in("function.reserved_concurrency", self.reserved_concurrency, -1, 1000)
+        matches(
+            "function.image_tag",
+            self.image_tag,
+            _IMAGE_TAG,
+            "an ECR tag: letters, digits, '_', '.', '-', at most 128 characters",
+        )
+        require(
+            self.image_digest == "" or bool(_DIGEST.match(self.image_digest)),
+            "function.image_digest",
+            self.image_digest,
+            "empty or sha256:<64 hex digits>",
+        )
+        one_of("function.log_level", self.log_level, LOG_LEVELS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings:
+    """The REST API in front of the function."""
+
+    stage_name: str = "v1"
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
+    """Origins allowed by CORS on the API and the buckets; left out: only the local
+    server's page. '*' only where allow_wildcard_origin is true (dev)."""
+    allow_wildcard_origin: bool = False
+    api_key_required: bool = True
+    """Require an API key (x-api-key) on POST /predict; creates a key and a usage plan."""
+    throttle_rate_limit: float = 10.0
+    """Steady-state requests per second for the usage plan (API key only)."""
+    throttle_burst_limit: int = 20
+    quota_limit: int = 10_000
+    """Requests per quota_period for the usage plan (API key only)."""
+    quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    manage_account_logging_role: bool = True
+    """Set the region's API Gateway CloudWatch Logs role, which access logging needs. It is
+    one setting per AWS account and region: where two environments share an account,
+    leave it on in exactly one of them."""
+
+    def __post_init__(self) -> None:
+        matches(
+            "api.stage_name", self.stage_name, r"^[A-Za-z0-9_]{1,128}$", "letters, digits and '_', 1-128 characters"
+        )
+        require(
+            isinstance(self.cors_allowed_origins, tuple) and len(self.cors_allowed_origins) > 0,
+            "api.cors_allowed_origins",
+            self.cors_allowed_origins,
+            "a non-empty tuple of origins",
+        )
+        for origin in self.cors_allowed_origins:
+            if origin == "*":
+                require(
+                    self.allow_wildcard_origin,
+                    "api.cors_allowed_origins",
+                    origin,
+                    "explicit origins such as 'https://app.example.com' ('*' only where allow_wildcard_origin=True)",
+                )
+                require(
+                    len(self.cors_allowed_origins) == 1,
+                    "api.cors_allowed_origins",
+                    self.cors_allowed_origins,
+                    "'*' alone or a list of explicit origins",
+                )
+            else:
+                matches(
+                    "api.cors_allowed_origins",
+                    origin,
+                    _ORIGIN,
+                    "scheme://host[:port] with no path, e.g. 'https://app.example.com'",
+                )
+        require(
+            isinstance(self.throttle_rate_limit, (int, float)) and 0 < self.throttle_rate_limit <= 10_000,
+            "api.throttle_rate_limit",
+            self.throttle_rate_limit,
+            "a number above 0 and at most 10000",
+        )
+        int_in("api.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        int_in("api.quota_limit", self.quota_limit, 1, 100_000_000)
+        one_of("api.quota_period", self.quota_period, QUOTA_PERIODS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageSettings:
+    """The input (uploads) and output (results) buckets."""
+
+    input_expiry_days: int = 7
+    """Uploads under the input prefix are deleted this many days after creation."""
+    output_noncurrent_expiry_days: int = 30
+    """Overwritten or deleted results are kept this many days as noncurrent versions."""
+    abort_incomplete_multipart_days: int = 1
+    input_prefix: str = "uploads/"
+    output_prefix: str = "results/"
+    force_destroy: bool = False
+    """Let `terraform destroy` delete non-empty buckets (dev only: loses data)."""
+
+    def __post_init__(self) -> None:
+        int_in("storage.input_expiry_days", self.input_expiry_days, 1, 3650)
+        int_in("storage.output_noncurrent_expiry_days", self.output_noncurrent_expiry_days, 1, 3650)
+        int_in("storage.abort_incomplete_multipart_days", self.abort_incomplete_multipart_days, 1, 365)
+        for name in ("input_prefix", "output_prefix"):
+            value = getattr(self, name)
+            matches(
+                f"storage.{name}",
+                value,
+                r"^[a-z0-9][a-z0-9\-_/]*/$",
+                "a key prefix such as 'uploads/' (lowercase, ends with '/')",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelStoreSettings:
+    """Where the function may read model artifacts. The bucket is not created here."""
+
+    bucket: str = ""
+    """Existing bucket holding model artifacts; empty = the model is baked into the image."""
+    prefix: str = "models/basic-pitch/0.4.0/"
+    """The only prefix the function may read."""
+
+    def __post_init__(self) -> None:
+        require(
+            self.bucket == "" or bool(_BUCKET.match(self.bucket)),
+            "model_store.bucket",
+            self.bucket,
+            "empty or an S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
+        )
+        matches("model_store.prefix", self.prefix, r"^[A-Za-z0-9][A-Za-z0-9\-_./]*/$", "a key prefix ending with '/'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncryptionSettings:
+    """Who holds the keys to the environment's data."""
+
+    customer_managed_key: bool = True
+    """A KMS key per stack of the environment (rotated yearly) for buckets, log groups, queues, function
+    environments and the image repository; false: AWS-managed encryption everywhere."""
+    key_deletion_window_days: int = 30
+    """Days a scheduled key deletion can still be cancelled (7-30)."""
+
+    def __post_init__(self) -> None:
+        require(
+            isinstance(self.customer_managed_key, bool),
+            "encryption.customer_managed_key",
+            self.customer_managed_key,
+            "true or false",
+        )
+        int_in("encryption.key_deletion_window_days", self.key_deletion_window_days, 7, 30)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSettings:
+    """CloudWatch alarms to the environment's SNS topic. An alarm goes off when its metric crosses the
+    threshold in `evaluation_periods` consecutive periods of `period_s`; missing data is not breaching."""
+
+    notification_email: str = ""
+    """Subscribe this address to the alarm topic (AWS mails a confirmation link); empty: no subscription."""
+    period_s: int = 300
+    """Length of one evaluation period (60-86,400 s, a multiple of 60)."""
+    evaluation_periods: int = 1
+    """Consecutive breaching periods before the alarm goes off (1-100)."""
+    function_errors: int = 1
+    """Invocation errors of a function in one period (1-100,000)."""
+    function_throttles: int = 1
+    """Throttled invocations of a function in one period (1-100,000)."""
+    duration_percent_of_timeout: int = 80
+    """A function's longest invocation, as a percentage of its timeout (10-100)."""
+    api_5xx_rate_percent: float = 1.0
+    """Share of API requests answered 5XX in one period (0.1-100 %)."""
+    api_p99_latency_ms: int = 10_000
+    """The API's 99th-percentile latency (100-29,000 ms; API Gateway's integration limit is 29 s)."""
+    queue_oldest_message_age_s: int = 1800
+    """Age of the oldest job waiting in the queue (60-1,209,600 s). The dead-letter queue alarms on any message."""
+
+    def __post_init__(self) -> None:
+        if self.notification_email:
+            matches("alarms.notification_email", self.notification_email, _EMAIL, "empty or an email address")
+        int_in("alarms.period_s", self.period_s, 60, 86_400)
+        require(self.period_s % 60 == 0, "alarms.period_s", self.period_s, "a multiple of 60 seconds")
+        int_in("alarms.evaluation_periods", self.evaluation_periods, 1, 100)
+        int_in("alarms.function_errors", self.function_errors, 1, 100_000)
+        int_in("alarms.function_throttles", self.function_throttles, 1, 100_000)
+        int_in("alarms.duration_percent_of_timeout", self.duration_percent_of_timeout, 10, 100)
+        number_in("alarms.api_5xx_rate_percent", self.api_5xx_rate_percent, 0.1, 100)
+        int_in("alarms.api_p99_latency_ms", self.api_p99_latency_ms, 100, 29_000)
+        int_in("alarms.queue_oldest_message_age_s", self.queue_oldest_message_age_s, 60, 14 * 24 * 3600)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafSettings:
+    """An AWS WAF web ACL on the API stage: AWS's common and known-bad-inputs rule sets, and a per-IP
+    rate limit. Its requests are logged to an aws-waf-logs-* log group with the environment's retention."""
+
+    enabled: bool = False
+    """Create and associate the web ACL; false: none (API Gateway's own throttling still applies)."""
+    rate_limit_per_5_min: int = 2000
+    """Requests one IP may make in any 5 minutes before WAF blocks it (10-2,000,000,000)."""
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.enabled, bool), "waf.enabled", self.enabled, "true or false")
+        int_in("waf.rate_limit_per_5_min", self.rate_limit_per_5_min, 10, 2_000_000_000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSettings(JobLimits):
+    """Long audio: the limits every job has (`JobLimits`: max_duration_s, max_upload_bytes,
+    upload_url_expiry_s, max_receives, which the service enforces), the queue and the worker function
+    (same image, its own handler). A job must fit the worker's timeout twice over
+    (`config.capacity.estimated_job_seconds`) and its scratch the worker's /tmp (`required_scratch_mb`)."""
+
+    worker_memory_mb: int = 4096
+    """The worker's memory (128-10,240 MB); vCPUs scale with it."""
+    worker_timeout_s: int = 900
+    """The worker's timeout (60-900 s); the queue's visibility timeout is six times it (AWS's advice)."""
+    worker_ephemeral_storage_mb: int = 6144
+    """The worker's /tmp (512-10,240 MB): the downloaded upload and the transcription's scratch (activation
+    maps on disk); at least `required_scratch_mb(max_duration_s, max_upload_bytes)`."""
+    worker_reserved_concurrency: int = 2
+    """Jobs running at once at most; -1: unreserved."""
+    batch_size: int = 1
+    """Messages per worker invocation (1-10): one long job each by default."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        int_in("jobs.worker_memory_mb", self.worker_memory_mb, 128, 10_240)
+        int_in("jobs.worker_timeout_s", self.worker_timeout_s, 60, 900)
+        int_in("jobs.worker_ephemeral_storage_mb", self.worker_ephemeral_storage_mb, 512, 10_240)
+        int_in("jobs.worker_reserved_concurrency", self.worker_reserved_concurrency, -1, 1000)
+        int_in("jobs.batch_size", self.batch_size, 1, 10)
+        needed_mb = required_scratch_mb(self.max_duration_s, self.max_upload_bytes)
+        require(
+            self.worker_ephemeral_storage_mb >= needed_mb,
+            "jobs.worker_ephemeral_storage_mb",
+            self.worker_ephemeral_storage_mb,
+            f"at least {needed_mb} MB for jobs of up to {self.max_duration_s} s and {self.max_upload_bytes:,} bytes "
+            "(the upload, the transcription's scratch at its worst case, headroom); or lower jobs.max_duration_s",
+        )
+        needed_s = estimated_job_seconds(self.max_duration_s, self.worker_memory_mb)
+        require(
+            needed_s <= self.worker_timeout_s,
+            "jobs.max_duration_s",
+            self.max_duration_s,
+            f"at most what the worker finishes inside worker_timeout_s={self.worker_timeout_s} with a "
+            f"{TIMEOUT_SAFETY:g}x margin at {self.worker_memory_mb} MB (this needs ~{needed_s:.0f} s)",
+        )
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        return 6 * self.worker_timeout_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrySettings:
+    """The ECR repository the function's image comes from."""
+
+    tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "IMMUTABLE"
+    keep_tagged_images: int = 10
+    """Keep the newest N tagged images; older ones expire."""
+    untagged_expiry_days: int = 3
+    force_delete: bool = False
+    """Let `terraform destroy` delete a repository that still holds images."""
+
+    def __post_init__(self) -> None:
+        one_of("registry.tag_mutability", self.tag_mutability, ECR_TAG_MUTABILITY)
+        int_in("registry.keep_tagged_images", self.keep_tagged_images, 1, 1000)
+        int_in("registry.untagged_expiry_days", self.untagged_expiry_days, 1, 365)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalStateBackend:
+    """Terraform state in a local file (relative to the stack's synth folder)."""
+
+    path: str
+
+    def __post_init__(self) -> None:
+        require(
+            bool(self.path) and not self.path.startswith("/"),
+            "state.path",
+            self.path,
+            "a relative file path (absolute paths make synth output machine-specific)",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3StateBackend:
+    """Terraform state in S3 with S3-native locking (use_lockfile)."""
+
+    bucket: str
+    key_prefix: str
+    """Each stack stores its state at <key_prefix><stack name>.tfstate."""
+    region: str
+
+    def __post_init__(self) -> None:
+        matches("state.bucket", self.bucket, _BUCKET, "an S3 bucket name")
+        require(
+            bool(self.key_prefix) and not self.key_prefix.startswith("/"),
+            "state.key_prefix",
+            self.key_prefix,
+            "a non-empty key prefix such as 'audio-inference/prod/'",
+        )
+        matches("state.region", self.region, _REGION, "an AWS region such as 'us-east-1'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    """One deployment environment: every stack of it is built from this value."""
+
+    name: str
+    """Short name used in stack and resource names: inference-<name>."""
+    region: str = "us-east-1"
+    project: str = "audio-inference"
+    log_retention_days: int = 30
+    """Retention of the function's and the API's log groups (CloudWatch's allowed values)."""
+    function: FunctionSettings = field(default_factory=FunctionSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    model_store: ModelStoreSettings = field(default_factory=ModelStoreSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    waf: WafSettings = field(default_factory=WafSettings)
+    state: LocalStateBackend | S3StateBackend | None = None
+    """None = a local state file per stack."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """Extra tags on every resource (Project, Environment and ManagedBy are always set)."""
+
+    def __post_init__(self) -> None:
+        matches("name", self.name, _NAME, "2-20 lowercase letters, digits and '-', starting with a letter")
+        matches("region", self.region, _REGION, "an AWS region such as 'us-east-1'")
+        matches("project", self.project, _NAME, "2-20 lowercase letters, digits and '-', starting with a letter")
+        require(
+            self.log_retention_days in CLOUDWATCH_RETENTION_DAYS,
+            "log_retention_days",
+            self.log_retention_days,
+            f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}",
+        )
+        for key, value in self.tags:
+            require(
+                bool(key) and len(key) <= 128 and len(value) <= 256,
+                "tags",
+                (key, value),
+                "keys of 1-128 and values of at most 256 characters",
+            )
+
+    @property
+    def stack_name(self) -> str:
+        return f"inference-{self.name}"
+
+    @property
+    def registry_stack_name(self) -> str:
+        return f"inference-{self.name}-registry"
+
+    @property
+    def resource_prefix(self) -> str:
+        """Prefix of resource names: <project>-<env>."""
+        return f"{self.project}-{self.name}"
+
+    @property
+    def repository_name(self) -> str:
+        return f"{self.project}/{self.name}"
+
+    def service_settings(self, *, input_bucket: str, output_bucket: str) -> ServiceSettings:
+        """What this environment's functions are told through their variables (`contract.settings`):
+        the buckets' names (references at synth time) and every other value from these settings."""
+        return ServiceSettings(
+            environment=self.name,
+            input_bucket=input_bucket,
+            input_prefix=self.storage.input_prefix,
+            output_bucket=output_bucket,
+            output_prefix=self.storage.output_prefix,
+            cors_allowed_origins=self.api.cors_allowed_origins,
+            log_level=self.function.log_level,
+            jobs=self.jobs.limits(),
+        )
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        return {"Project": self.project, "Environment": self.name, "ManagedBy": "cdktf", **dict(self.tags)}

@@ -1,0 +1,43 @@
+"""How answers and request bodies are framed for API Gateway's proxy integration."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from service.http import errors
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body, separators=(",", ":")),
+        headers=dict(headers),
+    )
+
+
+def request_id(app: APIGatewayRestResolver) -> str:
+    """API Gateway's id of the request being resolved: every answer and log line carries it."""
+    return str(app.current_event.request_context.request_id or "unknown")
+
+
+def lower_case_headers(app: APIGatewayRestResolver) -> dict[str, str]:
+    return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+
+
+def body_bytes(app: APIGatewayRestResolver) -> bytes:
+    """The request body as bytes: API Gateway base64-encodes the binary media types, passes text otherwise."""
+    event = app.current_event
+    body, is_base64 = event.body, bool(event.is_base64_encoded)
+    if body is None:
+        return b""
+    if not is_base64:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:
+        raise errors.bad_request("the request body is not valid base64 although marked so") from None

@@ -1,0 +1,1 @@
+"""POST /predict: parse the request (`request`), transcribe and store it (`run`)."""

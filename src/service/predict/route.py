@@ -1,0 +1,60 @@
+"""POST /predict on the resolver: parse, transcribe, store, answer JSON or the MIDI file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from contract import http as http_contract
+from contract import metrics as metric_names
+from service.http.responses import body_bytes, json_response, lower_case_headers, request_id
+from service.predict.request import parse_predict_request
+from service.predict.run import run_predict
+
+if TYPE_CHECKING:
+    from service.api import Service
+
+
+def add_predict_route(app: APIGatewayRestResolver, service: Service, *, logger: Logger, metrics: Metrics) -> None:
+    @app.post(http_contract.PREDICT.path)
+    def predict() -> Response[str]:
+        event = app.current_event
+        request = parse_predict_request(
+            headers=lower_case_headers(app),
+            query=dict(event.multi_value_query_string_parameters or {}),
+            body=body_bytes(app),
+            defaults=service.config.inference,
+            max_upload_bytes=service.config.audio.max_upload_bytes,
+            long_audio_hint=service.long_audio_hint,
+        )
+        outcome = run_predict(
+            request,
+            request_id=request_id(app),
+            transcriber=service.transcriber,
+            storage=service.storage,
+            long_audio_hint=service.long_audio_hint,
+        )
+        metrics.add_metric(name=metric_names.AUDIO_SECONDS, unit=MetricUnit.Seconds, value=outcome.audio_seconds)
+        metrics.add_metric(
+            name=metric_names.INFERENCE_SECONDS, unit=MetricUnit.Seconds, value=outcome.inference_seconds
+        )
+        if outcome.audio_seconds > 0:
+            real_time_factor = outcome.inference_seconds / outcome.audio_seconds
+            metrics.add_metric(name=metric_names.REAL_TIME_FACTOR, unit=MetricUnit.NoUnit, value=real_time_factor)
+        logger.info(
+            "transcribed",
+            extra={
+                "notes": len(outcome.document["notes"]),
+                "audio_seconds": outcome.audio_seconds,
+                "inference_seconds": round(outcome.inference_seconds, 3),
+            },
+        )
+        headers = {"X-Request-Id": outcome.request_id}
+        if request.wants_midi:
+            stem = (request.filename or outcome.request_id).rsplit(".", 1)[0].replace('"', "")
+            headers["Content-Disposition"] = f'attachment; filename="{stem}.mid"'
+            return Response(status_code=200, content_type="audio/midi", body=outcome.midi, headers=headers)  # type: ignore[arg-type]
+        return json_response(200, outcome.to_response(), headers)
