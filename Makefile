@@ -51,10 +51,11 @@ synth: $(STAMP)
 model: $(STAMP)
 	$(PY) -m inference fetch-model
 
-## lint: ruff (lint and format check) and the pre-commit config, as CI runs them
+## lint: ruff (lint and format check), the import layering contracts (import-linter) and the pre-commit config
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
 
 ## format: apply ruff's formatting and safe fixes

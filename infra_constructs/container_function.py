@@ -24,6 +24,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from infra_constructs import perms
+from infra_constructs.metric import Metric
 from infra_constructs.service_role import ServiceRole, ServiceRoleProps
 
 
@@ -34,18 +35,18 @@ class ContainerFunctionProps:
     image_uri: str
     """Full image reference: <repository url>:<tag> or <repository url>@sha256:..."""
     image_command: tuple[str, ...] = ()
-    """The handler this function runs, e.g. ("service.api.handler",); left out: the image's CMD."""
-    memory_mb: int = 3008
+    """The handler this function runs, e.g. ("service.worker.handler",); left out: the image's CMD."""
+    memory_mb: int
     """128-10,240 MB; vCPUs scale with it."""
-    timeout_s: int = 30
-    """Seconds per invocation (1-900); left out: just above API Gateway's 29 s, for functions behind the API."""
-    ephemeral_storage_mb: int = 2048
+    timeout_s: int
+    """Seconds per invocation (1-900)."""
+    ephemeral_storage_mb: int
     """/tmp size in MB."""
-    architecture: str = "x86_64"
+    architecture: str
     """x86_64 or arm64; must match the image."""
-    reserved_concurrency: int = 2
+    reserved_concurrency: int
     """Reserved concurrent executions; -1: unreserved (the account's pool)."""
-    log_retention_days: int = 30
+    log_retention_days: int
     environment: Mapping[str, str] = field(default_factory=dict)
     """Variables the function reads (names from contract.env_names and contract.settings)."""
     kms_key_arn: str | None = None
@@ -94,6 +95,30 @@ class ContainerFunction(Construct):
         self.image_uri: str = self.function.image_uri
         # Grants go through the execution role; the function waits for every policy they create.
         self.grant = self.role.grant
+
+    def metric(self, name: str, statistic: str = "Sum") -> Metric:
+        """One of the metrics Lambda publishes for this function (AWS/Lambda, by FunctionName)."""
+        return Metric(
+            namespace="AWS/Lambda", name=name, dimensions=(("FunctionName", self.function_name),), statistic=statistic
+        )
+
+    def metric_invocations(self) -> Metric:
+        return self.metric("Invocations")
+
+    def metric_errors(self) -> Metric:
+        """Invocations that ended in an error (the log has the traceback)."""
+        return self.metric("Errors")
+
+    def metric_throttles(self) -> Metric:
+        """Invocations refused for lack of concurrency."""
+        return self.metric("Throttles")
+
+    def metric_duration(self, statistic: str = "Maximum") -> Metric:
+        """Milliseconds per invocation."""
+        return self.metric("Duration", statistic)
+
+    def metric_concurrent_executions(self) -> Metric:
+        return self.metric("ConcurrentExecutions", "Maximum")
 
     def add_sqs_source(self, id_: str, queue_arn: str, *, batch_size: int) -> LambdaEventSourceMapping:
         """Invoke the function with batches from the queue, reporting failed items one by one.

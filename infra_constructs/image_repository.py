@@ -20,16 +20,16 @@ from constructs import Construct
 class ImageRepositoryProps:
     name: str
     """Repository name, e.g. audio-inference/dev."""
-    tag_mutability: str = "IMMUTABLE"
-    """MUTABLE lets a push move a tag; left out: IMMUTABLE (a tag always means one image)."""
-    keep_tagged_images: int = 10
+    tag_mutability: str
+    """MUTABLE lets a push move a tag; IMMUTABLE: a tag always means one image."""
+    keep_tagged_images: int
     """Newest tagged images kept; older ones expire."""
-    untagged_expiry_days: int = 3
+    untagged_expiry_days: int
     """Untagged images expire this many days after push."""
     kms_key_arn: str | None = None
     """Encrypt images with this customer-managed key; left out: AES256 (AWS-managed)."""
-    force_delete: bool = False
-    """Let destroy delete a repository that still holds images; left out: refuse."""
+    force_delete: bool
+    """Let destroy delete a repository that still holds images."""
 
 
 def lifecycle_policy_document(props: ImageRepositoryProps) -> str:

@@ -21,6 +21,8 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
+from infra_constructs.metric import Metric
+
 MAX_VISIBILITY_TIMEOUT_S = 12 * 3600
 MAX_RETENTION_S = 14 * 24 * 3600
 
@@ -68,6 +70,27 @@ class JobQueue(Construct):
         if self._kms_key_arn:
             return SqsQueue(self, id_, name=name, kms_master_key_id=self._kms_key_arn, **settings)
         return SqsQueue(self, id_, name=name, sqs_managed_sse_enabled=True, **settings)
+
+    def metric(self, name: str, statistic: str = "Maximum", *, dead_letters: bool = False) -> Metric:
+        """One of the metrics SQS publishes for the queue (or its dead-letter queue), by QueueName."""
+        queue = self.dead_letter_queue_name if dead_letters else self.queue_name
+        return Metric(namespace="AWS/SQS", name=name, dimensions=(("QueueName", queue),), statistic=statistic)
+
+    def metric_visible_messages(self) -> Metric:
+        """Jobs waiting for the worker."""
+        return self.metric("ApproximateNumberOfMessagesVisible")
+
+    def metric_in_flight_messages(self) -> Metric:
+        """Jobs a worker has taken and not finished."""
+        return self.metric("ApproximateNumberOfMessagesNotVisible")
+
+    def metric_oldest_message_age(self) -> Metric:
+        """Seconds the oldest waiting job has waited."""
+        return self.metric("ApproximateAgeOfOldestMessage")
+
+    def metric_dead_letters(self) -> Metric:
+        """Messages that exhausted their receives (their jobs are marked failed)."""
+        return self.metric("ApproximateNumberOfMessagesVisible", dead_letters=True)
 
     def allow_bucket(self, bucket_arn: str) -> SqsQueuePolicy:
         """Let S3 send this bucket's event notifications here, and no other bucket's."""

@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from cdktf import Fn, TerraformResource, TerraformResourceLifecycle
+from cdktf import Fn, TerraformResource, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
@@ -49,6 +49,7 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
 from infra_constructs.dependencies import address
+from infra_constructs.metric import Metric
 from infra_constructs.service_role import ServiceRole, ServiceRoleProps
 
 # One JSON object per request in the access log (CloudWatch Logs Insights reads it as is).
@@ -97,24 +98,24 @@ class RestApiProps:
     """Names the API and prefixes its key, usage plan, logging role and access log group."""
     title: str = "REST API"
     """The description starts with it, followed by the routes."""
-    stage_name: str = "v1"
-    cors_allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
+    stage_name: str
+    cors_allowed_origins: tuple[str, ...]
     """Origins answered by preflight and error responses; the first one is used where
-    API Gateway can send a single static value (error responses). Left out: the local page only."""
-    api_key_required: bool = True
+    API Gateway can send a single static value (error responses)."""
+    api_key_required: bool
     """Routes need x-api-key unless `add_route` says otherwise, and a key and usage plan
-    are created; left out: required."""
-    throttle_rate_limit: float = 10.0
+    are created."""
+    throttle_rate_limit: float
     """Usage plan steady-state requests per second (with an API key)."""
-    throttle_burst_limit: int = 20
-    quota_limit: int = 10_000
+    throttle_burst_limit: int
+    quota_limit: int
     """Usage plan requests per `quota_period` (with an API key)."""
-    quota_period: str = "DAY"
-    log_retention_days: int = 30
+    quota_period: str
+    log_retention_days: int
     """Access log retention."""
-    manage_account_logging_role: bool = True
+    manage_account_logging_role: bool
     """Set the region's API Gateway CloudWatch role (needed once per account and region
-    for access logs); left out: set."""
+    for access logs)."""
     binary_media_types: tuple[str, ...] = ()
     """Content types passed to the functions base64-encoded (wildcards such as audio/* allowed), and
     returned as bytes when the client's Accept matches; left out: none (text only)."""
@@ -273,6 +274,30 @@ class RestApi(Construct):
         self._refresh()
         return api_method
 
+    def metric(self, name: str, statistic: str = "Sum") -> Metric:
+        """One of the metrics API Gateway publishes for this API's stage (AWS/ApiGateway, by ApiName, Stage)."""
+        dimensions = (("ApiName", self.api.name), ("Stage", self.stage.stage_name))
+        return Metric(namespace="AWS/ApiGateway", name=name, dimensions=dimensions, statistic=statistic)
+
+    def metric_count(self) -> Metric:
+        return self.metric("Count")
+
+    def metric_client_errors(self, statistic: str = "Sum") -> Metric:
+        """4XX answers; their Average is the share of requests that got one."""
+        return self.metric("4XXError", statistic)
+
+    def metric_server_errors(self, statistic: str = "Sum") -> Metric:
+        """5XX answers; their Average is the share of requests that got one."""
+        return self.metric("5XXError", statistic)
+
+    def metric_latency(self, statistic: str = "p99") -> Metric:
+        """Milliseconds from receiving a request to answering it."""
+        return self.metric("Latency", statistic)
+
+    def metric_integration_latency(self, statistic: str = "p99") -> Metric:
+        """Milliseconds the function took, as API Gateway saw it."""
+        return self.metric("IntegrationLatency", statistic)
+
     def url_for(self, path: str) -> str:
         """The invoke URL of `path` on the stage."""
         return f"{self.stage.invoke_url}{path}"
@@ -417,7 +442,14 @@ class RestApi(Construct):
                 f"gatewayresponse.header.{h}": v for h, v in self._cors_headers(None).items()
             }
         parts = [*self._parts, *self._gateway_responses]
-        definition = {**asdict(self._props), "routes": [asdict(r) for r in self.routes]}
+        # References (the key's ARN) are unresolved tokens here, numbered by creation order: hashing them
+        # would redeploy the API whenever unrelated code created one more token. Their changes reach the
+        # stage through the resources' ids below; the definition records only that one is set.
+        settings = {
+            k: "<reference>" if isinstance(v, str) and Token.is_unresolved(v) else v
+            for k, v in asdict(self._props).items()
+        }
+        definition = {**settings, "routes": [asdict(r) for r in self.routes]}
         self._deployment.triggers = {
             "definition": hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest(),
             "resources": Fn.sha1(Fn.jsonencode([p.id for p in parts] + self._integration_uris)),

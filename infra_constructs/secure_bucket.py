@@ -64,14 +64,14 @@ class SecureBucketProps:
     """Age in days at which objects under `expire_prefix` are deleted; left out: never."""
     noncurrent_expiry_days: int | None = None
     """Delete noncurrent versions after N days (versioned buckets); left out: kept."""
-    abort_incomplete_multipart_days: int = 1
+    abort_incomplete_multipart_days: int
     """Abort multipart uploads left incomplete for N days."""
     cors_allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed by CORS; left out: no CORS configuration."""
     cors_allowed_methods: tuple[str, ...] = ("GET",)
     """Methods CORS allows from those origins; left out: GET (downloads)."""
-    force_destroy: bool = False
-    """Let destroy delete a non-empty bucket; left out: refuse (keeps data)."""
+    force_destroy: bool
+    """Let destroy delete a non-empty bucket (loses data)."""
     kms_key_arn: str | None = None
     """Encrypt objects with this customer-managed key (SSE-KMS, bucket keys on); left out: SSE-S3."""
 

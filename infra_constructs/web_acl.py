@@ -43,9 +43,9 @@ class WebAclProps:
     stage_arn: str
     """The REST API stage to protect (arn:aws:apigateway:<region>::/restapis/<id>/stages/<stage>)."""
     region: str
-    rate_limit_per_5_min: int = 2000
+    rate_limit_per_5_min: int
     """Requests one IP may send in any 5 minutes before it is blocked."""
-    log_retention_days: int = 30
+    log_retention_days: int
     kms_key_arn: str | None = None
 
 

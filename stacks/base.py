@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, TypeVar
-
 from cdktf import Aspects, LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
@@ -37,24 +34,6 @@ class EnvironmentStack(TerraformStack):
         else:
             path = state.path if state else f"terraform.{stack_name}.tfstate"
             LocalBackend(self, path=path)
-
-
-Props = TypeVar("Props")
-
-
-def props_from(props_type: type[Props], *settings: Any, **explicit: Any) -> Props:
-    """Construct props whose fields take the value of the same-named field in `settings` (first wins).
-
-    Settings and props share field names on purpose (a test checks their defaults agree), so a
-    setting reaches its construct without being spelled out again; `explicit` adds the rest.
-    """
-    fields = {f.name for f in dataclasses.fields(props_type)}  # type: ignore[arg-type]
-    values: dict[str, Any] = {}
-    for source in settings:
-        for f in dataclasses.fields(source):
-            if f.name in fields:
-                values.setdefault(f.name, getattr(source, f.name))
-    return props_type(**{**values, **explicit})
 
 
 def encryption_key(

@@ -21,7 +21,7 @@ from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
 from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
 from infra_constructs.web_acl import WebAcl, WebAclProps
 from stacks import observability
-from stacks.base import EnvironmentStack, encryption_key, props_from
+from stacks.base import EnvironmentStack, encryption_key
 
 API_HANDLER = ("service.handler.handler",)
 """The image command of the function behind the API (module.function, as Lambda resolves it)."""
@@ -39,7 +39,16 @@ class InferenceStack(EnvironmentStack):
         self.kms_key_arn = self.key.arn if self.key else None
         self.input_bucket, self.output_bucket = self._storage()
         self.repository_url = repository_url(self, repository_name=env.repository_name, region=env.region)
-        self.predict_function = self._function("inference-function", "predict", API_HANDLER)
+        function = env.function
+        self.predict_function = self._function(
+            "inference-function",
+            "predict",
+            API_HANDLER,
+            memory_mb=function.memory_mb,
+            timeout_s=function.timeout_s,
+            ephemeral_storage_mb=function.ephemeral_storage_mb,
+            reserved_concurrency=function.reserved_concurrency,
+        )
         self._grant_api_storage(self.predict_function)
         self.job_queue, self.worker = self._jobs()
         self.api = self._api()
@@ -54,10 +63,10 @@ class InferenceStack(EnvironmentStack):
     def _storage(self) -> tuple[SecureBucket, SecureBucket]:
         """Uploads (expire) and results (versioned); private, encrypted, TLS-only, CORS for the page."""
         env, storage = self.env, self.env.storage
-        shared = props_from(
-            SecureBucketProps,
-            storage,
+        shared = SecureBucketProps(
             name_prefix=f"{env.resource_prefix}-",
+            abort_incomplete_multipart_days=storage.abort_incomplete_multipart_days,
+            force_destroy=storage.force_destroy,
             cors_allowed_origins=env.api.cors_allowed_origins,
             kms_key_arn=self.kms_key_arn,
         )
@@ -88,24 +97,34 @@ class InferenceStack(EnvironmentStack):
         return uploads, results
 
     def _function(
-        self, id_: str, name: str, image_command: tuple[str, ...] = (), **settings_: int
+        self,
+        id_: str,
+        name: str,
+        image_command: tuple[str, ...],
+        *,
+        memory_mb: int,
+        timeout_s: int,
+        ephemeral_storage_mb: int,
+        reserved_concurrency: int,
     ) -> ContainerFunction:
-        """A function from the environment's image with the environment's settings; grants are the caller's."""
+        """A function from the environment's image; its size from the caller, grants are the caller's."""
         env, settings = self.env, self.env.function
         image = f"@{settings.image_digest}" if settings.image_digest else f":{settings.image_tag}"
         function = ContainerFunction(
             self,
             id_,
-            props_from(
-                ContainerFunctionProps,
-                settings,
-                env,
+            ContainerFunctionProps(
                 function_name=f"{env.resource_prefix}-{name}",
                 image_uri=f"{self.repository_url}{image}",
                 image_command=image_command,
+                memory_mb=memory_mb,
+                timeout_s=timeout_s,
+                ephemeral_storage_mb=ephemeral_storage_mb,
+                architecture=settings.architecture,
+                reserved_concurrency=reserved_concurrency,
+                log_retention_days=env.log_retention_days,
                 kms_key_arn=self.kms_key_arn,
                 environment=self._function_environment(),
-                **settings_,
             ),
         )
         return function
@@ -194,12 +213,19 @@ class InferenceStack(EnvironmentStack):
             )
             for kind, error in http_contract.GATEWAY_ERRORS.items()
         )
-        props = props_from(
-            RestApiProps,
-            env.api,
-            env,
+        api = env.api
+        props = RestApiProps(
             api_name=f"{env.resource_prefix}-api",
             title="Audio inference",
+            stage_name=api.stage_name,
+            cors_allowed_origins=api.cors_allowed_origins,
+            api_key_required=api.api_key_required,
+            throttle_rate_limit=api.throttle_rate_limit,
+            throttle_burst_limit=api.throttle_burst_limit,
+            quota_limit=api.quota_limit,
+            quota_period=api.quota_period,
+            log_retention_days=env.log_retention_days,
+            manage_account_logging_role=api.manage_account_logging_role,
             kms_key_arn=self.kms_key_arn,
             binary_media_types=http_contract.BINARY_MEDIA_TYPES,
             cors_allow_headers=http_contract.CORS_ALLOW_HEADERS,
@@ -215,12 +241,12 @@ class InferenceStack(EnvironmentStack):
             self.web_acl = WebAcl(
                 self,
                 "web-acl",
-                props_from(
-                    WebAclProps,
-                    env.waf,
-                    env,
+                WebAclProps(
                     name=f"{env.resource_prefix}-api",
                     stage_arn=self.api.stage.arn,
+                    region=env.region,
+                    rate_limit_per_5_min=env.waf.rate_limit_per_5_min,
+                    log_retention_days=env.log_retention_days,
                     kms_key_arn=self.kms_key_arn,
                 ),
             )

@@ -1,11 +1,13 @@
 """What the inference stack watches: its alarms and its dashboard's widgets.
 
-The API, the two functions and the jobs queue are watched through their own attributes; the
-service's metrics by the names and dimensions `service.contract` gives the handlers that emit them.
+The API, the two functions and the jobs queue are watched through the metrics they expose
+(`api.metric_latency()`, `function.metric_errors()`, `queue.metric_dead_letters()`); the service's own
+metrics by the names and dimensions `contract.metrics` gives the handlers that emit them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import Any
 
@@ -17,8 +19,8 @@ from infra_constructs.alarms import Alarms, AlarmsProps
 from infra_constructs.container_function import ContainerFunction
 from infra_constructs.dashboard import Dashboard, DashboardProps, MetricWidget
 from infra_constructs.job_queue import JobQueue
+from infra_constructs.metric import Metric
 from infra_constructs.rest_api import RestApi
-from stacks.base import props_from
 
 
 def alarms(
@@ -33,9 +35,13 @@ def alarms(
     watched = Alarms(
         scope,
         "alarms",
-        props_from(AlarmsProps, env.alarms, topic_name=f"{env.resource_prefix}-alarms", kms_key_arn=kms_key_arn),
+        AlarmsProps(
+            topic_name=f"{env.resource_prefix}-alarms",
+            kms_key_arn=kms_key_arn,
+            **dataclasses.asdict(env.alarms),  # AlarmSettings and AlarmsProps: the same thresholds, field for field
+        ),
     )
-    watched.watch_api("api", api_name=api.api.name, stage_name=api.stage.stage_name)
+    watched.watch_api("api", api)
     for id_, function in functions.items():
         watched.watch_function(id_, function)
     watched.watch_queue("job-queue", queue)
@@ -51,17 +57,14 @@ def dashboard(
     queue: JobQueue,
 ) -> Dashboard:
     period = env.alarms.period_s
-    api_dims = ["ApiName", api.api.name, "Stage", api.stage.stage_name]
 
     def per_function(metric: str, stat: str) -> list[list[Any]]:
-        return [
-            ["AWS/Lambda", metric, "FunctionName", f.function_name, {"label": f"{id_} {metric}", "stat": stat}]
-            for id_, f in functions.items()
-        ]
+        return [f.metric(metric, stat).with_(label=f"{id_} {metric}").widget_entry() for id_, f in functions.items()]
 
     def service_metric(service: str, metric: str, stat: str, label: str) -> list[Any]:
-        dims = ["service", service, metric_names.ENVIRONMENT_DIMENSION, env.name]
-        return [metric_names.METRICS_NAMESPACE, metric, *dims, {"label": label, "stat": stat}]
+        dimensions = (("service", service), (metric_names.ENVIRONMENT_DIMENSION, env.name))
+        custom = Metric(namespace=metric_names.METRICS_NAMESPACE, name=metric, dimensions=dimensions, statistic=stat)
+        return custom.with_(label=label).widget_entry()
 
     errors_by_code = (
         f"SEARCH('{{{metric_names.METRICS_NAMESPACE},code,{metric_names.ENVIRONMENT_DIMENSION},service}} "
@@ -72,18 +75,18 @@ def dashboard(
         MetricWidget(
             title="API requests and errors",
             metrics=[
-                ["AWS/ApiGateway", "Count", *api_dims, {"label": "requests"}],
-                ["AWS/ApiGateway", "4XXError", *api_dims, {"label": "4XX"}],
-                ["AWS/ApiGateway", "5XXError", *api_dims, {"label": "5XX"}],
+                api.metric_count().with_(label="requests").widget_entry(with_statistic=False),
+                api.metric_client_errors().with_(label="4XX").widget_entry(with_statistic=False),
+                api.metric_server_errors().with_(label="5XX").widget_entry(with_statistic=False),
             ],
         ),
         MetricWidget(
             title="API latency",
             y_label="ms",
             metrics=[
-                ["AWS/ApiGateway", "Latency", *api_dims, {"label": "p50", "stat": "p50"}],
-                ["AWS/ApiGateway", "Latency", *api_dims, {"label": "p99", "stat": "p99"}],
-                ["AWS/ApiGateway", "IntegrationLatency", *api_dims, {"label": "integration p99", "stat": "p99"}],
+                api.metric_latency("p50").with_(label="p50").widget_entry(),
+                api.metric_latency("p99").with_(label="p99").widget_entry(),
+                api.metric_integration_latency("p99").with_(label="integration p99").widget_entry(),
             ],
         ),
         MetricWidget(
@@ -106,16 +109,18 @@ def dashboard(
             title="Audio transcribed",
             y_label="seconds",
             metrics=[
-                service_metric(metric_names.SERVICE_NAME, "AudioSeconds", "Sum", "/predict audio seconds"),
-                service_metric(metric_names.WORKER_SERVICE_NAME, "JobAudioSeconds", "Sum", "job audio seconds"),
+                service_metric(metric_names.SERVICE_NAME, metric_names.AUDIO_SECONDS, "Sum", "/predict audio seconds"),
+                service_metric(
+                    metric_names.WORKER_SERVICE_NAME, metric_names.JOB_AUDIO_SECONDS, "Sum", "job audio seconds"
+                ),
             ],
         ),
         MetricWidget(
             title="Real-time factor (inference seconds per audio second)",
             stat="Average",
             metrics=[
-                service_metric(metric_names.SERVICE_NAME, "RealTimeFactor", "Average", "average"),
-                service_metric(metric_names.SERVICE_NAME, "RealTimeFactor", "p99", "p99"),
+                service_metric(metric_names.SERVICE_NAME, metric_names.REAL_TIME_FACTOR, "Average", "average"),
+                service_metric(metric_names.SERVICE_NAME, metric_names.REAL_TIME_FACTOR, "p99", "p99"),
             ],
         ),
         MetricWidget(
@@ -125,37 +130,21 @@ def dashboard(
         MetricWidget(
             title="Jobs",
             metrics=[
-                service_metric(metric_names.SERVICE_NAME, "JobsCreated", "Sum", "created"),
-                service_metric(metric_names.WORKER_SERVICE_NAME, "JobsSucceeded", "Sum", "succeeded"),
-                service_metric(metric_names.WORKER_SERVICE_NAME, "JobsFailed", "Sum", "failed"),
+                service_metric(metric_names.SERVICE_NAME, metric_names.JOBS_CREATED, "Sum", "created"),
+                service_metric(metric_names.WORKER_SERVICE_NAME, metric_names.JOBS_SUCCEEDED, "Sum", "succeeded"),
+                service_metric(metric_names.WORKER_SERVICE_NAME, metric_names.JOBS_FAILED, "Sum", "failed"),
             ],
         ),
         MetricWidget(
             title="Job queue depth and age",
             stat="Maximum",
             metrics=[
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue.queue_name, {"label": "waiting"}],
-                [
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "QueueName",
-                    queue.queue_name,
-                    {"label": "in progress"},
-                ],
-                [
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesVisible",
-                    "QueueName",
-                    queue.dead_letter_queue_name,
-                    {"label": "dead letters"},
-                ],
-                [
-                    "AWS/SQS",
-                    "ApproximateAgeOfOldestMessage",
-                    "QueueName",
-                    queue.queue_name,
-                    {"label": "oldest (s)", "yAxis": "right"},
-                ],
+                queue.metric_visible_messages().with_(label="waiting").widget_entry(with_statistic=False),
+                queue.metric_in_flight_messages().with_(label="in progress").widget_entry(with_statistic=False),
+                queue.metric_dead_letters().with_(label="dead letters").widget_entry(with_statistic=False),
+                queue.metric_oldest_message_age()
+                .with_(label="oldest (s)")
+                .widget_entry(with_statistic=False, yAxis="right"),
             ],
         ),
     ]

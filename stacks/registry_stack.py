@@ -7,16 +7,22 @@ from constructs import Construct
 
 from config.schema import EnvironmentConfig
 from infra_constructs.image_repository import ImageRepository, ImageRepositoryProps
-from stacks.base import EnvironmentStack, encryption_key, props_from
+from stacks.base import EnvironmentStack, encryption_key
 
 
 class RegistryStack(EnvironmentStack):
     def __init__(self, scope: Construct, env: EnvironmentConfig) -> None:
         super().__init__(scope, env.registry_stack_name, env)
         key = encryption_key(self, env)
-        props = props_from(
-            ImageRepositoryProps, env.registry, name=env.repository_name, kms_key_arn=key.arn if key else None
+        registry = env.registry
+        props = ImageRepositoryProps(
+            name=env.repository_name,
+            tag_mutability=registry.tag_mutability,
+            keep_tagged_images=registry.keep_tagged_images,
+            untagged_expiry_days=registry.untagged_expiry_days,
+            force_delete=registry.force_delete,
+            kms_key_arn=key.arn if key else None,
         )
-        registry = ImageRepository(self, "image-repository", props)
-        TerraformOutput(self, "repository_url", value=registry.repository.repository_url)
-        TerraformOutput(self, "repository_name", value=registry.repository.name)
+        repository = ImageRepository(self, "image-repository", props)
+        TerraformOutput(self, "repository_url", value=repository.repository.repository_url)
+        TerraformOutput(self, "repository_name", value=repository.repository.name)

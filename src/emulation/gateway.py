@@ -4,7 +4,7 @@ Pure functions from an HTTP request to the proxy event API Gateway would send,
 and from the function's answer back to HTTP, plus the answers API Gateway
 gives itself (route not found, body too large, preflight) in the service's
 error shape. The deployed API's equivalents are built by the stacks from the
-same `service.contract`.
+same `contract.http`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Nothing here imports AWS or HTTP code at module level, and importing this
 package is cheap: heavy modules (numpy, onnxruntime) load in the submodules
-that need them, so the infrastructure code can import `contract.env_names`
-and `inference.config` without paying for them.
+that need them, so the infrastructure code can import `inference.config` and
+`inference.pinned` without paying for them. It imports `contract` (variable
+names, validators) and nothing else of the project.
 """
 
 __all__ = ["__version__"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from config.environments import DEV
+from tests.support.construct_props import function_props, rest_api_props
 from tests.support.stacks import resources_of
 
 pytestmark = pytest.mark.slow
@@ -18,13 +19,13 @@ def synth_api(*routes: tuple[str, str, bool | None]) -> dict[str, Any]:
     # Imported here: the AWS bindings take ~20 s to import, which `make test-fast` never pays.
     import cdktf
 
-    from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
-    from infra_constructs.rest_api import RestApi, RestApiProps
+    from infra_constructs.container_function import ContainerFunction
+    from infra_constructs.rest_api import RestApi
     from stacks.base import EnvironmentStack
 
     stack = EnvironmentStack(cdktf.Testing.app(), "routes", DEV)
-    function = ContainerFunction(stack, "fn", ContainerFunctionProps(function_name="jobs", image_uri="repo:tag"))
-    api = RestApi(stack, "api", RestApiProps(api_name="jobs-api", api_key_required=True))
+    function = ContainerFunction(stack, "fn", function_props(function_name="jobs", image_uri="repo:tag"))
+    api = RestApi(stack, "api", rest_api_props(api_name="jobs-api", api_key_required=True))
     for method, path, key in routes:
         api.add_route(method, path, function, api_key_required=key)
     synthesized: dict[str, Any] = json.loads(cdktf.Testing.synth(stack))
@@ -138,3 +139,33 @@ def test_fails_on_a_malformed_route(method: str, path: str, error: str) -> None:
 def test_fails_on_a_route_added_twice() -> None:
     with pytest.raises(ValueError, match="route POST /jobs already exists"):
         synth_api(("POST", "/jobs", None), ("post", "/jobs", None))
+
+
+def test_the_deployment_trigger_does_not_depend_on_how_many_references_came_before() -> None:
+    """Unresolved references are numbered in creation order; the trigger must not hash those numbers, or
+    any unrelated change earlier in a stack would redeploy the API."""
+    import cdktf
+    from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+
+    from infra_constructs.rest_api import RestApi
+    from stacks.base import EnvironmentStack
+
+    def trigger(extra_references: int) -> str:
+        stack = EnvironmentStack(cdktf.Testing.app(), "tokens", DEV)
+        topic = SnsTopic(stack, "topic", name="t")
+        for _ in range(extra_references):
+            _ = topic.arn  # each access makes a new token
+        api = RestApi(stack, "api", rest_api_props(api_name="tokens-api", kms_key_arn=topic.arn))
+        api.add_route("GET", "/health", api_target(stack), api_key_required=False)
+        synthesized = json.loads(cdktf.Testing.synth(stack))
+        (deployment,) = resources_of(synthesized, "aws_api_gateway_deployment").values()
+        definition: str = deployment["triggers"]["definition"]
+        return definition
+
+    assert trigger(0) == trigger(7)
+
+
+def api_target(stack: Any) -> Any:
+    from infra_constructs.container_function import ContainerFunction
+
+    return ContainerFunction(stack, "fn", function_props(function_name="tokens", image_uri="repo:tag"))

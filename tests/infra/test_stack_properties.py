@@ -518,14 +518,15 @@ def test_shipped_stacks_satisfy_every_policy(synthesized_app):
 def test_a_grant_after_the_function_exists_still_lands_before_it_starts():
     from cdktf import Testing
 
-    from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
+    from infra_constructs.container_function import ContainerFunction
     from stacks.base import EnvironmentStack
+    from tests.support.construct_props import function_props
 
     stack = EnvironmentStack(Testing.app(), "late-grant", DEV)
     function = ContainerFunction(
         stack,
         "fn",
-        ContainerFunctionProps(function_name="f", image_uri="repo:tag", image_command=("service.worker.handler",)),
+        function_props(function_name="f", image_uri="repo:tag", image_command=("service.worker.handler",)),
     )
     function.grant("late", ["s3:GetObject"], ["arn:aws:s3:::b/*"])
     synthesized = json.loads(Testing.synth(stack))

@@ -16,8 +16,8 @@ import requests
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
-from audio_inference_client import __version__
 from audio_inference_client.errors import ServiceError, TranscriptionTimeout
+from audio_inference_client.version import __version__
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 USER_AGENT = f"audio-inference-client/{__version__}"
