@@ -85,6 +85,7 @@ def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> AS
             query=list(request.query_params.multi_items()),
             body=await request.body(),
             source_ip=request.client.host if request.client else "127.0.0.1",
+            domain_name=_bound_address(scope),
         )
         answer = await run_in_threadpool(answer_request, handler, http, origins)
         response = Response(content=answer.body, status_code=answer.status)
@@ -93,6 +94,14 @@ def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> AS
         await response(scope, receive, send)
 
     return app
+
+
+def _bound_address(scope: Scope) -> str:
+    """host:port of the socket this request came in on (the server's, not the client's Host header)."""
+    server = scope.get("server") or ("127.0.0.1", 80)
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in str(host) else str(host)
+    return f"{host}:{port}" if port else host
 
 
 def page_file(method: str, path: str) -> Response | None:
