@@ -286,8 +286,8 @@ def _check_container_complete(sniffed: str | None, source: bytes | bytearray | m
                 fh.seek(max(0, Path(source).stat().st_size - OGG_MAX_PAGE))
                 problem = ogg_truncation(fh.read())
             else:
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                    problem = mp3_truncation(memoryview(mapped))
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped, memoryview(mapped) as view:
+                    problem = mp3_truncation(view)
     else:
         data = memoryview(source)
         problem = ogg_truncation(bytes(data[-OGG_MAX_PAGE:])) if sniffed == "OGG/Vorbis" else mp3_truncation(data)

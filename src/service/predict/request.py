@@ -9,6 +9,7 @@ python-multipart. Everything a client can get wrong is refused here with its
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,12 @@ from service.http import errors
 from service.http.parameters import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
 
 MIDI_TYPES = ("audio/midi", "audio/x-midi")
+
+# python-multipart logs what it skips ("Expected boundary character ...") as plain text through the
+# last-resort handler; a malformed body is refused with its 400 and logged as such by the resolver.
+_MULTIPART_LOG = logging.getLogger("python_multipart")
+_MULTIPART_LOG.addHandler(logging.NullHandler())
+_MULTIPART_LOG.propagate = False
 
 
 @dataclass(frozen=True, kw_only=True)
