@@ -319,7 +319,7 @@ class JobSettings(JobLimits):
             f"at least {needed_mb} MB for jobs of up to {self.max_duration_s} s and {self.max_upload_bytes:,} bytes "
             "(the upload, the transcription's scratch at its worst case, headroom); or lower jobs.max_duration_s",
         )
-        needed_s = estimated_job_seconds(self.max_duration_s, self.worker_memory_mb)
+        needed_s = estimated_job_seconds(self.max_duration_s, self.worker_memory_mb, self.max_decoded_samples)
         require(
             needed_s <= self.worker_timeout_s,
             "jobs.max_duration_s",

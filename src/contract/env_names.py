@@ -16,6 +16,10 @@ INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
     ("model", "sha256"): "INFERENCE_MODEL_SHA256",
     ("audio", "max_duration_s"): "INFERENCE_MAX_DURATION_S",
     ("audio", "max_upload_bytes"): "INFERENCE_MAX_UPLOAD_BYTES",
+    ("audio", "min_sample_rate_hz"): "INFERENCE_MIN_SAMPLE_RATE_HZ",
+    ("audio", "max_sample_rate_hz"): "INFERENCE_MAX_SAMPLE_RATE_HZ",
+    ("audio", "max_channels"): "INFERENCE_MAX_CHANNELS",
+    ("audio", "max_decoded_samples"): "INFERENCE_MAX_DECODED_SAMPLES",
     ("inference", "onset_threshold"): "INFERENCE_ONSET_THRESHOLD",
     ("inference", "frame_threshold"): "INFERENCE_FRAME_THRESHOLD",
     ("inference", "minimum_note_length_ms"): "INFERENCE_MINIMUM_NOTE_LENGTH_MS",
@@ -42,6 +46,7 @@ SERVICE_SETTINGS: dict[str, str] = {
     "jobs.upload_url_expiry_s": "INFERENCE_UPLOAD_URL_EXPIRY_S",
     "jobs.max_receives": "INFERENCE_JOB_MAX_RECEIVES",
     "jobs.max_duration_s": "INFERENCE_JOB_MAX_DURATION_S",
+    "jobs.max_decoded_samples": "INFERENCE_JOB_MAX_DECODED_SAMPLES",
 }
 
 # Where the runtime finds its files; set on a machine, never by the stacks.

@@ -37,6 +37,9 @@ class JobLimits:
     upload_url_expiry_s: int = 900
     """How long a job's presigned upload stays valid (60-604,800 s); a job with no upload by then
     reads `expired`."""
+    max_decoded_samples: int = 1_382_400_000
+    """Frames x channels a job may decode at its source's rate (1 to 10^11): max_duration_s of 48 kHz
+    stereo, the /predict rule (audio.max_decoded_samples) scaled to the worker."""
     max_receives: int = 3
     """Deliveries of a job's message before it goes to the dead-letter queue (1-100); the last failing
     one marks the job failed."""
@@ -46,6 +49,7 @@ class JobLimits:
         int_in("jobs.max_upload_bytes", self.max_upload_bytes, 1, 5_000_000_000)
         int_in("jobs.upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
         int_in("jobs.max_receives", self.max_receives, 1, 100)
+        int_in("jobs.max_decoded_samples", self.max_decoded_samples, 1, 100_000_000_000)
 
     def limits(self) -> JobLimits:
         """Just the limits (a subclass's other settings stay behind)."""

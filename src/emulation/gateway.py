@@ -33,6 +33,9 @@ class HttpRequest:
     query: list[tuple[str, str]]
     body: bytes
     source_ip: str = "127.0.0.1"
+    domain_name: str = "127.0.0.1"
+    """The address this server answers on (host:port it is bound to), as API Gateway puts its own
+    domain name in the request context: never the client's Host header."""
 
     def header(self, name: str) -> str:
         return next((v for k, v in reversed(self.headers) if k.lower() == name.lower()), "")
@@ -99,6 +102,8 @@ def to_proxy_event(request: HttpRequest, route: http_contract.RouteSpec, request
             "apiId": "local",
             "resourceId": "local",
             "stage": STAGE,
+            "domainName": request.domain_name,
+            "domainPrefix": request.domain_name.split(".", 1)[0],
             "requestId": request_id,
             "extendedRequestId": request_id,
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

@@ -4,7 +4,8 @@ Starts moto in this process, creates the two buckets in it, points the
 service's settings at them, imports `service.handler` (which loads the default
 model) and serves it with uvicorn: each HTTP request becomes the REST proxy
 event API Gateway would send (`emulation.gateway`), the handler runs on a worker
-thread, and its answer goes back as HTTP. Requests run concurrently.
+thread, and its answer goes back as HTTP. Requests run concurrently, at most `--concurrency` (4) in
+the handler at once.
 
     python -m emulation.local_server [--host 127.0.0.1] [--port 8080] [--emulator-port N]
 
@@ -14,6 +15,8 @@ Not part of the Lambda image: uvicorn, Starlette and moto are development depend
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -25,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import boto3
 import uvicorn
 from moto.server import ThreadedMotoServer
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -63,11 +67,31 @@ class LocalContext:
     function_version: str = "$LATEST"
 
 
-def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> ASGIApp:
+CONCURRENCY = 4
+"""Invocations at once; more requests wait their turn. On Lambda each concurrent request has its own
+container; here they share one process, whose memory would otherwise grow to what 40 threads (the
+thread pool's size) decoding and running the model at once need, and stay there: onnxruntime's
+arena and glibc's per-thread arenas keep their peak. The soak test (tests/service/test_soak.py)
+runs the handler with this many threads."""
+BODY_TIMEOUT_S = 30.0
+"""How long the server waits for a request's whole body (API Gateway cuts slow clients off too)."""
+
+
+def create_app(
+    handler: Handler,
+    origins: tuple[str, ...] = LOCAL_ORIGINS,
+    *,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    concurrency: int = CONCURRENCY,
+) -> ASGIApp:
     """An ASGI app that plays API Gateway in front of `handler`: every method and path reaches it
-    (no router of its own, so an odd path gets the gateway's answer, not a framework's)."""
+    (no router of its own, so an odd path gets the gateway's answer, not a framework's). A body that
+    does not arrive within `body_timeout_s` is answered 408; a client that goes away is let go quietly."""
+
+    invocations: anyio.CapacityLimiter | None = None  # made on the server's event loop, at the first request
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal invocations
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
@@ -78,21 +102,58 @@ def create_app(handler: Handler, origins: tuple[str, ...] = LOCAL_ORIGINS) -> AS
         if page is not None:
             await page(scope, receive, send)
             return
+        try:
+            body = await asyncio.wait_for(request.body(), timeout=body_timeout_s)
+        except TimeoutError:
+            await _send(scope, receive, send, _body_timed_out(body_timeout_s, origins), close=True)
+            return
+        except ClientDisconnect:
+            return  # nobody to answer
         http = gateway.HttpRequest(
             method=request.method,
             path=request.url.path,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
             query=list(request.query_params.multi_items()),
-            body=await request.body(),
+            body=body,
             source_ip=request.client.host if request.client else "127.0.0.1",
+            domain_name=_bound_address(scope),
         )
-        answer = await run_in_threadpool(answer_request, handler, http, origins)
-        response = Response(content=answer.body, status_code=answer.status)
-        for name, value in answer.headers:
-            response.headers.append(name, value)
-        await response(scope, receive, send)
+        invocations = invocations or anyio.CapacityLimiter(concurrency)
+        answer = await anyio.to_thread.run_sync(answer_request, handler, http, origins, limiter=invocations)
+        await _send(scope, receive, send, answer)
 
     return app
+
+
+def _body_timed_out(timeout_s: float, origins: tuple[str, ...]) -> gateway.HttpResponse:
+    """The server's own answer to a body that stopped coming (the front door's, not the function's)."""
+    request_id = gateway.new_request_id()
+    body = http_contract.error_body(
+        "request_timeout", f"the request body did not arrive within {timeout_s:g} s: send it again", request_id
+    )
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    headers.append(("Access-Control-Allow-Origin", origins[0]))
+    return gateway.HttpResponse(status=408, headers=headers, body=json.dumps(body).encode())
+
+
+async def _send(
+    scope: Scope, receive: Receive, send: Send, answer: gateway.HttpResponse, *, close: bool = False
+) -> None:
+    response = Response(content=answer.body, status_code=answer.status)
+    for name, value in answer.headers:
+        response.headers.append(name, value)
+    if close:  # the rest of the body may still come: this connection cannot carry another request
+        response.headers["Connection"] = "close"
+    with contextlib.suppress(OSError, ClientDisconnect):  # the client went away while we worked
+        await response(scope, receive, send)
+
+
+def _bound_address(scope: Scope) -> str:
+    """host:port of the socket this request came in on (the server's, not the client's Host header)."""
+    server = scope.get("server") or ("127.0.0.1", 80)
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in str(host) else str(host)
+    return f"{host}:{port}" if port else host
 
 
 def page_file(method: str, path: str) -> Response | None:
@@ -198,6 +259,18 @@ def main(argv: list[str] | None = None) -> int:
         default=60,
         help="seconds before a job message no worker finished is delivered again (default 60)",
     )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(os.environ.get("LOCAL_SERVER_BODY_TIMEOUT_S", BODY_TIMEOUT_S)),
+        help=f"seconds to wait for a request's whole body before answering 408 (default {BODY_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help=f"requests the handler works on at once; others wait (default {CONCURRENCY})",
+    )
     args = parser.parse_args(argv)
 
     emulator_port = args.emulator_port or free_port()
@@ -206,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
     from service import handler as lambda_entry  # loads and verifies the model
     from service import worker
+    from service.json_stderr import route_stderr_to
+
+    route_stderr_to(lambda_entry.logger)  # what the functions' libraries write is JSON, as on Lambda
 
     queues = create_pipeline(local_settings(), visibility_timeout_s=args.job_visibility_timeout)
     poller = QueuePoller(
@@ -233,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("Ctrl-C stops it.", flush=True)
     try:
-        uvicorn.run(create_app(lambda_entry.handler), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(
+            create_app(lambda_entry.handler, body_timeout_s=args.body_timeout, concurrency=args.concurrency),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+        )
     finally:
         poller.stop()
         emulator.stop()

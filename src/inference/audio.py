@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import mmap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,18 +21,36 @@ import soundfile as sf
 import soxr
 
 from inference.errors import (
+    AudioTooLargeError,
     AudioTooLongError,
     EmptyAudioError,
     NonFiniteAudioError,
+    TooManyChannelsError,
     UndecodableAudioError,
     UnsupportedAudioFormatError,
+    UnsupportedSampleRateError,
     ZeroLengthAudioError,
 )
+from inference.truncation import OGG_MAX_PAGE, mp3_truncation, ogg_truncation
 
 # libsndfile container names we accept, and how users know them.
 SUPPORTED_FORMATS = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "FLAC": "FLAC", "OGG": "OGG/Vorbis", "MP3": "MP3"}
 SUPPORTED_DESCRIPTION = "WAV, FLAC, OGG/Vorbis or MP3"
 _BLOCK_FRAMES = 1 << 18
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkBounds:
+    """What a decode may cost, checked from the header before decoding and again as samples come
+    (headers may not state a length, or may lie): a sample-rate range, a channel cap and a budget of
+    decoded samples x channels, which is what decoding, mixing and resampling cost in proportion to.
+    The duration limit alone bounds the model's work, not the decoder's."""
+
+    min_sample_rate_hz: int
+    max_sample_rate_hz: int
+    max_channels: int
+    max_decoded_samples: int
+    """Frames x channels at the source's own rate."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +127,16 @@ class AudioStream:
     HOLD_BACK = 4096
     """Samples kept back until the end, where the total is cut or padded to ceil(n_in * target / rate)."""
 
-    def __init__(self, sound: sf.SoundFile, *, target_sample_rate: int, max_duration_s: float) -> None:
+    def __init__(
+        self,
+        sound: sf.SoundFile,
+        *,
+        target_sample_rate: int,
+        max_duration_s: float,
+        max_decoded_samples: int | None = None,
+    ) -> None:
         self._sound = sound
+        self._max_decoded_samples = max_decoded_samples
         self.sample_rate = target_sample_rate
         self.source_sample_rate: int = sound.samplerate
         self.channels: int = sound.channels
@@ -127,6 +154,8 @@ class AudioStream:
                 self.n_in += block.shape[0]
                 if self.n_in > self._max_frames:
                     raise AudioTooLongError(f"the audio is longer than the allowed {self._max_frames / rate:g} s")
+                if self._max_decoded_samples is not None and self.n_in * self.channels > self._max_decoded_samples:
+                    raise _too_large(self.n_in, rate, self.channels, self._max_decoded_samples, so_far=True)
                 mono = _mix_to_mono(block)
                 if not np.isfinite(mono).all():
                     raise NonFiniteAudioError("the audio contains NaN or infinite samples")
@@ -171,8 +200,12 @@ def open_audio(
     *,
     target_sample_rate: int,
     max_duration_s: float,
+    bounds: WorkBounds | None = None,
 ) -> Iterator[AudioStream]:
-    """Open and check the audio's header (typed errors for every bad input); iterate `blocks()` inside."""
+    """Open and check the audio's header (typed errors for every bad input); iterate `blocks()` inside.
+
+    With `bounds`, audio whose rate, channels or size the header shows to be out of bounds is refused
+    before one sample is decoded, and decoding stops as soon as the budget is passed."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.stat().st_size == 0:
@@ -191,6 +224,7 @@ def open_audio(
 
     sniffed = sniff_format(head)
     _check_riff_complete(head, size)
+    _check_container_complete(sniffed, source)
     try:
         sound = sf.SoundFile(readable)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
@@ -208,11 +242,57 @@ def open_audio(
         rate, channels = sound.samplerate, sound.channels
         if rate <= 0 or channels <= 0:
             raise UndecodableAudioError("the file declares no sample rate or no channels")
+        if bounds is not None:
+            _check_bounds(bounds, rate, channels, sound.frames)
         if sound.frames and sound.frames / rate > max_duration_s:
             raise AudioTooLongError(
                 f"the audio lasts {sound.frames / rate:.1f} s; at most {max_duration_s:g} s is allowed"
             )
-        yield AudioStream(sound, target_sample_rate=target_sample_rate, max_duration_s=max_duration_s)
+        yield AudioStream(
+            sound,
+            target_sample_rate=target_sample_rate,
+            max_duration_s=max_duration_s,
+            max_decoded_samples=bounds.max_decoded_samples if bounds else None,
+        )
+
+
+def _check_bounds(bounds: WorkBounds, rate: int, channels: int, frames: int) -> None:
+    if not bounds.min_sample_rate_hz <= rate <= bounds.max_sample_rate_hz:
+        raise UnsupportedSampleRateError(
+            f"the audio's sample rate is {rate:,} Hz; allowed {bounds.min_sample_rate_hz:,} to "
+            f"{bounds.max_sample_rate_hz:,} Hz"
+        )
+    if channels > bounds.max_channels:
+        raise TooManyChannelsError(f"the audio has {channels} channels; at most {bounds.max_channels} are allowed")
+    if frames and frames * channels > bounds.max_decoded_samples:
+        raise _too_large(frames, rate, channels, bounds.max_decoded_samples, so_far=False)
+
+
+def _too_large(frames: int, rate: int, channels: int, budget: int, *, so_far: bool) -> AudioTooLargeError:
+    what = "has more than" if so_far else "has"
+    return AudioTooLargeError(
+        f"the audio {what} {frames * channels:,} samples to decode ({frames / rate:.1f} s x {rate:,} Hz x "
+        f"{channels} channels); at most {budget:,} are allowed (e.g. {budget / (48_000 * 2):g} s of 48 kHz stereo)"
+    )
+
+
+def _check_container_complete(sniffed: str | None, source: bytes | bytearray | memoryview | str | Path) -> None:
+    """Ogg and MP3 files cut short decode without a word: their containers say how they end."""
+    if sniffed not in ("OGG/Vorbis", "MP3"):
+        return
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            if sniffed == "OGG/Vorbis":
+                fh.seek(max(0, Path(source).stat().st_size - OGG_MAX_PAGE))
+                problem = ogg_truncation(fh.read())
+            else:
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped, memoryview(mapped) as view:
+                    problem = mp3_truncation(view)
+    else:
+        data = memoryview(source)
+        problem = ogg_truncation(bytes(data[-OGG_MAX_PAGE:])) if sniffed == "OGG/Vorbis" else mp3_truncation(data)
+    if problem:
+        raise UndecodableAudioError(problem)
 
 
 def decode_audio(
@@ -220,9 +300,12 @@ def decode_audio(
     *,
     target_sample_rate: int,
     max_duration_s: float,
+    bounds: WorkBounds | None = None,
 ) -> DecodedAudio:
     """Decode, mix to mono and resample, into memory; typed errors for every bad input."""
-    with open_audio(source, target_sample_rate=target_sample_rate, max_duration_s=max_duration_s) as stream:
+    with open_audio(
+        source, target_sample_rate=target_sample_rate, max_duration_s=max_duration_s, bounds=bounds
+    ) as stream:
         samples = np.concatenate(list(stream.blocks()))
     return DecodedAudio(
         samples=samples,

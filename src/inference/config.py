@@ -24,6 +24,8 @@ from inference.pinned import DEFAULT_MODEL, pinned_artifact
 
 REPO_CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "inference_config.yaml"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
+_NUMBER_MAX_CHARS = 32
 _URI = re.compile(r"^(pinned|file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+)$")
 
 
@@ -71,10 +73,21 @@ class AudioLimits:
 
     max_duration_s: float = 600.0
     max_upload_bytes: int = 4_500_000
+    min_sample_rate_hz: int = 8_000
+    """Lower rates are refused: a 1 Hz header would stretch 500 frames into 500 s of model work."""
+    max_sample_rate_hz: int = 192_000
+    max_channels: int = 8
+    max_decoded_samples: int = 57_600_000
+    """A synchronous request's decoding budget, frames x channels at the source's rate: 600 s of
+    48 kHz stereo (README, "How much work a request may be"); jobs have jobs.max_decoded_samples."""
 
     def __post_init__(self) -> None:
         number_in("audio.max_duration_s", self.max_duration_s, 0.1, 3600.0)
         int_in("audio.max_upload_bytes", self.max_upload_bytes, 1, 10 * 1024 * 1024 * 1024)
+        int_in("audio.min_sample_rate_hz", self.min_sample_rate_hz, 1, 384_000)
+        int_in("audio.max_sample_rate_hz", self.max_sample_rate_hz, self.min_sample_rate_hz, 768_000)
+        int_in("audio.max_channels", self.max_channels, 1, 64)
+        int_in("audio.max_decoded_samples", self.max_decoded_samples, 1, 100_000_000_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,22 +214,33 @@ def coerce(field_name: str, value: Any, annotation: Any) -> Any:
             return False
         raise ConfigError(field_name, value, "true or false")
     if text.startswith("int"):
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(field_name, value, "an integer") from None
-        if isinstance(value, bool) or not as_float.is_integer():
+        as_float = _number(field_name, value, "an integer")
+        if not as_float.is_integer():
             raise ConfigError(field_name, value, "an integer")
         return int(as_float)
     if text.startswith("float"):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(field_name, value, "a number") from None
-        if isinstance(value, bool) or not math.isfinite(number):
-            raise ConfigError(field_name, value, "a finite number")
-        return number
+        return _number(field_name, value, "a finite number")
     return str(value)
+
+
+def _number(field_name: str, value: Any, allowed: str) -> float:
+    """A finite number from a YAML number or a string in JSON's number grammar, ASCII only.
+
+    `float()` alone also takes '1_0', ' 7 ', 'nan', 'infinity' and other scripts' digits ('٠.٥', '０.５').
+    """
+    if isinstance(value, bool):
+        raise ConfigError(field_name, value, allowed)
+    is_json_number = (
+        isinstance(value, str) and len(value) <= _NUMBER_MAX_CHARS and _JSON_NUMBER.match(value.strip(" \t\r\n"))
+    )
+    if isinstance(value, (int, float)) or is_json_number:
+        number = float(value)
+    else:
+        shown = value if not isinstance(value, str) or len(value) <= 40 else f"{value[:40]}..."
+        raise ConfigError(field_name, shown, f"{allowed}, written as a JSON number in ASCII digits (e.g. 0.5, 2, 1e3)")
+    if not math.isfinite(number):
+        raise ConfigError(field_name, value, allowed)
+    return number
 
 
 def _format_env_value(value: Any) -> str:

@@ -57,3 +57,15 @@ class AudioTooLongError(AudioError):
 
 class NonFiniteAudioError(AudioError):
     """The decoded samples contain NaN or infinity."""
+
+
+class AudioTooLargeError(AudioError):
+    """Decoding the audio would cost more than allowed (samples x channels at its own rate)."""
+
+
+class UnsupportedSampleRateError(AudioError):
+    """The audio's sample rate is outside the allowed range."""
+
+
+class TooManyChannelsError(AudioError):
+    """The audio has more channels than allowed."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inference.artifact import resolve_artifact
-from inference.audio import AudioInfo, DecodedAudio, decode_audio, open_audio
+from inference.audio import AudioInfo, DecodedAudio, WorkBounds, decode_audio, open_audio
 from inference.config import InferenceConfig, InferenceParameters
 from inference.midi import notes_to_midi
 from inference.models import AudioToNotesModel, ModelDescription, NoteEvent, create_model
@@ -103,16 +103,23 @@ class Transcriber:
         parameters: InferenceParameters | None = None,
         *,
         max_duration_s: float | None = None,
+        max_decoded_samples: int | None = None,
         scratch_dir: str | Path | None = None,
     ) -> Transcription:
         """Stream a file through decoding, the model and note creation: memory stays flat whatever its
         length, the activation maps going to a temporary folder under `scratch_dir` (default: the
-        system's temporary folder; on Lambda, /tmp). `max_duration_s` defaults to audio.max_duration_s;
-        audio errors may surface part way through (a corrupt stream at minute 40)."""
+        system's temporary folder; on Lambda, /tmp). `max_duration_s` defaults to audio.max_duration_s and
+        `max_decoded_samples` to audio.max_decoded_samples scaled to that duration (the same samples per
+        allowed second); audio errors may surface part way through (a corrupt stream at minute 40)."""
         parameters = parameters or self.config.inference
         limit = self.config.audio.max_duration_s if max_duration_s is None else max_duration_s
         with (
-            open_audio(path, target_sample_rate=self.model.sample_rate, max_duration_s=limit) as stream,
+            open_audio(
+                path,
+                target_sample_rate=self.model.sample_rate,
+                max_duration_s=limit,
+                bounds=self.work_bounds(max_decoded_samples or self._scaled_budget(limit)),
+            ) as stream,
             tempfile.TemporaryDirectory(prefix="transcription-", dir=scratch_dir) as workdir,
         ):
             notes = self.model.predict_stream(stream.blocks(), parameters, Path(workdir))
@@ -127,6 +134,21 @@ class Transcriber:
             source,
             target_sample_rate=self.model.sample_rate,
             max_duration_s=self.config.audio.max_duration_s,
+            bounds=self.work_bounds(),
+        )
+
+    def _scaled_budget(self, max_duration_s: float) -> int:
+        audio = self.config.audio
+        return int(audio.max_decoded_samples * max(1.0, max_duration_s / audio.max_duration_s))
+
+    def work_bounds(self, max_decoded_samples: int | None = None) -> WorkBounds:
+        """The configured bounds on decoding work; the budget defaults to audio.max_decoded_samples."""
+        audio = self.config.audio
+        return WorkBounds(
+            min_sample_rate_hz=audio.min_sample_rate_hz,
+            max_sample_rate_hz=audio.max_sample_rate_hz,
+            max_channels=audio.max_channels,
+            max_decoded_samples=max_decoded_samples or audio.max_decoded_samples,
         )
 
     def transcribe_decoded(self, audio: DecodedAudio, parameters: InferenceParameters | None = None) -> Transcription:

@@ -23,6 +23,7 @@ from inference.config import load_config
 from inference.transcriber import Transcriber
 from service.api import Service, create_resolver
 from service.jobs.store import JobStore
+from service.json_stderr import ON_LAMBDA, route_stderr_to
 from service.storage import Storage
 
 logger = Logger(service=metric_names.SERVICE_NAME)
@@ -42,6 +43,8 @@ service = Service(
 metrics.set_default_dimensions(**{metric_names.ENVIRONMENT_DIMENSION: settings.environment})
 app = create_resolver(service, logger=logger, metrics=metrics)
 logger.setLevel(settings.log_level)
+if ON_LAMBDA in os.environ:  # the local server routes its own process's stderr (emulation.local_server)
+    route_stderr_to(logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

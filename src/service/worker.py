@@ -28,6 +28,7 @@ from inference.config import load_config
 from inference.transcriber import Transcriber
 from service.jobs.runner import run_job
 from service.jobs.store import JobStore
+from service.json_stderr import ON_LAMBDA, route_stderr_to
 
 logger = Logger(service=metric_names.WORKER_SERVICE_NAME)
 metrics = Metrics(namespace=metric_names.METRICS_NAMESPACE, service=metric_names.WORKER_SERVICE_NAME)
@@ -41,6 +42,8 @@ store = JobStore(s3, settings)
 processor = BatchProcessor(event_type=EventType.SQS)
 FINAL_STATUS_METRICS = {"succeeded": metric_names.JOBS_SUCCEEDED, "failed": metric_names.JOBS_FAILED}
 logger.setLevel(settings.log_level)
+if ON_LAMBDA in os.environ:  # the local server routes its own process's stderr (emulation.local_server)
+    route_stderr_to(logger)
 
 
 def uploaded_keys(body: str) -> list[str]:

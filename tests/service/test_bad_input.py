@@ -25,6 +25,37 @@ def long_silent_flac(seconds: float) -> bytes:
     return buffer.getvalue()
 
 
+def encoded(seconds: float, rate: int, channels: int, fmt: str, subtype: str | None = None) -> bytes:
+    """A tone, written in blocks (libsndfile's Vorbis encoder crashes on one large write)."""
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(rate * seconds)) / rate)).astype(np.float32)
+    frames = np.stack([tone] * channels, axis=1)
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", rate, channels, format=fmt, subtype=subtype) as out:
+        for start in range(0, len(frames), 8192):
+            out.write(frames[start : start + 8192])
+    return buffer.getvalue()
+
+
+def silent_flac(seconds: int, rate: int, channels: int) -> bytes:
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", rate, channels, format="FLAC") as out:
+        for _ in range(seconds):
+            out.write(np.zeros((rate, channels), dtype=np.float32))
+    return buffer.getvalue()
+
+
+def wav_at_rate(rate: int, frames: int) -> bytes:
+    """A WAV whose header says `rate` (libsndfile will not write 1 Hz itself): the fmt chunk patched."""
+    data = bytearray(wav_bytes(np.zeros(frames, dtype=np.float32), 8000))
+    data[24:28] = rate.to_bytes(4, "little")
+    data[28:32] = (rate * 2).to_bytes(4, "little")
+    return bytes(data)
+
+
+OGG = encoded(6.0, 44100, 2, "OGG", "VORBIS")
+MP3 = encoded(6.0, 44100, 2, "MP3", "MPEG_LAYER_III")
+
+
 def form(filename: str, data: bytes, **fields: str) -> dict[str, object]:
     return {"files": {"file": (filename, data, "audio/wav")}, "data": fields}
 
@@ -98,6 +129,49 @@ CASES = [
         "invalid_parameter",
     ),
     Case("file name with NUL", lambda: form("evil\0.wav", WAV), 400, "bad_request"),
+    Case(
+        "multipart boundary of 257 characters",
+        lambda: raw(b"--" + b"b" * 257 + b"--\r\n", "multipart/form-data; boundary=" + "b" * 257),
+        400,
+        "bad_request",
+    ),
+    Case(
+        "multipart boundary of 71 characters",
+        lambda: raw(b"--" + b"b" * 71 + b"--\r\n", "multipart/form-data; boundary=" + "b" * 71),
+        400,
+        "bad_request",
+    ),
+    Case(
+        "a 1 Hz WAV (500 frames: 500 s)", lambda: form("slow.wav", wav_at_rate(1, 500)), 422, "unsupported_sample_rate"
+    ),
+    Case("a 384 kHz WAV", lambda: form("fast.wav", wav_at_rate(384_000, 1000)), 422, "unsupported_sample_rate"),
+    Case(
+        "nine channels",
+        lambda: form("many.wav", wav_bytes(np.zeros((1000, 9), dtype=np.float32), 22050)),
+        422,
+        "too_many_channels",
+    ),
+    Case(
+        "151 s of 192 kHz stereo: over the decoding budget",
+        lambda: {"files": {"file": ("hires.flac", silent_flac(151, 192_000, 2), "audio/flac")}},
+        413,
+        "audio_too_large",
+    ),
+    Case("half an Ogg", lambda: raw(OGG[: len(OGG) // 2], "audio/ogg"), 422, "undecodable_audio"),
+    Case("an Ogg without its last 100 bytes", lambda: raw(OGG[:-100], "audio/ogg"), 422, "undecodable_audio"),
+    Case("half an MP3", lambda: raw(MP3[: len(MP3) // 2], "audio/mpeg"), 422, "undecodable_audio"),
+    Case("Arabic-Indic digits", lambda: form("a.wav", WAV, onset_threshold="٠.٥"), 422, "invalid_parameter"),
+    Case("full-width digits", lambda: form("a.wav", WAV, onset_threshold="０.５"), 422, "invalid_parameter"),
+    Case(
+        "digits with an underscore", lambda: raw(WAV, "audio/wav", "/predict?midi_tempo=1_0"), 422, "invalid_parameter"
+    ),
+    Case("NaN", lambda: raw(WAV, "audio/wav", "/predict?midi_tempo=nan"), 422, "invalid_parameter"),
+    Case(
+        "a 5,000-digit number",
+        lambda: raw(WAV, "audio/wav", "/predict?midi_tempo=" + "9" * 5000),
+        422,
+        "invalid_parameter",
+    ),
     Case("unknown route", lambda: {"path": "/predictions"}, 404, "not_found", method="GET"),
     Case("wrong method", lambda: {"path": "/predict"}, 404, "not_found", method="GET"),
     Case("wrong method on health", lambda: {"path": "/health"}, 404, "not_found", method="DELETE"),
@@ -113,6 +187,7 @@ def test_bad_input_gets_its_4xx_and_leaves_both_buckets_as_they_were(local_serve
     assert response.status_code == case.status, response.text
     error = error_of(response)
     assert error["code"] == case.code, error
+    assert len(error["message"]) < 600, "a message never echoes what the client sent at length"
     assert local_server.objects() == before
     if case.code not in ("request_too_large", "not_found"):  # the gateway's own answers are not operations
         assert_follows_contract(contract(local_server.url), response)
@@ -140,3 +215,44 @@ def test_any_file_name_is_metadata_only_under_the_servers_key(local_server: Loca
     stored_name = urllib.parse.unquote(metadata["original-filename"])
     assert stored_name == filename.replace("\\", "/").rsplit("/", 1)[-1]
     assert "/" not in metadata["original-filename"] and ".." not in metadata["original-filename"]
+
+
+@pytest.mark.parametrize("data, content_type", [(OGG, "audio/ogg"), (MP3, "audio/mpeg")], ids=["ogg", "mp3"])
+def test_whole_ogg_and_mp3_files_still_transcribe(local_server: LocalServer, data: bytes, content_type: str) -> None:
+    """The truncation checks refuse only what is cut: the same files whole answer 200."""
+    response = requests.post(
+        f"{local_server.url}/predict", data=data, headers={"Content-Type": content_type}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["audio"]["duration_s"] == pytest.approx(6.0, abs=0.1)
+
+
+def test_the_largest_budget_the_decoder_accepts_is_transcribed(local_server: LocalServer) -> None:
+    """150 s of 192 kHz stereo is exactly the budget (57,600,000 samples): accepted."""
+    data = silent_flac(150, 192_000, 2)
+    response = requests.post(
+        f"{local_server.url}/predict", data=data, headers={"Content-Type": "audio/flac"}, timeout=120
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "accept, midi",
+    [
+        ("audio/midi", True),
+        ("audio/midi;q=0.1, application/json", True),
+        ("application/json;q=0.1, audio/midi;q=0.9", False),
+        ("text/html, audio/midi", False),
+    ],
+)
+def test_midi_comes_as_bytes_only_when_its_type_is_first(local_server: LocalServer, accept: str, midi: bool) -> None:
+    """API Gateway converts a binary answer only when Accept's first type is binary; the local server
+    does the same, so an answer in MIDI to any other Accept would reach the client as base64 text."""
+    response = requests.post(
+        f"{local_server.url}/predict", data=WAV, headers={"Content-Type": "audio/wav", "Accept": accept}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    if midi:
+        assert response.headers["content-type"] == "audio/midi" and response.content[:4] == b"MThd"
+    else:
+        assert response.headers["content-type"].startswith("application/json") and "result" in response.json()

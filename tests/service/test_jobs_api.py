@@ -115,6 +115,50 @@ def test_a_long_file_goes_through_the_job_flow_and_equals_predict(local_server: 
         ({"filename": "a\u0000.mp3", "content_type": "audio/mpeg"}, "application/json", 400, "bad_request"),
         (b"{not json", "application/json", 400, "bad_request"),
         (b'["a list"]', "application/json", 400, "bad_request"),
+        # Hostile JSON: each was a 500 (Python's int-string limit, the recursion limit) or a 413 echoing 5.7 KB.
+        (
+            b'{"filename": "a.mp3", "content_type": "audio/mpeg", "size_bytes": ' + b"9" * 4301 + b"}",
+            "application/json",
+            400,
+            "bad_request",
+        ),
+        (
+            b'{"filename": "a.mp3", "content_type": "audio/mpeg", "size_bytes": ' + b"9" * 4300 + b"}",
+            "application/json",
+            400,
+            "bad_request",
+        ),
+        (
+            b'{"filename": "a.mp3", "content_type": "audio/mpeg", "parameters": {"midi_tempo": ' + b"1" * 4301 + b"}}",
+            "application/json",
+            400,
+            "bad_request",
+        ),
+        (b"[" * 2000 + b"]" * 2000, "application/json", 400, "bad_request"),
+        (
+            b'{"filename": "a.mp3", "content_type": "audio/mpeg", "size_bytes": NaN}',
+            "application/json",
+            400,
+            "bad_request",
+        ),
+        (
+            {"filename": "a.mp3", "content_type": "audio/mpeg", "parameters": {"onset_threshold": "٠.٥"}},
+            "application/json",
+            422,
+            "invalid_parameter",
+        ),
+        (
+            {"filename": "a.mp3", "content_type": "audio/mpeg", "parameters": {"midi_tempo": "1_0"}},
+            "application/json",
+            422,
+            "invalid_parameter",
+        ),
+        (
+            {"filename": "a.mp3", "content_type": "audio/mpeg", "parameters": {"onset_threshold": "０.５"}},
+            "application/json",
+            422,
+            "invalid_parameter",
+        ),
     ],
 )
 def test_fails_bad_job_requests_without_creating_a_job(
@@ -124,7 +168,31 @@ def test_fails_bad_job_requests_without_creating_a_job(
     response = create(local_server, body, content_type)
     assert response.status_code == status, response.text
     assert error_of(response)["code"] == code
+    assert len(error_of(response)["message"]) < 600, "a message never echoes a huge value back"
     assert local_server.objects() == before
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example", "X-Forwarded-Proto": "javascript"},
+        {"X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "evil.example"},
+        {"Host": "evil.example/jobs/x#"},
+    ],
+)
+def test_status_urls_come_from_the_gateway_not_from_spoofable_headers(
+    local_server: LocalServer, headers: dict[str, str]
+) -> None:
+    """API Gateway sets the request context's domain name and stage; Host and X-Forwarded-* are the client's."""
+    response = requests.post(
+        f"{local_server.url}/jobs",
+        json={"filename": "a.mp3", "content_type": "audio/mpeg"},
+        headers=headers,
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status_url"] == response.headers["location"] == f"{local_server.url}/jobs/{created['job_id']}"
 
 
 @pytest.mark.parametrize("job_id", ["0" * 32, "not-a-job", "../../status", "A" * 32])

@@ -4,6 +4,7 @@ event-source poller `make serve` runs), and each fault with what must not be los
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ import requests
 from emulation.local_jobs import QueuePoller
 from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, LocalContext
 from inference.testing import signals
-from service.jobs.requests import JobRequest, create_job
+from service.jobs.requests import JobRequest, create_job, describe_job
 from service.jobs.store import JobStatus, JobStore
 from tests.service.conftest import QUEUE_VISIBILITY_S, Emulated
 from tests.support.audio import wav_bytes
@@ -286,3 +287,87 @@ def test_jobs_take_longer_audio_than_a_request(
     poller()
     done = wait_for(store, created["job_id"], ("succeeded", "failed"), timeout=120)
     assert done.status == "succeeded" and done.result and done.result["duration_s"] == 660.0
+
+
+def settle(emulated: Emulated, seconds: float = 15) -> None:
+    """Until the queue has nothing visible or in flight (the worker took every message)."""
+    deadline = time.monotonic() + seconds
+    while queue_depths(emulated) != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert queue_depths(emulated) == (0, 0)
+
+
+def test_another_jobs_form_cannot_feed_a_job_and_the_job_can_still_get_its_own_upload(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller]
+) -> None:
+    """moto does not enforce POST policies, so job A's form with job B's key lands at B's key: the worker
+    refuses it (A's token, not B's), B is not advanced and reads awaiting_upload, and B's own upload runs."""
+    drain(emulated)
+    job_a, job_b = new_job(emulated, store), new_job(emulated, store)
+    foreign = dict(job_a["upload"]["fields"], key=job_b["upload"]["fields"]["key"])
+    response = requests.post(job_a["upload"]["url"], data=foreign, files={"file": ("x", CLIP, "audio/wav")}, timeout=30)
+    poller()
+    if response.status_code in (400, 403):  # a store that enforces the policy (S3)
+        return
+    settle(emulated)
+    status_b = store.read(job_b["job_id"])[0]  # type: ignore[index]
+    assert status_b.status == "awaiting_upload" and status_b.result is None
+    view = describe_job(job_b["job_id"], store=store, download_url=lambda key, name: key)
+    assert view["status"] == "awaiting_upload", "a refused upload does not make the job queued"
+
+    assert upload(job_b, CLIP).status_code == 204  # B's own form, B's own token
+    done = wait_for(store, job_b["job_id"], ("succeeded", "failed"))
+    assert done.status == "succeeded"
+
+
+def test_an_upload_to_another_key_under_a_job_leaves_it_to_expire(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller]
+) -> None:
+    drain(emulated)
+    created = new_job(emulated, store)
+    fields = dict(created["upload"]["fields"], key=created["upload"]["fields"]["key"] + ".other")
+    response = requests.post(
+        created["upload"]["url"], data=fields, files={"file": ("x", CLIP, "audio/wav")}, timeout=30
+    )
+    poller()
+    if response.status_code not in (400, 403):
+        settle(emulated)
+    job_id = created["job_id"]
+    assert store.read(job_id)[0].status == "awaiting_upload"  # type: ignore[index]
+    # Its form expires with no upload of its own: the job reads expired.
+    store.advance(job_id, "awaiting_upload", upload_expires_at="2000-01-01T00:00:00Z")
+    assert describe_job(job_id, store=store, download_url=lambda key, name: key)["status"] == "expired"
+
+
+def test_an_upload_after_its_form_expired_is_refused_and_the_job_reads_expired(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller]
+) -> None:
+    """S3 refuses a form past its expiration; moto takes it, so the worker checks the upload's time."""
+    drain(emulated)
+    created = new_job(emulated, store)
+    job_id = created["job_id"]
+    store.advance(job_id, "awaiting_upload", upload_expires_at="2000-01-01T00:00:00Z")
+    response = upload(created, CLIP)
+    poller()
+    if response.status_code not in (400, 403):
+        settle(emulated)
+    status = store.read(job_id)[0]  # type: ignore[index]
+    assert status.status == "awaiting_upload" and status.result is None
+    assert describe_job(job_id, store=store, download_url=lambda key, name: key)["status"] == "expired"
+
+
+def test_a_job_over_its_decoding_budget_fails_at_once(
+    emulated: Emulated, store: JobStore, poller: Callable[[], QueuePoller], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The /predict rule scaled to the worker: jobs.max_decoded_samples, checked from the header."""
+    drain(emulated)
+    tight = dataclasses.replace(
+        emulated.worker.store.settings,
+        jobs=dataclasses.replace(emulated.worker.store.settings.jobs, max_decoded_samples=22_050),
+    )
+    monkeypatch.setattr(emulated.worker.store, "settings", tight)
+    created = new_job(emulated, store)
+    assert upload(created, CLIP).status_code == 204
+    poller()
+    done = wait_for(store, created["job_id"], ("succeeded", "failed"))
+    assert done.status == "failed" and done.error and done.error["code"] == "audio_too_large", done

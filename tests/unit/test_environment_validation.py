@@ -232,4 +232,7 @@ def test_job_defaults_take_four_hours_in_their_storage_and_timeout():
     jobs = JobSettings()
     assert jobs.max_duration_s == 14_400
     assert required_scratch_mb(jobs.max_duration_s, jobs.max_upload_bytes) <= jobs.worker_ephemeral_storage_mb
-    assert estimated_job_seconds(jobs.max_duration_s, jobs.worker_memory_mb) <= jobs.worker_timeout_s
+    assert (
+        estimated_job_seconds(jobs.max_duration_s, jobs.worker_memory_mb, jobs.max_decoded_samples)
+        <= jobs.worker_timeout_s
+    )

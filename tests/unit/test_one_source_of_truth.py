@@ -29,7 +29,14 @@ def test_every_inference_setting_has_a_variable_and_every_variable_a_setting() -
 def test_every_inference_setting_survives_the_trip_through_its_variable() -> None:
     changed = InferenceConfig(
         model=ModelSettings(name="other-model", version="2", artifact_uri="s3://models/other/m.onnx", sha256="a" * 64),
-        audio=AudioLimits(max_duration_s=30.5, max_upload_bytes=1234),
+        audio=AudioLimits(
+            max_duration_s=30.5,
+            max_upload_bytes=1234,
+            min_sample_rate_hz=11025,
+            max_sample_rate_hz=96000,
+            max_channels=2,
+            max_decoded_samples=5_000_000,
+        ),
         inference=InferenceParameters(
             onset_threshold=0.61,
             frame_threshold=0.21,
@@ -72,7 +79,9 @@ def test_every_service_setting_has_a_variable_and_survives_the_trip() -> None:
         output_prefix="res/",
         cors_allowed_origins=("https://a.example", "https://b.example"),
         log_level="DEBUG",
-        jobs=JobLimits(max_duration_s=61, max_upload_bytes=1234, upload_url_expiry_s=70, max_receives=9),
+        jobs=JobLimits(
+            max_duration_s=61, max_upload_bytes=1234, upload_url_expiry_s=70, max_receives=9, max_decoded_samples=777
+        ),
     )
     for f in dataclasses.fields(JobLimits):  # every limit differs from its default, so each one is exercised
         assert getattr(settings.jobs, f.name) != getattr(JobLimits(), f.name)

@@ -60,12 +60,17 @@ def test_raw_audio_takes_query_parameters() -> None:
         ("application/json", False),
         ("", False),
         ("*/*", False),
-        ("application/json;q=0.5, audio/midi", True),
-        ("audio/midi;q=0.1, application/json", False),
-        ("text/html, audio/x-midi", True),
+        ("audio/midi;q=0.1, application/json", True),
+        ("audio/x-midi", True),
+        ("audio/midi;q=0, application/json", False),
+        # API Gateway converts a binary answer only when the FIRST listed type is binary: q-values aside,
+        # MIDI after JSON would reach the client as base64 text.
+        ("application/json;q=0.1, audio/midi;q=0.9", False),
+        ("application/json;q=0.5, audio/midi", False),
+        ("text/html, audio/x-midi", False),
     ],
 )
-def test_accept_picks_midi_only_when_preferred(accept: str, midi: bool) -> None:
+def test_accept_picks_midi_only_when_it_is_the_first_type(accept: str, midi: bool) -> None:
     assert parse(AUDIO, "audio/wav", accept=accept).wants_midi is midi  # type: ignore[attr-defined]
 
 

@@ -12,10 +12,13 @@ from collections.abc import Callable
 from contract.validation import ConfigError
 from inference.errors import (
     AudioError,
+    AudioTooLargeError,
     AudioTooLongError,
     EmptyAudioError,
     InferenceError,
+    TooManyChannelsError,
     UnsupportedAudioFormatError,
+    UnsupportedSampleRateError,
 )
 
 
@@ -54,6 +57,12 @@ def from_inference_error(exc: InferenceError | ConfigError, *, long_audio_hint: 
     """The HTTP error for a runtime error; audio problems are the client's, anything else is ours."""
     if isinstance(exc, AudioTooLongError):
         return ApiError(413, "audio_too_long", f"{exc}; {long_audio_hint}")
+    if isinstance(exc, AudioTooLargeError):
+        return ApiError(413, "audio_too_large", f"{exc}; {long_audio_hint}")
+    if isinstance(exc, UnsupportedSampleRateError):
+        return ApiError(422, "unsupported_sample_rate", str(exc))
+    if isinstance(exc, TooManyChannelsError):
+        return ApiError(422, "too_many_channels", str(exc))
     if isinstance(exc, UnsupportedAudioFormatError):
         return ApiError(415, "unsupported_audio_format", str(exc))
     if isinstance(exc, EmptyAudioError):

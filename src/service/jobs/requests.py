@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from contract.settings import JobLimits
 from inference.config import InferenceParameters
 from service.http import errors
+from service.http.json_body import parse_json_body
 from service.http.parameters import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
-from service.jobs.store import JobStatus, JobStore, is_job_id, new_job_id, now
+from service.jobs.store import UPLOAD_TOKEN_FIELD, JobStatus, JobStore, is_job_id, new_job_id, now
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,10 +42,7 @@ def parse_job_request(
 ) -> JobRequest:
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         raise errors.unsupported_media_type("POST /jobs takes a JSON object: send Content-Type: application/json")
-    try:
-        document = json.loads(body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise errors.bad_request("the body is not valid JSON") from None
+    document = parse_json_body(body)
     if not isinstance(document, dict):
         raise errors.bad_request(f"the body must be a JSON object with {', '.join(FIELDS)}")
     unknown = sorted(set(document) - set(FIELDS))
@@ -90,6 +89,9 @@ def create_job(
     """Write `awaiting_upload`, then presign the upload whose key and limits the server fixes."""
     job_id = new_job_id()
     created = now()
+    token = secrets.token_urlsafe(24)
+    expires = datetime.now(UTC) + timedelta(seconds=limits.upload_url_expiry_s)
+    expires_at = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
     status = JobStatus(
         job_id=job_id,
         status="awaiting_upload",
@@ -100,27 +102,29 @@ def create_job(
         content_type=request.content_type,
         size_bytes=request.size_bytes,
         parameters=request.parameters,
+        upload_token=token,
+        upload_expires_at=expires_at,
     )
     store.create(status)
     settings = store.settings
     upload = s3.generate_presigned_post(
         Bucket=settings.input_bucket,
         Key=status.upload_key,
-        Fields={"Content-Type": request.content_type},
+        Fields={"Content-Type": request.content_type, UPLOAD_TOKEN_FIELD: token},
         Conditions=[
             {"Content-Type": request.content_type},
+            {UPLOAD_TOKEN_FIELD: token},
             ["content-length-range", 1, request.size_bytes or limits.max_upload_bytes],
         ],
         ExpiresIn=limits.upload_url_expiry_s,
     )
-    expires = datetime.now(UTC) + timedelta(seconds=limits.upload_url_expiry_s)
     return {
         "job_id": job_id,
         "status": status.status,
         "upload": {
             "url": upload["url"],
             "fields": upload["fields"],
-            "expires_at": expires.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "expires_at": expires_at,
         },
         "status_url": status_url.format(job_id=job_id),
     }
@@ -133,8 +137,11 @@ def describe_job(job_id: str, *, store: JobStore, download_url: Any) -> dict[str
         raise errors.not_found(f"no job {job_id!r}: job ids are what POST /jobs returned")
     status, _ = found
     state = status.status
-    if state == "awaiting_upload" and store.upload_arrived(status):
-        state = "queued"  # the upload is in; the worker has not picked it up yet
+    if state == "awaiting_upload":
+        if store.upload_arrived(status):
+            state = "queued"  # the upload is in; the worker has not picked it up yet
+        elif status.upload_expires_at and datetime.now(UTC) > datetime.fromisoformat(status.upload_expires_at):
+            state = "expired"  # the form no longer works: this job will never run
     view: dict[str, Any] = {
         "job_id": job_id,
         "status": state,
@@ -154,10 +161,28 @@ def describe_job(job_id: str, *, store: JobStore, download_url: Any) -> dict[str
     return view
 
 
-def status_url_template(headers: Mapping[str, str], request_context: Mapping[str, Any], path: str) -> str:
-    """The absolute URL of GET /jobs/{job_id} as this request reached the API (stage prefix included)."""
-    host = headers.get("host", "")
-    scheme = headers.get("x-forwarded-proto", "https" if "execute-api" in host else "http")
+def status_url_template(request_context: Mapping[str, Any], path: str) -> str:
+    """The absolute URL of GET /jobs/{job_id} as this request reached the API (stage prefix included).
+
+    Built from what API Gateway itself puts in the request context (its domain name and the path
+    with the stage or base path), never from Host or X-Forwarded-Proto, which a client sets at will.
+    API Gateway serves HTTPS only; plain HTTP is for a loopback address (`make serve`). Without a
+    usable domain name the URL is relative to the API.
+    """
     full_path = str(request_context.get("path") or path)
     prefix = full_path[: -len(path)] if full_path.endswith(path) else ""
-    return f"{scheme}://{host}{prefix}/jobs/{{job_id}}" if host else f"{prefix}/jobs/{{job_id}}"
+    if not _SAFE_PATH.match(prefix):
+        prefix = ""
+    domain = str(request_context.get("domainName") or "")
+    if not _DOMAIN.match(domain):
+        return f"{prefix}/jobs/{{job_id}}"
+    host = domain.rsplit(":", 1)[0] if not domain.startswith("[") else domain.split("]", 1)[0] + "]"
+    scheme = "http" if host in _LOOPBACK else "https"
+    return f"{scheme}://{domain}{prefix}/jobs/{{job_id}}"
+
+
+_DOMAIN = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[::1\])(?::[0-9]{1,5})?$"
+)
+_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+_SAFE_PATH = re.compile(r"^(?:/[A-Za-z0-9._~-]+)*$")

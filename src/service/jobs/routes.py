@@ -30,7 +30,7 @@ def add_job_routes(app: APIGatewayRestResolver, service: Service, *, logger: Log
             defaults=service.config.inference,
             limits=limits,
         )
-        template = status_url_template(headers, event.raw_event.get("requestContext") or {}, event.path)
+        template = status_url_template(event.raw_event.get("requestContext") or {}, event.path)
         created = create_job(request, limits=limits, store=service.jobs, s3=service.storage.s3, status_url=template)
         metrics.add_metric(name=metric_names.JOBS_CREATED, unit=MetricUnit.Count, value=1)
         logger.info("job created", extra={"job_id": created["job_id"]})

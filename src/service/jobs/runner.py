@@ -9,10 +9,12 @@ moves to the dead-letter queue. The input is never deleted.
 
 from __future__ import annotations
 
+import hmac
 import json
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +23,11 @@ from aws_lambda_powertools import Logger
 from inference.errors import AudioError
 from inference.transcriber import Transcriber
 from service.http.errors import from_inference_error
-from service.jobs.store import FINAL, JobStatus, JobStore
+from service.jobs.store import FINAL, UPLOAD_TOKEN_FIELD, JobStatus, JobStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +55,13 @@ def run_job(
     if upload_key != status.upload_key:
         logger.warning("upload under a key the job did not issue; ignored", extra={"job_id": job_id})
         return JobOutcome(job_id=job_id, status=status.status)
-    rejected = _against_the_upload_policy(status, s3=s3, store=store)
+    head = s3.head_object(Bucket=store.settings.input_bucket, Key=status.upload_key)
+    foreign = _not_from_the_jobs_form(status, head)
+    if foreign:  # S3 refuses such uploads (the form's signed fields); the worker refuses them everywhere
+        store.advance(job_id, "awaiting_upload", refused_upload_etag=head.get("ETag"))
+        logger.warning("upload refused: not made with the job's form", extra={"job_id": job_id, "reason": foreign})
+        return JobOutcome(job_id=job_id, status=status.status)
+    rejected = _against_the_upload_policy(status, head, store=store)
     if rejected:  # S3 enforces the presigned policy; checked again here for stores that do not (moto)
         store.advance(job_id, "failed", attempts=receive_count, error={"code": "upload_rejected", "message": rejected})
         logger.info("job failed: upload outside its policy", extra={"job_id": job_id})
@@ -77,9 +86,20 @@ def run_job(
         raise
 
 
-def _against_the_upload_policy(status: JobStatus, *, s3: S3Client, store: JobStore) -> str | None:
+def _not_from_the_jobs_form(status: JobStatus, head: HeadObjectOutputTypeDef) -> str | None:
+    """Why the object at the job's key cannot be this job's upload (another job's form, or after its
+    form expired), or None. Such an upload never advances the job: its own may still come."""
+    token = head.get("Metadata", {}).get(UPLOAD_TOKEN_FIELD.removeprefix("x-amz-meta-"), "")
+    if not status.upload_token or not hmac.compare_digest(token.encode(), status.upload_token.encode()):
+        return "the upload does not carry this job's token (another job's form, or none)"
+    uploaded = head.get("LastModified")
+    if status.upload_expires_at and uploaded and uploaded > datetime.fromisoformat(status.upload_expires_at):
+        return f"the upload came at {uploaded.isoformat()}, after the form expired at {status.upload_expires_at}"
+    return None
+
+
+def _against_the_upload_policy(status: JobStatus, head: HeadObjectOutputTypeDef, *, store: JobStore) -> str | None:
     """Why the uploaded object breaks the job's presigned policy (size, content type), or None."""
-    head = s3.head_object(Bucket=store.settings.input_bucket, Key=status.upload_key)
     limit = status.size_bytes or store.settings.jobs.max_upload_bytes
     if head["ContentLength"] > limit:
         return f"the upload has {head['ContentLength']:,} bytes; the job allows {limit:,}"
@@ -108,6 +128,7 @@ def _transcribe(
             local,
             transcriber.config.inference.with_overrides(**parameters),
             max_duration_s=settings.jobs.max_duration_s,
+            max_decoded_samples=settings.jobs.max_decoded_samples,
             scratch_dir=scratch,
         )
         inference_seconds = time.perf_counter() - started

@@ -3,7 +3,8 @@
 A job is a status document in the output bucket (`<output prefix>jobs/<id>/status.json`), an upload
 the client sends straight to the input bucket (`<input prefix>jobs/<id>/<name>`, through a presigned
 POST) and, when done, result JSON and MIDI beside the status. Status moves forward only:
-awaiting_upload -> queued -> running -> succeeded | failed. Every write is a compare-and-swap on the
+awaiting_upload -> queued -> running -> succeeded | failed (or expired, when no upload came while its form
+was valid). Every write is a compare-and-swap on the
 document's ETag (S3 conditional writes), and a write that would move a job backwards, or past a final
 state, is dropped: a slow or repeated worker can never overwrite a newer status with an older one.
 """
@@ -26,10 +27,14 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 STATES = ("awaiting_upload", "queued", "running", "succeeded", "failed")
+"""What the status document holds; GET /jobs/{id} also reads `queued` (the upload is in, the worker
+has not started) and `expired` (the form expired with no upload the worker would run)."""
 FINAL = ("succeeded", "failed")
 _RANK = {"awaiting_upload": 0, "queued": 1, "running": 2, "succeeded": 3, "failed": 3}
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _CAS_ATTEMPTS = 8
+UPLOAD_TOKEN_FIELD = "x-amz-meta-job-token"
+"""The upload form's signed field (the object's metadata `job-token`) that binds an upload to its job."""
 
 
 def new_job_id() -> str:
@@ -56,6 +61,15 @@ class JobStatus:
     size_bytes: int | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     """The client's parameter values (validated when the job was created)."""
+    upload_token: str = ""
+    """A secret among the upload form's signed fields (x-amz-meta-job-token): the worker runs an upload
+    only when it carries this job's token, so another job's form cannot feed this job (stores that do
+    not enforce POST policies, such as moto, would otherwise let it)."""
+    upload_expires_at: str | None = None
+    """When the upload form stops working; a job with no upload by then reads `expired`."""
+    refused_upload_etag: str | None = None
+    """The ETag of an upload the worker refused (no valid token, or too late): it does not make the
+    job `queued`, and the job's own upload may still come while its form is valid."""
     attempts: int = 0
     error: dict[str, str] | None = None
     result: dict[str, Any] | None = None
@@ -161,10 +175,15 @@ class JobStore:
         raise StaleStatusError(f"job {job_id}: the status kept changing under {_CAS_ATTEMPTS} attempts to set {to}")
 
     def upload_arrived(self, status: JobStatus) -> bool:
-        """Whether the job's upload is in the input bucket (the job is then queued for the worker)."""
-        return self._exists(self.settings.input_bucket, status.upload_key)
+        """Whether an upload the worker has not refused is at the job's key (the job is then queued)."""
+        etag = self._etag(self.settings.input_bucket, status.upload_key)
+        return etag is not None and etag != status.refused_upload_etag
 
     def _exists(self, bucket: str, key: str) -> bool:
-        """Whether `key` exists, asked as a listing of that exact prefix (what a prefix-scoped grant allows)."""
+        return self._etag(bucket, key) is not None
+
+    def _etag(self, bucket: str, key: str) -> str | None:
+        """The ETag of `key` if it exists, asked as a listing of that exact prefix (what a prefix-scoped
+        grant allows)."""
         listed = self._s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
-        return any(item.get("Key") == key for item in listed)
+        return next((str(item.get("ETag")) for item in listed if item.get("Key") == key), None)

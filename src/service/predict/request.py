@@ -9,6 +9,8 @@ python-multipart. Everything a client can get wrong is refused here with its
 
 from __future__ import annotations
 
+import logging
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,12 @@ from service.http import errors
 from service.http.parameters import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
 
 MIDI_TYPES = ("audio/midi", "audio/x-midi")
+
+# python-multipart logs what it skips ("Expected boundary character ...") as plain text through the
+# last-resort handler; a malformed body is refused with its 400 and logged as such by the resolver.
+_MULTIPART_LOG = logging.getLogger("python_multipart")
+_MULTIPART_LOG.addHandler(logging.NullHandler())
+_MULTIPART_LOG.propagate = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +67,11 @@ def parse_predict_request(
         boundary = options.get("boundary", "")
         if not boundary:
             raise errors.bad_request("the multipart/form-data content type has no boundary")
+        if not _BOUNDARY.match(boundary):
+            raise errors.bad_request(
+                f"the multipart boundary {_preview(boundary)} is invalid: allowed 1-70 characters of letters, "
+                "digits and '()+_,-./:=? (RFC 2046), not ending with a space"
+            )
         form = _parse_multipart(body, raw_type, boundary)
         supplied = {name: [*query.get(name, []), *form.fields.get(name, [])] for name in {*query, *form.fields}}
         parameters = client_parameters(defaults, supplied)
@@ -80,6 +93,15 @@ def parse_predict_request(
             wants_midi=wants_midi,
         )
     raise errors.unsupported_media_type(f"{media_type} is not accepted: {_FORMS_HINT}")
+
+
+_BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
+"""RFC 2046's bchars, 1-70 of them; python-multipart's parser refuses more than 256 in its constructor."""
+
+
+def _preview(value: str, limit: int = 40) -> str:
+    """A client's value, quoted and cut short: an error message never echoes kilobytes back."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 _FORMS_HINT = (
@@ -118,17 +140,17 @@ def _parse_multipart(body: bytes, content_type: str, boundary: str) -> _Form:
         files.append((name, handle.read(), _part_type(file), raw_name))
         file.close()
 
-    parser = FormParser(
-        "multipart/form-data",
-        on_field,
-        on_file,
-        boundary=boundary.encode("latin-1", "replace"),
-        config={"MAX_MEMORY_FILE_SIZE": len(body) + 1, "UPLOAD_KEEP_FILENAME": False},
-    )
-    try:
+    try:  # the constructor checks the boundary too: it belongs inside
+        parser = FormParser(
+            "multipart/form-data",
+            on_field,
+            on_file,
+            boundary=boundary.encode("latin-1", "replace"),
+            config={"MAX_MEMORY_FILE_SIZE": len(body) + 1, "UPLOAD_KEEP_FILENAME": False},
+        )
         parser.write(body)
         parser.finalize()
-    except FormParserError as exc:
+    except (FormParserError, ValueError) as exc:
         raise errors.bad_request(f"the multipart body is malformed ({exc})") from None
     if not _ends_with_closing_boundary(body, boundary):
         raise errors.bad_request("the multipart body is malformed (it ends before its closing boundary)")
@@ -169,19 +191,17 @@ def _media_type(header: str) -> tuple[str, dict[str, str]]:
 
 
 def _wants_midi(accept: str) -> bool:
-    """True when the client prefers MIDI over JSON (q-values honoured, first listed wins a tie)."""
-    ranked: list[tuple[float, int, str]] = []
-    for position, item in enumerate(accept.split(",")):
-        media_type, options = _media_type(item)
-        try:
-            quality = float(options.get("q", "1"))
-        except ValueError:
-            quality = 0.0
-        if media_type and quality > 0:
-            ranked.append((-quality, position, media_type))
-    for _, _, media_type in sorted(ranked):
-        if media_type in MIDI_TYPES:
-            return True
-        if media_type in ("application/json", "application/*", "*/*"):
-            return False
-    return False
+    """True when the Accept header's first type is MIDI (and not refused with q=0).
+
+    API Gateway turns a base64 body back into bytes only when the first type the client lists is a
+    binary media type; answering MIDI to a client that listed JSON first, whatever its q-values,
+    would send it base64 text labelled audio/midi. So the first type decides, as the gateway does.
+    """
+    first = accept.split(",", 1)[0]
+    media_type, options = _media_type(first)
+    if media_type not in MIDI_TYPES:
+        return False
+    try:
+        return float(options.get("q", "1")) > 0
+    except ValueError:
+        return False

@@ -1,0 +1,111 @@
+"""Whether an Ogg or MP3 upload was cut off, from what its container promises.
+
+libsndfile decodes the first half of an Ogg or MP3 file without a word (and mpg123 even pads an
+MP3 to the length its Xing header states), so an interrupted upload would be transcribed as if it
+were whole. The containers say how they end, and that is what is checked:
+
+- Ogg: the last page of a stream carries the end-of-stream flag, and a page is as long as its
+  segment table says. A file whose last page lacks the flag, or stops inside it, was cut.
+- MP3 with a Xing/Info header (LAME and most encoders write one): the header states the number
+  of frames; fewer complete frames than that means the file was cut. An MP3 without such a
+  header states no length, so its truncation cannot be told from a shorter recording.
+
+WAV's RIFF size is checked where the header is read (`inference.audio`); libsndfile itself refuses
+a FLAC file cut short (its decoder loses sync).
+"""
+
+from __future__ import annotations
+
+_OGG_CAPTURE = b"OggS"
+_OGG_HEADER = 27
+_OGG_EOS = 0x04
+OGG_MAX_PAGE = _OGG_HEADER + 255 + 255 * 255
+"""The longest an Ogg page can be: what `ogg_truncation` needs of the file's end."""
+
+# MPEG audio frame header tables (ISO 11172-3, 13818-3): Layer III bitrates in kbit/s.
+_BITRATES_V1 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+_BITRATES_V2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
+_SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def ogg_truncation(tail: bytes) -> str | None:
+    """Why an Ogg file ending in `tail` (at least its last OGG_MAX_PAGE bytes) is cut off, or None."""
+    start = tail.rfind(_OGG_CAPTURE)
+    if start < 0 or len(tail) - start < _OGG_HEADER:
+        return "the Ogg data is truncated: it ends inside a page header"
+    header = tail[start : start + _OGG_HEADER]
+    segments = header[26]
+    table = tail[start + _OGG_HEADER : start + _OGG_HEADER + segments]
+    page_end = start + _OGG_HEADER + segments + sum(table)
+    if len(table) < segments or page_end > len(tail):
+        return "the Ogg data is truncated: its last page is incomplete"
+    if not header[5] & _OGG_EOS:
+        return "the Ogg data is truncated: its last page does not end the stream"
+    return None
+
+
+def mp3_truncation(data: bytes | memoryview) -> str | None:
+    """Why an MP3 whose Xing/Info header states its frame count has fewer frames, or None (also None
+    when there is no such header: nothing states the length)."""
+    view = memoryview(data)
+    first = _first_frame(view)
+    if first is None:
+        return None
+    declared = _xing_frames(view, first)
+    if declared is None:
+        return None
+    present = _complete_frames(view, first) - 1  # the Xing/Info frame itself carries no audio
+    if present < declared:
+        return f"the MP3 data is truncated: its header declares {declared:,} frames, {present:,} are there"
+    return None
+
+
+def _first_frame(view: memoryview) -> int | None:
+    offset = 0
+    if bytes(view[:3]) == b"ID3" and len(view) >= 10:  # ID3v2: a syncsafe size after the 10-byte header
+        size = (view[6] << 21) | (view[7] << 14) | (view[8] << 7) | view[9]
+        offset = 10 + size + (10 if view[5] & 0x10 else 0)
+    return offset if _frame_length(view, offset) else None
+
+
+def _frame_length(view: memoryview, offset: int) -> int:
+    """The length of the Layer III frame at `offset`, or 0 where there is no valid header."""
+    if offset + 4 > len(view) or view[offset] != 0xFF or view[offset + 1] & 0xE0 != 0xE0:
+        return 0
+    version = (view[offset + 1] >> 3) & 0x03  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+    layer = (view[offset + 1] >> 1) & 0x03  # 1: Layer III
+    bitrate_index = view[offset + 2] >> 4
+    rate_index = (view[offset + 2] >> 2) & 0x03
+    if version == 1 or layer != 1 or bitrate_index in (0, 15) or rate_index == 3:
+        return 0
+    padding = (view[offset + 2] >> 1) & 0x01
+    bitrate = (_BITRATES_V1 if version == 3 else _BITRATES_V2)[bitrate_index] * 1000
+    rate = _SAMPLE_RATES[version][rate_index]
+    per_frame = 144 if version == 3 else 72
+    return per_frame * bitrate // rate + padding
+
+
+def _xing_frames(view: memoryview, first: int) -> int | None:
+    """The frame count the first frame's Xing/Info header states, if it has one with that field."""
+    version = (view[first + 1] >> 3) & 0x03
+    mono = (view[first + 3] >> 6) == 3
+    side_info = (17 if mono else 32) if version == 3 else (9 if mono else 17)
+    at = first + 4 + side_info
+    tag = bytes(view[at : at + 4])
+    if tag not in (b"Xing", b"Info") or at + 12 > len(view):
+        return None
+    flags = int.from_bytes(view[at + 4 : at + 8], "big")
+    if not flags & 0x01:
+        return None
+    return int.from_bytes(view[at + 8 : at + 12], "big")
+
+
+def _complete_frames(view: memoryview, offset: int) -> int:
+    """Frames from `offset` on whose whole length is there, until the data or the frame sync ends."""
+    count = 0
+    while True:
+        length = _frame_length(view, offset)
+        if not length or offset + length > len(view):
+            return count
+        count += 1
+        offset += length
