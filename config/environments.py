@@ -117,6 +117,11 @@ class ApiSettings:
     quota_limit: int = 10_000
     """Requests per quota_period for the usage plan (API key only)."""
     quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    stage_throttle_rate_limit: float = 50.0
+    """Steady-state requests per second the stage serves in all, keyed or not (/health included); at
+    least throttle_rate_limit. API Gateway answers 429 throttled beyond it."""
+    stage_throttle_burst_limit: int = 100
+    """Requests the stage absorbs at once above its rate; at least throttle_burst_limit."""
     manage_account_logging_role: bool = True
     """Set the region's API Gateway CloudWatch Logs role, which access logging needs. It is
     one setting per AWS account and region: where two environments share an account,
@@ -162,6 +167,14 @@ class ApiSettings:
         int_in("api.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
         int_in("api.quota_limit", self.quota_limit, 1, 100_000_000)
         one_of("api.quota_period", self.quota_period, QUOTA_PERIODS)
+        require(
+            isinstance(self.stage_throttle_rate_limit, (int, float))
+            and self.throttle_rate_limit <= self.stage_throttle_rate_limit <= 10_000,
+            "api.stage_throttle_rate_limit",
+            self.stage_throttle_rate_limit,
+            f"a number from api.throttle_rate_limit ({self.throttle_rate_limit:g}) to 10000",
+        )
+        int_in("api.stage_throttle_burst_limit", self.stage_throttle_burst_limit, self.throttle_burst_limit, 5000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -452,6 +465,15 @@ class EnvironmentConfig:
             self.log_retention_days,
             f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}",
         )
+        if self.waf.enabled:
+            usage_plan_per_5_min = int(math.ceil(self.api.throttle_rate_limit * 300))
+            require(
+                self.waf.rate_limit_per_5_min >= usage_plan_per_5_min,
+                "waf.rate_limit_per_5_min",
+                self.waf.rate_limit_per_5_min,
+                f"at least {usage_plan_per_5_min}, what api.throttle_rate_limit={self.api.throttle_rate_limit:g} "
+                "requests per second allows in 5 minutes (WAF's per-IP limit must not cut in below the usage plan's)",
+            )
         for key, value in self.tags:
             require(
                 bool(key) and len(key) <= 128 and len(value) <= 256,
@@ -504,7 +526,7 @@ PROD = EnvironmentConfig(
     ),
     storage=StorageSettings(input_expiry_days=7, output_noncurrent_expiry_days=30),
     registry=RegistrySettings(tag_mutability="IMMUTABLE", keep_tagged_images=20),
-    waf=WafSettings(enabled=True, rate_limit_per_5_min=1000),
+    waf=WafSettings(enabled=True, rate_limit_per_5_min=6000),
     state=S3StateBackend(
         bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/", region="us-east-1"
     ),

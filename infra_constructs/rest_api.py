@@ -110,6 +110,9 @@ class RestApiProps:
     quota_limit: int = 10_000
     """Usage plan requests per `quota_period` (with an API key)."""
     quota_period: str = "DAY"
+    stage_throttle_rate_limit: float = 50.0
+    """Steady-state requests per second the stage serves in all (every method, keyed or not)."""
+    stage_throttle_burst_limit: int = 100
     log_retention_days: int = 30
     """Access log retention."""
     manage_account_logging_role: bool = True
@@ -142,6 +145,8 @@ class Route:
     method: str
     path: str
     api_key_required: bool
+    integration: str = "AWS_PROXY"
+    """AWS_PROXY (a function) or MOCK (API Gateway answers itself)."""
 
 
 class LambdaTarget(Protocol):
@@ -273,6 +278,68 @@ class RestApi(Construct):
         self._refresh()
         return api_method
 
+    def add_mock_route(
+        self, method: str, path: str, *, body: str, api_key_required: bool | None = None
+    ) -> ApiGatewayMethod:
+        """Answer `method path` from API Gateway itself (a MOCK integration): 200 with the static JSON
+        `body` and the request id, no function invoked, so it costs no function concurrency."""
+        method = method.upper()
+        if method not in ROUTE_METHODS:
+            raise ValueError(f"route method {method!r} is invalid: allowed one of {ROUTE_METHODS}")
+        _check_path(path)
+        if any(r.method == method and r.path == path for r in self.routes):
+            raise ValueError(f"route {method} {path} already exists")
+        json.loads(body)  # a static answer must be JSON: fail at synth, not on the first request
+        key_required = self._props.api_key_required if api_key_required is None else api_key_required
+        resource_id, new_resources = self._resource(path)
+        route_id = f"{_slug(path)}-{method.lower()}"
+        api_method = ApiGatewayMethod(
+            self,
+            route_id,
+            rest_api_id=self.api.id,
+            resource_id=resource_id,
+            http_method=method,
+            authorization="NONE",
+            api_key_required=key_required,
+            request_validator_id=self._validator.id,
+        )
+        on_method = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": api_method.http_method}
+        integration = ApiGatewayIntegration(
+            self,
+            f"{route_id}-integration",
+            **on_method,
+            type="MOCK",
+            request_templates={"application/json": '{"statusCode": 200}'},
+        )
+        headers = ("X-Request-Id", "Access-Control-Allow-Origin")
+        response = ApiGatewayMethodResponse(
+            self,
+            f"{route_id}-200",
+            **on_method,
+            status_code="200",
+            response_parameters={f"method.response.header.{h}": True for h in headers},
+            response_models={"application/json": "Empty"},
+        )
+        integration_response = ApiGatewayIntegrationResponse(
+            self,
+            f"{route_id}-integration-200",
+            **on_method,
+            status_code=response.status_code,
+            response_parameters={
+                "method.response.header.X-Request-Id": "context.requestId",
+                "method.response.header.Access-Control-Allow-Origin": _quoted(self._props.cors_allowed_origins[0]),
+            },
+            response_templates={"application/json": body},
+            depends_on=[integration],
+        )
+        self.routes.append(Route(method=method, path=path, api_key_required=key_required, integration="MOCK"))
+        parts: list[TerraformResource] = [*new_resources, api_method, integration, response, integration_response]
+        if path not in self._preflights:
+            parts += self._preflight(path, resource_id)
+        self._parts += parts
+        self._refresh()
+        return api_method
+
     def url_for(self, path: str) -> str:
         """The invoke URL of `path` on the stage."""
         return f"{self.stage.invoke_url}{path}"
@@ -342,8 +409,9 @@ class RestApi(Construct):
         return [options, integration, response, integration_response]
 
     def _execution_logging(self) -> None:
-        """INFO execution logs and CloudWatch metrics for every method, into a log group made here (API
-        Gateway would otherwise create it without retention or encryption)."""
+        """INFO execution logs, CloudWatch metrics and the stage's throttle for every method (the usage
+        plan limits only keyed calls), logs into a log group made here (API Gateway would otherwise create
+        it without retention or encryption)."""
         props = self._props
         execution_logs = CloudwatchLogGroup(
             self,
@@ -359,7 +427,11 @@ class RestApi(Construct):
             stage_name=self.stage.stage_name,
             method_path="*/*",
             settings=ApiGatewayMethodSettingsSettings(
-                logging_level="INFO", metrics_enabled=True, data_trace_enabled=False
+                logging_level="INFO",
+                metrics_enabled=True,
+                data_trace_enabled=False,
+                throttling_rate_limit=props.stage_throttle_rate_limit,
+                throttling_burst_limit=props.stage_throttle_burst_limit,
             ),
             depends_on=[execution_logs],
         )

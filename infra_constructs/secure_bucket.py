@@ -220,6 +220,21 @@ class SecureBucket(Construct):
         grant_on_prefix(grantee, name, self.arn, prefix, perms.S3_OBJECT_READ + perms.S3_OBJECT_WRITE)
 
 
+def grant_on_keys(grantee: Grantable, name: str, bucket_arn: str, key_pattern: str, actions: tuple[str, ...]) -> None:
+    """Object actions on the keys matching `key_pattern` (IAM wildcards), nothing else."""
+    grantee.grant(name, actions, [f"{bucket_arn}/{key_pattern}"])
+
+
+def grant_list(grantee: Grantable, name: str, bucket_arn: str, prefix: str) -> None:
+    """ListBucket limited to `prefix`: a missing object then reads as 404 rather than 403."""
+    grantee.grant(
+        name,
+        perms.S3_BUCKET_LIST,
+        [bucket_arn],
+        [Condition(test="StringLike", variable="s3:prefix", values=(f"{prefix}*",))],
+    )
+
+
 def grant_on_prefix(
     grantee: Grantable, name: str, bucket_arn: str, prefix: str, object_actions: tuple[str, ...]
 ) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from cdktf import TerraformOutput
 from constructs import Construct
 
 from config.environments import EnvironmentConfig
+from inference import __version__ as inference_version
 from inference import env_names
 from inference.config import InferenceConfig
 from inference.pinned import pinned_artifact
@@ -17,7 +19,13 @@ from infra_constructs.container_function import ContainerFunction, ContainerFunc
 from infra_constructs.image_repository import repository_url
 from infra_constructs.job_queue import JobQueue, JobQueueProps
 from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
-from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
+from infra_constructs.secure_bucket import (
+    SecureBucket,
+    SecureBucketProps,
+    grant_list,
+    grant_on_keys,
+    grant_on_prefix,
+)
 from infra_constructs.web_acl import WebAcl, WebAclProps
 from service import contract
 from service.settings import ServiceSettings
@@ -45,6 +53,9 @@ class InferenceStack(EnvironmentStack):
         self.job_queue, self.worker = self._jobs()
         self.api = self._api()
         for route in contract.ROUTES:
+            if route == contract.HEALTH:  # answered by API Gateway: /health cannot drain the function
+                self.api.add_mock_route(route.method, route.path, body=self._health_answer(), api_key_required=False)
+                continue
             self.api.add_route(
                 route.method, route.path, self.predict_function, api_key_required=False if route.public else None
             )
@@ -112,16 +123,38 @@ class InferenceStack(EnvironmentStack):
         return function
 
     def _grant_api_storage(self, function: ContainerFunction) -> None:
-        """The API's prefixes: synchronous uploads and results; jobs' uploads (it presigns them and sees
-        them arrive) and status documents (it creates and reads them)."""
+        """What the API's code calls, no more: it writes synchronous uploads and results and links to
+        the results; it presigns jobs' uploads (a presigned POST acts as the role) and lists them to see
+        them arrive; it writes and reads jobs' status documents and links to their results, which only
+        the worker writes."""
         inputs, outputs = self.env.storage.input_prefix, self.env.storage.output_prefix
-        self.input_bucket.grant_read_write(function, "predict-uploads", f"{inputs}{contract.SYNC_KEYS}")
-        self.output_bucket.grant_read_write(function, "predict-results", f"{outputs}{contract.SYNC_KEYS}")
-        self.input_bucket.grant_read_write(function, "job-uploads", f"{inputs}{contract.JOB_KEYS}")
-        self.output_bucket.grant_read_write(function, "job-results", f"{outputs}{contract.JOB_KEYS}")
+        input_arn, output_arn = self.input_bucket.arn, self.output_bucket.arn
+        grant_on_keys(
+            function, "predict-uploads-objects", input_arn, f"{inputs}{contract.SYNC_KEYS}*", perms.S3_OBJECT_PUT
+        )
+        grant_on_keys(
+            function,
+            "predict-results-objects",
+            output_arn,
+            f"{outputs}{contract.SYNC_KEYS}*",
+            perms.S3_OBJECT_PUT + perms.S3_OBJECT_GET,
+        )
+        grant_on_keys(function, "job-uploads-objects", input_arn, f"{inputs}{contract.JOB_KEYS}*", perms.S3_OBJECT_PUT)
+        grant_list(function, "job-uploads-list", input_arn, f"{inputs}{contract.JOB_KEYS}")
+        grant_on_keys(
+            function, "job-results-objects", output_arn, f"{outputs}{contract.JOB_KEYS}*", perms.S3_OBJECT_GET
+        )
+        grant_list(function, "job-results-list", output_arn, f"{outputs}{contract.JOB_KEYS}")
+        grant_on_keys(
+            function,
+            "job-status-objects",
+            output_arn,
+            f"{outputs}{contract.JOB_KEYS}*/{contract.JOB_STATUS_DOCUMENT}",
+            perms.S3_OBJECT_PUT,
+        )
         self._grant_model(function)
         if self.key:
-            self.key.grant_use(function)
+            self.key.grant_use(function, via=("s3",), region=self.env.region)
 
     def _jobs(self) -> tuple[JobQueue, ContainerFunction]:
         """Uploads under the jobs prefix announce themselves to a queue; the worker consumes it and may
@@ -152,7 +185,7 @@ class InferenceStack(EnvironmentStack):
         self.output_bucket.grant_read_write(worker, "job-results", f"{env.storage.output_prefix}{contract.JOB_KEYS}")
         self._grant_model(worker)
         if self.key:
-            self.key.grant_use(worker)  # S3 objects under SSE-KMS, and the queue's messages
+            self.key.grant_use(worker, via=("s3", "sqs"), region=env.region)  # objects under SSE-KMS; messages
         worker.add_sqs_source("job-messages", queue.arn, batch_size=jobs.batch_size)
         return queue, worker
 
@@ -200,6 +233,23 @@ class InferenceStack(EnvironmentStack):
             )
         return f"s3://{store.bucket}/{store.prefix}{pinned.filename}"
 
+    def _health_answer(self) -> str:
+        """GET /health's body, the function's own answer as this stack deploys it: the pinned model the
+        image carries and the runtime's version (the image is built from this tree)."""
+        model = self.inference.model
+        pinned = pinned_artifact(model.name, model.version)
+        if pinned is None:
+            raise ConfigError(
+                "model.version", model.version, f"a pinned version of {model.name} (GET /health names its sha256)"
+            )
+        return json.dumps(
+            {
+                "status": "ok",
+                "model": {"name": model.name, "version": model.version, "sha256": pinned.sha256},
+                "service_version": inference_version,
+            }
+        )
+
     def _api(self) -> RestApi:
         env = self.env
         gateway_responses = tuple(
@@ -235,6 +285,8 @@ class InferenceStack(EnvironmentStack):
                     env,
                     name=f"{env.resource_prefix}-api",
                     stage_arn=self.api.stage.arn,
+                    predict_path=contract.PREDICT.path,
+                    predict_max_body_bytes=self.inference.audio.max_upload_bytes,
                     kms_key_arn=self.kms_key_arn,
                 ),
             )

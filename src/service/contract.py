@@ -46,6 +46,8 @@ def route_pattern(path: str) -> str:
 # each function exactly these; the service builds its keys from them.
 SYNC_KEYS = "predict/"
 JOB_KEYS = "jobs/"
+JOB_STATUS_DOCUMENT = "status.json"
+"""A job's status document, beside its results (the API function may write only these under JOB_KEYS)."""
 
 # Request bodies API Gateway hands the function base64-encoded (and responses it decodes back to
 # bytes when the client's Accept matches, as for audio/midi). Everything else arrives as text.

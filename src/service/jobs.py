@@ -96,7 +96,7 @@ class JobStore:
         return job_id if is_job_id(job_id) else None
 
     def status_key(self, job_id: str) -> str:
-        return f"{self.settings.output_prefix}{contract.JOB_KEYS}{job_id}/status.json"
+        return f"{self.settings.output_prefix}{contract.JOB_KEYS}{job_id}/{contract.JOB_STATUS_DOCUMENT}"
 
     def result_keys(self, job_id: str) -> tuple[str, str]:
         base = f"{self.settings.output_prefix}{contract.JOB_KEYS}{job_id}/result"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from config.environments import DEV, PROD, S3StateBackend
-from inference.config import load_config
+from config.environments import DEV, ENVIRONMENTS, PROD, S3StateBackend
+from inference.config import InferenceConfig, load_config
 from inference.pinned import BASIC_PITCH
 from service import contract
 from service.settings import ServiceSettings
@@ -185,28 +185,38 @@ def test_role_permissions_are_explicit_scoped_grants(stacks, env, function_id):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
+    """What the API's code calls and no more: it never reads uploads, never deletes, and under the jobs'
+    results writes only status documents (the worker writes the results)."""
     docs = grants_of(stacks[f"inference-{env}"], "inference-function")
     assert set(docs) == {
         "write-logs",
         "xray-write",
         "predict-uploads-objects",
-        "predict-uploads-list",
         "predict-results-objects",
-        "predict-results-list",
         "job-uploads-objects",
         "job-uploads-list",
         "job-results-objects",
         "job-results-list",
+        "job-status-objects",
         "encryption-key",
     }
-    assert docs["encryption-key"][0]["resources"] == [KEY_ARN]
-    assert docs["predict-uploads-objects"][0]["resources"] == [f"{INPUT_ARN}/uploads/predict/*"]
-    assert docs["predict-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/predict/*"]
-    # it presigns the jobs' uploads (PutObject under their prefix only) and sees them arrive
-    assert docs["job-uploads-objects"][0]["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
-    assert "s3:PutObject" in docs["job-uploads-objects"][0]["actions"]
+    (key,) = docs["encryption-key"]
+    assert key["resources"] == [KEY_ARN]
+    assert key["condition"] == [
+        {"test": "StringEquals", "variable": "kms:ViaService", "values": ["s3.us-east-1.amazonaws.com"]}
+    ]
+    grants = {
+        name: (d[0]["resources"], sorted(d[0]["actions"])) for name, d in docs.items() if name.endswith("-objects")
+    }
+    assert grants == {
+        "predict-uploads-objects": ([f"{INPUT_ARN}/uploads/predict/*"], ["s3:PutObject"]),
+        "predict-results-objects": ([f"{OUTPUT_ARN}/results/predict/*"], ["s3:GetObject", "s3:PutObject"]),
+        "job-uploads-objects": ([f"{INPUT_ARN}/uploads/jobs/*"], ["s3:PutObject"]),
+        "job-results-objects": ([f"{OUTPUT_ARN}/results/jobs/*"], ["s3:GetObject"]),
+        "job-status-objects": ([f"{OUTPUT_ARN}/results/jobs/*/status.json"], ["s3:PutObject"]),
+    }
     assert docs["job-uploads-list"][0]["condition"][0]["values"] == ["uploads/jobs/*"]
-    assert docs["job-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/jobs/*"]
+    assert docs["job-results-list"][0]["condition"][0]["values"] == ["results/jobs/*"]
     assert "sqs:" not in json.dumps(docs)
 
 
@@ -224,6 +234,10 @@ def test_the_worker_reads_only_job_uploads_and_writes_only_job_results(stacks, e
         "encryption-key",
     }
     assert docs["encryption-key"][0]["resources"] == [KEY_ARN]
+    assert docs["encryption-key"][0]["condition"][0]["values"] == [
+        "s3.us-east-1.amazonaws.com",
+        "sqs.us-east-1.amazonaws.com",
+    ]
     uploads = docs["job-uploads-objects"][0]
     assert uploads["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
     assert set(uploads["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}, "read only: never the API's uploads"
@@ -262,7 +276,10 @@ def test_only_the_input_bucket_may_send_and_only_job_uploads_are_announced(stack
     (statement,) = policy_statements(stack, "job-queue/bucket-notifications-policy")
     assert statement["actions"] == ["sqs:SendMessage"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["s3.amazonaws.com"]}]
-    assert statement["condition"] == [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": [INPUT_ARN]}]
+    source_arn, source_account = statement["condition"]
+    assert source_arn == {"test": "ArnEquals", "variable": "aws:SourceArn", "values": [INPUT_ARN]}
+    assert (source_account["test"], source_account["variable"]) == ("StringEquals", "aws:SourceAccount")
+    assert source_account["values"][0].startswith("${data.aws_caller_identity.job-queue_account_")
     notification = one_resource(stack, "aws_s3_bucket_notification")
     assert notification["bucket"] == "${aws_s3_bucket.input-bucket_5DD4D8B1.id}"
     (queue,) = notification["queue"]
@@ -298,7 +315,6 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
     from cdktf import Testing
 
     from config.environments import ModelStoreSettings
-    from inference.config import InferenceConfig
     from stacks import InferenceStack
 
     env = dataclasses.replace(DEV, model_store=ModelStoreSettings(bucket="team-models", prefix="bp/0.4.0/"))
@@ -321,7 +337,7 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
 
 # --- API -------------------------------------------------------------------
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
+def test_every_route_but_health_is_a_lambda_proxy_with_binary_media_types(stacks, env):
     stack = stacks[f"inference-{env}"]
     api = one_resource(stack, "aws_api_gateway_rest_api")
     assert api["binary_media_types"] == list(contract.BINARY_MEDIA_TYPES)
@@ -331,7 +347,7 @@ def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
         "jobs",
         "{job_id}",
     }
-    for route in contract.ROUTES:
+    for route in (r for r in contract.ROUTES if r != contract.HEALTH):
         slug = "-".join(f"by-{p[1:-1]}" if p.startswith("{") else p for p in route.path.strip("/").split("/"))
         slug = f"{slug}-{route.method.lower()}"
         integration = one_resource(stack, "aws_api_gateway_integration", f"{slug}-integration")
@@ -341,6 +357,45 @@ def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
         assert permission["principal"] == "apigateway.amazonaws.com"
         assert permission["source_arn"].endswith(f"/*/{route.method}{route.path.replace('{job_id}', '*')}")
     assert stack["output"]["predict_url"]["value"].endswith(".invoke_url}/predict")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_health_is_answered_by_api_gateway_without_the_function(stacks, env):
+    """GET /health needs no key, so it must not reach the function: a MOCK integration answers it with
+    the function's own answer (the pinned model, the runtime's version) and the request id."""
+    from inference import __version__
+    from inference.pinned import pinned_artifact
+
+    stack = stacks[f"inference-{env}"]
+    integration = one_resource(stack, "aws_api_gateway_integration", "health-get-integration")
+    assert integration["type"] == "MOCK" and "uri" not in integration
+    assert not [p for p in resources_of(stack, "aws_lambda_permission").values() if "health" in p["source_arn"]]
+    assert one_resource(stack, "aws_api_gateway_method", "health-get")["api_key_required"] is False
+    answer = one_resource(stack, "aws_api_gateway_integration_response", "health-get-integration-200")
+    model = load_config(environ={}).model
+    pinned = pinned_artifact(model.name, model.version)
+    assert pinned is not None
+    assert json.loads(answer["response_templates"]["application/json"]) == {
+        "status": "ok",
+        "model": {
+            "name": model.name,
+            "version": model.version,
+            "sha256": pinned.sha256,
+        },
+        "service_version": __version__,
+    }
+    assert answer["response_parameters"]["method.response.header.X-Request-Id"] == "context.requestId"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_stage_is_throttled_for_every_method(stacks, env):
+    """The usage plan limits only keyed calls; the stage's own limit covers everything, /health included."""
+    settings = ENVIRONMENTS[env].api
+    method_settings = one_resource(stacks[f"inference-{env}"], "aws_api_gateway_method_settings")
+    assert method_settings["method_path"] == "*/*"
+    assert method_settings["settings"]["throttling_rate_limit"] == settings.stage_throttle_rate_limit
+    assert method_settings["settings"]["throttling_burst_limit"] == settings.stage_throttle_burst_limit
+    assert settings.stage_throttle_rate_limit >= settings.throttle_rate_limit
 
 
 @pytest.mark.parametrize("env, key_required", [("dev", False), ("prod", True)])
@@ -413,7 +468,6 @@ def test_deployment_trigger_changes_with_the_api_definition():
 
     from cdktf import Testing
 
-    from inference.config import InferenceConfig
     from stacks import InferenceStack
 
     def trigger(env):
