@@ -223,7 +223,7 @@ def test_role_policies_are_the_scoped_grants(deployment, env, function):
         "encryption-key",
     }
     expected |= (
-        {"predict-uploads-objects", "predict-uploads-list", "predict-results-objects", "predict-results-list"}
+        {"predict-uploads-objects", "predict-results-objects", "job-status-objects"}
         if function == "predict"
         else {"job-messages-consume"}
     )
