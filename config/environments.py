@@ -100,6 +100,33 @@ class FunctionSettings:
         one_of("function.log_level", self.log_level, LOG_LEVELS)
 
 
+_CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiConsumer:
+    """One consumer of the API: its own API key and its own usage plan (throttle and quota), so one
+    consumer's traffic never spends another's, a leaked key is revoked alone, and jobs belong to a key."""
+
+    name: str
+    """Names the key (<project>-<env>-api-<name>) and the plan; 2-32 lowercase letters, digits, '-'."""
+    throttle_rate_limit: float | None = None
+    """Steady-state requests per second of this consumer's plan; None: api.throttle_rate_limit."""
+    throttle_burst_limit: int | None = None
+    """None: api.throttle_burst_limit."""
+    quota_limit: int | None = None
+    """Requests per api.quota_period; None: api.quota_limit."""
+
+    def __post_init__(self) -> None:
+        matches("api.consumers.name", self.name, _CONSUMER, "2-32 lowercase letters, digits and '-'")
+        if self.throttle_rate_limit is not None:
+            number_in("api.consumers.throttle_rate_limit", self.throttle_rate_limit, 0.001, 10_000)
+        if self.throttle_burst_limit is not None:
+            int_in("api.consumers.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        if self.quota_limit is not None:
+            int_in("api.consumers.quota_limit", self.quota_limit, 1, 100_000_000)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ApiSettings:
     """The REST API in front of the function."""
@@ -110,9 +137,13 @@ class ApiSettings:
     server's page. '*' only where allow_wildcard_origin is true (dev)."""
     allow_wildcard_origin: bool = False
     api_key_required: bool = True
-    """Require an API key (x-api-key) on POST /predict; creates a key and a usage plan."""
+    """Require an API key (x-api-key) on every route but /health; creates a key and a usage plan per
+    consumer (`consumers`)."""
+    consumers: tuple[ApiConsumer, ...] = (ApiConsumer(name="default"),)
+    """Who holds keys: one key and one usage plan each (limits default to the api.throttle_* and
+    api.quota_* below)."""
     throttle_rate_limit: float = 10.0
-    """Steady-state requests per second for the usage plan (API key only)."""
+    """Steady-state requests per second of a consumer's usage plan (API key only)."""
     throttle_burst_limit: int = 20
     quota_limit: int = 10_000
     """Requests per quota_period for the usage plan (API key only)."""
@@ -174,7 +205,44 @@ class ApiSettings:
             self.stage_throttle_rate_limit,
             f"a number from api.throttle_rate_limit ({self.throttle_rate_limit:g}) to 10000",
         )
-        int_in("api.stage_throttle_burst_limit", self.stage_throttle_burst_limit, self.throttle_burst_limit, 5000)
+        require(
+            isinstance(self.consumers, tuple) and all(isinstance(c, ApiConsumer) for c in self.consumers),
+            "api.consumers",
+            self.consumers,
+            "a tuple of ApiConsumer",
+        )
+        names = [c.name for c in self.consumers]
+        require(len(set(names)) == len(names), "api.consumers", names, "distinct consumer names")
+        require(
+            not self.api_key_required or len(names) > 0,
+            "api.consumers",
+            names,
+            "at least one consumer where api_key_required is true (else no key could call the API)",
+        )
+        int_in("api.stage_throttle_burst_limit", self.stage_throttle_burst_limit, self.max_burst_limit, 5000)
+        require(
+            self.stage_throttle_rate_limit >= self.max_rate_limit,
+            "api.stage_throttle_rate_limit",
+            self.stage_throttle_rate_limit,
+            f"at least {self.max_rate_limit:g}, the largest consumer's rate",
+        )
+
+    def limits_of(self, consumer: ApiConsumer) -> tuple[float, int, int]:
+        """A consumer's (rate per second, burst, quota per period), defaults filled in."""
+        return (
+            self.throttle_rate_limit if consumer.throttle_rate_limit is None else consumer.throttle_rate_limit,
+            self.throttle_burst_limit if consumer.throttle_burst_limit is None else consumer.throttle_burst_limit,
+            self.quota_limit if consumer.quota_limit is None else consumer.quota_limit,
+        )
+
+    @property
+    def max_rate_limit(self) -> float:
+        """The largest usage plan rate (requests per second) any one key may reach."""
+        return max([self.throttle_rate_limit, *(self.limits_of(c)[0] for c in self.consumers)])
+
+    @property
+    def max_burst_limit(self) -> int:
+        return max([self.throttle_burst_limit, *(self.limits_of(c)[1] for c in self.consumers)])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -466,13 +534,13 @@ class EnvironmentConfig:
             f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}",
         )
         if self.waf.enabled:
-            usage_plan_per_5_min = int(math.ceil(self.api.throttle_rate_limit * 300))
+            usage_plan_per_5_min = int(math.ceil(self.api.max_rate_limit * 300))
             require(
                 self.waf.rate_limit_per_5_min >= usage_plan_per_5_min,
                 "waf.rate_limit_per_5_min",
                 self.waf.rate_limit_per_5_min,
-                f"at least {usage_plan_per_5_min}, what api.throttle_rate_limit={self.api.throttle_rate_limit:g} "
-                "requests per second allows in 5 minutes (WAF's per-IP limit must not cut in below the usage plan's)",
+                f"at least {usage_plan_per_5_min}, what the largest usage plan rate ({self.api.max_rate_limit:g} "
+                "requests per second) allows in 5 minutes (WAF's per-IP limit must not cut in below a usage plan's)",
             )
         for key, value in self.tags:
             require(
@@ -508,7 +576,12 @@ DEV = EnvironmentConfig(
     name="dev",
     log_retention_days=7,
     function=FunctionSettings(reserved_concurrency=2, log_level="DEBUG"),
-    api=ApiSettings(cors_allowed_origins=("*",), allow_wildcard_origin=True, api_key_required=False),
+    api=ApiSettings(
+        cors_allowed_origins=("*",),
+        allow_wildcard_origin=True,
+        api_key_required=True,  # a public URL: dev is keyed too (the local server stays keyless)
+        consumers=(ApiConsumer(name="developers"),),
+    ),
     storage=StorageSettings(input_expiry_days=3, output_noncurrent_expiry_days=7, force_destroy=True),
     registry=RegistrySettings(tag_mutability="MUTABLE", keep_tagged_images=5, force_delete=True),
 )
@@ -520,6 +593,10 @@ PROD = EnvironmentConfig(
     api=ApiSettings(
         cors_allowed_origins=("https://app.example.com",),
         api_key_required=True,
+        consumers=(
+            ApiConsumer(name="web-app"),
+            ApiConsumer(name="batch-partner", throttle_rate_limit=5.0, throttle_burst_limit=10, quota_limit=5000),
+        ),
         throttle_rate_limit=20.0,
         throttle_burst_limit=40,
         quota_limit=50_000,

@@ -92,6 +92,16 @@ class GatewayResponse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConsumerPlan:
+    """One API consumer: its key and its usage plan's limits."""
+
+    name: str
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    quota_limit: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class RestApiProps:
     api_name: str
     """Names the API and prefixes its key, usage plan, logging role and access log group."""
@@ -104,8 +114,11 @@ class RestApiProps:
     api_key_required: bool = True
     """Routes need x-api-key unless `add_route` says otherwise, and a key and usage plan
     are created; left out: required."""
+    consumer_plans: tuple[ConsumerPlan, ...] = ()
+    """With api_key_required: a key and a usage plan per consumer. Left out: one consumer, "default",
+    with the throttle and quota below."""
     throttle_rate_limit: float = 10.0
-    """Usage plan steady-state requests per second (with an API key)."""
+    """Usage plan steady-state requests per second (with an API key), where consumer_plans is left out."""
     throttle_burst_limit: int = 20
     quota_limit: int = 10_000
     """Usage plan requests per `quota_period` (with an API key)."""
@@ -224,7 +237,8 @@ class RestApi(Construct):
             depends_on=[self._account_logging_role()] if props.manage_account_logging_role else None,
         )
         self._execution_logging()
-        self.api_key = self._api_key_and_usage_plan() if props.api_key_required else None
+        self.api_keys = self._api_keys_and_usage_plans() if props.api_key_required else {}
+        """Each consumer's API key, by consumer name (none where no key is required)."""
         self._refresh()
 
     def add_route(
@@ -450,21 +464,37 @@ class RestApi(Construct):
         )
         return ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn, depends_on=[attachment])
 
-    def _api_key_and_usage_plan(self) -> ApiGatewayApiKey:
+    def _api_keys_and_usage_plans(self) -> dict[str, ApiGatewayApiKey]:
+        """A key and a usage plan per consumer: limits apply per key, and a key is revoked alone."""
         props = self._props
-        key = ApiGatewayApiKey(self, "api-key", name=f"{props.api_name}-key", enabled=True)
-        plan = ApiGatewayUsagePlan(
-            self,
-            "usage-plan",
-            name=f"{props.api_name}-plan",
-            api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.api.id, stage=self.stage.stage_name)],
-            throttle_settings=ApiGatewayUsagePlanThrottleSettings(
-                rate_limit=props.throttle_rate_limit, burst_limit=props.throttle_burst_limit
+        plans = props.consumer_plans or (
+            ConsumerPlan(
+                name="default",
+                throttle_rate_limit=props.throttle_rate_limit,
+                throttle_burst_limit=props.throttle_burst_limit,
+                quota_limit=props.quota_limit,
             ),
-            quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=props.quota_limit, period=props.quota_period),
         )
-        ApiGatewayUsagePlanKey(self, "usage-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id)
-        return key
+        keys: dict[str, ApiGatewayApiKey] = {}
+        for consumer in plans:
+            key = ApiGatewayApiKey(
+                self, f"api-key-{consumer.name}", name=f"{props.api_name}-{consumer.name}", enabled=True
+            )
+            plan = ApiGatewayUsagePlan(
+                self,
+                f"usage-plan-{consumer.name}",
+                name=f"{props.api_name}-{consumer.name}-plan",
+                api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.api.id, stage=self.stage.stage_name)],
+                throttle_settings=ApiGatewayUsagePlanThrottleSettings(
+                    rate_limit=consumer.throttle_rate_limit, burst_limit=consumer.throttle_burst_limit
+                ),
+                quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=consumer.quota_limit, period=props.quota_period),
+            )
+            ApiGatewayUsagePlanKey(
+                self, f"usage-plan-key-{consumer.name}", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id
+            )
+            keys[consumer.name] = key
+        return keys
 
     # --- what depends on the whole route table ---------------------------------
     def _cors_headers(self, path: str | None) -> dict[str, str]:

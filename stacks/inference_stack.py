@@ -18,7 +18,7 @@ from infra_constructs import perms
 from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
 from infra_constructs.image_repository import repository_url
 from infra_constructs.job_queue import JobQueue, JobQueueProps
-from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
+from infra_constructs.rest_api import ConsumerPlan, GatewayResponse, RestApi, RestApiProps
 from infra_constructs.secure_bucket import (
     SecureBucket,
     SecureBucketProps,
@@ -266,6 +266,16 @@ class InferenceStack(EnvironmentStack):
             title="Audio inference",
             kms_key_arn=self.kms_key_arn,
             binary_media_types=contract.BINARY_MEDIA_TYPES,
+            consumer_plans=tuple(
+                ConsumerPlan(
+                    name=consumer.name,
+                    throttle_rate_limit=rate,
+                    throttle_burst_limit=burst,
+                    quota_limit=quota,
+                )
+                for consumer in env.api.consumers
+                for rate, burst, quota in (env.api.limits_of(consumer),)
+            ),
             cors_allow_headers=contract.CORS_ALLOW_HEADERS,
             gateway_responses=gateway_responses,
         )
@@ -303,9 +313,20 @@ class InferenceStack(EnvironmentStack):
     def _outputs(self) -> None:
         api, function = self.api, self.predict_function
         TerraformOutput(self, "predict_url", value=api.url_for("/predict"), description="POST multipart audio here")
-        if api.api_key is not None:
-            TerraformOutput(self, "api_key_id", value=api.api_key.id)
-            TerraformOutput(self, "api_key_value", value=api.api_key.value, sensitive=True)
+        if api.api_keys:
+            TerraformOutput(
+                self,
+                "api_key_ids",
+                value={name: key.id for name, key in api.api_keys.items()},
+                description="Each consumer's API key id (what a job records as its owner)",
+            )
+            TerraformOutput(
+                self,
+                "api_key_values",
+                value={name: key.value for name, key in api.api_keys.items()},
+                sensitive=True,
+                description="Each consumer's API key: hand each consumer its own",
+            )
         TerraformOutput(self, "input_bucket_name", value=self.input_bucket.name)
         TerraformOutput(self, "output_bucket_name", value=self.output_bucket.name)
         TerraformOutput(self, "repository_url", value=self.repository_url)

@@ -130,14 +130,21 @@ def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> AP
             max_upload_bytes=service.settings.job_max_upload_bytes,
         )
         template = status_url_template(headers, event.raw_event.get("requestContext") or {}, event.path)
-        created = create_job(request, store=service.jobs, s3=service.storage.s3, status_url=template)
+        created = create_job(
+            request, store=service.jobs, s3=service.storage.s3, status_url=template, owner=_api_key_id(event.raw_event)
+        )
         metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
         logger.info("job created", extra={"job_id": created["job_id"]})
         return _json(201, created, {"X-Request-Id": request_id(), "Location": created["status_url"]})
 
     @app.get(contract.GET_JOB.path.replace("{job_id}", "<job_id>"))
     def get_job_route(job_id: str) -> Response[str]:
-        view = describe_job(job_id, store=service.jobs, download_url=service.storage.download_url)
+        view = describe_job(
+            job_id,
+            store=service.jobs,
+            download_url=service.storage.download_url,
+            caller=_api_key_id(app.current_event.raw_event),
+        )
         return _json(200, view, {"X-Request-Id": request_id()})
 
     @app.exception_handler(errors.ApiError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
@@ -197,3 +204,11 @@ def _body_bytes(body: str | None, is_base64: bool) -> bytes:
         return base64.b64decode(body, validate=True)
     except ValueError:
         raise errors.bad_request("the request body is not valid base64 although marked so") from None
+
+
+def _api_key_id(event: dict[str, Any]) -> str | None:
+    """The id of the API key API Gateway checked for this request (never the key itself); None when the
+    route asks for none."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    key_id = identity.get("apiKeyId")
+    return str(key_id) if key_id else None

@@ -60,6 +60,9 @@ class JobStatus:
     error: dict[str, str] | None = None
     result: dict[str, Any] | None = None
     """json_key, midi_key, notes_count, duration_s once succeeded."""
+    owner: str | None = None
+    """The API key id that created the job (API Gateway's requestContext.identity.apiKeyId); only that
+    key reads it. None where no key is asked for (the local server)."""
 
     def to_json(self) -> bytes:
         document = {k: v for k, v in self.__dict__.items() if v is not None}

@@ -398,23 +398,41 @@ def test_the_stage_is_throttled_for_every_method(stacks, env):
     assert settings.stage_throttle_rate_limit >= settings.throttle_rate_limit
 
 
-@pytest.mark.parametrize("env, key_required", [("dev", False), ("prod", True)])
-def test_api_key_and_usage_plan_per_environment(stacks, env, key_required):
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_route_but_health_needs_a_key_and_each_consumer_has_its_own_key_and_plan(stacks, env):
+    settings = ENVIRONMENTS[env].api
     stack = stacks[f"inference-{env}"]
-    post = one_resource(stack, "aws_api_gateway_method", "predict-post")
-    assert post["api_key_required"] is key_required
+    for route in ("predict-post", "jobs-post", "jobs-by-job_id-get"):
+        assert one_resource(stack, "aws_api_gateway_method", route)["api_key_required"] is True, route
     assert one_resource(stack, "aws_api_gateway_method", "health-get")["api_key_required"] is False
     for options in ("predict-options", "health-options"):
         assert one_resource(stack, "aws_api_gateway_method", options)["api_key_required"] is False, options
-    assert bool(resources_of(stack, "aws_api_gateway_api_key")) is key_required
-    assert bool(resources_of(stack, "aws_api_gateway_usage_plan")) is key_required
-    assert ("api_key_value" in stack["output"]) is key_required
-    if key_required:
-        assert stack["output"]["api_key_value"]["sensitive"] is True
-        plan = one_resource(stack, "aws_api_gateway_usage_plan")
-        assert plan["throttle_settings"] == {"rate_limit": 20, "burst_limit": 40}
-        assert plan["quota_settings"] == {"limit": 50000, "period": "DAY"}
-        assert one_resource(stack, "aws_api_gateway_usage_plan_key")["key_type"] == "API_KEY"
+    keys = {k["name"]: k for k in resources_of(stack, "aws_api_gateway_api_key").values()}
+    plans = {p["name"]: p for p in resources_of(stack, "aws_api_gateway_usage_plan").values()}
+    names = [c.name for c in settings.consumers]
+    assert sorted(keys) == sorted(f"audio-inference-{env}-api-{n}" for n in names)
+    assert sorted(plans) == sorted(f"audio-inference-{env}-api-{n}-plan" for n in names)
+    for consumer in settings.consumers:
+        rate, burst, quota = settings.limits_of(consumer)
+        plan = plans[f"audio-inference-{env}-api-{consumer.name}-plan"]
+        assert plan["throttle_settings"] == {"rate_limit": rate, "burst_limit": burst}
+        assert plan["quota_settings"] == {"limit": quota, "period": settings.quota_period}
+        key = one_resource(stack, "aws_api_gateway_api_key", f"api-key-{consumer.name}")
+        assert key["name"].endswith(consumer.name)
+        plan_key = one_resource(stack, "aws_api_gateway_usage_plan_key", f"usage-plan-key-{consumer.name}")
+        assert plan_key["key_type"] == "API_KEY"
+        assert plan_key["key_id"].startswith(f"${{aws_api_gateway_api_key.rest-api_api-key-{consumer.name}_")
+        assert plan_key["usage_plan_id"].startswith(
+            f"${{aws_api_gateway_usage_plan.rest-api_usage-plan-{consumer.name}_"
+        )
+    assert stack["output"]["api_key_values"]["sensitive"] is True
+    assert "sensitive" not in stack["output"]["api_key_ids"] or stack["output"]["api_key_ids"]["sensitive"] is False
+
+
+def test_prod_has_several_consumers_with_their_own_limits():
+    names = [c.name for c in PROD.api.consumers]
+    assert len(names) >= 2
+    assert len({PROD.api.limits_of(c) for c in PROD.api.consumers}) >= 2
 
 
 @pytest.mark.parametrize("env, origin", [("dev", "'*'"), ("prod", "'https://app.example.com'")])
@@ -502,8 +520,8 @@ def test_provider_tags_every_resource(stacks):
 def test_outputs_cover_what_operators_need(stacks):
     assert set(stacks["inference-prod"]["output"]) == {
         "predict_url",
-        "api_key_id",
-        "api_key_value",
+        "api_key_ids",
+        "api_key_values",
         "input_bucket_name",
         "output_bucket_name",
         "repository_url",
