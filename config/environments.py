@@ -54,6 +54,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -153,6 +155,12 @@ class ApiSettings:
     least throttle_rate_limit. API Gateway answers 429 throttled beyond it."""
     stage_throttle_burst_limit: int = 100
     """Requests the stage absorbs at once above its rate; at least throttle_burst_limit."""
+    custom_domain: str = ""
+    """Serve the API at https://<custom_domain>/ (TLS 1.2 at least, a regional endpoint) and switch the
+    default execute-api endpoint off, so that no client can reach the stage around it; empty: the
+    default endpoint. Point the domain's DNS at the `custom_domain_target` output."""
+    certificate_arn: str = ""
+    """The ACM certificate for custom_domain, in the environment's region; required with it."""
     manage_account_logging_role: bool = True
     """Set the region's API Gateway CloudWatch Logs role, which access logging needs. It is
     one setting per AWS account and region: where two environments share an account,
@@ -196,6 +204,26 @@ class ApiSettings:
             "a number above 0 and at most 10000",
         )
         int_in("api.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        if self.custom_domain:
+            matches(
+                "api.custom_domain",
+                self.custom_domain,
+                _DOMAIN,
+                "empty or a lowercase host name such as 'api.example.com'",
+            )
+        require(
+            bool(self.custom_domain) == bool(self.certificate_arn),
+            "api.certificate_arn",
+            self.certificate_arn,
+            "an ACM certificate ARN exactly when api.custom_domain is set (both or neither)",
+        )
+        if self.certificate_arn:
+            matches(
+                "api.certificate_arn",
+                self.certificate_arn,
+                _CERTIFICATE,
+                "arn:aws:acm:<region>:<account>:certificate/<id>",
+            )
         int_in("api.quota_limit", self.quota_limit, 1, 100_000_000)
         one_of("api.quota_period", self.quota_period, QUOTA_PERIODS)
         require(
@@ -251,6 +279,9 @@ class StorageSettings:
 
     input_expiry_days: int = 7
     """Uploads under the input prefix are deleted this many days after creation."""
+    output_expiry_days: int = 30
+    """Results (synchronous results, jobs' results and status documents) are deleted this many days after
+    they were written; a job's GET is then 404. Their links expire long before (an hour)."""
     output_noncurrent_expiry_days: int = 30
     """Overwritten or deleted results are kept this many days as noncurrent versions."""
     abort_incomplete_multipart_days: int = 1
@@ -261,6 +292,7 @@ class StorageSettings:
 
     def __post_init__(self) -> None:
         int_in("storage.input_expiry_days", self.input_expiry_days, 1, 3650)
+        int_in("storage.output_expiry_days", self.output_expiry_days, 1, 3650)
         int_in("storage.output_noncurrent_expiry_days", self.output_noncurrent_expiry_days, 1, 3650)
         int_in("storage.abort_incomplete_multipart_days", self.abort_incomplete_multipart_days, 1, 365)
         for name in ("input_prefix", "output_prefix"):
@@ -582,7 +614,9 @@ DEV = EnvironmentConfig(
         api_key_required=True,  # a public URL: dev is keyed too (the local server stays keyless)
         consumers=(ApiConsumer(name="developers"),),
     ),
-    storage=StorageSettings(input_expiry_days=3, output_noncurrent_expiry_days=7, force_destroy=True),
+    storage=StorageSettings(
+        input_expiry_days=3, output_expiry_days=7, output_noncurrent_expiry_days=7, force_destroy=True
+    ),
     registry=RegistrySettings(tag_mutability="MUTABLE", keep_tagged_images=5, force_delete=True),
 )
 
@@ -601,7 +635,7 @@ PROD = EnvironmentConfig(
         throttle_burst_limit=40,
         quota_limit=50_000,
     ),
-    storage=StorageSettings(input_expiry_days=7, output_noncurrent_expiry_days=30),
+    storage=StorageSettings(input_expiry_days=7, output_expiry_days=90, output_noncurrent_expiry_days=30),
     registry=RegistrySettings(tag_mutability="IMMUTABLE", keep_tagged_images=20),
     waf=WafSettings(enabled=True, rate_limit_per_5_min=6000),
     state=S3StateBackend(

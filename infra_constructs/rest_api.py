@@ -19,7 +19,12 @@ from typing import Protocol
 from cdktf import Fn, TerraformResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
+from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
+from cdktf_cdktf_provider_aws.api_gateway_domain_name import (
+    ApiGatewayDomainName,
+    ApiGatewayDomainNameEndpointConfiguration,
+)
 from cdktf_cdktf_provider_aws.api_gateway_gateway_response import ApiGatewayGatewayResponse
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
 from cdktf_cdktf_provider_aws.api_gateway_integration_response import ApiGatewayIntegrationResponse
@@ -29,7 +34,6 @@ from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
     ApiGatewayMethodSettings,
     ApiGatewayMethodSettingsSettings,
 )
-from cdktf_cdktf_provider_aws.api_gateway_request_validator import ApiGatewayRequestValidator
 from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
 from cdktf_cdktf_provider_aws.api_gateway_rest_api import (
     ApiGatewayRestApi,
@@ -128,6 +132,11 @@ class RestApiProps:
     stage_throttle_burst_limit: int = 100
     log_retention_days: int = 30
     """Access log retention."""
+    custom_domain: str = ""
+    """Serve the stage at https://<custom_domain>/ (security policy TLS_1_2, regional) and disable the
+    default execute-api endpoint; left out: the default endpoint."""
+    certificate_arn: str = ""
+    """The regional ACM certificate of custom_domain; required with it."""
     manage_account_logging_role: bool = True
     """Set the region's API Gateway CloudWatch role (needed once per account and region
     for access logs); left out: set."""
@@ -187,16 +196,8 @@ class RestApi(Construct):
             name=props.api_name,
             binary_media_types=list(props.binary_media_types) or None,
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            disable_execute_api_endpoint=bool(props.custom_domain) or None,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-        )
-        # Every method checks its declared parameters before anything runs (bodies are the function's to check).
-        self._validator = ApiGatewayRequestValidator(
-            self,
-            "request-validator",
-            rest_api_id=self.api.id,
-            name=f"{props.api_name}-parameters",
-            validate_request_parameters=True,
-            validate_request_body=False,
         )
         # Errors API Gateway answers itself (missing key, throttling, timeouts) carry CORS too.
         self._gateway_responses = [
@@ -237,6 +238,7 @@ class RestApi(Construct):
             depends_on=[self._account_logging_role()] if props.manage_account_logging_role else None,
         )
         self._execution_logging()
+        self.domain = self._custom_domain() if props.custom_domain else None
         self.api_keys = self._api_keys_and_usage_plans() if props.api_key_required else {}
         """Each consumer's API key, by consumer name (none where no key is required)."""
         self._refresh()
@@ -262,7 +264,6 @@ class RestApi(Construct):
             http_method=method,
             authorization="NONE",
             api_key_required=key_required,
-            request_validator_id=self._validator.id,
         )
         integration = ApiGatewayIntegration(
             self,
@@ -315,7 +316,6 @@ class RestApi(Construct):
             http_method=method,
             authorization="NONE",
             api_key_required=key_required,
-            request_validator_id=self._validator.id,
         )
         on_method = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": api_method.http_method}
         integration = ApiGatewayIntegration(
@@ -355,7 +355,9 @@ class RestApi(Construct):
         return api_method
 
     def url_for(self, path: str) -> str:
-        """The invoke URL of `path` on the stage."""
+        """The invoke URL of `path` on the stage (through the custom domain where there is one)."""
+        if self._props.custom_domain:
+            return f"https://{self._props.custom_domain}{path}"
         return f"{self.stage.invoke_url}{path}"
 
     def methods_of(self, path: str) -> list[str]:
@@ -393,7 +395,6 @@ class RestApi(Construct):
             http_method="OPTIONS",
             authorization="NONE",
             api_key_required=False,
-            request_validator_id=self._validator.id,
         )
         on_options = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": options.http_method}
         integration = ApiGatewayIntegration(
@@ -449,6 +450,26 @@ class RestApi(Construct):
             ),
             depends_on=[execution_logs],
         )
+
+    def _custom_domain(self) -> ApiGatewayDomainName:
+        """The stage at the root of a custom domain that accepts TLS 1.2 or newer only."""
+        props = self._props
+        domain = ApiGatewayDomainName(
+            self,
+            "domain",
+            domain_name=props.custom_domain,
+            regional_certificate_arn=props.certificate_arn,
+            endpoint_configuration=ApiGatewayDomainNameEndpointConfiguration(types=["REGIONAL"]),
+            security_policy="TLS_1_2",
+        )
+        ApiGatewayBasePathMapping(
+            self,
+            "base-path-mapping",
+            api_id=self.api.id,
+            stage_name=self.stage.stage_name,
+            domain_name=domain.domain_name,
+        )
+        return domain
 
     def _account_logging_role(self) -> ApiGatewayAccount:
         """The region's CloudWatch role for API Gateway, which access logging needs."""

@@ -158,7 +158,7 @@ class SecureBucket(Construct):
         if props.expire_after_days is not None:
             rules.append(
                 _lifecycle_rule(
-                    "expire-uploads",
+                    f"expire-{(props.expire_prefix or 'objects').strip('/').replace('/', '-')}",
                     prefix=props.expire_prefix or "",
                     expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=props.expire_after_days)],
                 )

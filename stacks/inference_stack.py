@@ -92,6 +92,8 @@ class InferenceStack(EnvironmentStack):
             replace(
                 shared,
                 name_prefix=f"{shared.name_prefix}output-",
+                expire_prefix=storage.output_prefix,
+                expire_after_days=storage.output_expiry_days,
                 versioned=True,
                 noncurrent_expiry_days=storage.output_noncurrent_expiry_days,
                 cors_allowed_methods=("GET",),
@@ -326,6 +328,13 @@ class InferenceStack(EnvironmentStack):
                 value={name: key.value for name, key in api.api_keys.items()},
                 sensitive=True,
                 description="Each consumer's API key: hand each consumer its own",
+            )
+        if api.domain is not None:
+            TerraformOutput(
+                self,
+                "custom_domain_target",
+                value=api.domain.regional_domain_name,
+                description="Point the custom domain's DNS (CNAME or alias) here",
             )
         TerraformOutput(self, "input_bucket_name", value=self.input_bucket.name)
         TerraformOutput(self, "output_bucket_name", value=self.output_bucket.name)

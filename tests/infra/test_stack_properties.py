@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -51,6 +52,18 @@ def test_input_uploads_expire_per_environment(stacks, env, days):
     (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-uploads"]
     assert rule["expiration"] == [{"days": days}]
     assert rule["filter"] == [{"prefix": "uploads/"}]
+
+
+@pytest.mark.parametrize("env, days", [("dev", 7), ("prod", 90)])
+def test_results_expire_per_environment(stacks, env, days):
+    """Results do not pile up for ever: storage.output_expiry_days, per environment."""
+    assert ENVIRONMENTS[env].storage.output_expiry_days == days
+    lifecycle = one_resource(
+        stacks[f"inference-{env}"], "aws_s3_bucket_lifecycle_configuration", "output-bucket/lifecycle"
+    )
+    (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-results"]
+    assert rule["expiration"] == [{"days": days}]
+    assert rule["filter"] == [{"prefix": "results/"}] and rule["status"] == "Enabled"
 
 
 @pytest.mark.parametrize(
@@ -605,3 +618,38 @@ def test_a_grant_after_the_function_exists_still_lands_before_it_starts():
     assert f"aws_iam_role_policy.{late}" in fn["depends_on"]
     assert len(fn["depends_on"]) == 1 + len(synthesized["resource"]["aws_iam_role_policy"]), "log group + policies"
     assert fn["image_config"] == {"command": ["service.worker.handler"]}
+
+
+def test_a_custom_domain_serves_tls_1_2_and_switches_the_default_endpoint_off():
+    from cdktf import Testing
+
+    from config.environments import ApiSettings
+    from stacks import InferenceStack
+
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+    api = dataclasses.replace(PROD.api, custom_domain="api.example.com", certificate_arn=certificate)
+    assert isinstance(api, ApiSettings)
+
+    def only(stack: dict, resource_type: str) -> dict:
+        (resource,) = stack["resource"][resource_type].values()  # Testing.synth leaves out construct paths
+        return resource
+
+    stack = json.loads(
+        Testing.synth(InferenceStack(Testing.app(), dataclasses.replace(PROD, api=api), InferenceConfig()))
+    )
+    domain = only(stack, "aws_api_gateway_domain_name")
+    assert (domain["domain_name"], domain["security_policy"]) == ("api.example.com", "TLS_1_2")
+    assert domain["regional_certificate_arn"] == certificate
+    assert domain["endpoint_configuration"] == {"types": ["REGIONAL"]}
+    assert only(stack, "aws_api_gateway_rest_api")["disable_execute_api_endpoint"] is True
+    mapping = only(stack, "aws_api_gateway_base_path_mapping")
+    assert mapping["domain_name"].startswith("${aws_api_gateway_domain_name.") and "base_path" not in mapping
+    assert stack["output"]["predict_url"]["value"] == "https://api.example.com/predict"
+    assert "regional_domain_name" in stack["output"]["custom_domain_target"]["value"]
+
+
+def test_without_a_custom_domain_the_default_endpoint_stays(stacks):
+    for env in ("dev", "prod"):
+        stack = stacks[f"inference-{env}"]
+        assert not resources_of(stack, "aws_api_gateway_domain_name")
+        assert "disable_execute_api_endpoint" not in one_resource(stack, "aws_api_gateway_rest_api")

@@ -281,3 +281,33 @@ def test_fails_a_waf_rate_below_what_a_usage_plan_allows():
 def test_every_environment_requires_a_key_with_its_own_consumers():
     for env in (DEV, PROD):
         assert env.api.api_key_required and env.api.consumers, env.name
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+
+
+@pytest.mark.parametrize(
+    "field, value, other",
+    [
+        ("custom_domain", "Not A Domain", {"certificate_arn": CERTIFICATE}),
+        ("certificate_arn", "", {"custom_domain": "api.example.com"}),
+        ("certificate_arn", CERTIFICATE, {}),
+        ("certificate_arn", "arn:aws:iam::123456789012:role/x", {"custom_domain": "api.example.com"}),
+    ],
+)
+def test_fails_a_custom_domain_without_its_certificate_or_malformed(field, value, other):
+    with pytest.raises(ConfigError) as e:
+        ApiSettings(**{field: value, **other})
+    assert_names(e, f"api.{field}", value)
+
+
+def test_a_custom_domain_with_its_certificate_is_accepted():
+    api = ApiSettings(custom_domain="api.example.com", certificate_arn=CERTIFICATE)
+    assert api.custom_domain == "api.example.com"
+
+
+@pytest.mark.parametrize("field, value", [("output_expiry_days", 0), ("output_expiry_days", 3651)])
+def test_fails_results_expiry_out_of_range(field, value):
+    with pytest.raises(ConfigError) as e:
+        StorageSettings(**{field: value})
+    assert_names(e, f"storage.{field}", value)
