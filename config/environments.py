@@ -8,6 +8,7 @@ written here.
 from __future__ import annotations
 
 from config.schema import (
+    ApiConsumer,
     ApiSettings,
     EnvironmentConfig,
     FunctionSettings,
@@ -22,8 +23,15 @@ DEV = EnvironmentConfig(
     name="dev",
     log_retention_days=7,
     function=FunctionSettings(reserved_concurrency=2, log_level="DEBUG"),
-    api=ApiSettings(cors_allowed_origins=("*",), allow_wildcard_origin=True, api_key_required=False),
-    storage=StorageSettings(input_expiry_days=3, output_noncurrent_expiry_days=7, force_destroy=True),
+    api=ApiSettings(
+        cors_allowed_origins=("*",),
+        allow_wildcard_origin=True,
+        api_key_required=True,  # a public URL: dev is keyed too (the local server stays keyless)
+        consumers=(ApiConsumer(name="developers"),),
+    ),
+    storage=StorageSettings(
+        input_expiry_days=3, output_expiry_days=7, output_noncurrent_expiry_days=7, force_destroy=True
+    ),
     registry=RegistrySettings(tag_mutability="MUTABLE", keep_tagged_images=5, force_delete=True),
 )
 
@@ -34,13 +42,17 @@ PROD = EnvironmentConfig(
     api=ApiSettings(
         cors_allowed_origins=("https://app.example.com",),
         api_key_required=True,
+        consumers=(
+            ApiConsumer(name="web-app"),
+            ApiConsumer(name="batch-partner", throttle_rate_limit=5.0, throttle_burst_limit=10, quota_limit=5000),
+        ),
         throttle_rate_limit=20.0,
         throttle_burst_limit=40,
         quota_limit=50_000,
     ),
-    storage=StorageSettings(input_expiry_days=7, output_noncurrent_expiry_days=30),
+    storage=StorageSettings(input_expiry_days=7, output_expiry_days=90, output_noncurrent_expiry_days=30),
     registry=RegistrySettings(tag_mutability="IMMUTABLE", keep_tagged_images=20),
-    waf=WafSettings(enabled=True, rate_limit_per_5_min=1000),
+    waf=WafSettings(enabled=True, rate_limit_per_5_min=6000),
     state=S3StateBackend(
         bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/", region="us-east-1"
     ),

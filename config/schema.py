@@ -11,6 +11,7 @@ environments themselves (`DEV`, `PROD`) are values of these types, in
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -55,6 +56,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -101,6 +104,33 @@ class FunctionSettings:
         one_of("function.log_level", self.log_level, LOG_LEVELS)
 
 
+_CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiConsumer:
+    """One consumer of the API: its own API key and its own usage plan (throttle and quota), so one
+    consumer's traffic never spends another's, a leaked key is revoked alone, and jobs belong to a key."""
+
+    name: str
+    """Names the key (<project>-<env>-api-<name>) and the plan; 2-32 lowercase letters, digits, '-'."""
+    throttle_rate_limit: float | None = None
+    """Steady-state requests per second of this consumer's plan; None: api.throttle_rate_limit."""
+    throttle_burst_limit: int | None = None
+    """None: api.throttle_burst_limit."""
+    quota_limit: int | None = None
+    """Requests per api.quota_period; None: api.quota_limit."""
+
+    def __post_init__(self) -> None:
+        matches("api.consumers.name", self.name, _CONSUMER, "2-32 lowercase letters, digits and '-'")
+        if self.throttle_rate_limit is not None:
+            number_in("api.consumers.throttle_rate_limit", self.throttle_rate_limit, 0.001, 10_000)
+        if self.throttle_burst_limit is not None:
+            int_in("api.consumers.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        if self.quota_limit is not None:
+            int_in("api.consumers.quota_limit", self.quota_limit, 1, 100_000_000)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ApiSettings:
     """The REST API in front of the function."""
@@ -111,13 +141,28 @@ class ApiSettings:
     server's page. '*' only where allow_wildcard_origin is true (dev)."""
     allow_wildcard_origin: bool = False
     api_key_required: bool = True
-    """Require an API key (x-api-key) on POST /predict; creates a key and a usage plan."""
+    """Require an API key (x-api-key) on every route but /health; creates a key and a usage plan per
+    consumer (`consumers`)."""
+    consumers: tuple[ApiConsumer, ...] = (ApiConsumer(name="default"),)
+    """Who holds keys: one key and one usage plan each (limits default to the api.throttle_* and
+    api.quota_* below)."""
     throttle_rate_limit: float = 10.0
-    """Steady-state requests per second for the usage plan (API key only)."""
+    """Steady-state requests per second of a consumer's usage plan (API key only)."""
     throttle_burst_limit: int = 20
     quota_limit: int = 10_000
     """Requests per quota_period for the usage plan (API key only)."""
     quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    stage_throttle_rate_limit: float = 50.0
+    """Steady-state requests per second the stage serves in all, keyed or not (/health included); at
+    least throttle_rate_limit. API Gateway answers 429 throttled beyond it."""
+    stage_throttle_burst_limit: int = 100
+    """Requests the stage absorbs at once above its rate; at least throttle_burst_limit."""
+    custom_domain: str = ""
+    """Serve the API at https://<custom_domain>/ (TLS 1.2 at least, a regional endpoint) and switch the
+    default execute-api endpoint off, so that no client can reach the stage around it; empty: the
+    default endpoint. Point the domain's DNS at the `custom_domain_target` output."""
+    certificate_arn: str = ""
+    """The ACM certificate for custom_domain, in the environment's region; required with it."""
     manage_account_logging_role: bool = True
     """Set the region's API Gateway CloudWatch Logs role, which access logging needs. It is
     one setting per AWS account and region: where two environments share an account,
@@ -161,8 +206,73 @@ class ApiSettings:
             "a number above 0 and at most 10000",
         )
         int_in("api.throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        if self.custom_domain:
+            matches(
+                "api.custom_domain",
+                self.custom_domain,
+                _DOMAIN,
+                "empty or a lowercase host name such as 'api.example.com'",
+            )
+        require(
+            bool(self.custom_domain) == bool(self.certificate_arn),
+            "api.certificate_arn",
+            self.certificate_arn,
+            "an ACM certificate ARN exactly when api.custom_domain is set (both or neither)",
+        )
+        if self.certificate_arn:
+            matches(
+                "api.certificate_arn",
+                self.certificate_arn,
+                _CERTIFICATE,
+                "arn:aws:acm:<region>:<account>:certificate/<id>",
+            )
         int_in("api.quota_limit", self.quota_limit, 1, 100_000_000)
         one_of("api.quota_period", self.quota_period, QUOTA_PERIODS)
+        require(
+            isinstance(self.stage_throttle_rate_limit, (int, float))
+            and self.throttle_rate_limit <= self.stage_throttle_rate_limit <= 10_000,
+            "api.stage_throttle_rate_limit",
+            self.stage_throttle_rate_limit,
+            f"a number from api.throttle_rate_limit ({self.throttle_rate_limit:g}) to 10000",
+        )
+        require(
+            isinstance(self.consumers, tuple) and all(isinstance(c, ApiConsumer) for c in self.consumers),
+            "api.consumers",
+            self.consumers,
+            "a tuple of ApiConsumer",
+        )
+        names = [c.name for c in self.consumers]
+        require(len(set(names)) == len(names), "api.consumers", names, "distinct consumer names")
+        require(
+            not self.api_key_required or len(names) > 0,
+            "api.consumers",
+            names,
+            "at least one consumer where api_key_required is true (else no key could call the API)",
+        )
+        int_in("api.stage_throttle_burst_limit", self.stage_throttle_burst_limit, self.max_burst_limit, 5000)
+        require(
+            self.stage_throttle_rate_limit >= self.max_rate_limit,
+            "api.stage_throttle_rate_limit",
+            self.stage_throttle_rate_limit,
+            f"at least {self.max_rate_limit:g}, the largest consumer's rate",
+        )
+
+    def limits_of(self, consumer: ApiConsumer) -> tuple[float, int, int]:
+        """A consumer's (rate per second, burst, quota per period), defaults filled in."""
+        return (
+            self.throttle_rate_limit if consumer.throttle_rate_limit is None else consumer.throttle_rate_limit,
+            self.throttle_burst_limit if consumer.throttle_burst_limit is None else consumer.throttle_burst_limit,
+            self.quota_limit if consumer.quota_limit is None else consumer.quota_limit,
+        )
+
+    @property
+    def max_rate_limit(self) -> float:
+        """The largest usage plan rate (requests per second) any one key may reach."""
+        return max([self.throttle_rate_limit, *(self.limits_of(c)[0] for c in self.consumers)])
+
+    @property
+    def max_burst_limit(self) -> int:
+        return max([self.throttle_burst_limit, *(self.limits_of(c)[1] for c in self.consumers)])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +281,9 @@ class StorageSettings:
 
     input_expiry_days: int = 7
     """Uploads under the input prefix are deleted this many days after creation."""
+    output_expiry_days: int = 30
+    """Results (synchronous results, jobs' results and status documents) are deleted this many days after
+    they were written; a job's GET is then 404. Their links expire long before (an hour)."""
     output_noncurrent_expiry_days: int = 30
     """Overwritten or deleted results are kept this many days as noncurrent versions."""
     abort_incomplete_multipart_days: int = 1
@@ -181,6 +294,7 @@ class StorageSettings:
 
     def __post_init__(self) -> None:
         int_in("storage.input_expiry_days", self.input_expiry_days, 1, 3650)
+        int_in("storage.output_expiry_days", self.output_expiry_days, 1, 3650)
         int_in("storage.output_noncurrent_expiry_days", self.output_noncurrent_expiry_days, 1, 3650)
         int_in("storage.abort_incomplete_multipart_days", self.abort_incomplete_multipart_days, 1, 365)
         for name in ("input_prefix", "output_prefix"):
@@ -419,6 +533,15 @@ class EnvironmentConfig:
             self.log_retention_days,
             f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}",
         )
+        if self.waf.enabled:
+            usage_plan_per_5_min = int(math.ceil(self.api.max_rate_limit * 300))
+            require(
+                self.waf.rate_limit_per_5_min >= usage_plan_per_5_min,
+                "waf.rate_limit_per_5_min",
+                self.waf.rate_limit_per_5_min,
+                f"at least {usage_plan_per_5_min}, what the largest usage plan rate ({self.api.max_rate_limit:g} "
+                "requests per second) allows in 5 minutes (WAF's per-IP limit must not cut in below a usage plan's)",
+            )
         for key, value in self.tags:
             require(
                 bool(key) and len(key) <= 128 and len(value) <= 256,

@@ -2,8 +2,10 @@
 
 The key encrypts the buckets, log groups, queues, function environments and the image repository.
 Its policy lets the account's IAM policies govern it (roles then get only the uses they are granted),
-CloudWatch Logs use it for this account's log groups, S3 use it to send event notifications to
-encrypted queues and CloudWatch alarms publish to an encrypted topic. Rotation is on.
+CloudWatch Logs use it for this environment's log groups (the logs encryption context), S3 use it to
+send this environment's buckets' event notifications to encrypted queues and CloudWatch alarms publish
+to an encrypted topic (both only for this account and this environment's resources: aws:SourceAccount
+and aws:SourceArn, so no other account's bucket or alarm can use AWS as a confused deputy). Rotation is on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
 from infra_constructs import perms
-from infra_constructs.service_role import Grantable
+from infra_constructs.service_role import Condition, Grantable
 
 KEY_ADMINISTRATION = (
     "kms:Create*",
@@ -50,6 +52,8 @@ class EncryptionKeyProps:
     """alias/<name>, without the alias/ prefix."""
     region: str
     """The region whose CloudWatch Logs may use the key."""
+    resource_prefix: str
+    """The names of the log groups, buckets and alarms that use the key start with it (<project>-<env>)."""
     deletion_window_days: int = 30
     """Days between scheduling deletion and the key's end (7-30); left out: 30, the longest."""
     for_bucket_notifications: bool = False
@@ -78,7 +82,10 @@ class EncryptionKey(Construct):
                 "Resource": "*",
                 "Condition": {
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{props.region}:{account}:log-group:*"
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            f"arn:aws:logs:{props.region}:{account}:log-group:{name}"
+                            for name in log_group_patterns(props.resource_prefix)
+                        ]
                     }
                 },
             },
@@ -91,7 +98,10 @@ class EncryptionKey(Construct):
                     "Principal": {"Service": "s3.amazonaws.com"},
                     "Action": list(perms.KMS_USE),
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{props.resource_prefix}-*"},
+                    },
                 }
             )
         if props.for_alarm_notifications:
@@ -102,6 +112,13 @@ class EncryptionKey(Construct):
                     "Principal": {"Service": "cloudwatch.amazonaws.com"},
                     "Action": list(perms.KMS_USE),
                     "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:aws:cloudwatch:{props.region}:{account}:alarm:"
+                            f"{props.resource_prefix}-*"
+                        },
+                    },
                 }
             )
         # A key policy, not an IAM policy: written as the JSON KMS stores.
@@ -117,6 +134,31 @@ class EncryptionKey(Construct):
         KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
         self.arn: str = self.key.arn
 
-    def grant_use(self, grantee: Grantable, name: str = "encryption-key") -> None:
-        """Let `grantee` encrypt and decrypt with the key (S3 objects, queue messages)."""
-        grantee.grant(name, perms.KMS_USE, [self.arn])
+    def grant_use(
+        self, grantee: Grantable, name: str = "encryption-key", *, via: tuple[str, ...] = ("s3",), region: str
+    ) -> None:
+        """Let `grantee` encrypt and decrypt with the key, only through the named services (S3 objects,
+        SQS messages, Lambda's environment): kms:ViaService, so the role cannot use the key directly."""
+        grantee.grant(
+            name,
+            perms.KMS_USE,
+            [self.arn],
+            [
+                Condition(
+                    test="StringEquals",
+                    variable="kms:ViaService",
+                    values=tuple(f"{s}.{region}.amazonaws.com" for s in via),
+                )
+            ],
+        )
+
+
+def log_group_patterns(resource_prefix: str) -> tuple[str, ...]:
+    """The names of the log groups an environment's stacks create (functions, API access and execution
+    logs, WAF), as patterns: the key is made before them, so it cannot name their ARNs."""
+    return (
+        f"/aws/lambda/{resource_prefix}-*",
+        f"/aws/apigateway/{resource_prefix}-*",
+        "API-Gateway-Execution-Logs_*",
+        f"aws-waf-logs-{resource_prefix}-*",
+    )

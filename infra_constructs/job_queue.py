@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -93,7 +94,8 @@ class JobQueue(Construct):
         return self.metric("ApproximateNumberOfMessagesVisible", dead_letters=True)
 
     def allow_bucket(self, bucket_arn: str) -> SqsQueuePolicy:
-        """Let S3 send this bucket's event notifications here, and no other bucket's."""
+        """Let S3 send this bucket's event notifications here, and no other bucket's (nor another
+        account's bucket of the same name)."""
         document = DataAwsIamPolicyDocument(
             self,
             "bucket-notifications-policy",
@@ -109,7 +111,13 @@ class JobQueue(Construct):
                     condition=[
                         DataAwsIamPolicyDocumentStatementCondition(
                             test="ArnEquals", variable="aws:SourceArn", values=[bucket_arn]
-                        )
+                        ),
+                        # A bucket ARN names no account: this one must be ours, not a same-named one elsewhere.
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="StringEquals",
+                            variable="aws:SourceAccount",
+                            values=[DataAwsCallerIdentity(self, "account").account_id],
+                        ),
                     ],
                 )
             ],

@@ -10,6 +10,10 @@ S3_OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
 S3_OBJECT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
 S3_OBJECT_DELETE = ("s3:DeleteObject",)
 S3_BUCKET_LIST = ("s3:ListBucket",)
+S3_OBJECT_PUT = ("s3:PutObject",)
+"""Single-request writes and presigned POST uploads (the service never uploads in parts)."""
+S3_OBJECT_GET = ("s3:GetObject",)
+"""Reads and presigned GET links of the current version."""
 
 LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 

@@ -19,7 +19,12 @@ from typing import Protocol
 from cdktf import Fn, TerraformResource, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
+from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
+from cdktf_cdktf_provider_aws.api_gateway_domain_name import (
+    ApiGatewayDomainName,
+    ApiGatewayDomainNameEndpointConfiguration,
+)
 from cdktf_cdktf_provider_aws.api_gateway_gateway_response import ApiGatewayGatewayResponse
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
 from cdktf_cdktf_provider_aws.api_gateway_integration_response import ApiGatewayIntegrationResponse
@@ -29,7 +34,6 @@ from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
     ApiGatewayMethodSettings,
     ApiGatewayMethodSettingsSettings,
 )
-from cdktf_cdktf_provider_aws.api_gateway_request_validator import ApiGatewayRequestValidator
 from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
 from cdktf_cdktf_provider_aws.api_gateway_rest_api import (
     ApiGatewayRestApi,
@@ -93,6 +97,16 @@ class GatewayResponse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConsumerPlan:
+    """One API consumer: its key and its usage plan's limits."""
+
+    name: str
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    quota_limit: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class RestApiProps:
     api_name: str
     """Names the API and prefixes its key, usage plan, logging role and access log group."""
@@ -105,14 +119,25 @@ class RestApiProps:
     api_key_required: bool
     """Routes need x-api-key unless `add_route` says otherwise, and a key and usage plan
     are created."""
+    consumer_plans: tuple[ConsumerPlan, ...] = ()
+    """With api_key_required: a key and a usage plan per consumer. Left out: one consumer, "default",
+    with the throttle and quota below."""
     throttle_rate_limit: float
-    """Usage plan steady-state requests per second (with an API key)."""
+    """Usage plan steady-state requests per second (with an API key), where consumer_plans is left out."""
     throttle_burst_limit: int
     quota_limit: int
     """Usage plan requests per `quota_period` (with an API key)."""
     quota_period: str
+    stage_throttle_rate_limit: float
+    """Steady-state requests per second the stage serves in all (every method, keyed or not)."""
+    stage_throttle_burst_limit: int
     log_retention_days: int
     """Access log retention."""
+    custom_domain: str
+    """Serve the stage at https://<custom_domain>/ (security policy TLS_1_2, regional) and disable the
+    default execute-api endpoint; empty: the default endpoint."""
+    certificate_arn: str
+    """The regional ACM certificate of custom_domain; required with it."""
     manage_account_logging_role: bool
     """Set the region's API Gateway CloudWatch role (needed once per account and region
     for access logs)."""
@@ -143,6 +168,8 @@ class Route:
     method: str
     path: str
     api_key_required: bool
+    integration: str = "AWS_PROXY"
+    """AWS_PROXY (a function) or MOCK (API Gateway answers itself)."""
 
 
 class LambdaTarget(Protocol):
@@ -170,16 +197,8 @@ class RestApi(Construct):
             name=props.api_name,
             binary_media_types=list(props.binary_media_types) or None,
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            disable_execute_api_endpoint=bool(props.custom_domain) or None,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-        )
-        # Every method checks its declared parameters before anything runs (bodies are the function's to check).
-        self._validator = ApiGatewayRequestValidator(
-            self,
-            "request-validator",
-            rest_api_id=self.api.id,
-            name=f"{props.api_name}-parameters",
-            validate_request_parameters=True,
-            validate_request_body=False,
         )
         # Errors API Gateway answers itself (missing key, throttling, timeouts) carry CORS too.
         self._gateway_responses = [
@@ -220,7 +239,9 @@ class RestApi(Construct):
             depends_on=[self._account_logging_role()] if props.manage_account_logging_role else None,
         )
         self._execution_logging()
-        self.api_key = self._api_key_and_usage_plan() if props.api_key_required else None
+        self.domain = self._custom_domain() if props.custom_domain else None
+        self.api_keys = self._api_keys_and_usage_plans() if props.api_key_required else {}
+        """Each consumer's API key, by consumer name (none where no key is required)."""
         self._refresh()
 
     def add_route(
@@ -244,7 +265,6 @@ class RestApi(Construct):
             http_method=method,
             authorization="NONE",
             api_key_required=key_required,
-            request_validator_id=self._validator.id,
         )
         integration = ApiGatewayIntegration(
             self,
@@ -298,8 +318,71 @@ class RestApi(Construct):
         """Milliseconds the function took, as API Gateway saw it."""
         return self.metric("IntegrationLatency", statistic)
 
+    def add_mock_route(
+        self, method: str, path: str, *, body: str, api_key_required: bool | None = None
+    ) -> ApiGatewayMethod:
+        """Answer `method path` from API Gateway itself (a MOCK integration): 200 with the static JSON
+        `body` and the request id, no function invoked, so it costs no function concurrency."""
+        method = method.upper()
+        if method not in ROUTE_METHODS:
+            raise ValueError(f"route method {method!r} is invalid: allowed one of {ROUTE_METHODS}")
+        _check_path(path)
+        if any(r.method == method and r.path == path for r in self.routes):
+            raise ValueError(f"route {method} {path} already exists")
+        json.loads(body)  # a static answer must be JSON: fail at synth, not on the first request
+        key_required = self._props.api_key_required if api_key_required is None else api_key_required
+        resource_id, new_resources = self._resource(path)
+        route_id = f"{_slug(path)}-{method.lower()}"
+        api_method = ApiGatewayMethod(
+            self,
+            route_id,
+            rest_api_id=self.api.id,
+            resource_id=resource_id,
+            http_method=method,
+            authorization="NONE",
+            api_key_required=key_required,
+        )
+        on_method = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": api_method.http_method}
+        integration = ApiGatewayIntegration(
+            self,
+            f"{route_id}-integration",
+            **on_method,
+            type="MOCK",
+            request_templates={"application/json": '{"statusCode": 200}'},
+        )
+        headers = ("X-Request-Id", "Access-Control-Allow-Origin")
+        response = ApiGatewayMethodResponse(
+            self,
+            f"{route_id}-200",
+            **on_method,
+            status_code="200",
+            response_parameters={f"method.response.header.{h}": True for h in headers},
+            response_models={"application/json": "Empty"},
+        )
+        integration_response = ApiGatewayIntegrationResponse(
+            self,
+            f"{route_id}-integration-200",
+            **on_method,
+            status_code=response.status_code,
+            response_parameters={
+                "method.response.header.X-Request-Id": "context.requestId",
+                "method.response.header.Access-Control-Allow-Origin": _quoted(self._props.cors_allowed_origins[0]),
+            },
+            response_templates={"application/json": body},
+            depends_on=[integration],
+        )
+        self.routes.append(Route(method=method, path=path, api_key_required=key_required, integration="MOCK"))
+        parts: list[TerraformResource] = [*new_resources, api_method, integration, response, integration_response]
+        if path not in self._preflights:
+            parts += self._preflight(path, resource_id)
+        self._parts += parts
+        self._refresh()
+        return api_method
+
     def url_for(self, path: str) -> str:
-        """The invoke URL of `path` on the stage."""
+        """The invoke URL of `path` on the stage (through the custom domain where there is one)."""
+        if self._props.custom_domain:
+            return f"https://{self._props.custom_domain}{path}"
         return f"{self.stage.invoke_url}{path}"
 
     def methods_of(self, path: str) -> list[str]:
@@ -337,7 +420,6 @@ class RestApi(Construct):
             http_method="OPTIONS",
             authorization="NONE",
             api_key_required=False,
-            request_validator_id=self._validator.id,
         )
         on_options = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": options.http_method}
         integration = ApiGatewayIntegration(
@@ -367,8 +449,9 @@ class RestApi(Construct):
         return [options, integration, response, integration_response]
 
     def _execution_logging(self) -> None:
-        """INFO execution logs and CloudWatch metrics for every method, into a log group made here (API
-        Gateway would otherwise create it without retention or encryption)."""
+        """INFO execution logs, CloudWatch metrics and the stage's throttle for every method (the usage
+        plan limits only keyed calls), logs into a log group made here (API Gateway would otherwise create
+        it without retention or encryption)."""
         props = self._props
         execution_logs = CloudwatchLogGroup(
             self,
@@ -384,10 +467,34 @@ class RestApi(Construct):
             stage_name=self.stage.stage_name,
             method_path="*/*",
             settings=ApiGatewayMethodSettingsSettings(
-                logging_level="INFO", metrics_enabled=True, data_trace_enabled=False
+                logging_level="INFO",
+                metrics_enabled=True,
+                data_trace_enabled=False,
+                throttling_rate_limit=props.stage_throttle_rate_limit,
+                throttling_burst_limit=props.stage_throttle_burst_limit,
             ),
             depends_on=[execution_logs],
         )
+
+    def _custom_domain(self) -> ApiGatewayDomainName:
+        """The stage at the root of a custom domain that accepts TLS 1.2 or newer only."""
+        props = self._props
+        domain = ApiGatewayDomainName(
+            self,
+            "domain",
+            domain_name=props.custom_domain,
+            regional_certificate_arn=props.certificate_arn,
+            endpoint_configuration=ApiGatewayDomainNameEndpointConfiguration(types=["REGIONAL"]),
+            security_policy="TLS_1_2",
+        )
+        ApiGatewayBasePathMapping(
+            self,
+            "base-path-mapping",
+            api_id=self.api.id,
+            stage_name=self.stage.stage_name,
+            domain_name=domain.domain_name,
+        )
+        return domain
 
     def _account_logging_role(self) -> ApiGatewayAccount:
         """The region's CloudWatch role for API Gateway, which access logging needs."""
@@ -403,21 +510,37 @@ class RestApi(Construct):
         )
         return ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn, depends_on=[attachment])
 
-    def _api_key_and_usage_plan(self) -> ApiGatewayApiKey:
+    def _api_keys_and_usage_plans(self) -> dict[str, ApiGatewayApiKey]:
+        """A key and a usage plan per consumer: limits apply per key, and a key is revoked alone."""
         props = self._props
-        key = ApiGatewayApiKey(self, "api-key", name=f"{props.api_name}-key", enabled=True)
-        plan = ApiGatewayUsagePlan(
-            self,
-            "usage-plan",
-            name=f"{props.api_name}-plan",
-            api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.api.id, stage=self.stage.stage_name)],
-            throttle_settings=ApiGatewayUsagePlanThrottleSettings(
-                rate_limit=props.throttle_rate_limit, burst_limit=props.throttle_burst_limit
+        plans = props.consumer_plans or (
+            ConsumerPlan(
+                name="default",
+                throttle_rate_limit=props.throttle_rate_limit,
+                throttle_burst_limit=props.throttle_burst_limit,
+                quota_limit=props.quota_limit,
             ),
-            quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=props.quota_limit, period=props.quota_period),
         )
-        ApiGatewayUsagePlanKey(self, "usage-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id)
-        return key
+        keys: dict[str, ApiGatewayApiKey] = {}
+        for consumer in plans:
+            key = ApiGatewayApiKey(
+                self, f"api-key-{consumer.name}", name=f"{props.api_name}-{consumer.name}", enabled=True
+            )
+            plan = ApiGatewayUsagePlan(
+                self,
+                f"usage-plan-{consumer.name}",
+                name=f"{props.api_name}-{consumer.name}-plan",
+                api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.api.id, stage=self.stage.stage_name)],
+                throttle_settings=ApiGatewayUsagePlanThrottleSettings(
+                    rate_limit=consumer.throttle_rate_limit, burst_limit=consumer.throttle_burst_limit
+                ),
+                quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=consumer.quota_limit, period=props.quota_period),
+            )
+            ApiGatewayUsagePlanKey(
+                self, f"usage-plan-key-{consumer.name}", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id
+            )
+            keys[consumer.name] = key
+        return keys
 
     # --- what depends on the whole route table ---------------------------------
     def _cors_headers(self, path: str | None) -> dict[str, str]:

@@ -158,7 +158,7 @@ class SecureBucket(Construct):
         if props.expire_after_days is not None:
             rules.append(
                 _lifecycle_rule(
-                    "expire-uploads",
+                    f"expire-{(props.expire_prefix or 'objects').strip('/').replace('/', '-')}",
                     prefix=props.expire_prefix or "",
                     expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=props.expire_after_days)],
                 )
@@ -218,6 +218,21 @@ class SecureBucket(Construct):
     def grant_read_write(self, grantee: Grantable, name: str, prefix: str) -> None:
         """Let `grantee` list, read and write objects under `prefix` only."""
         grant_on_prefix(grantee, name, self.arn, prefix, perms.S3_OBJECT_READ + perms.S3_OBJECT_WRITE)
+
+
+def grant_on_keys(grantee: Grantable, name: str, bucket_arn: str, key_pattern: str, actions: tuple[str, ...]) -> None:
+    """Object actions on the keys matching `key_pattern` (IAM wildcards), nothing else."""
+    grantee.grant(name, actions, [f"{bucket_arn}/{key_pattern}"])
+
+
+def grant_list(grantee: Grantable, name: str, bucket_arn: str, prefix: str) -> None:
+    """ListBucket limited to `prefix`: a missing object then reads as 404 rather than 403."""
+    grantee.grant(
+        name,
+        perms.S3_BUCKET_LIST,
+        [bucket_arn],
+        [Condition(test="StringLike", variable="s3:prefix", values=(f"{prefix}*",))],
+    )
 
 
 def grant_on_prefix(

@@ -1,9 +1,18 @@
 """An AWS WAF web ACL in front of a REST API stage, with its request log.
 
-Rules, in order: AWS's managed common rule set (OWASP-style generic attacks), its known-bad-inputs
-set (Log4j and other exploit payloads), then a per-IP rate limit. Everything else is allowed: the API
-key, usage plan and request validation still apply behind it. WAF logs every request it evaluates to a
-log group named aws-waf-logs-* (WAF accepts no other names), encrypted and retained like the others.
+AWS's managed rule groups block first: the common rule set (OWASP-style generic attacks) and known bad
+inputs (Log4j and other exploit payloads), answering with WAF's own 403. One rule of the common set only
+counts: `SizeRestrictions_BODY` refuses any body over 8 KB, which is nearly every audio upload; it still
+labels such a request, and our rules take its place, answering in the service's error shape (WAF
+custom responses):
+
+1. a per-IP rate limit (429 `throttled`);
+2. a body over 8 KB anywhere but `/predict` (the label above; 413 `payload_too_large`);
+3. a `/predict` body whose Content-Length is over the service's synchronous limit (413 `payload_too_large`).
+
+Everything else is allowed: the API key, usage plan and the service's checks still apply behind it. WAF
+logs every request it evaluates to a log group named aws-waf-logs-* (WAF accepts no other names),
+encrypted and retained like the others, with the API key header redacted.
 """
 
 from __future__ import annotations
@@ -17,23 +26,49 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLo
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl,
+    Wafv2WebAclCustomResponseBody,
     Wafv2WebAclDefaultAction,
     Wafv2WebAclDefaultActionAllow,
     Wafv2WebAclRule,
     Wafv2WebAclRuleAction,
     Wafv2WebAclRuleActionBlock,
+    Wafv2WebAclRuleActionBlockCustomResponse,
     Wafv2WebAclRuleOverrideAction,
     Wafv2WebAclRuleOverrideActionNone,
     Wafv2WebAclRuleVisibilityConfig,
     Wafv2WebAclVisibilityConfig,
 )
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
-from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
+    Wafv2WebAclLoggingConfiguration,
+    Wafv2WebAclLoggingConfigurationRedactedFields,
+    Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,
+)
 from constructs import Construct
 
-MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
-"""AWS's managed rule groups, evaluated in this order before the rate limit."""
+COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
+KNOWN_BAD_INPUTS_RULE_SET = "AWSManagedRulesKnownBadInputsRuleSet"
+MANAGED_RULE_GROUPS = (COMMON_RULE_SET, KNOWN_BAD_INPUTS_RULE_SET)
+"""AWS's managed rule groups, evaluated first, in this order."""
+COUNTED_RULES = {COMMON_RULE_SET: ("SizeRestrictions_BODY",)}
+"""Rules of a managed group that only count (and label); our own rules replace them."""
+OVERSIZE_BODY_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+"""What the common rule set's SizeRestrictions_BODY (a body over 8 KB) labels a request with."""
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
+REDACTED_HEADERS = ("x-api-key",)
+"""Headers WAF's log never holds (the API key would otherwise sit there for the retention period)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafError:
+    """A WAF block's answer, in the service's error shape (WAF cannot know API Gateway's request id)."""
+
+    status: int
+    code: str
+    message: str
+
+    def body(self) -> str:
+        return json.dumps({"error": {"code": self.code, "message": self.message, "request_id": ""}})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +80,12 @@ class WebAclProps:
     region: str
     rate_limit_per_5_min: int
     """Requests one IP may send in any 5 minutes before it is blocked."""
+    predict_path: str = "/predict"
+    """The route whose bodies are audio: exempt from the common rule set's 8 KB body limit, held to
+    `predict_max_body_bytes` instead."""
+    predict_max_body_bytes: int
+    """The largest /predict body (its Content-Length) the service takes (audio.max_upload_bytes); larger
+    ones are refused here."""
     log_retention_days: int
     kms_key_arn: str | None = None
 
@@ -52,33 +93,85 @@ class WebAclProps:
 class WebAcl(Construct):
     def __init__(self, scope: Construct, id_: str, props: WebAclProps) -> None:
         super().__init__(scope, id_)
+        self.errors = {
+            "throttled": WafError(
+                status=429,
+                code="throttled",
+                message=f"more than {props.rate_limit_per_5_min} requests from this address in 5 minutes: "
+                "retry with backoff",
+            ),
+            "oversize-body": WafError(
+                status=413,
+                code="payload_too_large",
+                message=f"the request body is over 8 KB, the limit of every route but POST {props.predict_path}",
+            ),
+            "predict-too-large": WafError(
+                status=413,
+                code="payload_too_large",
+                message=f"a synchronous request may carry at most {props.predict_max_body_bytes:,} bytes: "
+                "send longer recordings as a job (POST /jobs, then upload to the returned form)",
+            ),
+        }
         rules = [
             Wafv2WebAclRule(
                 name=group,
                 priority=priority,
                 override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
-                statement={"managed_rule_group_statement": {"vendor_name": "AWS", "name": group}},
+                statement={"managed_rule_group_statement": _managed_group(group)},
                 visibility_config=_visibility(f"{props.name}-{group}"),
             )
             for priority, group in enumerate(MANAGED_RULE_GROUPS)
         ]
-        rules.append(
-            Wafv2WebAclRule(
-                name="rate-limit-per-ip",
-                priority=len(rules),
-                action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
-                statement={"rate_based_statement": {"limit": props.rate_limit_per_5_min, "aggregate_key_type": "IP"}},
-                visibility_config=_visibility(f"{props.name}-rate-limit-per-ip"),
+        on_predict = _uri_path_ends_with(props.predict_path)
+        blocking: list[tuple[str, str, dict[str, Any]]] = [
+            (
+                "rate-limit-per-ip",
+                "throttled",
+                {"rate_based_statement": {"limit": props.rate_limit_per_5_min, "aggregate_key_type": "IP"}},
+            ),
+            (
+                "oversize-body",
+                "oversize-body",
+                {
+                    "and_statement": {
+                        "statement": [_label(OVERSIZE_BODY_LABEL), {"not_statement": {"statement": [on_predict]}}]
+                    }
+                },
+            ),
+            (
+                "predict-body-over-limit",
+                "predict-too-large",
+                {"and_statement": {"statement": [on_predict, _content_length_above(props.predict_max_body_bytes)]}},
+            ),
+        ]
+        for name, error_key, statement in blocking:
+            rules.append(
+                Wafv2WebAclRule(
+                    name=name,
+                    priority=len(rules),
+                    action=Wafv2WebAclRuleAction(
+                        block=Wafv2WebAclRuleActionBlock(
+                            custom_response=Wafv2WebAclRuleActionBlockCustomResponse(
+                                response_code=self.errors[error_key].status, custom_response_body_key=error_key
+                            )
+                        )
+                    ),
+                    statement=statement,
+                    visibility_config=_visibility(f"{props.name}-{name}"),
+                )
             )
-        )
         self.web_acl = Wafv2WebAcl(
             self,
             "web-acl",
             name=props.name,
-            description="Managed common and known-bad-inputs rules, then a per-IP rate limit",
+            description="Managed rule groups, the service's body limits and a per-IP rate limit",
             scope="REGIONAL",
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
             rule=rules,
+            custom_response_body=[
+                Wafv2WebAclCustomResponseBody(key=key, content=error.body(), content_type="APPLICATION_JSON")
+                for key, error in self.errors.items()
+            ],
             visibility_config=Wafv2WebAclVisibilityConfig(
                 cloudwatch_metrics_enabled=True, metric_name=props.name, sampled_requests_enabled=True
             ),
@@ -97,6 +190,12 @@ class WebAcl(Construct):
             "logging",
             resource_arn=self.web_acl.arn,
             log_destination_configs=[self.log_group.arn],
+            redacted_fields=[
+                Wafv2WebAclLoggingConfigurationRedactedFields(
+                    single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header)
+                )
+                for header in REDACTED_HEADERS
+            ],
             depends_on=[delivery_policy],
         )
 
@@ -132,3 +231,58 @@ def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
     return Wafv2WebAclRuleVisibilityConfig(
         cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
     )
+
+
+def _managed_group(group: str) -> dict[str, Any]:
+    """AWS's group, with the rules COUNTED_RULES names set to count."""
+    statement: dict[str, Any] = {"vendor_name": "AWS", "name": group}
+    if COUNTED_RULES.get(group):
+        statement["rule_action_override"] = [
+            {"name": rule, "action_to_use": {"count": {}}} for rule in COUNTED_RULES[group]
+        ]
+    return statement
+
+
+def _label(key: str, scope: str = "LABEL") -> dict[str, Any]:
+    return {"label_match_statement": {"scope": scope, "key": key}}
+
+
+def _uri_path_ends_with(path: str) -> dict[str, Any]:
+    """The route, whatever the stage or base path in front of it (API Gateway routes are case-sensitive)."""
+    return {
+        "byte_match_statement": {
+            "positional_constraint": "ENDS_WITH",
+            "search_string": path,
+            "field_to_match": {"uri_path": {}},
+            "text_transformation": [{"priority": 0, "type": "NONE"}],
+        }
+    }
+
+
+def _content_length_above(limit: int) -> dict[str, Any]:
+    """Content-Length over `limit`: WAF reads only the body's first KBs, but the header tells the size."""
+    return {
+        "regex_match_statement": {
+            "regex_string": integer_above_pattern(limit),
+            "field_to_match": {"single_header": {"name": "content-length"}},
+            "text_transformation": [{"priority": 0, "type": "NONE"}],
+        }
+    }
+
+
+def integer_above_pattern(limit: int) -> str:
+    """A regular expression matching exactly the decimal integers greater than `limit` (leading zeros
+    allowed), since WAF compares header values as text: more digits, or as many and larger at the first
+    difference."""
+    if limit < 0:
+        raise ValueError(f"limit {limit} is invalid: allowed a non-negative integer")
+    digits = str(limit)
+    width = len(digits)
+    alternatives = [f"[1-9]\\d{{{width},}}"]
+    for position, digit in enumerate(digits):
+        if digit == "9":
+            continue
+        rest = width - position - 1
+        larger = str(int(digit) + 1) if digit == "8" else f"[{int(digit) + 1}-9]"
+        alternatives.append(digits[:position] + larger + (f"\\d{{{rest}}}" if rest else ""))
+    return f"^0*({'|'.join(alternatives)})$"

@@ -53,6 +53,7 @@ def encryption_key(
         EncryptionKeyProps(
             alias=alias,
             region=env.region,
+            resource_prefix=env.resource_prefix,
             deletion_window_days=env.encryption.key_deletion_window_days,
             for_bucket_notifications=for_bucket_notifications,
             for_alarm_notifications=for_alarm_notifications,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from cdktf import TerraformOutput
@@ -11,14 +12,21 @@ from config.schema import EnvironmentConfig
 from contract import env_names, object_keys
 from contract import http as http_contract
 from contract.validation import ConfigError
+from inference import __version__ as inference_version
 from inference.config import InferenceConfig
 from inference.pinned import pinned_artifact
 from infra_constructs import perms
 from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
 from infra_constructs.image_repository import repository_url
 from infra_constructs.job_queue import JobQueue, JobQueueProps
-from infra_constructs.rest_api import GatewayResponse, RestApi, RestApiProps
-from infra_constructs.secure_bucket import SecureBucket, SecureBucketProps, grant_on_prefix
+from infra_constructs.rest_api import ConsumerPlan, GatewayResponse, RestApi, RestApiProps
+from infra_constructs.secure_bucket import (
+    SecureBucket,
+    SecureBucketProps,
+    grant_list,
+    grant_on_keys,
+    grant_on_prefix,
+)
 from infra_constructs.web_acl import WebAcl, WebAclProps
 from stacks import observability
 from stacks.base import EnvironmentStack, encryption_key
@@ -53,6 +61,9 @@ class InferenceStack(EnvironmentStack):
         self.job_queue, self.worker = self._jobs()
         self.api = self._api()
         for route in http_contract.ROUTES:
+            if route == http_contract.HEALTH:  # answered by API Gateway: /health cannot drain the function
+                self.api.add_mock_route(route.method, route.path, body=self._health_answer(), api_key_required=False)
+                continue
             self.api.add_route(
                 route.method, route.path, self.predict_function, api_key_required=False if route.public else None
             )
@@ -89,6 +100,8 @@ class InferenceStack(EnvironmentStack):
             replace(
                 shared,
                 name_prefix=f"{shared.name_prefix}output-",
+                expire_prefix=storage.output_prefix,
+                expire_after_days=storage.output_expiry_days,
                 versioned=True,
                 noncurrent_expiry_days=storage.output_noncurrent_expiry_days,
                 cors_allowed_methods=("GET",),
@@ -130,16 +143,40 @@ class InferenceStack(EnvironmentStack):
         return function
 
     def _grant_api_storage(self, function: ContainerFunction) -> None:
-        """The API's prefixes: synchronous uploads and results; jobs' uploads (it presigns them and sees
-        them arrive) and status documents (it creates and reads them)."""
+        """What the API's code calls, no more: it writes synchronous uploads and results and links to
+        the results; it presigns jobs' uploads (a presigned POST acts as the role) and lists them to see
+        them arrive; it writes and reads jobs' status documents and links to their results, which only
+        the worker writes."""
         inputs, outputs = self.env.storage.input_prefix, self.env.storage.output_prefix
-        self.input_bucket.grant_read_write(function, "predict-uploads", f"{inputs}{object_keys.SYNC_KEYS}")
-        self.output_bucket.grant_read_write(function, "predict-results", f"{outputs}{object_keys.SYNC_KEYS}")
-        self.input_bucket.grant_read_write(function, "job-uploads", f"{inputs}{object_keys.JOB_KEYS}")
-        self.output_bucket.grant_read_write(function, "job-results", f"{outputs}{object_keys.JOB_KEYS}")
+        input_arn, output_arn = self.input_bucket.arn, self.output_bucket.arn
+        grant_on_keys(
+            function, "predict-uploads-objects", input_arn, f"{inputs}{object_keys.SYNC_KEYS}*", perms.S3_OBJECT_PUT
+        )
+        grant_on_keys(
+            function,
+            "predict-results-objects",
+            output_arn,
+            f"{outputs}{object_keys.SYNC_KEYS}*",
+            perms.S3_OBJECT_PUT + perms.S3_OBJECT_GET,
+        )
+        grant_on_keys(
+            function, "job-uploads-objects", input_arn, f"{inputs}{object_keys.JOB_KEYS}*", perms.S3_OBJECT_PUT
+        )
+        grant_list(function, "job-uploads-list", input_arn, f"{inputs}{object_keys.JOB_KEYS}")
+        grant_on_keys(
+            function, "job-results-objects", output_arn, f"{outputs}{object_keys.JOB_KEYS}*", perms.S3_OBJECT_GET
+        )
+        grant_list(function, "job-results-list", output_arn, f"{outputs}{object_keys.JOB_KEYS}")
+        grant_on_keys(
+            function,
+            "job-status-objects",
+            output_arn,
+            f"{outputs}{object_keys.JOB_KEYS}*/{object_keys.JOB_STATUS_DOCUMENT}",
+            perms.S3_OBJECT_PUT,
+        )
         self._grant_model(function)
         if self.key:
-            self.key.grant_use(function)
+            self.key.grant_use(function, via=("s3",), region=self.env.region)
 
     def _jobs(self) -> tuple[JobQueue, ContainerFunction]:
         """Uploads under the jobs prefix announce themselves to a queue; the worker consumes it and may
@@ -170,7 +207,7 @@ class InferenceStack(EnvironmentStack):
         self.output_bucket.grant_read_write(worker, "job-results", f"{env.storage.output_prefix}{object_keys.JOB_KEYS}")
         self._grant_model(worker)
         if self.key:
-            self.key.grant_use(worker)  # S3 objects under SSE-KMS, and the queue's messages
+            self.key.grant_use(worker, via=("s3", "sqs"), region=env.region)  # objects under SSE-KMS; messages
         worker.add_sqs_source("job-messages", queue.arn, batch_size=jobs.batch_size)
         return queue, worker
 
@@ -205,6 +242,23 @@ class InferenceStack(EnvironmentStack):
             )
         return f"s3://{store.bucket}/{store.prefix}{pinned.filename}"
 
+    def _health_answer(self) -> str:
+        """GET /health's body, the function's own answer as this stack deploys it: the pinned model the
+        image carries and the runtime's version (the image is built from this tree)."""
+        model = self.inference.model
+        pinned = pinned_artifact(model.name, model.version)
+        if pinned is None:
+            raise ConfigError(
+                "model.version", model.version, f"a pinned version of {model.name} (GET /health names its sha256)"
+            )
+        return json.dumps(
+            {
+                "status": "ok",
+                "model": {"name": model.name, "version": model.version, "sha256": pinned.sha256},
+                "service_version": inference_version,
+            }
+        )
+
     def _api(self) -> RestApi:
         env = self.env
         gateway_responses = tuple(
@@ -224,10 +278,24 @@ class InferenceStack(EnvironmentStack):
             throttle_burst_limit=api.throttle_burst_limit,
             quota_limit=api.quota_limit,
             quota_period=api.quota_period,
+            stage_throttle_rate_limit=api.stage_throttle_rate_limit,
+            stage_throttle_burst_limit=api.stage_throttle_burst_limit,
             log_retention_days=env.log_retention_days,
+            custom_domain=api.custom_domain,
+            certificate_arn=api.certificate_arn,
             manage_account_logging_role=api.manage_account_logging_role,
             kms_key_arn=self.kms_key_arn,
             binary_media_types=http_contract.BINARY_MEDIA_TYPES,
+            consumer_plans=tuple(
+                ConsumerPlan(
+                    name=consumer.name,
+                    throttle_rate_limit=rate,
+                    throttle_burst_limit=burst,
+                    quota_limit=quota,
+                )
+                for consumer in api.consumers
+                for rate, burst, quota in (api.limits_of(consumer),)
+            ),
             cors_allow_headers=http_contract.CORS_ALLOW_HEADERS,
             gateway_responses=gateway_responses,
         )
@@ -247,6 +315,8 @@ class InferenceStack(EnvironmentStack):
                     region=env.region,
                     rate_limit_per_5_min=env.waf.rate_limit_per_5_min,
                     log_retention_days=env.log_retention_days,
+                    predict_path=http_contract.PREDICT.path,
+                    predict_max_body_bytes=self.inference.audio.max_upload_bytes,
                     kms_key_arn=self.kms_key_arn,
                 ),
             )
@@ -263,9 +333,27 @@ class InferenceStack(EnvironmentStack):
     def _outputs(self) -> None:
         api, function = self.api, self.predict_function
         TerraformOutput(self, "predict_url", value=api.url_for("/predict"), description="POST multipart audio here")
-        if api.api_key is not None:
-            TerraformOutput(self, "api_key_id", value=api.api_key.id)
-            TerraformOutput(self, "api_key_value", value=api.api_key.value, sensitive=True)
+        if api.api_keys:
+            TerraformOutput(
+                self,
+                "api_key_ids",
+                value={name: key.id for name, key in api.api_keys.items()},
+                description="Each consumer's API key id (what a job records as its owner)",
+            )
+            TerraformOutput(
+                self,
+                "api_key_values",
+                value={name: key.value for name, key in api.api_keys.items()},
+                sensitive=True,
+                description="Each consumer's API key: hand each consumer its own",
+            )
+        if api.domain is not None:
+            TerraformOutput(
+                self,
+                "custom_domain_target",
+                value=api.domain.regional_domain_name,
+                description="Point the custom domain's DNS (CNAME or alias) here",
+            )
         TerraformOutput(self, "input_bucket_name", value=self.input_bucket.name)
         TerraformOutput(self, "output_bucket_name", value=self.output_bucket.name)
         TerraformOutput(self, "repository_url", value=self.repository_url)

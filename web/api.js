@@ -1,6 +1,8 @@
 // The API as the page uses it: POST /predict for what fits a request, the jobs flow for the rest.
 // Same rules as the Python client (src/client): retries on 429/502/503/504 only, with backoff and
-// jitter; the API key goes to the API's URLs, never to the presigned storage links.
+// jitter; the API key goes to the API's origin only, never to the presigned storage links nor to any
+// other URL an answer names, and a call with the key does not follow redirects. Links from answers are
+// used only when they are https (or http on loopback, for `make serve`): never javascript: or data:.
 
 export const SYNC_LIMIT_BYTES = 4_500_000; // the service's audio.max_upload_bytes (body of POST /predict)
 const MULTIPART_OVERHEAD = 2048; // boundaries, part headers and the threshold fields
@@ -8,6 +10,28 @@ const TOO_LONG_FOR_A_REQUEST = new Set(["payload_too_large", "audio_too_long", "
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 const MAX_RETRIES = 3;
 const JOB_TIMEOUT_MS = 60 * 60 * 1000;
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+// The URL if it is https, or http on this machine; null for anything else (javascript:, data:, ...).
+export function safeLink(value) {
+  let url;
+  try {
+    url = new URL(String(value));
+  } catch {
+    return null;
+  }
+  const local = url.protocol === "http:" && LOOPBACK_HOST.test(url.hostname);
+  return url.protocol === "https:" || local ? url.href : null;
+}
+
+function requireLink(value, what) {
+  const link = safeLink(value);
+  if (link === null) {
+    throw new ApiError({ code: "unsafe_link", message: `the API answered a ${what} that is not an https link; the page will not use it` });
+  }
+  return link;
+}
 
 export class ApiError extends Error {
   constructor({ status = 0, code = "client_error", message, requestId = null }) {
@@ -45,7 +69,7 @@ export class Api {
     form.append("file", file, file.name);
     const answer = await withRetries(() => upload(`${this.baseUrl}/predict`, form, this.keyHeaders(), onUpload));
     const body = await expectJson(answer, 200);
-    return { document: body.result, midiUrl: body.downloads.midi_url, via: "predict", reference: body.request_id };
+    return { document: body.result, midiUrl: safeLink(body.downloads.midi_url), via: "predict", reference: body.request_id };
   }
 
   async job(file, parameters, onUpload, onJob) {
@@ -62,21 +86,24 @@ export class Api {
       }),
       201,
     );
+    const statusUrl = this.ownUrl(created.status_url, "status URL");
+    const uploadUrl = requireLink(created.upload.url, "upload URL");
     onJob("uploading");
     const form = new FormData();
     for (const [name, value] of Object.entries(created.upload.fields)) form.append(name, value);
     form.append("file", file, file.name); // storage wants the file last
-    const stored = await withRetries(() => upload(created.upload.url, form, {}, onUpload));
+    const stored = await withRetries(() => upload(uploadUrl, form, {}, onUpload));
     if (![200, 201, 204].includes(stored.status)) throw await storageError(stored);
 
     const deadline = Date.now() + JOB_TIMEOUT_MS;
     for (let interval = 500; ; interval = Math.min(interval * 1.5, 5000)) {
-      const status = await expectJson(await this.call(created.status_url), 200);
+      const status = await expectJson(await this.call(statusUrl), 200);
       onJob(status.status);
       if (status.status === "succeeded") {
-        const documentAnswer = await withRetries(() => fetch(status.result.json_url));
+        const jsonUrl = requireLink(status.result.json_url, "result link");
+        const documentAnswer = await withRetries(() => fetch(jsonUrl));
         const document = await expectJson(documentAnswer, 200);
-        return { document, midiUrl: status.result.midi_url, via: "job", reference: created.job_id };
+        return { document, midiUrl: safeLink(status.result.midi_url), via: "job", reference: created.job_id };
       }
       if (status.status === "failed") {
         const error = status.error || {};
@@ -89,13 +116,30 @@ export class Api {
     }
   }
 
+  // A URL an answer names for the API itself: only on the API's own origin (the key goes there).
+  ownUrl(value, what) {
+    let url;
+    try {
+      url = new URL(String(value));
+    } catch {
+      url = null;
+    }
+    if (!url || url.origin !== new URL(this.baseUrl).origin) {
+      throw new ApiError({ code: "foreign_url", message: `the API answered a ${what} on another origin; the API key goes only to ${new URL(this.baseUrl).origin}` });
+    }
+    return url.href;
+  }
+
   keyHeaders() {
     return this.apiKey ? { "x-api-key": this.apiKey } : {};
   }
 
-  // fetch on the API's own URLs, with the key and the retries.
+  // fetch on the API's own URLs, with the key and the retries; a redirect is an error, not followed.
   call(url, init = {}) {
-    return withRetries(() => fetch(url, { ...init, headers: { ...(init.headers || {}), ...this.keyHeaders() } }));
+    this.ownUrl(url, "URL");
+    return withRetries(() =>
+      fetch(url, { ...init, redirect: "error", headers: { ...(init.headers || {}), ...this.keyHeaders() } }),
+    );
   }
 }
 

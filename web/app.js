@@ -14,16 +14,18 @@ function defaultApiUrl() {
   return location.protocol.startsWith("http") ? location.origin : "http://127.0.0.1:8080";
 }
 
+// "remember" keeps the API's URL only: the key lives in this tab's memory and is never written to
+// storage, where any script that ever runs on this origin could read it.
 function loadSettings() {
   const saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
+  if (saved && "key" in saved) localStorage.setItem(STORAGE_KEY, JSON.stringify({ url: saved.url })); // an older page's
   $("api-url").value = saved?.url || defaultApiUrl();
-  $("api-key").value = saved?.key || "";
   $("remember").checked = Boolean(saved);
 }
 
 function saveSettings() {
   if ($("remember").checked) {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify({ url: $("api-url").value, key: $("api-key").value }));
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({ url: $("api-url").value }));
   } else {
     localStorage.removeItem(STORAGE_KEY);
   }
@@ -89,8 +91,15 @@ function showResult({ document: result, midiUrl, via, reference }) {
   roll.moveCursor($("player").currentTime); // a re-transcription keeps the playing position
 
   const stem = state.file.name.replace(/\.[^.]+$/, "") || "audio";
-  $("download-midi").href = midiUrl;
-  $("download-midi").download = `${stem}.mid`;
+  const midi = $("download-midi");
+  if (midiUrl) {
+    midi.href = midiUrl; // api.js passed it only if https (or loopback http)
+    midi.removeAttribute("aria-disabled");
+  } else {
+    midi.removeAttribute("href"); // not a link at all: nothing to click through to
+    midi.setAttribute("aria-disabled", "true");
+  }
+  midi.download = `${stem}.mid`;
   if (state.jsonUrl) URL.revokeObjectURL(state.jsonUrl);
   state.jsonUrl = URL.createObjectURL(new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }));
   $("download-json").href = state.jsonUrl;

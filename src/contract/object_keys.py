@@ -7,3 +7,5 @@ from __future__ import annotations
 
 SYNC_KEYS = "predict/"
 JOB_KEYS = "jobs/"
+JOB_STATUS_DOCUMENT = "status.json"
+"""A job's status document, beside its results (the API function may write only these under JOB_KEYS)."""

@@ -168,7 +168,33 @@ def page_file(method: str, path: str) -> Response | None:
     return Response(
         content=target.read_bytes(),
         media_type=PAGE_TYPES[target.suffix],
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": page_content_security_policy(os.environ.get("AWS_ENDPOINT_URL", "")),
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+PAGE_API_ORIGINS = ("https://*.amazonaws.com",)
+"""Besides this server: deployed stages (execute-api) and their buckets' presigned links (S3)."""
+
+
+def page_content_security_policy(storage_origin: str) -> str:
+    """The page's CSP: its own files only, no inline script; requests only to this server, the
+    emulated storage (`storage_origin`) and AWS's API and S3 hosts; never framed (clickjacking)."""
+    connect = " ".join(["'self'", *([storage_origin] if storage_origin else []), *PAGE_API_ORIGINS])
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"connect-src {connect}",
+            "media-src 'self' blob:",  # the chosen file plays from a blob: URL
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
     )
 
 

@@ -48,7 +48,7 @@ if ON_LAMBDA in os.environ:  # the local server routes its own process's stderr 
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # answers hold presigned links and whole transcriptions
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name=metric_names.REQUESTS, unit=MetricUnit.Count, value=1)

@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from inference.testing import signals
+from tests.client.scripted_server import result_document
 from tests.support.components import missing
 from tests.support.service import REPO, LocalServer
 
@@ -186,3 +187,94 @@ def test_a_file_that_is_not_audio_shows_the_services_error(
     message = browser.find_element(By.ID, "error").text
     assert "not a supported audio format" in message and "HTTP 415" in message and "unsupported_audio_format" in message
     assert browser.find_element(By.ID, "result").get_attribute("hidden") is not None
+
+
+HOSTILE_LINKS = (
+    "javascript:window.__pwned = [localStorage.getItem('audio-inference-api'), document.body.innerHTML]",
+    "data:text/html,<script>opener.__pwned = 1</script>",
+    "http://attacker.example/steal.mid",
+)
+
+
+def answer_predict_with(browser: WebDriver, midi_url: str) -> None:
+    """Stand in for a hostile API: the page's upload (XMLHttpRequest) gets this answer, without network."""
+    answer = {
+        "request_id": "req-hostile",
+        "result": result_document(3),
+        "downloads": {"json_url": midi_url, "midi_url": midi_url, "expires_in_s": 60},
+    }
+    browser.execute_script(
+        """const body = JSON.stringify(arguments[0]);
+        window.XMLHttpRequest = class {
+          constructor() { this.upload = {}; }
+          open(method, url) { this.url = url; }
+          setRequestHeader() {}
+          getResponseHeader() { return null; }
+          send() { this.status = 200; this.responseText = body; setTimeout(() => this.onload(), 0); }
+        };""",
+        answer,
+    )
+
+
+def retranscribe(browser: WebDriver) -> None:
+    """Move a threshold (the same file chosen again would not fire a change) and wait for the run."""
+    finished = finished_runs(browser)
+    browser.execute_script(
+        """const slider = document.getElementById('onset-threshold');
+        slider.value = String(0.3 + Math.random() * 0.4);
+        slider.dispatchEvent(new Event('input')); slider.dispatchEvent(new Event('change'));"""
+    )
+    wait_for(browser, lambda b: finished_runs(b) > finished, timeout=20)
+
+
+def test_a_hostile_midi_url_is_not_a_link_and_the_key_is_never_stored(
+    browser: WebDriver, local_server: LocalServer, tmp_path: Path
+) -> None:
+    browser.get(f"{local_server.url}/")
+    browser.find_element(By.CSS_SELECTOR, "#settings summary").click()  # the API panel
+    key = browser.find_element(By.ID, "api-key")
+    key.send_keys("k3y-of-the-person-at-the-keyboard")
+    browser.find_element(By.ID, "remember").click()
+    browser.execute_script("document.getElementById('api-key').dispatchEvent(new Event('change'))")
+    stored = str(browser.execute_script("return JSON.stringify(localStorage)"))
+    assert "k3y" not in stored and local_server.url in stored, stored
+
+    clip = stereo_wav(tmp_path / "short.wav", 23, 1.0)
+    for number, hostile in enumerate(HOSTILE_LINKS):
+        answer_predict_with(browser, hostile)
+        if number == 0:
+            choose(browser, clip)
+        else:
+            retranscribe(browser)
+        assert state(browser) == "done", browser.find_element(By.ID, "error").text
+        midi = browser.find_element(By.ID, "download-midi")
+        assert midi.get_attribute("href") is None, hostile
+        assert midi.get_attribute("aria-disabled") == "true"
+        browser.execute_script("document.getElementById('download-midi').click()")
+        time.sleep(0.3)
+        assert browser.execute_script("return window.__pwned === undefined"), hostile
+
+    fine = "https://audio-inference-output.s3.amazonaws.com/results/predict/r/result.mid?X-Amz-Signature=abc"
+    answer_predict_with(browser, fine)
+    retranscribe(browser)
+    midi = browser.find_element(By.ID, "download-midi")
+    assert midi.get_attribute("href") == fine and midi.get_attribute("aria-disabled") is None
+
+
+def test_the_page_carries_a_content_security_policy(local_server: LocalServer) -> None:
+    for path in ("/", "/page/app.js"):
+        answer = requests.get(f"{local_server.url}{path}", timeout=10)
+        directives = {
+            name: value
+            for name, _, value in (
+                d.strip().partition(" ") for d in answer.headers["Content-Security-Policy"].split(";")
+            )
+        }
+        assert directives["default-src"] == "'self'"
+        assert directives["frame-ancestors"] == "'none'"
+        connect = directives["connect-src"].split()
+        assert "'self'" in connect and "https://*.amazonaws.com" in connect
+        assert any(source.startswith("http://127.0.0.1:") for source in connect), "the emulated storage"
+        assert "'unsafe-inline'" not in answer.headers["Content-Security-Policy"]
+    api = requests.get(f"{local_server.url}/health", timeout=10)
+    assert "Content-Security-Policy" not in api.headers  # the API's answers are JSON, not the page

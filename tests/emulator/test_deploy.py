@@ -162,6 +162,11 @@ def test_api_routes_to_the_function_with_cors_keys_error_shape_and_logging(deplo
     health = resources["/health"]
     assert set(health["resourceMethods"]) == {"GET", "OPTIONS"}
     assert apigw.get_method(restApiId=api["id"], resourceId=health["id"], httpMethod="GET")["apiKeyRequired"] is False
+    health_integration = apigw.get_integration(restApiId=api["id"], resourceId=health["id"], httpMethod="GET")
+    assert health_integration["type"] == "MOCK" and "uri" not in health_integration, "/health never invokes"
+    method_settings = apigw.get_stage(restApiId=api["id"], stageName=settings.api.stage_name)["methodSettings"]["*/*"]
+    assert method_settings["throttlingRateLimit"] == settings.api.stage_throttle_rate_limit
+    assert method_settings["throttlingBurstLimit"] == settings.api.stage_throttle_burst_limit
     for kind, error in http_contract.GATEWAY_ERRORS.items():
         response = apigw.get_gateway_response(restApiId=api["id"], responseType=kind)
         origin = response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
@@ -174,22 +179,20 @@ def test_api_routes_to_the_function_with_cors_keys_error_shape_and_logging(deplo
         f"log-group:/aws/apigateway/{name}/{settings.api.stage_name}/access"
     )
     assert json.loads(stage["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
-    keys = [k for k in apigw.get_api_keys(includeValues=True)["items"] if k["name"] == f"{name}-key"]
-    plans = [p for p in apigw.get_usage_plans()["items"] if p["name"] == f"{name}-plan"]
-    if settings.api.api_key_required:
-        (key,) = keys
-        (plan,) = plans
-        assert key["enabled"] is True and key["value"] == deployment.outputs["inference-prod"]["api_key_value"]
+    keys = {k["name"]: k for k in apigw.get_api_keys(includeValues=True)["items"] if k["name"].startswith(f"{name}-")}
+    plans = {p["name"]: p for p in apigw.get_usage_plans()["items"] if p["name"].startswith(f"{name}-")}
+    assert settings.api.api_key_required, "every environment is keyed"
+    assert sorted(keys) == sorted(f"{name}-{c.name}" for c in settings.api.consumers)
+    values = deployment.outputs[f"inference-{env}"]["api_key_values"]
+    for consumer in settings.api.consumers:
+        key, plan = keys[f"{name}-{consumer.name}"], plans[f"{name}-{consumer.name}-plan"]
+        rate, burst, quota = settings.api.limits_of(consumer)
+        assert key["enabled"] is True and key["value"] == values[consumer.name]
         assert plan["apiStages"] == [{"apiId": api["id"], "stage": settings.api.stage_name}]
-        assert plan["throttle"] == {
-            "rateLimit": settings.api.throttle_rate_limit,
-            "burstLimit": settings.api.throttle_burst_limit,
-        }
-        assert plan["quota"]["limit"] == settings.api.quota_limit
+        assert plan["throttle"] == {"rateLimit": rate, "burstLimit": burst}
+        assert plan["quota"]["limit"] == quota
         plan_keys = apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
         assert [k["id"] for k in plan_keys] == [key["id"]]
-    else:
-        assert keys == [] and plans == []
     deployment.report.verify(f"apigateway:{name}")
 
 
@@ -223,7 +226,7 @@ def test_role_policies_are_the_scoped_grants(deployment, env, function):
         "encryption-key",
     }
     expected |= (
-        {"predict-uploads-objects", "predict-uploads-list", "predict-results-objects", "predict-results-list"}
+        {"predict-uploads-objects", "predict-results-objects", "job-status-objects"}
         if function == "predict"
         else {"job-messages-consume"}
     )
@@ -258,7 +261,11 @@ def test_job_uploads_notify_the_queue_which_only_the_bucket_may_feed_and_the_wor
     ]["FilterRules"] == [{"Name": "prefix", "Value": "uploads/jobs/"}]
     (statement,) = json.loads(queue_arn["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{out['input_bucket_name']}"}}
+    account = deployment.client("sts", env).get_caller_identity()["Account"]
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{out['input_bucket_name']}"},
+        "StringEquals": {"aws:SourceAccount": account},
+    }
     redrive = json.loads(queue_arn["RedrivePolicy"])
     dead_letter = sqs.get_queue_attributes(QueueUrl=out["job_dead_letter_queue_url"], AttributeNames=["QueueArn"])[
         "Attributes"
@@ -321,8 +328,11 @@ def test_prod_stage_is_behind_its_web_acl_which_logs_to_its_log_group(deployment
         "AWSManagedRulesCommonRuleSet",
         "AWSManagedRulesKnownBadInputsRuleSet",
         "rate-limit-per-ip",
+        "oversize-body",
+        "predict-body-over-limit",
     ]
     logging = waf.get_logging_configuration(ResourceArn=out["web_acl_arn"])["LoggingConfiguration"]
+    assert {"SingleHeader": {"Name": "x-api-key"}} in logging.get("RedactedFields", []), "the key is not logged"
     (destination,) = logging["LogDestinationConfigs"]
     assert destination.split(":log-group:")[1].split(":")[0] == out["waf_log_group_name"]
     assert "web_acl_arn" not in deployment.outputs["inference-dev"]

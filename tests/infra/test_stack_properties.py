@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from config.environments import DEV, PROD
+from config.environments import DEV, ENVIRONMENTS, PROD
 from config.schema import S3StateBackend
 from contract import http as http_contract
 from contract.settings import ServiceSettings
-from inference.config import load_config
+from inference.config import InferenceConfig, load_config
 from inference.pinned import BASIC_PITCH
 from tests.support.stacks import one_resource, policy_statements, resources_of
 
@@ -52,6 +53,18 @@ def test_input_uploads_expire_per_environment(stacks, env, days):
     (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-uploads"]
     assert rule["expiration"] == [{"days": days}]
     assert rule["filter"] == [{"prefix": "uploads/"}]
+
+
+@pytest.mark.parametrize("env, days", [("dev", 7), ("prod", 90)])
+def test_results_expire_per_environment(stacks, env, days):
+    """Results do not pile up for ever: storage.output_expiry_days, per environment."""
+    assert ENVIRONMENTS[env].storage.output_expiry_days == days
+    lifecycle = one_resource(
+        stacks[f"inference-{env}"], "aws_s3_bucket_lifecycle_configuration", "output-bucket/lifecycle"
+    )
+    (rule,) = [r for r in lifecycle["rule"] if r["id"] == "expire-results"]
+    assert rule["expiration"] == [{"days": days}]
+    assert rule["filter"] == [{"prefix": "results/"}] and rule["status"] == "Enabled"
 
 
 @pytest.mark.parametrize(
@@ -186,28 +199,38 @@ def test_role_permissions_are_explicit_scoped_grants(stacks, env, function_id):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
+    """What the API's code calls and no more: it never reads uploads, never deletes, and under the jobs'
+    results writes only status documents (the worker writes the results)."""
     docs = grants_of(stacks[f"inference-{env}"], "inference-function")
     assert set(docs) == {
         "write-logs",
         "xray-write",
         "predict-uploads-objects",
-        "predict-uploads-list",
         "predict-results-objects",
-        "predict-results-list",
         "job-uploads-objects",
         "job-uploads-list",
         "job-results-objects",
         "job-results-list",
+        "job-status-objects",
         "encryption-key",
     }
-    assert docs["encryption-key"][0]["resources"] == [KEY_ARN]
-    assert docs["predict-uploads-objects"][0]["resources"] == [f"{INPUT_ARN}/uploads/predict/*"]
-    assert docs["predict-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/predict/*"]
-    # it presigns the jobs' uploads (PutObject under their prefix only) and sees them arrive
-    assert docs["job-uploads-objects"][0]["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
-    assert "s3:PutObject" in docs["job-uploads-objects"][0]["actions"]
+    (key,) = docs["encryption-key"]
+    assert key["resources"] == [KEY_ARN]
+    assert key["condition"] == [
+        {"test": "StringEquals", "variable": "kms:ViaService", "values": ["s3.us-east-1.amazonaws.com"]}
+    ]
+    grants = {
+        name: (d[0]["resources"], sorted(d[0]["actions"])) for name, d in docs.items() if name.endswith("-objects")
+    }
+    assert grants == {
+        "predict-uploads-objects": ([f"{INPUT_ARN}/uploads/predict/*"], ["s3:PutObject"]),
+        "predict-results-objects": ([f"{OUTPUT_ARN}/results/predict/*"], ["s3:GetObject", "s3:PutObject"]),
+        "job-uploads-objects": ([f"{INPUT_ARN}/uploads/jobs/*"], ["s3:PutObject"]),
+        "job-results-objects": ([f"{OUTPUT_ARN}/results/jobs/*"], ["s3:GetObject"]),
+        "job-status-objects": ([f"{OUTPUT_ARN}/results/jobs/*/status.json"], ["s3:PutObject"]),
+    }
     assert docs["job-uploads-list"][0]["condition"][0]["values"] == ["uploads/jobs/*"]
-    assert docs["job-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/jobs/*"]
+    assert docs["job-results-list"][0]["condition"][0]["values"] == ["results/jobs/*"]
     assert "sqs:" not in json.dumps(docs)
 
 
@@ -225,6 +248,10 @@ def test_the_worker_reads_only_job_uploads_and_writes_only_job_results(stacks, e
         "encryption-key",
     }
     assert docs["encryption-key"][0]["resources"] == [KEY_ARN]
+    assert docs["encryption-key"][0]["condition"][0]["values"] == [
+        "s3.us-east-1.amazonaws.com",
+        "sqs.us-east-1.amazonaws.com",
+    ]
     uploads = docs["job-uploads-objects"][0]
     assert uploads["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
     assert set(uploads["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}, "read only: never the API's uploads"
@@ -263,7 +290,10 @@ def test_only_the_input_bucket_may_send_and_only_job_uploads_are_announced(stack
     (statement,) = policy_statements(stack, "job-queue/bucket-notifications-policy")
     assert statement["actions"] == ["sqs:SendMessage"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["s3.amazonaws.com"]}]
-    assert statement["condition"] == [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": [INPUT_ARN]}]
+    source_arn, source_account = statement["condition"]
+    assert source_arn == {"test": "ArnEquals", "variable": "aws:SourceArn", "values": [INPUT_ARN]}
+    assert (source_account["test"], source_account["variable"]) == ("StringEquals", "aws:SourceAccount")
+    assert source_account["values"][0].startswith("${data.aws_caller_identity.job-queue_account_")
     notification = one_resource(stack, "aws_s3_bucket_notification")
     assert notification["bucket"] == "${aws_s3_bucket.input-bucket_5DD4D8B1.id}"
     (queue,) = notification["queue"]
@@ -299,7 +329,6 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
     from cdktf import Testing
 
     from config.schema import ModelStoreSettings
-    from inference.config import InferenceConfig
     from stacks import InferenceStack
 
     env = dataclasses.replace(DEV, model_store=ModelStoreSettings(bucket="team-models", prefix="bp/0.4.0/"))
@@ -322,7 +351,7 @@ def test_model_bucket_grant_is_read_only_on_its_prefix():
 
 # --- API -------------------------------------------------------------------
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
+def test_every_route_but_health_is_a_lambda_proxy_with_binary_media_types(stacks, env):
     stack = stacks[f"inference-{env}"]
     api = one_resource(stack, "aws_api_gateway_rest_api")
     assert api["binary_media_types"] == list(http_contract.BINARY_MEDIA_TYPES)
@@ -332,7 +361,7 @@ def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
         "jobs",
         "{job_id}",
     }
-    for route in http_contract.ROUTES:
+    for route in (r for r in http_contract.ROUTES if r != http_contract.HEALTH):
         slug = "-".join(f"by-{p[1:-1]}" if p.startswith("{") else p for p in route.path.strip("/").split("/"))
         slug = f"{slug}-{route.method.lower()}"
         integration = one_resource(stack, "aws_api_gateway_integration", f"{slug}-integration")
@@ -344,23 +373,80 @@ def test_every_route_is_a_lambda_proxy_with_binary_media_types(stacks, env):
     assert stack["output"]["predict_url"]["value"].endswith(".invoke_url}/predict")
 
 
-@pytest.mark.parametrize("env, key_required", [("dev", False), ("prod", True)])
-def test_api_key_and_usage_plan_per_environment(stacks, env, key_required):
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_health_is_answered_by_api_gateway_without_the_function(stacks, env):
+    """GET /health needs no key, so it must not reach the function: a MOCK integration answers it with
+    the function's own answer (the pinned model, the runtime's version) and the request id."""
+    from inference import __version__
+    from inference.pinned import pinned_artifact
+
     stack = stacks[f"inference-{env}"]
-    post = one_resource(stack, "aws_api_gateway_method", "predict-post")
-    assert post["api_key_required"] is key_required
+    integration = one_resource(stack, "aws_api_gateway_integration", "health-get-integration")
+    assert integration["type"] == "MOCK" and "uri" not in integration
+    assert not [p for p in resources_of(stack, "aws_lambda_permission").values() if "health" in p["source_arn"]]
+    assert one_resource(stack, "aws_api_gateway_method", "health-get")["api_key_required"] is False
+    answer = one_resource(stack, "aws_api_gateway_integration_response", "health-get-integration-200")
+    model = load_config(environ={}).model
+    pinned = pinned_artifact(model.name, model.version)
+    assert pinned is not None
+    assert json.loads(answer["response_templates"]["application/json"]) == {
+        "status": "ok",
+        "model": {
+            "name": model.name,
+            "version": model.version,
+            "sha256": pinned.sha256,
+        },
+        "service_version": __version__,
+    }
+    assert answer["response_parameters"]["method.response.header.X-Request-Id"] == "context.requestId"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_stage_is_throttled_for_every_method(stacks, env):
+    """The usage plan limits only keyed calls; the stage's own limit covers everything, /health included."""
+    settings = ENVIRONMENTS[env].api
+    method_settings = one_resource(stacks[f"inference-{env}"], "aws_api_gateway_method_settings")
+    assert method_settings["method_path"] == "*/*"
+    assert method_settings["settings"]["throttling_rate_limit"] == settings.stage_throttle_rate_limit
+    assert method_settings["settings"]["throttling_burst_limit"] == settings.stage_throttle_burst_limit
+    assert settings.stage_throttle_rate_limit >= settings.throttle_rate_limit
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_route_but_health_needs_a_key_and_each_consumer_has_its_own_key_and_plan(stacks, env):
+    settings = ENVIRONMENTS[env].api
+    stack = stacks[f"inference-{env}"]
+    for route in ("predict-post", "jobs-post", "jobs-by-job_id-get"):
+        assert one_resource(stack, "aws_api_gateway_method", route)["api_key_required"] is True, route
     assert one_resource(stack, "aws_api_gateway_method", "health-get")["api_key_required"] is False
     for options in ("predict-options", "health-options"):
         assert one_resource(stack, "aws_api_gateway_method", options)["api_key_required"] is False, options
-    assert bool(resources_of(stack, "aws_api_gateway_api_key")) is key_required
-    assert bool(resources_of(stack, "aws_api_gateway_usage_plan")) is key_required
-    assert ("api_key_value" in stack["output"]) is key_required
-    if key_required:
-        assert stack["output"]["api_key_value"]["sensitive"] is True
-        plan = one_resource(stack, "aws_api_gateway_usage_plan")
-        assert plan["throttle_settings"] == {"rate_limit": 20, "burst_limit": 40}
-        assert plan["quota_settings"] == {"limit": 50000, "period": "DAY"}
-        assert one_resource(stack, "aws_api_gateway_usage_plan_key")["key_type"] == "API_KEY"
+    keys = {k["name"]: k for k in resources_of(stack, "aws_api_gateway_api_key").values()}
+    plans = {p["name"]: p for p in resources_of(stack, "aws_api_gateway_usage_plan").values()}
+    names = [c.name for c in settings.consumers]
+    assert sorted(keys) == sorted(f"audio-inference-{env}-api-{n}" for n in names)
+    assert sorted(plans) == sorted(f"audio-inference-{env}-api-{n}-plan" for n in names)
+    for consumer in settings.consumers:
+        rate, burst, quota = settings.limits_of(consumer)
+        plan = plans[f"audio-inference-{env}-api-{consumer.name}-plan"]
+        assert plan["throttle_settings"] == {"rate_limit": rate, "burst_limit": burst}
+        assert plan["quota_settings"] == {"limit": quota, "period": settings.quota_period}
+        key = one_resource(stack, "aws_api_gateway_api_key", f"api-key-{consumer.name}")
+        assert key["name"].endswith(consumer.name)
+        plan_key = one_resource(stack, "aws_api_gateway_usage_plan_key", f"usage-plan-key-{consumer.name}")
+        assert plan_key["key_type"] == "API_KEY"
+        assert plan_key["key_id"].startswith(f"${{aws_api_gateway_api_key.rest-api_api-key-{consumer.name}_")
+        assert plan_key["usage_plan_id"].startswith(
+            f"${{aws_api_gateway_usage_plan.rest-api_usage-plan-{consumer.name}_"
+        )
+    assert stack["output"]["api_key_values"]["sensitive"] is True
+    assert "sensitive" not in stack["output"]["api_key_ids"] or stack["output"]["api_key_ids"]["sensitive"] is False
+
+
+def test_prod_has_several_consumers_with_their_own_limits():
+    names = [c.name for c in PROD.api.consumers]
+    assert len(names) >= 2
+    assert len({PROD.api.limits_of(c) for c in PROD.api.consumers}) >= 2
 
 
 @pytest.mark.parametrize("env, origin", [("dev", "'*'"), ("prod", "'https://app.example.com'")])
@@ -414,7 +500,6 @@ def test_deployment_trigger_changes_with_the_api_definition():
 
     from cdktf import Testing
 
-    from inference.config import InferenceConfig
     from stacks import InferenceStack
 
     def trigger(env):
@@ -449,8 +534,8 @@ def test_provider_tags_every_resource(stacks):
 def test_outputs_cover_what_operators_need(stacks):
     assert set(stacks["inference-prod"]["output"]) == {
         "predict_url",
-        "api_key_id",
-        "api_key_value",
+        "api_key_ids",
+        "api_key_values",
         "input_bucket_name",
         "output_bucket_name",
         "repository_url",
@@ -535,3 +620,38 @@ def test_a_grant_after_the_function_exists_still_lands_before_it_starts():
     assert f"aws_iam_role_policy.{late}" in fn["depends_on"]
     assert len(fn["depends_on"]) == 1 + len(synthesized["resource"]["aws_iam_role_policy"]), "log group + policies"
     assert fn["image_config"] == {"command": ["service.worker.handler"]}
+
+
+def test_a_custom_domain_serves_tls_1_2_and_switches_the_default_endpoint_off():
+    from cdktf import Testing
+
+    from config.schema import ApiSettings
+    from stacks import InferenceStack
+
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+    api = dataclasses.replace(PROD.api, custom_domain="api.example.com", certificate_arn=certificate)
+    assert isinstance(api, ApiSettings)
+
+    def only(stack: dict, resource_type: str) -> dict:
+        (resource,) = stack["resource"][resource_type].values()  # Testing.synth leaves out construct paths
+        return resource
+
+    stack = json.loads(
+        Testing.synth(InferenceStack(Testing.app(), dataclasses.replace(PROD, api=api), InferenceConfig()))
+    )
+    domain = only(stack, "aws_api_gateway_domain_name")
+    assert (domain["domain_name"], domain["security_policy"]) == ("api.example.com", "TLS_1_2")
+    assert domain["regional_certificate_arn"] == certificate
+    assert domain["endpoint_configuration"] == {"types": ["REGIONAL"]}
+    assert only(stack, "aws_api_gateway_rest_api")["disable_execute_api_endpoint"] is True
+    mapping = only(stack, "aws_api_gateway_base_path_mapping")
+    assert mapping["domain_name"].startswith("${aws_api_gateway_domain_name.") and "base_path" not in mapping
+    assert stack["output"]["predict_url"]["value"] == "https://api.example.com/predict"
+    assert "regional_domain_name" in stack["output"]["custom_domain_target"]["value"]
+
+
+def test_without_a_custom_domain_the_default_endpoint_stays(stacks):
+    for env in ("dev", "prod"):
+        stack = stacks[f"inference-{env}"]
+        assert not resources_of(stack, "aws_api_gateway_domain_name")
+        assert "disable_execute_api_endpoint" not in one_resource(stack, "aws_api_gateway_rest_api")

@@ -32,6 +32,8 @@ class Statement:
     resources: tuple[str, ...]
     key_policy: bool
     """In a KMS key policy, Resource "*" means the key itself, not every resource."""
+    service_principals: tuple[str, ...] = ()
+    condition_keys: frozenset[str] = frozenset()
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -51,6 +53,13 @@ def statements_of(stack_name: str, stack: Stack) -> list[Statement]:
                     _as_tuple(s.get("actions")),
                     _as_tuple(s.get("resources")),
                     key_policy=False,
+                    service_principals=tuple(
+                        identifier
+                        for p in s.get("principals", [])
+                        if p["type"] == "Service"
+                        for identifier in _as_tuple(p["identifiers"])
+                    ),
+                    condition_keys=frozenset(c["variable"] for c in s.get("condition", [])),
                 )
             )
     for resource_type, resources in stack.get("resource", {}).items():
@@ -67,6 +76,10 @@ def statements_of(stack_name: str, stack: Stack) -> list[Statement]:
                         _as_tuple(s.get("Action")),
                         _as_tuple(s.get("Resource")),
                         key_policy=resource_type == "aws_kms_key",
+                        service_principals=_as_tuple((s.get("Principal") or {}).get("Service"))
+                        if isinstance(s.get("Principal"), dict)
+                        else (),
+                        condition_keys=frozenset(key for test in s.get("Condition", {}).values() for key in test),
                     )
                 )
     return found
@@ -77,6 +90,56 @@ def every_statement(stacks: dict[str, Stack]) -> list[Statement]:
     found = [s for name in stack_names() for s in statements_of(name, stacks[name])]
     assert len(found) > 20, "the walk found too few statements to mean anything"
     return found
+
+
+SOURCE_CONDITIONS = frozenset({"aws:SourceAccount", "aws:SourceArn"})
+LOGS_CONTEXT = "kms:EncryptionContext:aws:logs:arn"
+TRUST = ("sts:AssumeRole",)
+"""A role's trust policy: AWS services assume the role only where this account configures them to
+(iam:PassRole), so the confused-deputy conditions do not apply there."""
+
+
+def unconditioned_service_allows(statements: list[Statement]) -> list[str]:
+    """Every Allow to an AWS service principal that names neither the source account and ARN, nor (for
+    CloudWatch Logs on a key) the log groups' encryption context: any account's resource could make
+    the service act on ours (the confused deputy)."""
+    return [
+        f"{s.where}: {list(s.service_principals)} {list(s.actions)} conditioned only on {sorted(s.condition_keys)}"
+        for s in statements
+        if s.effect == "Allow" and s.service_principals and s.actions != TRUST
+        if not (s.condition_keys >= SOURCE_CONDITIONS or LOGS_CONTEXT in s.condition_keys)
+    ]
+
+
+def test_every_service_principal_allow_names_its_source(every_statement: list[Statement]) -> None:
+    assert unconditioned_service_allows(every_statement) == []
+    assert any(s.service_principals and s.actions != TRUST for s in every_statement), "nothing was checked"
+
+
+def test_the_service_principal_gate_catches_a_missing_condition() -> None:
+    bare = Statement("s3 on a key", "Allow", ("kms:Decrypt",), ("*",), True, ("s3.amazonaws.com",), frozenset())
+    account_only = Statement(
+        "s3 on a queue",
+        "Allow",
+        ("sqs:SendMessage",),
+        ("arn",),
+        False,
+        ("s3.amazonaws.com",),
+        frozenset({"aws:SourceArn"}),
+    )
+    trust = Statement("trust", "Allow", TRUST, (), False, ("lambda.amazonaws.com",), frozenset())
+    assert [w.split(":")[0] for w in unconditioned_service_allows([bare, account_only, trust])] == [
+        "s3 on a key",
+        "s3 on a queue",
+    ]
+
+
+def test_every_function_permission_names_its_source(stacks: dict[str, Stack]) -> None:
+    permissions = [
+        p for name in stack_names() for p in stacks[name].get("resource", {}).get("aws_lambda_permission", {}).values()
+    ]
+    assert permissions
+    assert all(p["principal"].endswith(".amazonaws.com") and p.get("source_arn") for p in permissions)
 
 
 def test_no_allow_has_a_wildcard_action(every_statement: list[Statement]) -> None:

@@ -105,4 +105,4 @@ def test_every_output_exposing_a_secret_is_sensitive(stacks: dict[str, Stack], s
         variables = json.dumps(function.get("environment", {}))
         assert not any(reference in variables for reference in secret_references), "a secret in a function's env"
     if "aws_api_gateway_api_key" in stack.get("resource", {}):
-        assert exposed == {"api_key_value": True}, "the API key is handed out only as a sensitive output"
+        assert exposed == {"api_key_values": True}, "the API keys are handed out only as a sensitive output"

@@ -10,6 +10,7 @@ from config.capacity import estimated_job_seconds, required_scratch_mb
 from config.environments import DEV, PROD, get_environment
 from config.schema import (
     AlarmSettings,
+    ApiConsumer,
     ApiSettings,
     EnvironmentConfig,
     FunctionSettings,
@@ -168,7 +169,7 @@ def test_settings_are_frozen_and_keyword_only():
 
 def test_dev_and_prod_differ_as_documented():
     assert DEV.api.cors_allowed_origins == ("*",) and "*" not in PROD.api.cors_allowed_origins
-    assert (DEV.api.api_key_required, PROD.api.api_key_required) == (False, True)
+    assert (DEV.api.api_key_required, PROD.api.api_key_required) == (True, True)  # #22: dev is keyed too
     assert (DEV.log_retention_days, PROD.log_retention_days) == (7, 30)
     assert (DEV.storage.input_expiry_days, PROD.storage.input_expiry_days) == (3, 7)
     assert (DEV.storage.output_noncurrent_expiry_days, PROD.storage.output_noncurrent_expiry_days) == (7, 30)
@@ -236,3 +237,77 @@ def test_job_defaults_take_four_hours_in_their_storage_and_timeout():
         estimated_job_seconds(jobs.max_duration_s, jobs.worker_memory_mb, jobs.max_decoded_samples)
         <= jobs.worker_timeout_s
     )
+
+
+# --- API consumers, stage throttling, WAF alignment (#22) ---------------------
+@pytest.mark.parametrize(
+    "field, value",
+    [("name", "Bad Name"), ("name", "x"), ("throttle_rate_limit", 0), ("throttle_burst_limit", 0), ("quota_limit", 0)],
+)
+def test_fails_a_consumer_out_of_range(field, value):
+    with pytest.raises(ConfigError) as e:
+        ApiConsumer(**{"name": "ok-name", field: value})
+    assert_names(e, f"api.consumers.{field}", value)
+
+
+def test_fails_duplicate_consumers_and_a_keyed_api_without_any():
+    with pytest.raises(ConfigError) as e:
+        ApiSettings(consumers=(ApiConsumer(name="app"), ApiConsumer(name="app")))
+    assert e.value.field == "api.consumers" and "distinct" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        ApiSettings(consumers=())
+    assert e.value.field == "api.consumers" and "at least one consumer" in str(e.value)
+    assert ApiSettings(consumers=(), api_key_required=False).consumers == ()
+
+
+def test_a_consumer_inherits_the_apis_limits_unless_it_sets_its_own():
+    api = ApiSettings(consumers=(ApiConsumer(name="app"), ApiConsumer(name="batch", throttle_rate_limit=2.5)))
+    assert api.limits_of(api.consumers[0]) == (10.0, 20, 10_000)
+    assert api.limits_of(api.consumers[1]) == (2.5, 20, 10_000)
+
+
+def test_fails_a_stage_throttle_below_a_consumers_plan():
+    with pytest.raises(ConfigError) as e:
+        ApiSettings(consumers=(ApiConsumer(name="big", throttle_rate_limit=80.0),), stage_throttle_rate_limit=50.0)
+    assert e.value.field == "api.stage_throttle_rate_limit" and "80" in str(e.value)
+
+
+def test_fails_a_waf_rate_below_what_a_usage_plan_allows():
+    with pytest.raises(ConfigError) as e:
+        dataclasses.replace(PROD, waf=WafSettings(enabled=True, rate_limit_per_5_min=1000))
+    assert e.value.field == "waf.rate_limit_per_5_min" and "6000" in str(e.value)
+
+
+def test_every_environment_requires_a_key_with_its_own_consumers():
+    for env in (DEV, PROD):
+        assert env.api.api_key_required and env.api.consumers, env.name
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+
+
+@pytest.mark.parametrize(
+    "field, value, other",
+    [
+        ("custom_domain", "Not A Domain", {"certificate_arn": CERTIFICATE}),
+        ("certificate_arn", "", {"custom_domain": "api.example.com"}),
+        ("certificate_arn", CERTIFICATE, {}),
+        ("certificate_arn", "arn:aws:iam::123456789012:role/x", {"custom_domain": "api.example.com"}),
+    ],
+)
+def test_fails_a_custom_domain_without_its_certificate_or_malformed(field, value, other):
+    with pytest.raises(ConfigError) as e:
+        ApiSettings(**{field: value, **other})
+    assert_names(e, f"api.{field}", value)
+
+
+def test_a_custom_domain_with_its_certificate_is_accepted():
+    api = ApiSettings(custom_domain="api.example.com", certificate_arn=CERTIFICATE)
+    assert api.custom_domain == "api.example.com"
+
+
+@pytest.mark.parametrize("field, value", [("output_expiry_days", 0), ("output_expiry_days", 3651)])
+def test_fails_results_expiry_out_of_range(field, value):
+    with pytest.raises(ConfigError) as e:
+        StorageSettings(**{field: value})
+    assert_names(e, f"storage.{field}", value)

@@ -30,7 +30,7 @@ from audio_inference_client.errors import (
     TranscriptionTimeout,
 )
 from audio_inference_client.result import Result
-from audio_inference_client.transport import Transport
+from audio_inference_client.transport import Transport, is_loopback, origin
 
 SYNC_LIMIT_BYTES = 4_500_000
 """The largest body `POST /predict` takes (the service's audio.max_upload_bytes)."""
@@ -110,6 +110,13 @@ class Client:
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise BadInputError(f"the API URL must start with http:// or https://, got {base_url!r}", code="bad_url")
+        scheme, host, _ = origin(base_url)
+        if api_key and scheme != "https" and not is_loopback(host):
+            raise BadInputError(
+                f"the API URL {base_url!r} is plain http to another machine: the API key would cross the "
+                "network readable; use https (plain http only to localhost or 127.0.0.1)",
+                code="insecure_url",
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.request_timeout = request_timeout
@@ -117,7 +124,9 @@ class Client:
         self.poll_interval_s = poll_interval_s
         self.max_poll_interval_s = max_poll_interval_s
         self._has_key = bool(api_key)
-        self._transport = Transport(api_key=api_key or None, max_retries=max_retries, backoff_s=backoff_s)
+        self._transport = Transport(
+            api_url=self.base_url, api_key=api_key or None, max_retries=max_retries, backoff_s=backoff_s
+        )
 
     def __repr__(self) -> str:  # never the key itself
         return f"Client({self.base_url!r}, api_key={'<set>' if self._has_key else None})"

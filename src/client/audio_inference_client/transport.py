@@ -4,13 +4,17 @@ urllib3's `Retry` makes every decision (which statuses, how many times, exponent
 jitter, `Retry-After` honoured); the loop here only re-sends, building each attempt's body afresh, so
 a streamed upload is retried whole (urllib3's own loop cannot rewind a streamed body). Connection
 errors and timeouts are not retried: a POST may already have been taken.
-The API key goes only to the API's own URLs, never to the presigned storage URLs, and is never logged.
+The API key goes only to the API's own origin (the base URL's scheme, host and port), never to the
+presigned storage URLs nor to any other URL an answer names, is never carried across a redirect (a
+request with the key does not follow one), and is never logged.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import MaxRetryError
@@ -43,10 +47,32 @@ def retry_policy(max_retries: int, backoff_s: float) -> Retry:
     )
 
 
-class Transport:
-    """One `requests` session, the retry policy and the API key."""
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the port made explicit: what the key is pinned to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme, 0)
 
-    def __init__(self, *, api_key: str | None, max_retries: int, backoff_s: float) -> None:
+
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address: plain http cannot be read by anyone else there."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Transport:
+    """One `requests` session, the retry policy and the API key, pinned to the API's origin."""
+
+    def __init__(self, *, api_url: str, api_key: str | None, max_retries: int, backoff_s: float) -> None:
+        self._api_origin = origin(api_url)
         self._api_key = api_key
         self._policy = retry_policy(max_retries, backoff_s)
         self._session = requests.Session()
@@ -67,12 +93,21 @@ class Transport:
     ) -> requests.Response:
         """Send, retrying as the policy says; the last answer is returned whatever its status.
 
-        `api`: the URL is the API's (the key is sent); False for presigned storage URLs.
+        `api`: the URL is the API's (the key is sent; the URL must be on the API's origin, and a redirect
+        is not followed but reported); False for presigned storage URLs.
         `body`: builds the attempt's body arguments (data, headers) each time.
         """
         headers = dict(kwargs.pop("headers", {}))
-        if api and self._api_key:
-            headers["x-api-key"] = self._api_key
+        if api:
+            if origin(url) != self._api_origin:
+                raise ServiceError(
+                    f"the service named {_host(url)} for an API call; the API key goes only to "
+                    f"{_origin_text(self._api_origin)}",
+                    code="foreign_url",
+                )
+            kwargs["allow_redirects"] = False
+            if self._api_key:
+                headers["x-api-key"] = self._api_key
         retry = self._policy
         while True:
             attempt = body() if body is not None else {}
@@ -91,6 +126,14 @@ class Transport:
                 ) from None
             except requests.ConnectionError:
                 raise ServiceError(f"could not connect to {_host(url)}", code="connection_failed") from None
+            if api and response.is_redirect:
+                raise ServiceError(
+                    f"the API answered {response.status_code} with a redirect to "
+                    f"{_host(response.headers.get('Location', ''))}; requests with the API key do not follow "
+                    "redirects: use the final URL as the API URL",
+                    code="redirected",
+                    status=response.status_code,
+                )
             if not retry.is_retry(method, response.status_code, "Retry-After" in response.headers):
                 return response
             try:
@@ -101,6 +144,11 @@ class Transport:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _origin_text(api_origin: tuple[str, str, int]) -> str:
+    scheme, host, port = api_origin
+    return f"{scheme}://{host}:{port}"
 
 
 def _host(url: str) -> str:

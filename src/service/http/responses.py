@@ -25,6 +25,14 @@ def request_id(app: APIGatewayRestResolver) -> str:
     return str(app.current_event.request_context.request_id or "unknown")
 
 
+def api_key_id(app: APIGatewayRestResolver) -> str | None:
+    """The id of the API key API Gateway checked for this request (never the key itself); None when the
+    route asks for none (the local server, /health)."""
+    identity = (app.current_event.raw_event.get("requestContext") or {}).get("identity") or {}
+    key_id = identity.get("apiKeyId")
+    return str(key_id) if key_id else None
+
+
 def lower_case_headers(app: APIGatewayRestResolver) -> dict[str, str]:
     return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
 

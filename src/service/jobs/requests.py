@@ -84,9 +84,10 @@ def parse_job_request(
 
 
 def create_job(
-    request: JobRequest, *, limits: JobLimits, store: JobStore, s3: S3Client, status_url: str
+    request: JobRequest, *, limits: JobLimits, store: JobStore, s3: S3Client, status_url: str, owner: str | None = None
 ) -> dict[str, Any]:
-    """Write `awaiting_upload`, then presign the upload whose key and limits the server fixes."""
+    """Write `awaiting_upload` (owned by the caller's API key id, when there is one), then presign the
+    upload whose key and limits the server fixes."""
     job_id = new_job_id()
     created = now()
     token = secrets.token_urlsafe(24)
@@ -104,6 +105,7 @@ def create_job(
         parameters=request.parameters,
         upload_token=token,
         upload_expires_at=expires_at,
+        owner=owner,
     )
     store.create(status)
     settings = store.settings
@@ -130,9 +132,12 @@ def create_job(
     }
 
 
-def describe_job(job_id: str, *, store: JobStore, download_url: Any) -> dict[str, Any]:
-    """The job as a client sees it; `download_url(key, name)` presigns a result."""
+def describe_job(job_id: str, *, store: JobStore, download_url: Any, caller: str | None = None) -> dict[str, Any]:
+    """The job as a client sees it; `download_url(key, name)` presigns a result. Another API key's job
+    is as unknown as one that does not exist (404: its existence is not confirmed either)."""
     found = store.read(job_id) if is_job_id(job_id) else None
+    if found is not None and found[0].owner is not None and found[0].owner != caller:
+        found = None
     if found is None:
         raise errors.not_found(f"no job {job_id!r}: job ids are what POST /jobs returned")
     status, _ = found

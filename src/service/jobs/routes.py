@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from contract import http as http_contract
 from contract import metrics as metric_names
-from service.http.responses import body_bytes, json_response, lower_case_headers, request_id
+from service.http.responses import api_key_id, body_bytes, json_response, lower_case_headers, request_id
 from service.jobs.requests import create_job, describe_job, parse_job_request, status_url_template
 
 if TYPE_CHECKING:
@@ -31,12 +31,21 @@ def add_job_routes(app: APIGatewayRestResolver, service: Service, *, logger: Log
             limits=limits,
         )
         template = status_url_template(event.raw_event.get("requestContext") or {}, event.path)
-        created = create_job(request, limits=limits, store=service.jobs, s3=service.storage.s3, status_url=template)
+        created = create_job(
+            request,
+            limits=limits,
+            store=service.jobs,
+            s3=service.storage.s3,
+            status_url=template,
+            owner=api_key_id(app),
+        )
         metrics.add_metric(name=metric_names.JOBS_CREATED, unit=MetricUnit.Count, value=1)
         logger.info("job created", extra={"job_id": created["job_id"]})
         return json_response(201, created, {"X-Request-Id": request_id(app), "Location": created["status_url"]})
 
     @app.get(http_contract.GET_JOB.path.replace("{job_id}", "<job_id>"))
     def get_job_route(job_id: str) -> Response[str]:
-        view = describe_job(job_id, store=service.jobs, download_url=service.storage.download_url)
+        view = describe_job(
+            job_id, store=service.jobs, download_url=service.storage.download_url, caller=api_key_id(app)
+        )
         return json_response(200, view, {"X-Request-Id": request_id(app)})

@@ -74,6 +74,9 @@ class JobStatus:
     error: dict[str, str] | None = None
     result: dict[str, Any] | None = None
     """json_key, midi_key, notes_count, duration_s once succeeded."""
+    owner: str | None = None
+    """The API key id that created the job (API Gateway's requestContext.identity.apiKeyId); only that
+    key reads it. None where no key is asked for (the local server)."""
 
     def to_json(self) -> bytes:
         document = {k: v for k, v in self.__dict__.items() if v is not None}
@@ -110,7 +113,7 @@ class JobStore:
         return job_id if is_job_id(job_id) else None
 
     def status_key(self, job_id: str) -> str:
-        return f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/status.json"
+        return f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/{object_keys.JOB_STATUS_DOCUMENT}"
 
     def result_keys(self, job_id: str) -> tuple[str, str]:
         base = f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/result"
