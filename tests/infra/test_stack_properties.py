@@ -507,7 +507,7 @@ def test_deployment_trigger_changes_with_the_api_definition():
         (deployment,) = stack["resource"]["aws_api_gateway_deployment"].values()
         return deployment["triggers"]["definition"]
 
-    changed = dataclasses.replace(DEV, api=dataclasses.replace(DEV.api, api_key_required=True))
+    changed = dataclasses.replace(DEV, api=dataclasses.replace(DEV.api, api_key_required=not DEV.api.api_key_required))
     assert trigger(DEV) != trigger(changed)
 
 

@@ -42,6 +42,10 @@ def rest_api_props(**explicit: Any) -> RestApiProps:
         "throttle_burst_limit": api.throttle_burst_limit,
         "quota_limit": api.quota_limit,
         "quota_period": api.quota_period,
+        "stage_throttle_rate_limit": api.stage_throttle_rate_limit,
+        "stage_throttle_burst_limit": api.stage_throttle_burst_limit,
+        "custom_domain": api.custom_domain,
+        "certificate_arn": api.certificate_arn,
         "log_retention_days": DEV.log_retention_days,
         "manage_account_logging_role": api.manage_account_logging_role,
     }
