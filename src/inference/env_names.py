@@ -28,6 +28,9 @@ INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
     ("inference", "multiple_pitch_bends"): "INFERENCE_MULTIPLE_PITCH_BENDS",
     ("inference", "midi_tempo"): "INFERENCE_MIDI_TEMPO",
     ("inference", "batch_size"): "INFERENCE_BATCH_SIZE",
+    ("inference", "precision"): "INFERENCE_PRECISION",
+    ("inference", "runtime"): "INFERENCE_RUNTIME",
+    ("inference", "threads"): "INFERENCE_THREADS",
 }
 
 # Where the runtime finds its files; set on a machine, never by the stacks.

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, FormParser, parse_options_header
 
-from inference.config import InferenceParameters, coerce
+from inference.config import SERVER_SETTINGS, InferenceParameters, coerce
 from inference.errors import ConfigError
 from service import errors
 
-# What a client may set: the CLI's parameters. batch_size is the server's memory budget, not theirs.
-CLIENT_PARAMETERS = tuple(f.name for f in dataclasses.fields(InferenceParameters) if f.name != "batch_size")
+# What a client may set: the CLI's parameters. Batch size, runtime and threads are the server's resources.
+CLIENT_PARAMETERS = tuple(f.name for f in dataclasses.fields(InferenceParameters) if f.name not in SERVER_SETTINGS)
 _PARAMETER_TYPES = {f.name: f.type for f in dataclasses.fields(InferenceParameters)}
 RAW_AUDIO_TYPES = ("application/octet-stream",)
 MIDI_TYPES = ("audio/midi", "audio/x-midi")

@@ -1,0 +1,121 @@
+"""The engines that run a model's ONNX file: onnxruntime and OpenVINO, behind one small call.
+
+Why two: the model is nearly all of a transcription's time, and Lambda bills for exactly that.
+onnxruntime in f32 is what the results were validated on, bit for bit; OpenVINO can compute the
+heavy convolutions in bf16 on CPUs that have it (AVX512_BF16, AMX), which is what `fast` buys.
+OpenVINO silently computes in bf16 on such CPUs unless told `INFERENCE_PRECISION_HINT=f32`, so
+every OpenVINO session here states its precision. Both engines are imported only when a session
+is opened: a runtime that is not chosen costs no import time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from inference.config import PRECISIONS, RUNTIMES
+from inference.errors import ModelArtifactUnreadableError
+
+__all__ = ["PRECISIONS", "RUNTIMES", "Session", "cpu_has_bf16", "function_vcpus", "open_onnxruntime", "open_openvino"]
+
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives one vCPU per 1,769 MB of memory (AWS's figure), up to six at 10,240 MB."""
+LAMBDA_MEMORY_VARIABLE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+"""Set by Lambda itself on every function (MB)."""
+
+
+def function_vcpus(environ: Mapping[str, str] | None = None) -> int:
+    """The vCPUs this function may use: from its memory on Lambda (whose /proc may show the host's
+    cores), else the CPUs this process is allowed to run on."""
+    environ = os.environ if environ is None else environ
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    memory = environ.get(LAMBDA_MEMORY_VARIABLE, "")
+    if memory.isdigit() and int(memory) > 0:
+        return max(1, min(allowed, math.ceil(int(memory) / LAMBDA_MB_PER_VCPU)))
+    return max(1, allowed)
+
+
+class Session(Protocol):
+    runtime: str
+    compute: str
+    """The arithmetic it really does: "f32", or the reduced types it mixes in ("bf16+f32")."""
+
+    def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+        """The named outputs for one batch of inputs (the model's single input)."""
+
+
+@dataclass
+class OnnxRuntimeSession:
+    """onnxruntime's CPU provider in f32, all graph optimisations: the results' reference."""
+
+    runtime = "onnxruntime"
+    compute = "f32"
+    _session: Any
+    _input: str
+
+    def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+        return list(self._session.run(list(outputs), {self._input: batch}))
+
+
+def open_onnxruntime(artifact: Path, *, threads: int) -> OnnxRuntimeSession:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(artifact), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        raise ModelArtifactUnreadableError(f"{artifact} is not a loadable ONNX model: {exc}") from exc
+    return OnnxRuntimeSession(session, session.get_inputs()[0].name)
+
+
+@dataclass
+class OpenVinoSession:
+    """An OpenVINO compiled model on the CPU; one infer request, reused (the runtime is single-threaded
+    per transcription: the model's own threads do the parallel work)."""
+
+    runtime = "openvino"
+    compute: str
+    _compiled: Any
+    _request: Any
+
+    def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+        result = self._request.infer({0: batch})
+        # the request reuses its output buffers on the next call: copy what we hand out
+        return [np.array(result[self._compiled.output(name)], copy=True) for name in outputs]
+
+
+def cpu_has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin computes bf16 natively here (AVX512_BF16 or AMX)."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def open_openvino(artifact: Path, *, threads: int, bf16: bool, cache_dir: Path | None = None) -> OpenVinoSession:
+    """The whole model in f32, or in bf16 where OpenVINO's CPU plugin converts it (it keeps only what it
+    must in f32; it does not honour per-node marks for bf16, measured with 2026.4). The caller checks
+    `cpu_has_bf16` first: without it bf16 would be emulated, slower than f32. `cache_dir` keeps the
+    compiled model, so a second load of the same file skips compilation."""
+    import openvino as ov
+
+    core = ov.Core()
+    config: dict[str, Any] = {
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+    }
+    if cache_dir is not None:
+        config["CACHE_DIR"] = str(cache_dir)
+    try:
+        compiled = core.compile_model(str(artifact), "CPU", config)
+    except Exception as exc:  # OpenVINO raises RuntimeError subclasses with the reader's message
+        raise ModelArtifactUnreadableError(f"{artifact} is not a loadable ONNX model: {exc}") from exc
+    return OpenVinoSession("bf16" if bf16 else "f32", compiled, compiled.create_infer_request())
