@@ -78,18 +78,22 @@ def open_onnxruntime(artifact: Path, *, threads: int) -> OnnxRuntimeSession:
 
 @dataclass
 class OpenVinoSession:
-    """An OpenVINO compiled model on the CPU; one infer request, reused (the runtime is single-threaded
-    per transcription: the model's own threads do the parallel work)."""
+    """One or two OpenVINO compiled models on the CPU, run in sequence (a mixed-precision split: the
+    first stage's one output is the second's one input), each with one reused infer request."""
 
     runtime = "openvino"
     compute: str
-    _compiled: Any
-    _request: Any
+    _stages: list[tuple[Any, Any]]
+    """(compiled model, infer request) per stage, in order."""
 
     def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
-        result = self._request.infer({0: batch})
+        value: Any = batch
+        for compiled, request in self._stages[:-1]:
+            value = request.infer({0: value})[compiled.output(0)]
+        compiled, request = self._stages[-1]
+        result = request.infer({0: value})
         # the request reuses its output buffers on the next call: copy what we hand out
-        return [np.array(result[self._compiled.output(name)], copy=True) for name in outputs]
+        return [np.array(result[compiled.output(name)], copy=True) for name in outputs]
 
 
 def cpu_has_bf16() -> bool:
@@ -99,23 +103,59 @@ def cpu_has_bf16() -> bool:
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def open_openvino(artifact: Path, *, threads: int, bf16: bool, cache_dir: Path | None = None) -> OpenVinoSession:
-    """The whole model in f32, or in bf16 where OpenVINO's CPU plugin converts it (it keeps only what it
-    must in f32; it does not honour per-node marks for bf16, measured with 2026.4). The caller checks
-    `cpu_has_bf16` first: without it bf16 would be emulated, slower than f32. `cache_dir` keeps the
-    compiled model, so a second load of the same file skips compilation."""
+def open_openvino(
+    artifact: Path,
+    *,
+    threads: int,
+    bf16: bool,
+    f32_until: str | None = None,
+    cache_dir: Path | None = None,
+) -> OpenVinoSession:
+    """The model in f32; or in bf16 (what OpenVINO's CPU plugin converts: it keeps only what it must in
+    f32), with everything up to the tensor named `f32_until` kept in f32 as a first stage of its own.
+    Why a split: the plugin does not honour per-node precision marks for bf16 (measured with 2026.4),
+    and a model's front end (a spectrogram, a log) is often where bf16's 8-bit mantissa hurts while
+    its heavy convolutions are after it. The caller checks `cpu_has_bf16` first: without it bf16
+    would be emulated, slower than f32. `cache_dir` keeps compiled models across loads."""
     import openvino as ov
 
     core = ov.Core()
-    config: dict[str, Any] = {
-        "INFERENCE_NUM_THREADS": threads,
-        "PERFORMANCE_HINT": "LATENCY",
-        "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
-    }
+    common: dict[str, Any] = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
     if cache_dir is not None:
-        config["CACHE_DIR"] = str(cache_dir)
+        common["CACHE_DIR"] = str(cache_dir)
+    reduced = "bf16" if bf16 else "f32"
     try:
-        compiled = core.compile_model(str(artifact), "CPU", config)
+        if f32_until is None or not bf16:
+            compiled = core.compile_model(str(artifact), "CPU", {**common, "INFERENCE_PRECISION_HINT": reduced})
+            return OpenVinoSession(reduced, [(compiled, compiled.create_infer_request())])
+        front, back = split_at(core.read_model(str(artifact)), core.read_model(str(artifact)), f32_until)
+        stages = [
+            core.compile_model(front, "CPU", {**common, "INFERENCE_PRECISION_HINT": "f32"}),
+            core.compile_model(back, "CPU", {**common, "INFERENCE_PRECISION_HINT": "bf16"}),
+        ]
+    except ModelArtifactUnreadableError:
+        raise
     except Exception as exc:  # OpenVINO raises RuntimeError subclasses with the reader's message
         raise ModelArtifactUnreadableError(f"{artifact} is not a loadable ONNX model: {exc}") from exc
-    return OpenVinoSession("bf16" if bf16 else "f32", compiled, compiled.create_infer_request())
+    return OpenVinoSession("f32+bf16", [(stage, stage.create_infer_request()) for stage in stages])
+
+
+def split_at(model: Any, copy: Any, tensor: str) -> tuple[Any, Any]:
+    """Two models from two reads of one: the graph up to `tensor` (its one output), and the rest, which
+    takes `tensor` as its one input. Raises ModelArtifactUnreadableError when no output has the name."""
+    import openvino as ov
+
+    def output_named(graph: Any) -> Any:
+        for op in graph.get_ops():
+            for output in op.outputs():
+                if tensor in output.get_names():
+                    return output
+        raise ModelArtifactUnreadableError(f"the model has no tensor named {tensor!r} to split its precision at")
+
+    front = ov.Model([output_named(model)], model.get_parameters(), "f32-front")
+    cut = output_named(copy)
+    stage_input = ov.opset13.parameter(cut.get_partial_shape(), cut.get_element_type(), name="front-output")
+    for consumer in list(cut.get_target_inputs()):
+        consumer.replace_source_output(stage_input.output(0))
+    back = ov.Model(copy.get_results(), [stage_input], "reduced-back")
+    return front, back

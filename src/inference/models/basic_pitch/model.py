@@ -55,8 +55,8 @@ class BasicPitchModel:
 
     def _session(self, precision: str) -> Session:
         """The session for a precision, opened once: `exact` on the configured runtime in f32; `fast`
-        on OpenVINO in bf16 where the CPU computes it natively, else the exact session itself (there
-        is nothing faster to run there, and the result says f32)."""
+        on OpenVINO, the front end in f32 and the convolutions in bf16, where the CPU computes bf16
+        natively; else the exact session itself (nothing faster to run there; the result says f32)."""
         if self._artifact is None:
             raise RuntimeError("BasicPitchModel.load() has not been called")
         one_of("inference.precision", precision, PRECISIONS)
@@ -71,7 +71,7 @@ class BasicPitchModel:
         threads = engine.threads or function_vcpus()
         if precision == "fast":
             if cpu_has_bf16():
-                return open_openvino(artifact, threads=threads, bf16=True)
+                return open_openvino(artifact, threads=threads, bf16=True, f32_until=c.F32_FRONT_OUTPUT)
             if "exact" in self._sessions:
                 return self._sessions["exact"]
         if engine.runtime == "openvino":

@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""What reduced precision does to the notes: an evaluation set with ground truth, scored with mir_eval.
+
+Writes General MIDI pieces (several instruments; dense and sparse; a band with drums as the dense
+mix), renders them with Debian's fluidsynth and its GM soundfont (fluid-soundfont-gm) into
+build/precision-eval/, transcribes each with every engine variant, and prints per file:
+
+- F1: onset F1 (mir_eval, 50 ms) of a variant's notes against the score's (drums left out);
+- consistency: onset F1 of a variant's notes against the exact notes of the same audio.
+
+    make evaluate          (= .venv/bin/python -m scripts.precision_eval)
+
+The targets (issue #19): fast's F1 no more than 0.01 below exact's on any file, consistency >= 0.95
+on every file. A report, not a test: tests/runtime/test_precision.py checks the property on a small
+generated file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from inference.config import InferenceConfig, load_config
+from inference.models import NoteEvent
+from inference.transcriber import Transcriber
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "build" / "precision-eval"
+SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/sounds/sf2/default-GM.sf2"))
+RENDER_RATE = 44100
+TICKS_PER_BEAT = 480
+TEMPO_BPM = 100
+ONSET_TOLERANCE_S = 0.05
+DRUM_CHANNEL = 9
+
+
+@dataclass(frozen=True)
+class ScoreNote:
+    start_s: float
+    end_s: float
+    pitch: int
+    velocity: int
+    channel: int
+    program: int
+
+
+def _beats(seconds: float) -> int:
+    return int(round(seconds * TEMPO_BPM / 60 * TICKS_PER_BEAT))
+
+
+def melody(
+    rng: np.random.Generator,
+    channel: int,
+    program: int,
+    low: int,
+    high: int,
+    seconds: float,
+    step: tuple[float, float],
+    legato: float,
+) -> list[ScoreNote]:
+    """A line stepping through a scale, notes `step` seconds apart, each held `legato` of the gap."""
+    scale = [p for p in range(low, high + 1) if p % 12 in (0, 2, 4, 5, 7, 9, 11)]
+    notes, t, i = [], 0.25, len(scale) // 2
+    while t < seconds - 1.0:
+        gap = float(rng.uniform(*step))
+        i = int(np.clip(i + rng.integers(-3, 4), 0, len(scale) - 1))
+        notes.append(ScoreNote(t, t + gap * legato, scale[i], int(rng.integers(60, 110)), channel, program))
+        t += gap
+    return notes
+
+
+def chords(
+    rng: np.random.Generator,
+    channel: int,
+    program: int,
+    root_low: int,
+    seconds: float,
+    step: tuple[float, float],
+    arpeggio_s: float = 0.0,
+) -> list[ScoreNote]:
+    """Triads and sevenths, block or arpeggiated."""
+    shapes = ((0, 4, 7), (0, 3, 7), (0, 4, 7, 10), (0, 3, 7, 10), (0, 4, 7, 11))
+    notes, t = [], 0.25
+    while t < seconds - 1.5:
+        length = float(rng.uniform(*step))
+        root = root_low + int(rng.integers(0, 12))
+        for k, interval in enumerate(shapes[int(rng.integers(len(shapes)))]):
+            start = t + k * arpeggio_s
+            notes.append(
+                ScoreNote(start, t + length * 0.95, root + interval, int(rng.integers(55, 100)), channel, program)
+            )
+        t += length
+    return notes
+
+
+def drums(rng: np.random.Generator, seconds: float) -> list[ScoreNote]:
+    """Kick, snare and hi-hat in eighths: unpitched, left out of the score the notes are scored on."""
+    notes, t, eighth = [], 0.25, 60 / TEMPO_BPM / 2
+    k = 0
+    while t < seconds - 0.5:
+        for pitch, hit in ((42, True), (36, k % 4 == 0), (38, k % 4 == 2)):
+            if hit:
+                notes.append(ScoreNote(t, t + 0.1, pitch, int(rng.integers(70, 110)), DRUM_CHANNEL, 0))
+        t += eighth
+        k += 1
+    return notes
+
+
+def pieces(seconds: float = 30.0) -> dict[str, list[ScoreNote]]:
+    """The evaluation set: each piece seeded, so every machine renders the same MIDI."""
+    r = np.random.default_rng
+    return {
+        "piano-sparse-melody": melody(r(1), 0, 0, 60, 84, seconds, (0.35, 0.8), 0.9),
+        "piano-dense-chords": chords(r(2), 0, 0, 48, seconds, (0.4, 0.9))
+        + melody(r(3), 1, 0, 72, 96, seconds, (0.15, 0.3), 0.9),
+        "guitar-arpeggios": chords(r(4), 0, 25, 43, seconds, (0.8, 1.4), arpeggio_s=0.12),
+        "violin-legato": melody(r(5), 0, 40, 55, 88, seconds, (0.3, 0.7), 1.0),
+        "flute-fast-line": melody(r(6), 0, 73, 72, 96, seconds, (0.12, 0.25), 0.85),
+        "band-dense-mix": chords(r(7), 0, 0, 48, seconds, (0.5, 1.0))
+        + melody(r(8), 1, 33, 28, 45, seconds, (0.25, 0.5), 0.9)
+        + chords(r(9), 2, 48, 55, seconds, (1.0, 2.0))
+        + melody(r(10), 3, 65, 65, 89, seconds, (0.2, 0.5), 0.9)
+        + drums(r(11), seconds),
+    }
+
+
+def write_midi(notes: list[ScoreNote], path: Path) -> None:
+    midi = mido.MidiFile(ticks_per_beat=TICKS_PER_BEAT)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(TEMPO_BPM), time=0))
+    events: list[tuple[int, int, mido.Message]] = []
+    for channel, program in sorted({(n.channel, n.program) for n in notes}):
+        events.append((0, 0, mido.Message("program_change", channel=channel, program=program)))
+    for n in notes:
+        events.append(
+            (_beats(n.start_s), 2, mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity))
+        )
+        events.append((_beats(n.end_s), 1, mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0)))
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi.save(path)
+
+
+def soundfont() -> Path:
+    found = next((path for path in SOUNDFONTS if path.exists()), None)
+    if found is None or shutil.which("fluidsynth") is None:
+        raise SystemExit("needs fluidsynth and a General MIDI soundfont: apt-get install fluidsynth fluid-soundfont-gm")
+    return found
+
+
+def render(name: str, notes: list[ScoreNote]) -> Path:
+    """The piece as 44.1 kHz WAV through fluidsynth (no audio device: -n -i -F)."""
+    wav, mid = OUT / f"{name}.wav", OUT / f"{name}.mid"
+    if not wav.exists():
+        write_midi(notes, mid)
+        subprocess.run(
+            [
+                "fluidsynth",
+                "-n",
+                "-i",
+                "-q",
+                "-g",
+                "0.5",
+                "-r",
+                str(RENDER_RATE),
+                "-F",
+                str(wav),
+                str(soundfont()),
+                str(mid),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return wav
+
+
+def onset_f1(reference: list[tuple[float, float, int]], estimate: list[tuple[float, float, int]]) -> float:
+    """mir_eval's onset-only note F1 (50 ms), pitches compared within a quarter tone."""
+    import mir_eval
+
+    def arrays(notes: list[tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray]:
+        if not notes:
+            return np.zeros((0, 2)), np.zeros(0)
+        intervals = np.array([[s, max(e, s + 1e-3)] for s, e, _ in notes])
+        return intervals, np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p in notes])
+
+    ref_i, ref_p = arrays(reference)
+    est_i, est_p = arrays(estimate)
+    if not len(ref_p) and not len(est_p):
+        return 1.0
+    if not len(ref_p) or not len(est_p):
+        return 0.0
+    _, _, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ref_i, ref_p, est_i, est_p, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None
+    )
+    return float(f1)
+
+
+def as_tuples(notes: list[NoteEvent]) -> list[tuple[float, float, int]]:
+    return [(n.start_s, n.end_s, n.pitch) for n in notes]
+
+
+VARIANTS = {
+    "exact (onnxruntime f32)": {"runtime": "onnxruntime", "precision": "exact"},
+    "exact (openvino f32)": {"runtime": "openvino", "precision": "exact"},
+    "fast": {"runtime": "onnxruntime", "precision": "fast"},
+}
+
+
+def transcriber_for(config: InferenceConfig, runtime: str, precision: str) -> Transcriber:
+    inference = dataclasses.replace(config.inference, runtime=runtime, precision=precision)
+    return Transcriber(dataclasses.replace(config, inference=inference))
+
+
+def evaluate(seconds: float = 30.0) -> list[dict[str, object]]:
+    """One row per file: the score's note count, and per variant its F1 and consistency with exact."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    config = load_config(environ={})
+    transcribers = {label: transcriber_for(config, **choice) for label, choice in VARIANTS.items()}
+    rows = []
+    for name, score in pieces(seconds).items():
+        path = render(name, score)
+        truth = [(n.start_s, n.end_s, n.pitch) for n in score if n.channel != DRUM_CHANNEL]
+        results = {label: t.transcribe_file(path) for label, t in transcribers.items()}
+        exact = as_tuples(results["exact (onnxruntime f32)"].notes)
+        row: dict[str, object] = {"file": name, "score_notes": len(truth)}
+        for label, result in results.items():
+            notes = as_tuples(result.notes)
+            row[label] = {
+                "f1": onset_f1(truth, notes),
+                "consistency": onset_f1(exact, notes),
+                "notes": len(notes),
+                "compute": result.engine.compute,
+            }
+        rows.append(row)
+    return rows
+
+
+def main() -> int:
+    rows = evaluate()
+    labels = list(VARIANTS)
+    computes = ", ".join(f"{label}: {rows[0][label]['compute']}" for label in labels)  # type: ignore[index]
+    print(f"onset F1 (50 ms) vs the score, and consistency (onset F1 vs exact's notes); compute: {computes}")
+    header = "".join(f" | {label[:24]:>24}" for label in labels)
+    print(f"{'file':22} {'score':>5}{header}")
+    worst_drop, worst_consistency = 0.0, 1.0
+    for row in rows:
+        cells = ""
+        for label in labels:
+            cell = row[label]
+            assert isinstance(cell, dict)
+            cells += f" | F1 {cell['f1']:.3f} cons {cell['consistency']:.3f}"
+        exact_f1 = row[labels[0]]["f1"]  # type: ignore[index]
+        fast = row["fast"]
+        assert isinstance(fast, dict)
+        worst_drop = max(worst_drop, exact_f1 - fast["f1"])
+        worst_consistency = min(worst_consistency, fast["consistency"])
+        print(f"{row['file']:22} {row['score_notes']:5d}{cells}")
+    print(
+        f"\nfast: largest F1 drop vs exact {worst_drop:+.3f} (target <= 0.010), "
+        f"lowest consistency {worst_consistency:.3f} (target >= 0.95)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
