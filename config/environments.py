@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from inference.config import PRECISIONS
 from inference.models.basic_pitch.constants import SCRATCH_BYTES_PER_AUDIO_SECOND
 from inference.validation import ConfigError, int_in, matches, number_in, one_of, require
 from service.settings import LOG_LEVELS
@@ -78,6 +79,10 @@ class FunctionSettings:
     image_digest: str = ""
     """Pin by digest (sha256:...); overridden by $INFERENCE_IMAGE_DIGEST."""
     log_level: str = "INFO"
+    precision: str = "exact"
+    """What a request that does not ask gets, on both functions: exact (f32, the validated results) or
+    fast (the convolutions in bf16 where Lambda's CPU has it; README, Performance). Overrides the
+    inference config's `inference.precision`."""
 
     def __post_init__(self) -> None:
         int_in("function.memory_mb", self.memory_mb, 128, 10_240)
@@ -98,6 +103,7 @@ class FunctionSettings:
             "empty or sha256:<64 hex digits>",
         )
         one_of("function.log_level", self.log_level, LOG_LEVELS)
+        one_of("function.precision", self.precision, PRECISIONS)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ Why two: the model is nearly all of a transcription's time, and Lambda bills for
 onnxruntime in f32 is what the results were validated on, bit for bit; OpenVINO can compute the
 heavy convolutions in bf16 on CPUs that have it (AVX512_BF16, AMX), which is what `fast` buys.
 OpenVINO silently computes in bf16 on such CPUs unless told `INFERENCE_PRECISION_HINT=f32`, so
-every OpenVINO session here states its precision. Both engines are imported only when a session
+every OpenVINO session here states its precision hint. Both engines are imported only when a session
 is opened: a runtime that is not chosen costs no import time.
 """
 
@@ -99,8 +99,9 @@ class OpenVinoSession:
 def cpu_has_bf16() -> bool:
     """Whether OpenVINO's CPU plugin computes bf16 natively here (AVX512_BF16 or AMX)."""
     import openvino as ov
+    import openvino.properties as props
 
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in ov.Core().get_property("CPU", props.device.capabilities())
 
 
 def open_openvino(
@@ -111,28 +112,33 @@ def open_openvino(
     f32_until: str | None = None,
     cache_dir: Path | None = None,
 ) -> OpenVinoSession:
-    """The model in f32; or in bf16 (what OpenVINO's CPU plugin converts: it keeps only what it must in
-    f32), with everything up to the tensor named `f32_until` kept in f32 as a first stage of its own.
+    """The model in f32 (OpenVINO is told so: on a CPU with bf16 its default is bf16); or in bf16 (what
+    its CPU plugin converts: it keeps only what it must in f32), with everything up to the tensor named
+    `f32_until` kept in f32 as a first stage of its own.
+
     Why a split: the plugin does not honour per-node precision marks for bf16 (measured with 2026.4),
     and a model's front end (a spectrogram, a log) is often where bf16's 8-bit mantissa hurts while
-    its heavy convolutions are after it. The caller checks `cpu_has_bf16` first: without it bf16
+    its heavy convolutions come after it. The caller checks `cpu_has_bf16` first: without it bf16
     would be emulated, slower than f32. `cache_dir` keeps compiled models across loads."""
     import openvino as ov
+    import openvino.properties as props
+    import openvino.properties.hint as hints
 
     core = ov.Core()
-    common: dict[str, Any] = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    common: dict[str, Any] = {
+        props.inference_num_threads(): threads,
+        hints.performance_mode(): hints.PerformanceMode.LATENCY,
+    }
     if cache_dir is not None:
-        common["CACHE_DIR"] = str(cache_dir)
-    reduced = "bf16" if bf16 else "f32"
+        common[props.cache_dir()] = str(cache_dir)
+    f32 = {**common, hints.inference_precision(): ov.Type.f32}
+    reduced = {**common, hints.inference_precision(): ov.Type.bf16 if bf16 else ov.Type.f32}
     try:
         if f32_until is None or not bf16:
-            compiled = core.compile_model(str(artifact), "CPU", {**common, "INFERENCE_PRECISION_HINT": reduced})
-            return OpenVinoSession(reduced, [(compiled, compiled.create_infer_request())])
+            compiled = core.compile_model(str(artifact), "CPU", reduced)
+            return OpenVinoSession("bf16" if bf16 else "f32", [(compiled, compiled.create_infer_request())])
         front, back = split_at(core.read_model(str(artifact)), core.read_model(str(artifact)), f32_until)
-        stages = [
-            core.compile_model(front, "CPU", {**common, "INFERENCE_PRECISION_HINT": "f32"}),
-            core.compile_model(back, "CPU", {**common, "INFERENCE_PRECISION_HINT": "bf16"}),
-        ]
+        stages = [core.compile_model(front, "CPU", f32), core.compile_model(back, "CPU", reduced)]
     except ModelArtifactUnreadableError:
         raise
     except Exception as exc:  # OpenVINO raises RuntimeError subclasses with the reader's message

@@ -236,3 +236,10 @@ def test_job_defaults_take_four_hours_in_their_storage_and_timeout():
     assert jobs.max_duration_s == 14_400
     assert required_scratch_mb(jobs.max_duration_s, jobs.max_upload_mb) <= jobs.worker_ephemeral_storage_mb
     assert estimated_job_seconds(jobs.max_duration_s, jobs.worker_memory_mb) <= jobs.worker_timeout_s
+
+
+def test_fails_unknown_precision():
+    with pytest.raises(ConfigError) as e:
+        FunctionSettings(precision="bf16")
+    assert_names(e, "function.precision", "bf16")
+    assert "one of ('exact', 'fast')" in str(e.value)
