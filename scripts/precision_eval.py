@@ -17,18 +17,21 @@ generated file.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 import numpy as np
 
+from inference.artifact import resolve_artifact
 from inference.config import InferenceConfig, load_config
 from inference.models import NoteEvent
+from inference.runtimes import Session, open_onnxruntime, open_openvino
 from inference.transcriber import Transcriber
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,65 +213,156 @@ def as_tuples(notes: list[NoteEvent]) -> list[tuple[float, float, int]]:
     return [(n.start_s, n.end_s, n.pitch) for n in notes]
 
 
-VARIANTS = {
-    "exact (onnxruntime f32)": {"runtime": "onnxruntime", "precision": "exact"},
-    "exact (openvino f32)": {"runtime": "openvino", "precision": "exact"},
-    "fast": {"runtime": "onnxruntime", "precision": "fast"},
-}
+@dataclass(frozen=True)
+class Variant:
+    """One point of the frontier: which part of the network runs in f32, which in bf16, on what."""
+
+    label: str
+    runtime: str
+    bf16: bool = False
+    f32_until: tuple[str, ...] = ()
 
 
-def transcriber_for(config: InferenceConfig, runtime: str, precision: str) -> Transcriber:
-    inference = dataclasses.replace(config.inference, runtime=runtime, precision=precision)
-    return Transcriber(dataclasses.replace(config, inference=inference))
+def harmonic_conv_cut(artifact: Path) -> tuple[str, ...]:
+    """The tensors that cut the network just after its heaviest convolution (the harmonic stack's 8x8
+    3x39, ~70% of the work): that convolution's output, and the stack it reads, which also feeds a
+    second branch."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(artifact))
+    conv = next(
+        op
+        for op in model.get_ops()
+        if op.get_type_name() == "Convolution" and op.get_friendly_name().startswith("model_1/re_lu_1/")
+    )
+    relu = next(t.get_node() for t in conv.output(0).get_target_inputs() if t.get_node().get_type_name() == "Add")
+    relu = next(iter(relu.output(0).get_target_inputs())).get_node()
+    stack = conv.input(0).get_source_output()
+    return (next(iter(stack.get_names())), next(iter(relu.output(0).get_names())))
 
 
-def evaluate(seconds: float = 30.0) -> list[dict[str, object]]:
+def variants(artifact: Path) -> list[Variant]:
+    from inference.models.basic_pitch import constants as c
+
+    return [
+        Variant("onnxruntime f32 (exact)", "onnxruntime"),
+        Variant("openvino f32", "openvino"),
+        Variant("openvino f32 to harmonic conv, bf16 after", "openvino", True, harmonic_conv_cut(artifact)),
+        Variant("openvino f32 front, bf16 convs (fast)", "openvino", True, c.F32_FRONT_OUTPUT),
+        Variant("openvino bf16 whole model", "openvino", True),
+    ]
+
+
+def session_for(variant: Variant, artifact: Path, threads: int) -> Session:
+    if variant.runtime == "onnxruntime":
+        return open_onnxruntime(artifact, threads=threads)
+    return open_openvino(artifact, threads=threads, bf16=variant.bf16, f32_until=variant.f32_until)
+
+
+def transcriber_for(config: InferenceConfig, session: Session) -> Transcriber:
+    """A transcriber whose exact precision runs `session` (the frontier's points are not all settings)."""
+    transcriber = Transcriber(config)
+    transcriber.model._sessions["exact"] = session  # type: ignore[attr-defined]  # Basic Pitch's own table
+    return transcriber
+
+
+def evaluate(seconds: float = 30.0, threads: int = 2) -> tuple[list[Variant], list[dict[str, object]]]:
     """One row per file: the score's note count, and per variant its F1 and consistency with exact."""
     OUT.mkdir(parents=True, exist_ok=True)
     config = load_config(environ={})
-    transcribers = {label: transcriber_for(config, **choice) for label, choice in VARIANTS.items()}
+    artifact = resolve_artifact(
+        config.model.artifact_uri, config.model.sha256, model_name=config.model.name, version=config.model.version
+    )
+    points = variants(artifact)
+    transcribers = {v.label: transcriber_for(config, session_for(v, artifact, threads)) for v in points}
     rows = []
     for name, score in pieces(seconds).items():
         path = render(name, score)
         truth = [(n.start_s, n.end_s, n.pitch) for n in score if n.channel != DRUM_CHANNEL]
         results = {label: t.transcribe_file(path) for label, t in transcribers.items()}
-        exact = as_tuples(results["exact (onnxruntime f32)"].notes)
+        exact = as_tuples(results[points[0].label].notes)
         row: dict[str, object] = {"file": name, "score_notes": len(truth)}
         for label, result in results.items():
             notes = as_tuples(result.notes)
-            row[label] = {
-                "f1": onset_f1(truth, notes),
-                "consistency": onset_f1(exact, notes),
-                "notes": len(notes),
-                "compute": result.engine.compute,
-            }
+            row[label] = {"f1": onset_f1(truth, notes), "consistency": onset_f1(exact, notes), "notes": len(notes)}
         rows.append(row)
-    return rows
+    return points, rows
+
+
+def model_speed(points: list[Variant], threads: int, windows: int = 16, rounds: int = 5) -> dict[str, float]:
+    """Milliseconds per 2 s window of each variant's network alone, batches of 2, rounds interleaved,
+    medians: on a shared machine only side-by-side figures compare."""
+    from inference.models.basic_pitch import constants as c
+    from inference.models.basic_pitch.windows import fill_window, window_starts
+    from inference.testing import signals
+
+    config = load_config(environ={})
+    artifact = resolve_artifact(
+        config.model.artifact_uri, config.model.sha256, model_name=config.model.name, version=config.model.version
+    )
+    audio = signals.render(signals.piece(5, windows * 1.7), c.SAMPLE_RATE, windows * 1.7, seed=5)
+    starts = list(window_starts(audio.shape[0]))[:windows]
+    batch = np.zeros((len(starts), c.WINDOW_SAMPLES, 1), dtype=np.float32)
+    for row, start in enumerate(starts):
+        fill_window(batch[row, :, 0], audio, start)
+    sessions = {v.label: session_for(v, artifact, threads) for v in points}
+    outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET]
+    spent: dict[str, list[float]] = {label: [] for label in sessions}
+    for _ in range(rounds):
+        for label, session in sessions.items():
+            session.run(batch[:2], outputs)  # warm
+            begin = time.perf_counter()
+            for first in range(0, len(starts), 2):
+                session.run(batch[first : first + 2], outputs)
+            spent[label].append((time.perf_counter() - begin) / len(starts) * 1000)
+    return {label: statistics.median(times) for label, times in spent.items()}
+
+
+def summary(points: list[Variant], rows: list[dict[str, object]]) -> dict[str, tuple[float, float]]:
+    """Per variant: (largest F1 drop vs exact over the files, lowest consistency with exact)."""
+    out = {}
+    for v in points:
+        drops, consistencies = [], []
+        for row in rows:
+            cell, exact = row[v.label], row[points[0].label]
+            assert isinstance(cell, dict) and isinstance(exact, dict)
+            drops.append(exact["f1"] - cell["f1"])
+            consistencies.append(cell["consistency"])
+        out[v.label] = (max(drops), min(consistencies))
+    return out
 
 
 def main() -> int:
-    rows = evaluate()
-    labels = list(VARIANTS)
-    computes = ", ".join(f"{label}: {rows[0][label]['compute']}" for label in labels)  # type: ignore[index]
-    print(f"onset F1 (50 ms) vs the score, and consistency (onset F1 vs exact's notes); compute: {computes}")
-    header = "".join(f" | {label[:24]:>24}" for label in labels)
-    print(f"{'file':22} {'score':>5}{header}")
-    worst_drop, worst_consistency = 0.0, 1.0
-    for row in rows:
-        cells = ""
-        for label in labels:
-            cell = row[label]
-            assert isinstance(cell, dict)
-            cells += f" | F1 {cell['f1']:.3f} cons {cell['consistency']:.3f}"
-        exact_f1 = row[labels[0]]["f1"]  # type: ignore[index]
-        fast = row["fast"]
-        assert isinstance(fast, dict)
-        worst_drop = max(worst_drop, exact_f1 - fast["f1"])
-        worst_consistency = min(worst_consistency, fast["consistency"])
-        print(f"{row['file']:22} {row['score_notes']:5d}{cells}")
+    points, rows = evaluate()
     print(
-        f"\nfast: largest F1 drop vs exact {worst_drop:+.3f} (target <= 0.010), "
-        f"lowest consistency {worst_consistency:.3f} (target >= 0.95)"
+        f"evaluation set: {len(rows)} files of 30 s rendered by fluidsynth ({soundfont().name}); onset F1 "
+        f"(mir_eval, {ONSET_TOLERANCE_S * 1000:.0f} ms) vs the score, and consistency = onset F1 vs exact's notes\n"
+    )
+    for v in points:
+        print(f"{v.label}")
+        for row in rows:
+            cell = row[v.label]
+            assert isinstance(cell, dict)
+            print(
+                f"  {row['file']:22} score {row['score_notes']:4d} notes {cell['notes']:4d}   "
+                f"F1 {cell['f1']:.3f}   consistency {cell['consistency']:.3f}"
+            )
+    speeds = {threads: model_speed(points, threads) for threads in (1, 2)}
+    quality = summary(points, rows)
+    base = points[0].label
+    print("\nthe frontier (network alone, ms per 2 s window; speed-up vs onnxruntime f32 at the same threads)")
+    print(f"{'variant':44} {'1 thread':>16} {'2 threads':>16} {'worst F1 drop':>13} {'min consistency':>15}")
+    for v in points:
+        one, two = speeds[1][v.label], speeds[2][v.label]
+        drop, consistency = quality[v.label]
+        print(
+            f"{v.label:44} {one:7.1f} ({speeds[1][base] / one:4.2f}x) {two:7.1f} ({speeds[2][base] / two:4.2f}x) "
+            f"{drop:+13.3f} {consistency:15.3f}"
+        )
+    drop, consistency = quality["openvino f32 front, bf16 convs (fast)"]
+    print(
+        f"\nfast: largest F1 drop vs exact {drop:+.3f} (target <= 0.010), lowest consistency {consistency:.3f} "
+        f"(target >= 0.95)"
     )
     return 0
 

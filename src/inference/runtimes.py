@@ -79,7 +79,7 @@ def open_onnxruntime(artifact: Path, *, threads: int) -> OnnxRuntimeSession:
 @dataclass
 class OpenVinoSession:
     """One or two OpenVINO compiled models on the CPU, run in sequence (a mixed-precision split: the
-    first stage's one output is the second's one input), each with one reused infer request."""
+    first stage's outputs are the second's inputs, in order), each with one reused infer request."""
 
     runtime = "openvino"
     compute: str
@@ -87,11 +87,12 @@ class OpenVinoSession:
     """(compiled model, infer request) per stage, in order."""
 
     def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
-        value: Any = batch
+        values: list[Any] = [batch]
         for compiled, request in self._stages[:-1]:
-            value = request.infer({0: value})[compiled.output(0)]
+            result = request.infer(dict(enumerate(values)))
+            values = [result[output] for output in compiled.outputs]
         compiled, request = self._stages[-1]
-        result = request.infer({0: value})
+        result = request.infer(dict(enumerate(values)))
         # the request reuses its output buffers on the next call: copy what we hand out
         return [np.array(result[compiled.output(name)], copy=True) for name in outputs]
 
@@ -109,12 +110,12 @@ def open_openvino(
     *,
     threads: int,
     bf16: bool,
-    f32_until: str | None = None,
+    f32_until: Sequence[str] = (),
     cache_dir: Path | None = None,
 ) -> OpenVinoSession:
     """The model in f32 (OpenVINO is told so: on a CPU with bf16 its default is bf16); or in bf16 (what
-    its CPU plugin converts: it keeps only what it must in f32), with everything up to the tensor named
-    `f32_until` kept in f32 as a first stage of its own.
+    its CPU plugin converts: it keeps only what it must in f32), with everything up to the tensors named
+    in `f32_until` (together a cut of the graph) kept in f32 as a first stage of its own.
 
     Why a split: the plugin does not honour per-node precision marks for bf16 (measured with 2026.4),
     and a model's front end (a spectrogram, a log) is often where bf16's 8-bit mantissa hurts while
@@ -134,7 +135,7 @@ def open_openvino(
     f32 = {**common, hints.inference_precision(): ov.Type.f32}
     reduced = {**common, hints.inference_precision(): ov.Type.bf16 if bf16 else ov.Type.f32}
     try:
-        if f32_until is None or not bf16:
+        if not f32_until or not bf16:
             compiled = core.compile_model(str(artifact), "CPU", reduced)
             return OpenVinoSession("bf16" if bf16 else "f32", [(compiled, compiled.create_infer_request())])
         front, back = split_at(core.read_model(str(artifact)), core.read_model(str(artifact)), f32_until)
@@ -146,22 +147,31 @@ def open_openvino(
     return OpenVinoSession("f32+bf16", [(stage, stage.create_infer_request()) for stage in stages])
 
 
-def split_at(model: Any, copy: Any, tensor: str) -> tuple[Any, Any]:
-    """Two models from two reads of one: the graph up to `tensor` (its one output), and the rest, which
-    takes `tensor` as its one input. Raises ModelArtifactUnreadableError when no output has the name."""
+def split_at(model: Any, copy: Any, tensors: Sequence[str]) -> tuple[Any, Any]:
+    """Two models from two reads of one: the graph up to `tensors` (its outputs, in that order), and
+    the rest, which takes them as its inputs. The tensors must cut the graph: the rest may not reach
+    the original input except through them (else ModelArtifactUnreadableError, as for a missing name)."""
     import openvino as ov
 
-    def output_named(graph: Any) -> Any:
+    def output_named(graph: Any, tensor: str) -> Any:
         for op in graph.get_ops():
             for output in op.outputs():
                 if tensor in output.get_names():
                     return output
         raise ModelArtifactUnreadableError(f"the model has no tensor named {tensor!r} to split its precision at")
 
-    front = ov.Model([output_named(model)], model.get_parameters(), "f32-front")
-    cut = output_named(copy)
-    stage_input = ov.opset13.parameter(cut.get_partial_shape(), cut.get_element_type(), name="front-output")
-    for consumer in list(cut.get_target_inputs()):
-        consumer.replace_source_output(stage_input.output(0))
-    back = ov.Model(copy.get_results(), [stage_input], "reduced-back")
+    front = ov.Model([output_named(model, t) for t in tensors], model.get_parameters(), "f32-front")
+    stage_inputs = []
+    for number, tensor in enumerate(tensors):
+        cut = output_named(copy, tensor)
+        stage_input = ov.opset13.parameter(cut.get_partial_shape(), cut.get_element_type(), name=f"cut-{number}")
+        for consumer in list(cut.get_target_inputs()):
+            consumer.replace_source_output(stage_input.output(0))
+        stage_inputs.append(stage_input)
+    back = ov.Model(copy.get_results(), stage_inputs, "reduced-back")
+    original = {p.get_friendly_name() for p in copy.get_parameters()}
+    if any(op.get_type_name() == "Parameter" and op.get_friendly_name() in original for op in back.get_ordered_ops()):
+        raise ModelArtifactUnreadableError(
+            f"the tensors {list(tensors)} do not cut the model: its input reaches past them"
+        )
     return front, back

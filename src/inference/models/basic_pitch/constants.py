@@ -24,7 +24,7 @@ INPUT_NAME = "serving_default_input_2:0"
 OUTPUT_NOTE = "StatefulPartitionedCall:1"
 OUTPUT_ONSET = "StatefulPartitionedCall:2"
 OUTPUT_CONTOUR = "StatefulPartitionedCall:0"
-F32_FRONT_OUTPUT = "model_1/batch_normalization/FusedBatchNormV3;model_1/batch_normalization/FusedBatchNormV33"
+F32_FRONT_OUTPUT = ("model_1/batch_normalization/FusedBatchNormV3;model_1/batch_normalization/FusedBatchNormV33",)
 """The normalised log-CQT, (batch, 172, 309, 1): `fast` keeps the network up to here in f32 (the
 transform, the log, the normalisation; ~2% of its work) and runs the harmonic stacking and every 2-D
 convolution after it in bf16 (README, Performance: the frontier measured)."""
