@@ -111,6 +111,7 @@ def open_openvino(
     threads: int,
     bf16: bool,
     f32_until: Sequence[str] = (),
+    f32_from: Sequence[str] = (),
     cache_dir: Path | None = None,
 ) -> OpenVinoSession:
     """The model in f32 (OpenVINO is told so: on a CPU with bf16 its default is bf16); or in bf16 (what
@@ -135,11 +136,20 @@ def open_openvino(
     f32 = {**common, hints.inference_precision(): ov.Type.f32}
     reduced = {**common, hints.inference_precision(): ov.Type.bf16 if bf16 else ov.Type.f32}
     try:
-        if not f32_until or not bf16:
+        if not bf16 or not (f32_until or f32_from):
             compiled = core.compile_model(str(artifact), "CPU", reduced)
             return OpenVinoSession("bf16" if bf16 else "f32", [(compiled, compiled.create_infer_request())])
-        front, back = split_at(core.read_model(str(artifact)), core.read_model(str(artifact)), f32_until)
-        stages = [core.compile_model(front, "CPU", f32), core.compile_model(back, "CPU", reduced)]
+        plan: list[tuple[Any, dict[str, Any]]] = []
+        rest = core.read_model(str(artifact))
+        if f32_until:
+            front, rest = split_at(rest, core.read_model(str(artifact)), f32_until)
+            plan.append((front, f32))
+        if f32_from:
+            middle, back = split_at(rest, rest.clone(), f32_from)
+            plan += [(middle, reduced), (back, f32)]
+        else:
+            plan.append((rest, reduced))
+        stages = [core.compile_model(graph, "CPU", config) for graph, config in plan]
     except ModelArtifactUnreadableError:
         raise
     except Exception as exc:  # OpenVINO raises RuntimeError subclasses with the reader's message
@@ -162,9 +172,9 @@ def split_at(model: Any, copy: Any, tensors: Sequence[str]) -> tuple[Any, Any]:
 
     front = ov.Model([output_named(model, t) for t in tensors], model.get_parameters(), "f32-front")
     stage_inputs = []
-    for number, tensor in enumerate(tensors):
+    for tensor in tensors:
         cut = output_named(copy, tensor)
-        stage_input = ov.opset13.parameter(cut.get_partial_shape(), cut.get_element_type(), name=f"cut-{number}")
+        stage_input = ov.opset13.parameter(cut.get_partial_shape(), cut.get_element_type(), name=f"cut:{tensor}")
         for consumer in list(cut.get_target_inputs()):
             consumer.replace_source_output(stage_input.output(0))
         stage_inputs.append(stage_input)
