@@ -17,6 +17,7 @@ generated file.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import statistics
 import subprocess
@@ -223,12 +224,14 @@ class Variant:
     bf16: bool = False
     f32_until: tuple[str, ...] = ()
     f32_from: tuple[str, ...] = ()
+    batch_size: int = 2
 
 
 def body_tensors(artifact: Path) -> dict[str, str]:
     """Names of the tensors around the network's body: `stack` (the harmonic stack both body
     convolutions read), `harmonic` and `wide` (the outputs, after ReLU, of its 8x8 3x39 convolution,
-    ~70% of the work, and of its 8x32 5x5 one, ~20%), which the output heads read."""
+    ~70% of the work, and of its 8x32 5x5 one, ~20%), which the output heads read (constants.py
+    names the last two, F32_HEADS_INPUTS)."""
     import openvino as ov
 
     model = ov.Core().read_model(str(artifact))
@@ -252,7 +255,7 @@ def body_tensors(artifact: Path) -> dict[str, str]:
     }
 
 
-FAST = "f32 front, bf16 after (fast)"
+FAST = "f32 front + heads, bf16 body (fast)"
 
 
 def variants(artifact: Path) -> list[Variant]:
@@ -261,12 +264,13 @@ def variants(artifact: Path) -> list[Variant]:
     body = body_tensors(artifact)
     return [
         Variant("onnxruntime f32 (exact)", "onnxruntime"),
+        Variant("onnxruntime f32, batches of 1", "onnxruntime", batch_size=1),
+        Variant("onnxruntime f32, batches of 4", "onnxruntime", batch_size=4),
+        Variant("onnxruntime f32, batches of 8", "onnxruntime", batch_size=8),
         Variant("openvino f32", "openvino"),
         Variant("f32 to harmonic conv incl., bf16 after", "openvino", True, (body["stack"], body["harmonic"])),
-        Variant(
-            "f32 front + heads, bf16 body convs", "openvino", True, c.F32_FRONT_OUTPUT, (body["harmonic"], body["wide"])
-        ),
-        Variant("f32 front, bf16 after (fast)", "openvino", True, c.F32_FRONT_OUTPUT),
+        Variant(FAST, "openvino", True, c.F32_FRONT_OUTPUT, c.F32_HEADS_INPUTS),
+        Variant("f32 front, bf16 after", "openvino", True, c.F32_FRONT_OUTPUT),
         Variant("bf16 whole model", "openvino", True),
     ]
 
@@ -279,9 +283,10 @@ def session_for(variant: Variant, artifact: Path, threads: int) -> Session:
     )
 
 
-def transcriber_for(config: InferenceConfig, session: Session) -> Transcriber:
+def transcriber_for(config: InferenceConfig, session: Session, batch_size: int) -> Transcriber:
     """A transcriber whose exact precision runs `session` (the frontier's points are not all settings)."""
-    transcriber = Transcriber(config)
+    inference = dataclasses.replace(config.inference, batch_size=batch_size)
+    transcriber = Transcriber(dataclasses.replace(config, inference=inference))
     transcriber.model._sessions["exact"] = session  # type: ignore[attr-defined]  # Basic Pitch's own table
     return transcriber
 
@@ -294,7 +299,7 @@ def evaluate(seconds: float = 30.0, threads: int = 2) -> tuple[list[Variant], li
         config.model.artifact_uri, config.model.sha256, model_name=config.model.name, version=config.model.version
     )
     points = variants(artifact)
-    transcribers = {v.label: transcriber_for(config, session_for(v, artifact, threads)) for v in points}
+    transcribers = {v.label: transcriber_for(config, session_for(v, artifact, threads), v.batch_size) for v in points}
     rows = []
     for name, score in pieces(seconds).items():
         path = render(name, score)
@@ -310,7 +315,7 @@ def evaluate(seconds: float = 30.0, threads: int = 2) -> tuple[list[Variant], li
 
 
 def model_speed(points: list[Variant], threads: int, windows: int = 16, rounds: int = 5) -> dict[str, float]:
-    """Milliseconds per 2 s window of each variant's network alone, batches of 2, rounds interleaved,
+    """Milliseconds per 2 s window of each variant's network alone, in its batches, rounds interleaved,
     medians: on a shared machine only side-by-side figures compare."""
     from inference.models.basic_pitch import constants as c
     from inference.models.basic_pitch.windows import fill_window, window_starts
@@ -328,12 +333,14 @@ def model_speed(points: list[Variant], threads: int, windows: int = 16, rounds: 
     sessions = {v.label: session_for(v, artifact, threads) for v in points}
     outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET]
     spent: dict[str, list[float]] = {label: [] for label in sessions}
+    sizes = {v.label: v.batch_size for v in points}
     for _ in range(rounds):
         for label, session in sessions.items():
-            session.run(batch[:2], outputs)  # warm
+            size = sizes[label]
+            session.run(batch[:size], outputs)  # warm
             begin = time.perf_counter()
-            for first in range(0, len(starts), 2):
-                session.run(batch[first : first + 2], outputs)
+            for first in range(0, len(starts), size):
+                session.run(batch[first : first + size], outputs)
             spent[label].append((time.perf_counter() - begin) / len(starts) * 1000)
     return {label: statistics.median(times) for label, times in spent.items()}
 

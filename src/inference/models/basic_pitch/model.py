@@ -56,8 +56,9 @@ class BasicPitchModel:
 
     def _session(self, precision: str) -> Session:
         """The session for a precision, opened once: `exact` on the configured runtime in f32; `fast`
-        on OpenVINO, the front end in f32 and the convolutions in bf16, where the CPU computes bf16
-        natively; else the exact session itself (nothing faster to run there; the result says f32)."""
+        on OpenVINO where the CPU computes bf16 natively, the body's convolutions in bf16 and the
+        front end and output heads in f32; else the exact session itself (nothing faster to run
+        there; the result says f32)."""
         if self._artifact is None:
             raise RuntimeError("BasicPitchModel.load() has not been called")
         one_of("inference.precision", precision, PRECISIONS)
@@ -73,7 +74,12 @@ class BasicPitchModel:
         if precision == "fast":
             if cpu_has_bf16():
                 return open_openvino(
-                    artifact, threads=threads, bf16=True, f32_until=c.F32_FRONT_OUTPUT, cache_dir=compiled_cache()
+                    artifact,
+                    threads=threads,
+                    bf16=True,
+                    f32_until=c.F32_FRONT_OUTPUT,
+                    f32_from=c.F32_HEADS_INPUTS,
+                    cache_dir=compiled_cache(),
                 )
             if "exact" in self._sessions:
                 return self._sessions["exact"]
