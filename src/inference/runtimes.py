@@ -44,7 +44,7 @@ def function_vcpus(environ: Mapping[str, str] | None = None) -> int:
 class Session(Protocol):
     runtime: str
     compute: str
-    """The arithmetic it really does: "f32", or the reduced types it mixes in ("bf16+f32")."""
+    """The arithmetic it really does: "f32", "bf16", or both mixed ("f32+bf16")."""
 
     def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
         """The named outputs for one batch of inputs (the model's single input)."""
