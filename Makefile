@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser serve synth model lint format typecheck test test-fast parity bench emulator offline-terraform clean
+.PHONY: help setup browser synthesizer serve synth model lint format typecheck test test-fast parity bench evaluate emulator offline-terraform clean
 
 ## help: list the targets with what each does
 help:
@@ -79,9 +79,17 @@ test-fast: $(STAMP)
 parity: $(STAMP) model
 	$(PY) -m scripts.parity
 
-## bench: ours vs the reference vs the model alone, 30 s and 10 min files, printed as ratios
-bench: $(STAMP) model
+## bench: ours vs the reference vs the model alone, 30 s and 10 min files, per runtime and precision, printed as ratios
+bench: $(STAMP) model synthesizer
 	$(PY) -m scripts.bench
+
+## evaluate: what fast precision does to the notes: GM pieces rendered by fluidsynth, onset F1 vs the score and vs exact, the speed frontier
+evaluate: $(STAMP) model synthesizer
+	$(PY) -m scripts.precision_eval
+
+## synthesizer: fluidsynth and a General MIDI soundfont from the distribution's packages, for make evaluate (apt-get when missing)
+synthesizer:
+	scripts/install_synth.sh
 
 ## emulator: a local AWS emulator (moto) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
 EMULATOR_PORT ?= 5000

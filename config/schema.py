@@ -19,6 +19,7 @@ from typing import Literal
 from config.capacity import TIMEOUT_SAFETY, estimated_job_seconds, required_scratch_mb
 from contract.settings import LOG_LEVELS, JobLimits, ServiceSettings
 from contract.validation import int_in, matches, number_in, one_of, require
+from inference.config import PRECISIONS
 
 # CloudWatch Logs accepts only these retention periods (days); 0 = never expire.
 CLOUDWATCH_RETENTION_DAYS = (
@@ -82,6 +83,10 @@ class FunctionSettings:
     image_digest: str = ""
     """Pin by digest (sha256:...); overridden by $INFERENCE_IMAGE_DIGEST."""
     log_level: str = "INFO"
+    precision: str = "exact"
+    """What a request that does not ask gets, on both functions: exact (f32, the validated results) or
+    fast (the convolutions in bf16 where Lambda's CPU has it; README, Performance). Overrides the
+    inference config's `inference.precision`."""
 
     def __post_init__(self) -> None:
         int_in("function.memory_mb", self.memory_mb, 128, 10_240)
@@ -102,6 +107,7 @@ class FunctionSettings:
             "empty or sha256:<64 hex digits>",
         )
         one_of("function.log_level", self.log_level, LOG_LEVELS)
+        one_of("function.precision", self.precision, PRECISIONS)
 
 
 _CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")

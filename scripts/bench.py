@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from inference.testing import signals
-from scripts import bench_service, image_layout, reference_env
+from scripts import bench_service, image_layout, precision_eval, reference_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,6 +110,8 @@ def main() -> int:
             f"RSS ours/reference {ours['peak_rss_mb'] / ref['peak_rss_mb']:4.2f}   "
             f"load ours/reference {ours['import_and_load_seconds'] / ref['import_and_load_seconds']:4.2f}"
         )
+    ten_ref = next(ref for label, ref, _, _ in rows if label == "10 min file")
+    engines_report(files["10 min file"], ten_ref)
     hour = measure([*ours_cmd, str(make_long_file("file-60min.wav", 60))])
     ten = next(ours for label, _, ours, _ in rows if label == "10 min file")
     per_minute = {label: m["seconds"] / minutes for label, m, minutes in (("10 min", ten, 10), ("60 min", hour, 60))}
@@ -133,6 +135,49 @@ def main() -> int:
     return 0
 
 
+ENGINES = (("onnxruntime", "exact"), ("openvino", "exact"), ("onnxruntime", "fast"))
+"""(inference.runtime, precision) pairs measured; fast runs on OpenVINO whatever the runtime setting."""
+
+
+def engines_report(path: Path, reference: dict) -> None:
+    """Per runtime and precision, at 1 and 2 model threads: ours end to end, the model alone, peak RSS
+    and import + load, interleaved rounds, medians; then what each does to the notes (make evaluate)."""
+    ours_cmd = [PROJECT_PYTHON, str(REPO / "scripts" / "bench_ours.py"), str(path)]
+    figures: dict[tuple[str, str, int], tuple[dict, dict]] = {}
+    for threads in (1, 2):
+        commands = {}
+        for runtime, precision in ENGINES:
+            engine = [*ours_cmd, "--runtime", runtime, "--precision", precision, "--threads", str(threads)]
+            commands[(runtime, precision, threads)] = (engine, [*engine, "--model-only"])
+        runs: dict[tuple[str, str, int], list[tuple[dict, dict]]] = {key: [] for key in commands}
+        for _ in range(ROUNDS):
+            for key, (whole_cmd, alone_cmd) in commands.items():
+                runs[key].append((measure(whole_cmd), measure(alone_cmd)))
+        for key, measured in runs.items():
+            figures[key] = (median_of([m[0] for m in measured]), median_of([m[1] for m in measured]))
+    print(f"\n{path.name}: per runtime and precision (fresh process each, median of {ROUNDS} interleaved rounds)")
+    print(
+        f"{'engine':34} {'threads':>7} {'ours s':>7} {'model s':>7} {'ours/model':>10} {'vs today':>8} "
+        f"{'vs ref':>7} {'peak MB':>7} {'load s':>6}"
+    )
+    for (_, precision, threads), (e2e, alone) in figures.items():
+        today = figures[("onnxruntime", "exact", threads)][0]
+        label = f"{e2e['runtime']} {precision} ({e2e['compute']})"
+        print(
+            f"{label:34} {threads:7d} {e2e['seconds']:7.2f} {alone['seconds']:7.2f} "
+            f"{e2e['seconds'] / alone['seconds']:9.2f}x {today['seconds'] / e2e['seconds']:7.2f}x "
+            f"{reference['seconds'] / e2e['seconds']:6.2f}x {e2e['peak_rss_mb']:7.0f} "
+            f"{e2e['import_and_load_seconds']:6.2f}"
+        )
+    print("  (vs today: onnxruntime exact at the same threads; vs ref: the reference's predict(), its own threads)")
+    print("  targets: exact >= 1.1x today on 10 min; fast >= 1.8x; import + load <= 0.5 s")
+    points, rows = precision_eval.evaluate()
+    quality = precision_eval.summary(points, rows)
+    print(f"\nwhat each does to the notes ({len(rows)} rendered files with scores; make evaluate for the whole table)")
+    for label, (drop, consistency) in quality.items():
+        print(f"  {label:44} worst F1 drop vs exact {drop:+.3f}   lowest consistency with exact {consistency:.3f}")
+
+
 def image_size() -> None:
     """The Lambda image's weight over its base: the build stage's install plus what the final stage copies."""
     python = image_layout.image_python()
@@ -143,10 +188,16 @@ def image_size() -> None:
     task_root, models = root, root.parent.parent / "opt" / "models"
     sources = sum(image_layout.size_mb(task_root / package) for package in ("inference", "service"))
     total = image_layout.size_mb(root.parent.parent)
+    runtimes = {package: image_layout.size_mb(task_root / package) for package in ("onnxruntime", "openvino")}
     print(f"\nimage over its base (dependencies installed with {Path(python).name}, as the Dockerfile does)")
     print(
         f"  dependencies {image_layout.size_mb(task_root) - sources:6.0f} MB   sources {sources:4.1f} MB   "
         f"model {image_layout.size_mb(models):4.1f} MB   total {total:6.0f} MB (target < 250 MB)"
+    )
+    print(
+        "  of which the runtimes, as pruned: "
+        + ", ".join(f"{package} {size:.0f} MB" for package, size in runtimes.items())
+        + " (OpenVINO is fast's runtime; without it the image would be that much smaller)"
     )
 
 

@@ -33,6 +33,36 @@ LAMBDA_TASK_ROOT = "/var/task"
 BUILD_TARGET = "/opt/task-root"
 PRUNED_DIRECTORIES = ("__pycache__", "tests")
 """Directories the build stage deletes after installing (the Dockerfile's `find ... -name` list)."""
+PRUNED_PATHS = (
+    # onnxruntime's C API library (the Python module carries its own copy) and its offline tools
+    "onnxruntime/capi/libonnxruntime.so.*",
+    "onnxruntime/quantization",
+    "onnxruntime/tools",
+    "onnxruntime/transformers",
+    # OpenVINO: only the CPU plugin and the ONNX reader run here; the GPU/NPU plugins, the GPU's kernel
+    # cache, the device-routing plugins, the other model readers, C headers and API, converter tools
+    "openvino/libs/cache.json",
+    "openvino/libs/libopenvino_auto_batch_plugin.so",
+    "openvino/libs/libopenvino_auto_plugin.so",
+    "openvino/libs/libopenvino_c.so.*",
+    "openvino/libs/libopenvino_gguf_frontend.so.*",
+    "openvino/libs/libopenvino_hetero_plugin.so",
+    "openvino/libs/libopenvino_intel_gpu_plugin.so",
+    "openvino/libs/libopenvino_intel_npu_plugin.so",
+    "openvino/libs/libopenvino_jax_frontend.so.*",
+    "openvino/libs/libopenvino_paddle_frontend.so.*",
+    "openvino/libs/libopenvino_pytorch_frontend.so.*",
+    "openvino/libs/libopenvino_tensorflow_frontend.so.*",
+    "openvino/libs/libopenvino_tensorflow_lite_frontend.so.*",
+    "openvino/include",
+    "openvino/tools",
+    "openvino/frontend/jax",
+    "openvino/frontend/paddle",
+    "openvino/frontend/pytorch",
+    "openvino/frontend/tensorflow",
+)
+"""Paths under the task root (globs) the build stage deletes: what the model runtimes ship and nothing
+here loads (the Dockerfile's `rm -rf` list; the image test runs both precisions without them)."""
 """Where the build stage's `pip install --target` puts the runtime dependencies."""
 
 
@@ -148,7 +178,8 @@ def install_dependencies(python: str) -> Path:
     version = subprocess.run(
         [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    key = hashlib.sha256(f"{version}\n{REQUIREMENTS.read_text()}".encode()).hexdigest()[:16]
+    recipe = f"{version}\n{REQUIREMENTS.read_text()}\n{PRUNED_PATHS}"
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     target = BUILD / f"task-root-{key}"
     if (target / ".complete").is_file():
         return target
@@ -174,6 +205,9 @@ def install_dependencies(python: str) -> Path:
         (p for p in target.rglob("*") if p.is_dir() and p.name in PRUNED_DIRECTORIES), reverse=True
     ):
         shutil.rmtree(directory, ignore_errors=True)
+    for pattern in PRUNED_PATHS:
+        for path in target.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     (target / ".complete").write_text(version)
     return target
 

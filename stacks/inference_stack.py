@@ -225,6 +225,7 @@ class InferenceStack(EnvironmentStack):
         return {
             **self.inference.to_environment(),
             env_names.INFERENCE_SETTINGS[("model", "artifact_uri")]: self._model_uri(),
+            env_names.INFERENCE_SETTINGS[("inference", "precision")]: self.env.function.precision,
             **service.to_environment(),
         }
 

@@ -30,6 +30,9 @@ INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
     ("inference", "multiple_pitch_bends"): "INFERENCE_MULTIPLE_PITCH_BENDS",
     ("inference", "midi_tempo"): "INFERENCE_MIDI_TEMPO",
     ("inference", "batch_size"): "INFERENCE_BATCH_SIZE",
+    ("inference", "precision"): "INFERENCE_PRECISION",
+    ("inference", "runtime"): "INFERENCE_RUNTIME",
+    ("inference", "threads"): "INFERENCE_THREADS",
 }
 
 # Service settings (`contract.settings.ServiceSettings`): field path -> variable. LOG_LEVEL is the

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from contract.validation import ConfigError
+from inference.config import PRECISIONS
 from inference.errors import InferenceError
 
 
@@ -29,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--pitch-bends", action=argparse.BooleanOptionalAction, default=None, dest="include_pitch_bends")
     t.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
     t.add_argument("--midi-tempo", type=float)
+    t.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="exact (default: f32, today's results) or fast (the convolutions in bf16 where the CPU has it)",
+    )
     t.add_argument(
         "--max-duration",
         type=float,
@@ -85,10 +92,13 @@ def _transcribe(args: argparse.Namespace) -> int:
             "include_pitch_bends",
             "multiple_pitch_bends",
             "midi_tempo",
+            "precision",
         )
     }
     parameters = config.inference.with_overrides(**overrides)
-    result = Transcriber(config).transcribe_file(args.file, parameters, max_duration_s=args.max_duration)
+    # the asked precision is the one prepared at load: nothing is loaded that will not run
+    transcriber = Transcriber(dataclasses.replace(config, inference=parameters))
+    result = transcriber.transcribe_file(args.file, parameters, max_duration_s=args.max_duration)
     document = json.dumps(result.to_dict(), indent=2)
     if args.json and str(args.json) != "-":
         args.json.write_text(document + "\n")

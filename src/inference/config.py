@@ -19,13 +19,19 @@ from typing import Any
 import yaml
 
 from contract import env_names
-from contract.validation import ConfigError, int_in, matches, number_in, require
+from contract.validation import ConfigError, int_in, matches, number_in, one_of, require
 from inference.pinned import DEFAULT_MODEL, pinned_artifact
 
 REPO_CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "inference_config.yaml"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
 _NUMBER_MAX_CHARS = 32
+RUNTIMES = ("onnxruntime", "openvino")
+"""Engines that run the model (`inference.runtimes`); onnxruntime's f32 is the validated reference."""
+PRECISIONS = ("exact", "fast")
+"""exact: f32 on the configured runtime. fast: OpenVINO in bf16 where the CPU has it (README, Performance)."""
+SERVER_SETTINGS = ("batch_size", "runtime", "threads")
+"""Fields of InferenceParameters that are the server's resources, not a client's choice."""
 _URI = re.compile(r"^(pinned|file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+)$")
 
 
@@ -104,6 +110,10 @@ class InferenceParameters:
     multiple_pitch_bends: bool = False
     midi_tempo: float = 120.0
     batch_size: int = 2
+    precision: str = "exact"
+    runtime: str = "onnxruntime"
+    threads: int = 0
+    """Model threads; 0 = the function's vCPUs (from its memory on Lambda), not the host's cores."""
 
     def __post_init__(self) -> None:
         number_in("inference.onset_threshold", self.onset_threshold, 0.0, 1.0)
@@ -124,6 +134,9 @@ class InferenceParameters:
             require(isinstance(getattr(self, name), bool), f"inference.{name}", getattr(self, name), "true or false")
         number_in("inference.midi_tempo", self.midi_tempo, 1.0, 1000.0)
         int_in("inference.batch_size", self.batch_size, 1, 256)
+        one_of("inference.precision", self.precision, PRECISIONS)
+        one_of("inference.runtime", self.runtime, RUNTIMES)
+        int_in("inference.threads", self.threads, 0, 64)
 
     def with_overrides(self, **changes: Any) -> InferenceParameters:
         """A copy with some fields changed, validated like the original."""

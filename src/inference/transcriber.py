@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from inference.artifact import resolve_artifact
 from inference.audio import AudioInfo, DecodedAudio, WorkBounds, decode_audio, open_audio
-from inference.config import InferenceConfig, InferenceParameters
+from inference.config import SERVER_SETTINGS, InferenceConfig, InferenceParameters
 from inference.midi import notes_to_midi
-from inference.models import AudioToNotesModel, ModelDescription, NoteEvent, create_model
+from inference.models import AudioToNotesModel, EngineSettings, EngineUsed, ModelDescription, NoteEvent, create_model
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -31,6 +31,7 @@ class Transcription:
     parameters: InferenceParameters
     audio: AudioInfo
     notes: list[NoteEvent]
+    engine: EngineUsed
 
     def to_dict(self) -> dict[str, Any]:
         include_bends = self.parameters.include_pitch_bends
@@ -46,10 +47,18 @@ class Transcription:
             if include_bends:
                 item["pitch_bends"] = list(n.pitch_bends or ())
             notes.append(item)
-        parameters = {k: v for k, v in dataclasses.asdict(self.parameters).items() if k != "batch_size"}
+        left_out = {*SERVER_SETTINGS, "precision"}  # the precision is reported with the engine, as run
+        parameters = {k: v for k, v in dataclasses.asdict(self.parameters).items() if k not in left_out}
         return {
             "schema_version": SCHEMA_VERSION,
-            "model": {"name": self.model.name, "version": self.model.version, "sha256": self.model.sha256},
+            "model": {
+                "name": self.model.name,
+                "version": self.model.version,
+                "sha256": self.model.sha256,
+                "runtime": self.engine.runtime,
+                "precision": self.engine.precision,
+                "compute": self.engine.compute,
+            },
             "parameters": parameters,
             "audio": {
                 "duration_s": round(self.audio.duration_s, 6),
@@ -89,7 +98,9 @@ class Transcriber:
                 s3_client=s3_client,
             )
         self.model = model or create_model(settings.name)
-        self.model.load(artifact, sha256=settings.sha256, version=settings.version)
+        defaults = config.inference
+        engine = EngineSettings(runtime=defaults.runtime, threads=defaults.threads, preload=(defaults.precision,))
+        self.model.load(artifact, sha256=settings.sha256, version=settings.version, engine=engine)
 
     def transcribe(self, source: bytes | str | Path, parameters: InferenceParameters | None = None) -> Transcription:
         """Bytes are decoded into memory (a request's audio); a file is streamed (`transcribe_file`)."""
@@ -123,7 +134,13 @@ class Transcriber:
             tempfile.TemporaryDirectory(prefix="transcription-", dir=scratch_dir) as workdir,
         ):
             notes = self.model.predict_stream(stream.blocks(), parameters, Path(workdir))
-        return Transcription(model=self.model.describe(), parameters=parameters, audio=stream.info, notes=notes)
+        return Transcription(
+            model=self.model.describe(),
+            parameters=parameters,
+            audio=stream.info,
+            notes=notes,
+            engine=self.model.engine_for(parameters.precision),
+        )
 
     def decode(self, source: bytes | str | Path) -> DecodedAudio:
         """Decode and check the audio (every audio error is raised here), before any model work.
@@ -154,4 +171,10 @@ class Transcriber:
     def transcribe_decoded(self, audio: DecodedAudio, parameters: InferenceParameters | None = None) -> Transcription:
         parameters = parameters or self.config.inference
         notes = self.model.predict(audio.samples, parameters)
-        return Transcription(model=self.model.describe(), parameters=parameters, audio=audio.info, notes=notes)
+        return Transcription(
+            model=self.model.describe(),
+            parameters=parameters,
+            audio=audio.info,
+            notes=notes,
+            engine=self.model.engine_for(parameters.precision),
+        )

@@ -49,7 +49,7 @@ def test_the_readmes_client_examples_work_as_written(local_server: LocalServer, 
                 environ[name] = local_server.url
         else:
             assert line.startswith("pip install ./src/client") or not line, line
-    assert ran == 2
+    assert ran == 3
     assert (tmp_path / "song.mid").read_bytes().startswith(b"MThd") and (tmp_path / "song.json").exists()
     assert (tmp_path / "concert.mid").read_bytes().startswith(b"MThd")
 

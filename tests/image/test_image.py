@@ -69,6 +69,13 @@ def test_the_build_stage_prunes_what_the_layout_prunes() -> None:
     assert sorted(re.findall(r"-name '([^']+)'", run)) == sorted(image_layout.PRUNED_DIRECTORIES)
 
 
+def test_the_build_stage_removes_the_paths_the_layout_removes() -> None:
+    text = image_layout.DOCKERFILE.read_text()
+    assert sorted(re.findall(r"/opt/task-root/([^\s\\]+)", text.split("rm -rf", 1)[1].split("\n\n", 1)[0])) == sorted(
+        image_layout.PRUNED_PATHS
+    )
+
+
 def test_the_base_image_is_pinned_by_digest_with_its_tag_beside_it() -> None:
     text = image_layout.DOCKERFILE.read_text()
     stages = image_layout.parse_dockerfile(text)
@@ -220,3 +227,50 @@ def test_every_handler_the_stacks_and_dockerfile_name_answers_in_a_clean_interpr
             assert answer.get("statusCode", 200) == 200 and answer.get("batchItemFailures", []) == [], answer
         origins = json.loads(next(line[5:] for line in result.stdout.splitlines() if line.startswith("FROM ")))
         assert all(path.startswith(str(image_root)) for path in origins.values()), origins
+
+
+PRECISIONS_DRIVER = """
+import base64, json, sys
+from inference.config import load_config
+from inference.runtimes import cpu_has_bf16
+from inference.transcriber import Transcriber
+audio = base64.b64decode(json.load(open(sys.argv[1]))["body"])
+transcriber = Transcriber(load_config())
+for precision in ("exact", "fast"):
+    result = transcriber.transcribe(audio, transcriber.config.inference.with_overrides(precision=precision))
+    print("ENGINE " + json.dumps({**result.to_dict()["model"], "notes": len(result.notes)}))
+import onnxruntime, openvino
+print("BF16 " + json.dumps(cpu_has_bf16()))
+print("FROM " + json.dumps({"onnxruntime": onnxruntime.__file__, "openvino": openvino.__file__}))
+"""
+
+
+def test_both_precisions_run_in_the_pruned_image(image_root: Path) -> None:
+    """What the build stage removes from the runtimes is nothing either precision loads."""
+    python = image_root.parent / "venv" / "bin" / "python"
+    environment = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(image_root / "var" / "task"),
+        "PYTHONNOUSERSITE": "1",
+        "INFERENCE_MODELS_DIR": str(image_root / "opt" / "models"),
+        **load_config(environ={}).to_environment(),
+    }
+    result = subprocess.run(
+        [str(python), "-c", PRECISIONS_DRIVER, str(EVENTS / "predict_raw_flac_query_parameters.json")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=image_root,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    engines = [json.loads(line[7:]) for line in lines if line.startswith("ENGINE ")]
+    has_bf16 = json.loads(next(line[5:] for line in lines if line.startswith("BF16 ")))
+    assert [(e["runtime"], e["precision"], e["compute"]) for e in engines] == [
+        ("onnxruntime", "exact", "f32"),
+        ("openvino", "fast", "f32+bf16") if has_bf16 else ("onnxruntime", "fast", "f32"),
+    ]
+    assert engines[0]["notes"] > 0 and engines[1]["notes"] > 0
+    origins = json.loads(next(line[5:] for line in lines if line.startswith("FROM ")))
+    assert all(path.startswith(str(image_root)) for path in origins.values()), origins

@@ -311,3 +311,10 @@ def test_fails_results_expiry_out_of_range(field, value):
     with pytest.raises(ConfigError) as e:
         StorageSettings(**{field: value})
     assert_names(e, f"storage.{field}", value)
+
+
+def test_fails_unknown_precision():
+    with pytest.raises(ConfigError) as e:
+        FunctionSettings(precision="bf16")
+    assert_names(e, "function.precision", "bf16")
+    assert "one of ('exact', 'fast')" in str(e.value)

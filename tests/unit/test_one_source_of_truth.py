@@ -48,6 +48,9 @@ def test_every_inference_setting_survives_the_trip_through_its_variable() -> Non
             multiple_pitch_bends=True,
             midi_tempo=90.0,
             batch_size=4,
+            precision="fast",
+            runtime="openvino",
+            threads=3,
         ),
     )
     for section, cls in SECTIONS.items():  # every field differs from its default, so each one is exercised

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from audio_inference_client.client import PARAMETERS, Client
+from audio_inference_client.client import PARAMETERS, PRECISIONS, Client
 from audio_inference_client.errors import AudioInferenceError, BadInputError, TranscriptionTimeout
 
 URL_VARIABLE = "AUDIO_INFERENCE_URL"
@@ -50,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
     transcribe.add_argument("--midi-tempo", type=float, metavar="BPM")
+    transcribe.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="exact (the service's default: f32) or fast (reduced precision where the service's CPU has it)",
+    )
     transcribe.add_argument("--timeout", type=float, default=3600.0, help="seconds for the whole transcription")
     transcribe.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"

@@ -45,8 +45,12 @@ PARAMETERS = {
     "include_pitch_bends": bool,
     "multiple_pitch_bends": bool,
     "midi_tempo": float,
+    "precision": str,
 }
 """What `transcribe` accepts as keyword parameters (openapi.yaml: the same names on both routes)."""
+PRECISIONS = ("exact", "fast")
+"""`precision`: exact (the default: f32, the validated results) or fast (reduced precision where the
+service's CPU computes it natively; the result's model.compute says what ran)."""
 
 TOO_LONG_FOR_A_REQUEST = frozenset({"payload_too_large", "audio_too_long", "request_too_large"})
 AUDIO_FAULTS = frozenset(
@@ -153,7 +157,7 @@ class Client:
         content_type: str | None = None,
         on_upload: UploadProgress | None = None,
         on_job: JobProgress | None = None,
-        **parameters: float | bool,
+        **parameters: float | bool | str,
     ) -> Result:
         """Transcribe a file (path) or audio bytes with the given parameters (see PARAMETERS)."""
         deadline = time.monotonic() + self.timeout
@@ -197,7 +201,7 @@ class Client:
     def _job(
         self,
         source: _Audio,
-        parameters: dict[str, float | bool],
+        parameters: dict[str, float | bool | str],
         deadline: float,
         on_upload: UploadProgress | None,
         on_job: JobProgress | None,
@@ -361,7 +365,7 @@ def _content_type(name: str, head: bytes) -> str:
     return "application/octet-stream"
 
 
-def _parameter_fields(parameters: dict[str, float | bool]) -> dict[str, str]:
+def _parameter_fields(parameters: dict[str, float | bool | str]) -> dict[str, str]:
     """The parameters as form fields, after checking their names and types here (ranges: the service)."""
     fields = {}
     for name, value in parameters.items():
@@ -373,6 +377,13 @@ def _parameter_fields(parameters: dict[str, float | bool]) -> dict[str, str]:
             raise BadInputError(f"{name} must be true or false, got {value!r}", code="invalid_parameter")
         if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise BadInputError(f"{name} must be a number, got {value!r}", code="invalid_parameter")
+        if kind is str:
+            if value not in PRECISIONS:
+                raise BadInputError(
+                    f"{name} must be one of {', '.join(PRECISIONS)}, got {value!r}", code="invalid_parameter"
+                )
+            fields[name] = str(value)
+            continue
         fields[name] = ("true" if value else "false") if isinstance(value, bool) else repr(float(value))
     return fields
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from inference.models.base import AudioToNotesModel, ModelDescription, NoteEvent
+from inference.models.base import AudioToNotesModel, EngineSettings, EngineUsed, ModelDescription, NoteEvent
 
-__all__ = ["AudioToNotesModel", "ModelDescription", "NoteEvent", "create_model", "MODEL_NAMES"]
+__all__ = [
+    "AudioToNotesModel",
+    "EngineSettings",
+    "EngineUsed",
+    "ModelDescription",
+    "NoteEvent",
+    "create_model",
+    "MODEL_NAMES",
+]
 
 MODEL_NAMES = ("basic-pitch",)
 

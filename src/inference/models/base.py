@@ -41,13 +41,36 @@ class ModelDescription:
     sample_rate: int
 
 
+@dataclass(frozen=True)
+class EngineSettings:
+    """How a model's network is run: which engine, how many threads (0 = the function's vCPUs), and
+    which precisions to prepare at load (the others are prepared on first use)."""
+
+    runtime: str = "onnxruntime"
+    threads: int = 0
+    preload: tuple[str, ...] = ("exact",)
+
+
+@dataclass(frozen=True)
+class EngineUsed:
+    """What produced a result: the engine, the precision asked for, and the arithmetic done
+    (`compute`: "f32", or "bf16" where `fast` could be faster; "f32" again where it could not)."""
+
+    runtime: str
+    precision: str
+    compute: str
+
+
 @runtime_checkable
 class AudioToNotesModel(Protocol):
     sample_rate: int
     """The rate `predict` expects its mono float32 samples at."""
 
-    def load(self, artifact: Path, *, sha256: str, version: str) -> None:
+    def load(self, artifact: Path, *, sha256: str, version: str, engine: EngineSettings = EngineSettings()) -> None:
         """Load weights from a verified local file; called once per process."""
+
+    def engine_for(self, precision: str) -> EngineUsed:
+        """The engine `predict` uses for `precision` (prepared now if it was not yet)."""
 
     def describe(self) -> ModelDescription:
         """Name, version and checksum of the loaded model."""

@@ -13,11 +13,11 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 
 from contract.validation import ConfigError
-from inference.config import InferenceParameters, coerce
+from inference.config import SERVER_SETTINGS, InferenceParameters, coerce
 from service.http import errors
 
-# What a client may set: the CLI's parameters. batch_size is the server's memory budget, not theirs.
-CLIENT_PARAMETERS = tuple(f.name for f in dataclasses.fields(InferenceParameters) if f.name != "batch_size")
+# What a client may set: the CLI's parameters. Batch size, runtime and threads are the server's resources.
+CLIENT_PARAMETERS = tuple(f.name for f in dataclasses.fields(InferenceParameters) if f.name not in SERVER_SETTINGS)
 _PARAMETER_TYPES = {f.name: f.type for f in dataclasses.fields(InferenceParameters)}
 RAW_AUDIO_TYPES = ("application/octet-stream",)
 """Besides audio/*: the body is audio whose format the server finds out itself."""

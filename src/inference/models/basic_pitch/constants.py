@@ -24,6 +24,14 @@ INPUT_NAME = "serving_default_input_2:0"
 OUTPUT_NOTE = "StatefulPartitionedCall:1"
 OUTPUT_ONSET = "StatefulPartitionedCall:2"
 OUTPUT_CONTOUR = "StatefulPartitionedCall:0"
+F32_FRONT_OUTPUT = ("model_1/batch_normalization/FusedBatchNormV3;model_1/batch_normalization/FusedBatchNormV33",)
+"""The normalised log-CQT, (batch, 172, 309, 1): `fast` keeps the network up to here in f32 (the
+transform, the log, the normalisation; ~2% of its work)."""
+F32_HEADS_INPUTS = ("Relu__38:0", "Relu__35:0")
+"""The outputs (after ReLU) of the body's two convolutions on the harmonic stack, 8x8 3x39 and 8x32
+5x5 (~90% of the work), which `fast` runs in bf16; the output heads after them (the contour, note and
+onset convolutions and their sigmoids) run in f32 again. The frontier that chose this split is in the
+README (Performance): bf16 in the heads moves notes of sparse, legato files."""
 
 # Scratch space a streamed transcription writes per second of audio, at most (predict_stream and
 # file_notes): the note and onset maps as the model writes them, the frames and the remaining energy

@@ -1,0 +1,407 @@
+#!/usr/bin/env python
+"""What reduced precision does to the notes: an evaluation set with ground truth, scored with mir_eval.
+
+Writes General MIDI pieces (several instruments; dense and sparse; a band with drums as the dense
+mix), renders them with Debian's fluidsynth and its GM soundfont (fluid-soundfont-gm) into
+build/precision-eval/, transcribes each with every engine variant, and prints per file:
+
+- F1: onset F1 (mir_eval, 50 ms) of a variant's notes against the score's (drums left out);
+- consistency: onset F1 of a variant's notes against the exact notes of the same audio.
+
+    make evaluate          (= .venv/bin/python -m scripts.precision_eval)
+
+The targets (issue #19): fast's F1 no more than 0.01 below exact's on any file, consistency >= 0.95
+on every file. A report, not a test: tests/runtime/test_precision.py checks the property on a small
+generated file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mido
+import numpy as np
+
+from inference.artifact import resolve_artifact
+from inference.config import InferenceConfig, load_config
+from inference.models import NoteEvent
+from inference.runtimes import Session, open_onnxruntime, open_openvino
+from inference.transcriber import Transcriber
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "build" / "precision-eval"
+SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/sounds/sf2/default-GM.sf2"))
+RENDER_RATE = 44100
+TICKS_PER_BEAT = 480
+TEMPO_BPM = 100
+ONSET_TOLERANCE_S = 0.05
+DRUM_CHANNEL = 9
+
+
+@dataclass(frozen=True)
+class ScoreNote:
+    start_s: float
+    end_s: float
+    pitch: int
+    velocity: int
+    channel: int
+    program: int
+
+
+def _beats(seconds: float) -> int:
+    return int(round(seconds * TEMPO_BPM / 60 * TICKS_PER_BEAT))
+
+
+def melody(
+    rng: np.random.Generator,
+    channel: int,
+    program: int,
+    low: int,
+    high: int,
+    seconds: float,
+    step: tuple[float, float],
+    legato: float,
+) -> list[ScoreNote]:
+    """A line stepping through a scale, notes `step` seconds apart, each held `legato` of the gap."""
+    scale = [p for p in range(low, high + 1) if p % 12 in (0, 2, 4, 5, 7, 9, 11)]
+    notes, t, i = [], 0.25, len(scale) // 2
+    while t < seconds - 1.0:
+        gap = float(rng.uniform(*step))
+        i = int(np.clip(i + rng.integers(-3, 4), 0, len(scale) - 1))
+        notes.append(ScoreNote(t, t + gap * legato, scale[i], int(rng.integers(60, 110)), channel, program))
+        t += gap
+    return notes
+
+
+def chords(
+    rng: np.random.Generator,
+    channel: int,
+    program: int,
+    root_low: int,
+    seconds: float,
+    step: tuple[float, float],
+    arpeggio_s: float = 0.0,
+) -> list[ScoreNote]:
+    """Triads and sevenths, block or arpeggiated."""
+    shapes = ((0, 4, 7), (0, 3, 7), (0, 4, 7, 10), (0, 3, 7, 10), (0, 4, 7, 11))
+    notes, t = [], 0.25
+    while t < seconds - 1.5:
+        length = float(rng.uniform(*step))
+        root = root_low + int(rng.integers(0, 12))
+        for k, interval in enumerate(shapes[int(rng.integers(len(shapes)))]):
+            start = t + k * arpeggio_s
+            notes.append(
+                ScoreNote(start, t + length * 0.95, root + interval, int(rng.integers(55, 100)), channel, program)
+            )
+        t += length
+    return notes
+
+
+def drums(rng: np.random.Generator, seconds: float) -> list[ScoreNote]:
+    """Kick, snare and hi-hat in eighths: unpitched, left out of the score the notes are scored on."""
+    notes, t, eighth = [], 0.25, 60 / TEMPO_BPM / 2
+    k = 0
+    while t < seconds - 0.5:
+        for pitch, hit in ((42, True), (36, k % 4 == 0), (38, k % 4 == 2)):
+            if hit:
+                notes.append(ScoreNote(t, t + 0.1, pitch, int(rng.integers(70, 110)), DRUM_CHANNEL, 0))
+        t += eighth
+        k += 1
+    return notes
+
+
+def pieces(seconds: float = 30.0) -> dict[str, list[ScoreNote]]:
+    """The evaluation set: each piece seeded, so every machine renders the same MIDI."""
+    r = np.random.default_rng
+    return {
+        "piano-sparse-melody": melody(r(1), 0, 0, 60, 84, seconds, (0.35, 0.8), 0.9),
+        "piano-dense-chords": chords(r(2), 0, 0, 48, seconds, (0.4, 0.9))
+        + melody(r(3), 1, 0, 72, 96, seconds, (0.15, 0.3), 0.9),
+        "guitar-arpeggios": chords(r(4), 0, 25, 43, seconds, (0.8, 1.4), arpeggio_s=0.12),
+        "violin-legato": melody(r(5), 0, 40, 55, 88, seconds, (0.3, 0.7), 1.0),
+        "flute-fast-line": melody(r(6), 0, 73, 72, 96, seconds, (0.12, 0.25), 0.85),
+        "band-dense-mix": chords(r(7), 0, 0, 48, seconds, (0.5, 1.0))
+        + melody(r(8), 1, 33, 28, 45, seconds, (0.25, 0.5), 0.9)
+        + chords(r(9), 2, 48, 55, seconds, (1.0, 2.0))
+        + melody(r(10), 3, 65, 65, 89, seconds, (0.2, 0.5), 0.9)
+        + drums(r(11), seconds),
+    }
+
+
+def write_midi(notes: list[ScoreNote], path: Path) -> None:
+    midi = mido.MidiFile(ticks_per_beat=TICKS_PER_BEAT)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(TEMPO_BPM), time=0))
+    events: list[tuple[int, int, mido.Message]] = []
+    for channel, program in sorted({(n.channel, n.program) for n in notes}):
+        events.append((0, 0, mido.Message("program_change", channel=channel, program=program)))
+    for n in notes:
+        events.append(
+            (_beats(n.start_s), 2, mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity))
+        )
+        events.append((_beats(n.end_s), 1, mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0)))
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi.save(path)
+
+
+def soundfont() -> Path:
+    found = next((path for path in SOUNDFONTS if path.exists()), None)
+    if found is None or shutil.which("fluidsynth") is None:
+        raise SystemExit("needs fluidsynth and a General MIDI soundfont: apt-get install fluidsynth fluid-soundfont-gm")
+    return found
+
+
+def render(name: str, notes: list[ScoreNote]) -> Path:
+    """The piece as 44.1 kHz WAV through fluidsynth (no audio device: -n -i -F)."""
+    wav, mid = OUT / f"{name}.wav", OUT / f"{name}.mid"
+    if not wav.exists():
+        write_midi(notes, mid)
+        subprocess.run(
+            [
+                "fluidsynth",
+                "-n",
+                "-i",
+                "-q",
+                "-g",
+                "0.5",
+                "-r",
+                str(RENDER_RATE),
+                "-F",
+                str(wav),
+                str(soundfont()),
+                str(mid),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return wav
+
+
+def onset_f1(reference: list[tuple[float, float, int]], estimate: list[tuple[float, float, int]]) -> float:
+    """mir_eval's onset-only note F1 (50 ms), pitches compared within a quarter tone."""
+    import mir_eval
+
+    def arrays(notes: list[tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray]:
+        if not notes:
+            return np.zeros((0, 2)), np.zeros(0)
+        intervals = np.array([[s, max(e, s + 1e-3)] for s, e, _ in notes])
+        return intervals, np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p in notes])
+
+    ref_i, ref_p = arrays(reference)
+    est_i, est_p = arrays(estimate)
+    if not len(ref_p) and not len(est_p):
+        return 1.0
+    if not len(ref_p) or not len(est_p):
+        return 0.0
+    _, _, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ref_i, ref_p, est_i, est_p, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None
+    )
+    return float(f1)
+
+
+def as_tuples(notes: list[NoteEvent]) -> list[tuple[float, float, int]]:
+    return [(n.start_s, n.end_s, n.pitch) for n in notes]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One point of the frontier: which part of the network runs in f32, which in bf16, on what."""
+
+    label: str
+    runtime: str
+    bf16: bool = False
+    f32_until: tuple[str, ...] = ()
+    f32_from: tuple[str, ...] = ()
+    batch_size: int = 2
+
+
+def body_tensors(artifact: Path) -> dict[str, str]:
+    """Names of the tensors around the network's body: `stack` (the harmonic stack both body
+    convolutions read), `harmonic` and `wide` (the outputs, after ReLU, of its 8x8 3x39 convolution,
+    ~70% of the work, and of its 8x32 5x5 one, ~20%), which the output heads read (constants.py
+    names the last two, F32_HEADS_INPUTS)."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(artifact))
+
+    def relu_after(prefix: str) -> tuple[Any, str]:
+        conv = next(
+            op
+            for op in model.get_ops()
+            if op.get_type_name() == "Convolution" and op.get_friendly_name().startswith(prefix)
+        )
+        add = next(t.get_node() for t in conv.output(0).get_target_inputs() if t.get_node().get_type_name() == "Add")
+        relu = next(iter(add.output(0).get_target_inputs())).get_node()
+        return conv, next(iter(relu.output(0).get_names()))
+
+    harmonic_conv, harmonic = relu_after("model_1/re_lu_1/")
+    _, wide = relu_after("model_1/re_lu_3/")
+    return {
+        "stack": next(iter(harmonic_conv.input(0).get_source_output().get_names())),
+        "harmonic": harmonic,
+        "wide": wide,
+    }
+
+
+FAST = "f32 front + heads, bf16 body (fast)"
+
+
+def variants(artifact: Path) -> list[Variant]:
+    from inference.models.basic_pitch import constants as c
+
+    body = body_tensors(artifact)
+    return [
+        Variant("onnxruntime f32 (exact)", "onnxruntime"),
+        Variant("onnxruntime f32, batches of 1", "onnxruntime", batch_size=1),
+        Variant("onnxruntime f32, batches of 4", "onnxruntime", batch_size=4),
+        Variant("onnxruntime f32, batches of 8", "onnxruntime", batch_size=8),
+        Variant("openvino f32", "openvino"),
+        Variant("f32 to harmonic conv incl., bf16 after", "openvino", True, (body["stack"], body["harmonic"])),
+        Variant(FAST, "openvino", True, c.F32_FRONT_OUTPUT, c.F32_HEADS_INPUTS),
+        Variant("f32 front, bf16 after", "openvino", True, c.F32_FRONT_OUTPUT),
+        Variant("bf16 whole model", "openvino", True),
+    ]
+
+
+def session_for(variant: Variant, artifact: Path, threads: int) -> Session:
+    if variant.runtime == "onnxruntime":
+        return open_onnxruntime(artifact, threads=threads)
+    return open_openvino(
+        artifact, threads=threads, bf16=variant.bf16, f32_until=variant.f32_until, f32_from=variant.f32_from
+    )
+
+
+def transcriber_for(config: InferenceConfig, session: Session, batch_size: int) -> Transcriber:
+    """A transcriber whose exact precision runs `session` (the frontier's points are not all settings)."""
+    inference = dataclasses.replace(config.inference, batch_size=batch_size)
+    transcriber = Transcriber(dataclasses.replace(config, inference=inference))
+    transcriber.model._sessions["exact"] = session  # type: ignore[attr-defined]  # Basic Pitch's own table
+    return transcriber
+
+
+def evaluate(seconds: float = 30.0, threads: int = 2) -> tuple[list[Variant], list[dict[str, object]]]:
+    """One row per file: the score's note count, and per variant its F1 and consistency with exact."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    config = load_config(environ={})
+    artifact = resolve_artifact(
+        config.model.artifact_uri, config.model.sha256, model_name=config.model.name, version=config.model.version
+    )
+    points = variants(artifact)
+    transcribers = {v.label: transcriber_for(config, session_for(v, artifact, threads), v.batch_size) for v in points}
+    rows = []
+    for name, score in pieces(seconds).items():
+        path = render(name, score)
+        truth = [(n.start_s, n.end_s, n.pitch) for n in score if n.channel != DRUM_CHANNEL]
+        results = {label: t.transcribe_file(path) for label, t in transcribers.items()}
+        exact = as_tuples(results[points[0].label].notes)
+        row: dict[str, object] = {"file": name, "score_notes": len(truth)}
+        for label, result in results.items():
+            notes = as_tuples(result.notes)
+            row[label] = {"f1": onset_f1(truth, notes), "consistency": onset_f1(exact, notes), "notes": len(notes)}
+        rows.append(row)
+    return points, rows
+
+
+def model_speed(
+    points: list[Variant], threads: int, windows: int = 8, rounds: int = 7, clock: str = "wall"
+) -> dict[str, float]:
+    """Milliseconds per 2 s window of each variant's network alone, in its batches, rounds interleaved,
+    medians: on a shared machine only side-by-side figures compare. `clock` "cpu" counts the process's
+    CPU time instead of wall time: at 1 thread that is the work itself, whatever else the machine runs
+    (at 2, it would count onnxruntime's spinning threads too)."""
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    from inference.models.basic_pitch import constants as c
+    from inference.models.basic_pitch.windows import fill_window, window_starts
+    from inference.testing import signals
+
+    config = load_config(environ={})
+    artifact = resolve_artifact(
+        config.model.artifact_uri, config.model.sha256, model_name=config.model.name, version=config.model.version
+    )
+    audio = signals.render(signals.piece(5, windows * 1.7), c.SAMPLE_RATE, windows * 1.7, seed=5)
+    starts = list(window_starts(audio.shape[0]))[:windows]
+    batch = np.zeros((len(starts), c.WINDOW_SAMPLES, 1), dtype=np.float32)
+    for row, start in enumerate(starts):
+        fill_window(batch[row, :, 0], audio, start)
+    sessions = {v.label: session_for(v, artifact, threads) for v in points}
+    outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET]
+    spent: dict[str, list[float]] = {label: [] for label in sessions}
+    sizes = {v.label: v.batch_size for v in points}
+    for _ in range(rounds):
+        for label, session in sessions.items():
+            size = sizes[label]
+            session.run(batch[:size], outputs)  # warm
+            begin = now()
+            for first in range(0, len(starts), size):
+                session.run(batch[first : first + size], outputs)
+            spent[label].append((now() - begin) / len(starts) * 1000)
+    return {label: statistics.median(times) for label, times in spent.items()}
+
+
+def summary(points: list[Variant], rows: list[dict[str, object]]) -> dict[str, tuple[float, float]]:
+    """Per variant: (largest F1 drop vs exact over the files, lowest consistency with exact)."""
+    out = {}
+    for v in points:
+        drops, consistencies = [], []
+        for row in rows:
+            cell, exact = row[v.label], row[points[0].label]
+            assert isinstance(cell, dict) and isinstance(exact, dict)
+            drops.append(exact["f1"] - cell["f1"])
+            consistencies.append(cell["consistency"])
+        out[v.label] = (max(drops), min(consistencies))
+    return out
+
+
+def main() -> int:
+    points, rows = evaluate()
+    print(
+        f"evaluation set: {len(rows)} files of 30 s rendered by fluidsynth ({soundfont().name}); onset F1 "
+        f"(mir_eval, {ONSET_TOLERANCE_S * 1000:.0f} ms) vs the score, and consistency = onset F1 vs exact's notes\n"
+    )
+    for v in points:
+        print(f"{v.label}")
+        for row in rows:
+            cell = row[v.label]
+            assert isinstance(cell, dict)
+            print(
+                f"  {row['file']:22} score {row['score_notes']:4d} notes {cell['notes']:4d}   "
+                f"F1 {cell['f1']:.3f}   consistency {cell['consistency']:.3f}"
+            )
+    cpu = model_speed(points, 1, clock="cpu")
+    wall = {threads: model_speed(points, threads) for threads in (1, 2)}
+    quality = summary(points, rows)
+    base = points[0].label
+    print("\nthe frontier: the network alone, ms per 2 s window (CPU time at 1 thread; wall time at 1 and 2),")
+    print("speed-up vs onnxruntime f32 in brackets; notes against exact over the evaluation set")
+    columns = ("CPU, 1 thread", "wall, 1 thread", "wall, 2 threads")
+    print(f"{'variant':40} " + " ".join(f"{c:>16}" for c in columns) + f" {'F1 drop':>8} {'consist.':>8}")
+    for v in points:
+        cells = [(figures[v.label], figures[base] / figures[v.label]) for figures in (cpu, wall[1], wall[2])]
+        drop, consistency = quality[v.label]
+        print(
+            f"{v.label:40} "
+            + " ".join(f"{ms:8.1f} ({x:4.2f}x)" for ms, x in cells)
+            + f" {drop:+8.3f} {consistency:8.3f}"
+        )
+    drop, consistency = quality[FAST]
+    print(
+        f"\nfast: largest F1 drop vs exact {drop:+.3f} (target <= 0.010), lowest consistency {consistency:.3f} "
+        f"(target >= 0.95)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The engines that run a model's ONNX file: onnxruntime and OpenVINO, behind one small call.
+
+Why two: the model is nearly all of a transcription's time, and Lambda bills for exactly that.
+onnxruntime in f32 is what the results were validated on, bit for bit; OpenVINO can compute the
+heavy convolutions in bf16 on CPUs that have it (AVX512_BF16, AMX), which is what `fast` buys.
+OpenVINO silently computes in bf16 on such CPUs unless told `INFERENCE_PRECISION_HINT=f32`, so
+every OpenVINO session here states its precision hint. Both engines are imported only when a session
+is opened: a runtime that is not chosen costs no import time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from inference.config import PRECISIONS, RUNTIMES
+from inference.errors import ModelArtifactUnreadableError
+
+__all__ = ["PRECISIONS", "RUNTIMES", "Session", "cpu_has_bf16", "function_vcpus", "open_onnxruntime", "open_openvino"]
+
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives one vCPU per 1,769 MB of memory (AWS's figure), up to six at 10,240 MB."""
+LAMBDA_MEMORY_VARIABLE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+"""Set by Lambda itself on every function (MB)."""
+
+
+def function_vcpus(environ: Mapping[str, str] | None = None) -> int:
+    """The vCPUs this function may use: from its memory on Lambda (whose /proc may show the host's
+    cores), else the CPUs this process is allowed to run on."""
+    environ = os.environ if environ is None else environ
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    memory = environ.get(LAMBDA_MEMORY_VARIABLE, "")
+    if memory.isdigit() and int(memory) > 0:
+        return max(1, min(allowed, math.ceil(int(memory) / LAMBDA_MB_PER_VCPU)))
+    return max(1, allowed)
+
+
+class Session(Protocol):
+    runtime: str
+    compute: str
+    """The arithmetic it really does: "f32", "bf16", or both mixed ("f32+bf16")."""
+
+    def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+        """The named outputs for one batch of inputs (the model's single input)."""
+
+
+@dataclass
+class OnnxRuntimeSession:
+    """onnxruntime's CPU provider in f32, all graph optimisations: the results' reference."""
+
+    runtime = "onnxruntime"
+    compute = "f32"
+    _session: Any
+    _input: str
+
+    def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+        return list(self._session.run(list(outputs), {self._input: batch}))
+
+
+def open_onnxruntime(artifact: Path, *, threads: int) -> OnnxRuntimeSession:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(artifact), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        raise ModelArtifactUnreadableError(f"{artifact} is not a loadable ONNX model: {exc}") from exc
+    return OnnxRuntimeSession(session, session.get_inputs()[0].name)
+
+
+@dataclass
+class OpenVinoSession:
+    """One or two OpenVINO compiled models on the CPU, run in sequence (a mixed-precision split: the
+    first stage's outputs are the second's inputs, in order), each with one reused infer request."""
+
+    runtime = "openvino"
+    compute: str
+    _stages: list[tuple[Any, Any]]
+    """(compiled model, infer request) per stage, in order."""
+
+    def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+        values: list[Any] = [batch]
+        for compiled, request in self._stages[:-1]:
+            result = request.infer(dict(enumerate(values)))
+            values = [result[output] for output in compiled.outputs]
+        compiled, request = self._stages[-1]
+        result = request.infer(dict(enumerate(values)))
+        # the request reuses its output buffers on the next call: copy what we hand out
+        return [np.array(result[compiled.output(name)], copy=True) for name in outputs]
+
+
+def cpu_has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin computes bf16 natively here (AVX512_BF16 or AMX)."""
+    import openvino as ov
+    import openvino.properties as props
+
+    return "BF16" in ov.Core().get_property("CPU", props.device.capabilities())
+
+
+def open_openvino(
+    artifact: Path,
+    *,
+    threads: int,
+    bf16: bool,
+    f32_until: Sequence[str] = (),
+    f32_from: Sequence[str] = (),
+    cache_dir: Path | None = None,
+) -> OpenVinoSession:
+    """The model in f32 (OpenVINO is told so: on a CPU with bf16 its default is bf16); or in bf16 (what
+    its CPU plugin converts: it keeps only what it must in f32), with everything up to the tensors named
+    in `f32_until` (together a cut of the graph) kept in f32 as a first stage of its own.
+
+    Why a split: the plugin does not honour per-node precision marks for bf16 (measured with 2026.4),
+    and a model's front end (a spectrogram, a log) is often where bf16's 8-bit mantissa hurts while
+    its heavy convolutions come after it. The caller checks `cpu_has_bf16` first: without it bf16
+    would be emulated, slower than f32. `cache_dir` keeps compiled models across loads."""
+    import openvino as ov
+    import openvino.properties as props
+    import openvino.properties.hint as hints
+
+    core = ov.Core()
+    common: dict[str, Any] = {
+        props.inference_num_threads(): threads,
+        hints.performance_mode(): hints.PerformanceMode.LATENCY,
+    }
+    if cache_dir is not None:
+        common[props.cache_dir()] = str(cache_dir)
+    f32 = {**common, hints.inference_precision(): ov.Type.f32}
+    reduced = {**common, hints.inference_precision(): ov.Type.bf16 if bf16 else ov.Type.f32}
+    try:
+        if not bf16 or not (f32_until or f32_from):
+            compiled = core.compile_model(str(artifact), "CPU", reduced)
+            return OpenVinoSession("bf16" if bf16 else "f32", [(compiled, compiled.create_infer_request())])
+        plan: list[tuple[Any, dict[str, Any]]] = []
+        rest = core.read_model(str(artifact))
+        if f32_until:
+            front, rest = split_at(rest, core.read_model(str(artifact)), f32_until)
+            plan.append((front, f32))
+        if f32_from:
+            middle, back = split_at(rest, rest.clone(), f32_from)
+            plan += [(middle, reduced), (back, f32)]
+        else:
+            plan.append((rest, reduced))
+        stages = [core.compile_model(graph, "CPU", config) for graph, config in plan]
+    except ModelArtifactUnreadableError:
+        raise
+    except Exception as exc:  # OpenVINO raises RuntimeError subclasses with the reader's message
+        raise ModelArtifactUnreadableError(f"{artifact} is not a loadable ONNX model: {exc}") from exc
+    return OpenVinoSession("f32+bf16", [(stage, stage.create_infer_request()) for stage in stages])
+
+
+def split_at(model: Any, copy: Any, tensors: Sequence[str]) -> tuple[Any, Any]:
+    """Two models from two reads of one: the graph up to `tensors` (its outputs, in that order), and
+    the rest, which takes them as its inputs. The tensors must cut the graph: the rest may not reach
+    the original input except through them (else ModelArtifactUnreadableError, as for a missing name)."""
+    import openvino as ov
+
+    def output_named(graph: Any, tensor: str) -> Any:
+        for op in graph.get_ops():
+            for output in op.outputs():
+                if tensor in output.get_names():
+                    return output
+        raise ModelArtifactUnreadableError(f"the model has no tensor named {tensor!r} to split its precision at")
+
+    front = ov.Model([output_named(model, t) for t in tensors], model.get_parameters(), "f32-front")
+    stage_inputs = []
+    for tensor in tensors:
+        cut = output_named(copy, tensor)
+        stage_input = ov.opset13.parameter(cut.get_partial_shape(), cut.get_element_type(), name=f"cut:{tensor}")
+        for consumer in list(cut.get_target_inputs()):
+            consumer.replace_source_output(stage_input.output(0))
+        stage_inputs.append(stage_input)
+    back = ov.Model(copy.get_results(), stage_inputs, "reduced-back")
+    original = {p.get_friendly_name() for p in copy.get_parameters()}
+    if any(op.get_type_name() == "Parameter" and op.get_friendly_name() in original for op in back.get_ordered_ops()):
+        raise ModelArtifactUnreadableError(
+            f"the tensors {list(tensors)} do not cut the model: its input reaches past them"
+        )
+    return front, back

@@ -1,0 +1,100 @@
+"""Runtimes and precisions on the real model: exact is exact, fast keeps the notes.
+
+- onnxruntime, the default: every thread count and batch size a deployment may pick gives the same
+  result JSON and MIDI bytes (the outputs differ by at most one float32 ulp, below what a note sees).
+- OpenVINO in f32: the same notes and MIDI bytes; amplitudes (6 decimals in the JSON) within 1e-5.
+- fast: on a CPU with native bf16 the convolutions run in bf16 and the onsets stay >= 0.95 consistent
+  with exact's (mir_eval onset F1, 50 ms); elsewhere it is exact itself, and the result says f32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from inference.config import load_config
+from inference.runtimes import cpu_has_bf16
+from inference.testing import signals
+from inference.transcriber import Transcriber, Transcription
+from scripts.precision_eval import onset_f1
+
+
+@pytest.fixture(scope="module")
+def piece(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Chords under a melody with some dense stretches: 20 s, 44.1 kHz stereo."""
+    notes = signals.chords(21, 20) + signals.melody(22, 20, 67, 91) + signals.piece(23, 20)
+    mono = signals.render(notes, 44100, 20.0, seed=21)
+    path = tmp_path_factory.mktemp("precision") / "piece.wav"
+    sf.write(path, np.stack([mono, mono * 0.9], axis=1), 44100, subtype="PCM_16")
+    return path
+
+
+def engine(model_artifact: Path, **inference: Any) -> Transcriber:
+    config = load_config(environ={})
+    return Transcriber(
+        dataclasses.replace(config, inference=dataclasses.replace(config.inference, **inference)),
+        artifact=model_artifact,
+    )
+
+
+def without_engine(result: Transcription) -> dict[str, object]:
+    document = result.to_dict()
+    document["model"] = {k: v for k, v in document["model"].items() if k not in ("runtime", "precision", "compute")}
+    return document
+
+
+@pytest.fixture(scope="module")
+def reference(model_artifact: Path, piece: Path) -> Transcription:
+    """Today's result: onnxruntime, f32, 2 threads, batches of 2."""
+    return engine(model_artifact, threads=2, batch_size=2).transcribe_file(piece)
+
+
+@pytest.mark.parametrize("threads, batch_size", [(1, 1), (1, 4), (2, 4), (2, 8)])
+def test_onnxruntime_tuning_keeps_the_json_and_midi_bytes(model_artifact, piece, reference, threads, batch_size):
+    result = engine(model_artifact, threads=threads, batch_size=batch_size).transcribe_file(piece)
+    assert without_engine(result) == without_engine(reference)
+    assert result.to_midi() == reference.to_midi()
+    assert len(reference.notes) > 100
+
+
+def test_openvino_exact_gives_the_same_notes_and_midi_bytes(model_artifact, piece, reference):
+    result = engine(model_artifact, runtime="openvino", threads=2).transcribe_file(piece)
+    assert result.to_dict()["model"] | {"sha256": ""} == {
+        "name": "basic-pitch",
+        "version": "0.4.0",
+        "sha256": "",
+        "runtime": "openvino",
+        "precision": "exact",
+        "compute": "f32",
+    }
+    assert result.to_midi() == reference.to_midi()
+    ours = [(n.start_s, n.end_s, n.pitch, n.velocity) for n in result.notes]
+    assert ours == [(n.start_s, n.end_s, n.pitch, n.velocity) for n in reference.notes]
+    assert max(abs(a.amplitude - b.amplitude) for a, b in zip(result.notes, reference.notes, strict=True)) < 1e-5
+
+
+def test_fast_keeps_the_onsets_of_exact(model_artifact, piece, reference):
+    transcriber = engine(model_artifact, threads=2)
+    result = transcriber.transcribe_file(piece, transcriber.config.inference.with_overrides(precision="fast"))
+    model = result.to_dict()["model"]
+    if cpu_has_bf16():
+        assert (model["runtime"], model["precision"], model["compute"]) == ("openvino", "fast", "f32+bf16")
+    else:  # nothing faster to run: fast is exact, and says so
+        assert (model["runtime"], model["precision"], model["compute"]) == ("onnxruntime", "fast", "f32")
+        assert result.to_midi() == reference.to_midi()
+    as_tuples = [(n.start_s, n.end_s, n.pitch) for n in result.notes]
+    consistency = onset_f1([(n.start_s, n.end_s, n.pitch) for n in reference.notes], as_tuples)
+    assert consistency >= 0.95, f"fast's onsets agree with exact's at F1 {consistency:.3f}"
+
+
+def test_a_request_for_fast_leaves_the_default_exact(model_artifact, piece, reference):
+    """Both precisions live side by side in one process: asking for one does not change the other."""
+    transcriber = engine(model_artifact, threads=2)
+    transcriber.transcribe_file(piece, transcriber.config.inference.with_overrides(precision="fast"))
+    again = transcriber.transcribe_file(piece)
+    assert again.to_dict() == reference.to_dict() and again.to_midi() == reference.to_midi()
