@@ -39,8 +39,9 @@ def build_app(outdir: str | None = None, environ: Mapping[str, str] | None = Non
     inference = load_config(environ={})
     for env in ENVIRONMENTS.values():
         env = with_synth_overrides(env, environ)
-        RegistryStack(app, env)
-        InferenceStack(app, env, inference)
+        registry = RegistryStack(app, env)
+        # cdktf deploys the registry first and destroys it last (the function's image lives there).
+        InferenceStack(app, env, inference).add_dependency(registry)
     return app
 
 

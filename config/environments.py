@@ -385,7 +385,7 @@ class RegistrySettings:
 
 @dataclass(frozen=True, kw_only=True)
 class LocalStateBackend:
-    """Terraform state in a local file (relative to the stack's synth folder)."""
+    """Terraform state in a local file (relative to the stack's synth folder, <out>/stacks/<stack>/)."""
 
     path: str
 
@@ -406,9 +406,12 @@ class S3StateBackend:
     key_prefix: str
     """Each stack stores its state at <key_prefix><stack name>.tfstate."""
     region: str
+    noncurrent_version_expiry_days: int = 90
+    """How long `make bootstrap`'s bucket keeps superseded state versions (the current one never expires)."""
 
     def __post_init__(self) -> None:
         matches("state.bucket", self.bucket, _BUCKET, "an S3 bucket name")
+        int_in("state.noncurrent_version_expiry_days", self.noncurrent_version_expiry_days, 1, 3650)
         require(
             bool(self.key_prefix) and not self.key_prefix.startswith("/"),
             "state.key_prefix",
@@ -416,6 +419,28 @@ class S3StateBackend:
             "a non-empty key prefix such as 'audio-inference/prod/'",
         )
         matches("state.region", self.region, _REGION, "an AWS region such as 'us-east-1'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CiIdentitySettings:
+    """GitHub Actions' way into the account, made by `make bootstrap` (OIDC, no stored keys)."""
+
+    enabled: bool = False
+    """Left out: no OIDC provider and no CI roles; pipelines bring their own credentials."""
+    github_repository: str = ""
+    """owner/name of the repository whose workflows may assume the roles (required when enabled)."""
+    deploy_branch: str = "main"
+    """Only workflows running on this branch may assume the deploy role; pull requests get the plan role."""
+
+    def __post_init__(self) -> None:
+        if self.enabled:
+            matches(
+                "ci.github_repository",
+                self.github_repository,
+                r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$",
+                "owner/name of a GitHub repository",
+            )
+        matches("ci.deploy_branch", self.deploy_branch, r"^[A-Za-z0-9_./\-]{1,100}$", "a branch name")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -437,8 +462,9 @@ class EnvironmentConfig:
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
     waf: WafSettings = field(default_factory=WafSettings)
+    ci: CiIdentitySettings = field(default_factory=CiIdentitySettings)
     state: LocalStateBackend | S3StateBackend | None = None
-    """None = a local state file per stack."""
+    """None = a local state file per stack in .state/ beside the synth output (stacks.base.local_state_path)."""
     tags: tuple[tuple[str, str], ...] = ()
     """Extra tags on every resource (Project, Environment and ManagedBy are always set)."""
 
