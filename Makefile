@@ -52,11 +52,13 @@ synth: $(STAMP)
 model: $(STAMP)
 	$(PY) -m inference fetch-model
 
-## lint: ruff (lint and format check) and the pre-commit config, as CI runs them
+## lint: ruff (lint and format check), the pre-commit config, the GitHub workflows (actionlint, zizmor), as CI runs them
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
+	$(VENV)/bin/actionlint
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
 
 ## format: apply ruff's formatting and safe fixes
 format: $(STAMP)

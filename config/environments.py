@@ -422,28 +422,6 @@ class S3StateBackend:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CiIdentitySettings:
-    """GitHub Actions' way into the account, made by `make bootstrap` (OIDC, no stored keys)."""
-
-    enabled: bool = False
-    """Left out: no OIDC provider and no CI roles; pipelines bring their own credentials."""
-    github_repository: str = ""
-    """owner/name of the repository whose workflows may assume the roles (required when enabled)."""
-    deploy_branch: str = "main"
-    """Only workflows running on this branch may assume the deploy role; pull requests get the plan role."""
-
-    def __post_init__(self) -> None:
-        if self.enabled:
-            matches(
-                "ci.github_repository",
-                self.github_repository,
-                r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$",
-                "owner/name of a GitHub repository",
-            )
-        matches("ci.deploy_branch", self.deploy_branch, r"^[A-Za-z0-9_./\-]{1,100}$", "a branch name")
-
-
-@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     """One deployment environment: every stack of it is built from this value."""
 
@@ -462,7 +440,6 @@ class EnvironmentConfig:
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
     waf: WafSettings = field(default_factory=WafSettings)
-    ci: CiIdentitySettings = field(default_factory=CiIdentitySettings)
     state: LocalStateBackend | S3StateBackend | None = None
     """None = a local state file per stack in .state/ beside the synth output (stacks.base.local_state_path)."""
     tags: tuple[tuple[str, str], ...] = ()

@@ -28,7 +28,7 @@ def install(bin_dir: Path, log: Path) -> Path:
 
 
 def manifest() -> str:
-    """A schema 2 manifest whose config digest is unique to this build."""
+    """A schema 2 manifest unique to this build."""
     unique = f"{time.time_ns():064x}"[-64:]
     return json.dumps(
         {
@@ -39,7 +39,14 @@ def manifest() -> str:
                 "size": 7023,
                 "digest": f"sha256:{unique}",
             },
-            "layers": [],
+            # moto's digest is the sha256 of the layer digests: a unique layer, a unique image
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 1024,
+                    "digest": f"sha256:{unique}",
+                }
+            ],
         }
     )
 
@@ -62,7 +69,8 @@ def push(tags: list[str]) -> str:
 
 def main() -> None:
     args = sys.argv[1:]
-    with Path(os.environ[LOG_ENV]).open("a") as log:
+    log_path = os.environ.get(LOG_ENV) or str(Path(sys.argv[0]).resolve().parent / "docker.log")
+    with Path(log_path).open("a") as log:
         log.write(json.dumps(args) + "\n")
         if args[:1] == ["info"]:
             print("27.3.1")
@@ -76,3 +84,9 @@ def main() -> None:
         else:
             print(f"fake docker: unexpected call {args}", file=sys.stderr)
             sys.exit(1)
+
+
+if __name__ == "__main__":  # python -m tests.support.fake_docker DIR: install it there (the README's emulator steps)
+    target = Path(sys.argv[1]).resolve()
+    install(target, target / "docker.log")
+    print(f"{target / 'docker'} (calls logged to {target / 'docker.log'}): export PATH={target}:$PATH")
