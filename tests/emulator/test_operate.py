@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -31,6 +33,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 REPO = Path(__file__).resolve().parents[2]
 DEV_ACCOUNT = "333333333333"  # apart from test_deploy.py's accounts: both tiers share one moto server
 PROD_ACCOUNT = "444444444444"
+# The README's "Deploy without an AWS account" commands, which these tests run as written (in this order).
+DEPLOY = "make deploy ENV=dev"
+ROLLBACK = "make rollback ENV=dev DIGEST=sha256:<the first>"
+DESTROY = "make destroy ENV=dev WITH_REGISTRY=1"
+BOOTSTRAP = "make bootstrap ENV=prod"
+DIFF = "TF_CLI_ARGS_init=-backend-config=use_path_style=true make diff ENV=prod"
 
 
 @dataclass
@@ -44,14 +52,25 @@ class Operator:
     transcript: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
 
-    def make(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(self, line: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        """A command line as the README writes it: leading NAME=value assignments, then make and its arguments."""
+        words = shlex.split(line)
+        environ = dict(self.environ)
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            environ[name] = value
+        assert words[0] == "make", line
         started = time.monotonic()
         result = subprocess.run(
-            ["make", "--no-print-directory", *args], cwd=REPO, env=self.environ, capture_output=True, text=True
+            ["make", "--no-print-directory", *words[1:]], cwd=REPO, env=environ, capture_output=True, text=True
         )
         seconds = time.monotonic() - started
-        self.transcript.append(f"make {' '.join(args)}: exit {result.returncode} in {seconds:.0f} s")
-        assert result.returncode == expect, f"make {' '.join(args)}:\n{result.stdout[-5000:]}\n{result.stderr[-3000:]}"
+        self.transcript.append(f"{line}: exit {result.returncode} in {seconds:.0f} s")
+        steps = [
+            f"    {x}" for x in result.stdout.splitlines() if x.startswith(("<== ", "pushed ", "deployed ", "kept "))
+        ]
+        self.transcript.extend(steps)
+        assert result.returncode == expect, f"{line}:\n{result.stdout[-5000:]}\n{result.stderr[-3000:]}"
         return result
 
     def client(self, service: str) -> Any:
@@ -101,8 +120,22 @@ def operator(emulator: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
     yield Operator(emulator=emulator, workdir=workdir, environ=environ, docker_log=log)
 
 
+def readme_emulator_commands() -> list[str]:
+    section = (REPO / "README.md").read_text().split("### Deploy without an AWS account", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    lines = [line.split("  #", 1)[0].strip() for line in block.group(1).splitlines()]
+    return [
+        line for line in lines if re.match(r"^([A-Za-z_]+=\S+ )*make (deploy|rollback|destroy|bootstrap|diff)", line)
+    ]
+
+
+def test_these_are_the_readmes_commands() -> None:
+    assert readme_emulator_commands() == [DEPLOY, DEPLOY, ROLLBACK, DESTROY, BOOTSTRAP, DIFF]
+
+
 def test_deploy_dev_releases_and_deploys_by_the_pushed_digest(operator: Operator) -> None:
-    result = operator.make("deploy", "ENV=dev")
+    result = operator.run(DEPLOY)
     calls = operator.docker_calls()
     assert calls[0] == ["info", "--format", "{{.ServerVersion}}"]
     assert calls[1][:4] == ["login", "--username", "AWS", "--password-stdin"] and calls[2] == {
@@ -128,7 +161,7 @@ def test_deploy_dev_releases_and_deploys_by_the_pushed_digest(operator: Operator
 
 
 def test_a_second_release_deploys_its_own_digest(operator: Operator) -> None:
-    operator.make("deploy", "ENV=dev")
+    operator.run(DEPLOY)
     images = operator.client("ecr").describe_images(repositoryName=DEV.repository_name)["imageDetails"]
     (second,) = [i["imageDigest"] for i in images if i["imageDigest"] not in operator.digests]
     assert operator.running_image().endswith(f"@{second}")
@@ -137,7 +170,7 @@ def test_a_second_release_deploys_its_own_digest(operator: Operator) -> None:
 
 def test_rollback_refuses_a_digest_the_repository_does_not_hold(operator: Operator) -> None:
     missing = "sha256:" + "0" * 64
-    result = operator.make("rollback", "ENV=dev", f"DIGEST={missing}", expect=2)
+    result = operator.run(ROLLBACK.replace("sha256:<the first>", missing), expect=2)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
         f"error: DIGEST={missing} is not in {DEV.repository_name} (it holds 2 image(s): "
@@ -147,17 +180,17 @@ def test_rollback_refuses_a_digest_the_repository_does_not_hold(operator: Operat
 
 
 def test_rollback_deploys_the_first_digest(operator: Operator) -> None:
-    operator.make("rollback", "ENV=dev", f"DIGEST={operator.digests[0]}")
+    operator.run(ROLLBACK.replace("sha256:<the first>", operator.digests[0]))
     assert operator.running_image().endswith(f"@{operator.digests[0]}")
 
 
 def test_prod_is_destroyed_only_when_asked_explicitly(operator: Operator) -> None:
-    result = operator.make("destroy", "ENV=prod", expect=2)
+    result = operator.run("make destroy ENV=prod", expect=2)
     assert "error: destroying prod needs DESTROY_PROD=1" in result.stderr
 
 
 def test_destroy_with_the_registry_leaves_nothing(operator: Operator) -> None:
-    operator.make("destroy", "ENV=dev", "WITH_REGISTRY=1")
+    operator.run(DESTROY)
     assert operator.client("s3").list_buckets()["Buckets"] == []
     assert operator.client("ecr").describe_repositories()["repositories"] == []
     assert operator.client("lambda").list_functions()["Functions"] == []
@@ -189,11 +222,9 @@ def test_bootstrap_then_prod_diff_on_a_fresh_account(
         docker_log=log,
         transcript=operator.transcript,
     )
-    # moto answers S3 on one host: the backend must address buckets by path (an emulator-only setting).
-    prod.environ["TF_CLI_ARGS_init"] = "-backend-config=use_path_style=true"
-    first = prod.make("bootstrap", "ENV=prod")
+    first = prod.run(BOOTSTRAP)
     assert "created" in first.stdout
-    again = prod.make("bootstrap", "ENV=prod")
+    again = prod.run(BOOTSTRAP)
     assert "already there" in again.stdout
     assert isinstance(PROD.state, S3StateBackend)
     s3 = prod.client("s3")
@@ -209,7 +240,7 @@ def test_bootstrap_then_prod_diff_on_a_fresh_account(
         r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if "NoncurrentVersionExpiration" in r
     ]
     assert expiry["NoncurrentVersionExpiration"] == {"NoncurrentDays": PROD.state.noncurrent_version_expiry_days}
-    diff = prod.make("diff", "ENV=prod")
+    diff = prod.run(DIFF)  # moto answers S3 on one host: the README's path-style setting
     count = managed_resource_count(stacks["inference-prod"])
     assert f"Plan: {count} to add, 0 to change, 0 to destroy." in diff.stdout
     assert prod.docker_calls() == [], "a diff builds nothing"

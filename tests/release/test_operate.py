@@ -4,6 +4,7 @@ emulator in tests/emulator/test_operate.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -53,7 +54,8 @@ def aws() -> Iterator[tuple[dict[str, str], str]]:
         **{k.lower(): v for k, v in environ.items() if k != "AWS_ENDPOINT_URL"},
         endpoint_url=environ["AWS_ENDPOINT_URL"],
     )
-    ecr.create_repository(repositoryName=DEV.repository_name)
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):  # moto's state is per process
+        ecr.create_repository(repositoryName=DEV.repository_name)
     image = ecr.put_image(repositoryName=DEV.repository_name, imageManifest=MANIFEST, imageTag="held")["image"]
     yield environ, image["imageId"]["imageDigest"]
     server.stop()
@@ -169,3 +171,22 @@ def test_offline_every_cdktf_call_installs_from_the_mirror(tmp_path) -> None:
     assert cdktf.offline == ["--skip-provider-lock"]
     assert cdktf.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] == "20"
     assert operate.Cdktf({}).offline == []
+
+
+def test_deploy_stops_at_the_first_failing_step(held_digest, capsys, monkeypatch) -> None:
+    ran: list[str] = []
+
+    def registry_fails(self: Any, command: str, *stacks: str, **_: Any) -> None:
+        ran.append(f"{command} {' '.join(stacks)}")
+        raise operate.StepFailed(f"cdktf {command} {' '.join(stacks)}", 1)
+
+    monkeypatch.setattr(operate.Cdktf, "__call__", registry_fails)
+
+    def release(*args: Any, **kwargs: Any) -> str:
+        ran.append("release")
+        return held_digest
+
+    monkeypatch.setattr(build_and_push, "release", release)
+    code, err = run(capsys, "deploy", "--env", "dev")
+    assert (code, err) == (1, [f"error: cdktf deploy {DEV.registry_stack_name} failed (exit 1); nothing after it ran"])
+    assert ran == [f"deploy {DEV.registry_stack_name}"]
