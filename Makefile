@@ -85,10 +85,10 @@ parity: $(STAMP) model
 bench: $(STAMP) model
 	$(PY) -m scripts.bench
 
-## emulator: a local AWS emulator (moto) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
+## emulator: a local AWS emulator (moto, scripts/emulator.py) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
 EMULATOR_PORT ?= 5000
 emulator: $(STAMP)
-	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m moto.server -H 127.0.0.1 -p $(EMULATOR_PORT)
+	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m scripts.emulator -H 127.0.0.1 -p $(EMULATOR_PORT)
 
 ## offline-terraform: write build/terraformrc so terraform (and cdktf's own init) install from TF_PROVIDER_MIRROR
 offline-terraform: $(STAMP)

@@ -66,9 +66,7 @@ class Cdktf:
             self.offline = ["--skip-provider-lock"]
 
     def __call__(self, command: str, *stacks: str, digest: str | None = None, flags: tuple[str, ...] = ()) -> None:
-        argv = ["npx", "cdktf", command, *stacks, "--output", self.output, *flags]
-        if command in ("deploy", "destroy"):
-            argv += self.offline
+        argv = ["npx", "cdktf", command, *stacks, "--output", self.output, *flags, *self.offline]
         environ = dict(self.environ)
         environ.pop("INFERENCE_IMAGE_DIGEST", None)
         if digest:
