@@ -4,7 +4,8 @@
 takes `docker login`'s password on stdin (recording only that one came), and for `docker buildx build
 ... --tag <registry>/<repository>:<tag> ... --metadata-file F --push` puts a new image manifest under
 every tag with ECR's PutImage (so the digest is the one ECR computes) and writes buildx's metadata file
-with that digest. Each build makes a different manifest, so a second release has a second digest.
+with that digest. Each build makes a different manifest, so a second release has a second digest, and
+the image it supersedes stays in the repository, untagged, as on ECR (moto alone would delete it).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def manifest() -> str:
 
 
 def push(tags: list[str]) -> str:
+    """Put one new manifest under every tag; the digest ECR gives it."""
     import boto3
 
     digest = ""
@@ -61,9 +63,16 @@ def push(tags: list[str]) -> str:
         repository, _, tag = rest.rpartition(":")
         region = registry.split(".")[3]  # <account>.dkr.ecr.<region>.amazonaws.com
         ecr = boto3.client("ecr", region_name=region)
+        superseded = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])["images"]
         digest = ecr.put_image(repositoryName=repository, imageManifest=body, imageTag=tag)["image"]["imageId"][
             "imageDigest"
         ]
+        held = {i["imageDigest"] for i in ecr.describe_images(repositoryName=repository)["imageDetails"]}
+        for image in superseded:
+            # ECR keeps an image whose last tag moved to a newer one (untagged, until the lifecycle policy
+            # expires it); moto deletes it. Put it back untagged, as ECR would hold it.
+            if image["imageId"]["imageDigest"] not in held:
+                ecr.put_image(repositoryName=repository, imageManifest=image["imageManifest"])
     return digest
 
 
