@@ -242,7 +242,8 @@ def test_bootstrap_then_prod_diff_on_a_fresh_account(
     assert expiry["NoncurrentVersionExpiration"] == {"NoncurrentDays": PROD.state.noncurrent_version_expiry_days}
     diff = prod.run(DIFF)  # moto answers S3 on one host: the README's path-style setting
     count = managed_resource_count(stacks["inference-prod"])
-    assert f"Plan: {count} to add, 0 to change, 0 to destroy." in diff.stdout
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", diff.stdout)  # cdktf colours terraform's summary
+    assert f"Plan: {count} to add, 0 to change, 0 to destroy." in plain
     assert prod.docker_calls() == [], "a diff builds nothing"
     with capsys.disabled():  # the record: each command with its time
         print("\noperator commands on the emulator:\n  " + "\n  ".join(operator.transcript))
