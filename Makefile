@@ -10,7 +10,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser synthesizer serve synth model lint format typecheck test test-fast parity bench evaluate emulator offline-terraform clean
+.PHONY: help setup browser synthesizer serve synth model lint format typecheck test test-fast parity bench evaluate emulator \
+	offline-terraform clean bootstrap deploy diff rollback destroy
 
 ## help: list the targets with what each does
 help:
@@ -51,12 +52,14 @@ synth: $(STAMP)
 model: $(STAMP)
 	$(PY) -m inference fetch-model
 
-## lint: ruff (lint and format check), the import layering contracts (import-linter) and the pre-commit config
+## lint: ruff (lint and format check), the import layering contracts (import-linter), the pre-commit config, the GitHub workflows (actionlint, zizmor)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
+	$(VENV)/bin/actionlint
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
 
 ## format: apply ruff's formatting and safe fixes
 format: $(STAMP)
@@ -91,15 +94,39 @@ evaluate: $(STAMP) model synthesizer
 synthesizer:
 	scripts/install_synth.sh
 
-## emulator: a local AWS emulator (moto) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
+## emulator: a local AWS emulator (moto, scripts/emulator.py) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
 EMULATOR_PORT ?= 5000
 emulator: $(STAMP)
-	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m moto.server -H 127.0.0.1 -p $(EMULATOR_PORT)
+	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m scripts.emulator -H 127.0.0.1 -p $(EMULATOR_PORT)
 
 ## offline-terraform: write build/terraformrc so terraform (and cdktf's own init) install from TF_PROVIDER_MIRROR
 offline-terraform: $(STAMP)
 	$(PY) -m scripts.terraform_mirror write-config build/terraformrc
 
-## clean: remove synth output, caches and build artifacts (not .venv or models/)
+## clean: remove synth output, caches and build artifacts (not .venv, models/ or the local state in .state/)
 clean:
-	rm -rf cdktf.out .pytest_cache .mypy_cache .ruff_cache build
+	rm -rf cdktf.out .pytest_cache .mypy_cache .ruff_cache build src/client/build
+
+# Operating an environment (scripts/operate.py, scripts/bootstrap.py): ENV=dev|prod; the region is the environment's.
+ENV ?= dev
+export AUTO_APPROVE WITH_REGISTRY DESTROY_PROD FORCE
+
+## bootstrap: ENV=prod: the remote state bucket (versioned, encrypted, private, TLS-only, undeletable); idempotent
+bootstrap: $(STAMP)
+	$(PY) -m scripts.bootstrap --env $(ENV)
+
+## deploy: ENV=...: registry, image build and push, the inference stack by digest (DIGEST=sha256:... skips the build)
+deploy: $(STAMP) model
+	$(PY) -m scripts.operate deploy --env $(ENV) --digest "$(DIGEST)"
+
+## diff: ENV=...: what a deploy would change (against the digest deployed now, or DIGEST)
+diff: $(STAMP)
+	$(PY) -m scripts.operate diff --env $(ENV) --digest "$(DIGEST)"
+
+## rollback: ENV=... DIGEST=sha256:...: deploy an image the repository holds (any other digest is refused)
+rollback: $(STAMP)
+	$(PY) -m scripts.operate rollback --env $(ENV) --digest "$(DIGEST)"
+
+## destroy: ENV=...: the inference stack, then the registry if WITH_REGISTRY=1; prod only with DESTROY_PROD=1
+destroy: $(STAMP)
+	$(PY) -m scripts.operate destroy --env $(ENV)

@@ -15,12 +15,13 @@ from cdktf import App
 
 from config.environments import ENVIRONMENTS
 from config.schema import EnvironmentConfig
+from contract import env_names
 from inference.config import load_config
 from stacks import InferenceStack, RegistryStack
 from stacks.base import check_policies
 
-IMAGE_TAG_OVERRIDE = "INFERENCE_IMAGE_TAG"
-IMAGE_DIGEST_OVERRIDE = "INFERENCE_IMAGE_DIGEST"
+IMAGE_TAG_OVERRIDE = env_names.SYNTH_IMAGE_TAG
+IMAGE_DIGEST_OVERRIDE = env_names.SYNTH_IMAGE_DIGEST
 
 
 def with_synth_overrides(env: EnvironmentConfig, environ: Mapping[str, str]) -> EnvironmentConfig:
@@ -40,8 +41,9 @@ def build_app(outdir: str | None = None, environ: Mapping[str, str] | None = Non
     inference = load_config(environ={})
     for env in ENVIRONMENTS.values():
         env = with_synth_overrides(env, environ)
-        RegistryStack(app, env)
-        InferenceStack(app, env, inference)
+        registry = RegistryStack(app, env)
+        # cdktf deploys the registry first and destroys it last (the function's image lives there).
+        InferenceStack(app, env, inference).add_dependency(registry)
     return app
 
 

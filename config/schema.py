@@ -472,7 +472,7 @@ class RegistrySettings:
 
 @dataclass(frozen=True, kw_only=True)
 class LocalStateBackend:
-    """Terraform state in a local file (relative to the stack's synth folder)."""
+    """Terraform state in a local file (relative to the stack's synth folder, <out>/stacks/<stack>/)."""
 
     path: str
 
@@ -493,9 +493,12 @@ class S3StateBackend:
     key_prefix: str
     """Each stack stores its state at <key_prefix><stack name>.tfstate."""
     region: str
+    noncurrent_version_expiry_days: int = 90
+    """How long `make bootstrap`'s bucket keeps superseded state versions (the current one never expires)."""
 
     def __post_init__(self) -> None:
         matches("state.bucket", self.bucket, _BUCKET, "an S3 bucket name")
+        int_in("state.noncurrent_version_expiry_days", self.noncurrent_version_expiry_days, 1, 3650)
         require(
             bool(self.key_prefix) and not self.key_prefix.startswith("/"),
             "state.key_prefix",
@@ -525,7 +528,7 @@ class EnvironmentConfig:
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
     waf: WafSettings = field(default_factory=WafSettings)
     state: LocalStateBackend | S3StateBackend | None = None
-    """None = a local state file per stack."""
+    """None = a local state file per stack in .state/ beside the synth output (stacks.base.local_state_path)."""
     tags: tuple[tuple[str, str], ...] = ()
     """Extra tags on every resource (Project, Environment and ManagedBy are always set)."""
 

@@ -508,7 +508,11 @@ class RestApi(Construct):
         attachment = IamRolePolicyAttachment(
             self, "cloudwatch-role-policy", role=role.name, policy_arn=_CLOUDWATCH_PUSH_POLICY
         )
-        return ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn, depends_on=[attachment])
+        # reset_on_delete: a destroy clears the account setting too, instead of leaving it naming the
+        # role the same destroy deletes.
+        return ApiGatewayAccount(
+            self, "account", cloudwatch_role_arn=role.arn, reset_on_delete=True, depends_on=[attachment]
+        )
 
     def _api_keys_and_usage_plans(self) -> dict[str, ApiGatewayApiKey]:
         """A key and a usage plan per consumer: limits apply per key, and a key is revoked alone."""

@@ -2,15 +2,18 @@
 """Build the Lambda image for an environment, push it to that environment's ECR repository, and print
 the command that deploys it by digest.
 
-    python scripts/build_and_push.py --env dev [--dry-run] [--force]
+    .venv/bin/python -m scripts.build_and_push --env dev [--dry-run] [--force]
 
-Steps: find the repository (`<project>/<env>`, created by `inference-<env>-registry`) through boto3;
+(`make deploy ENV=dev` runs it between the registry and the inference stack.)
+Steps: find the repository (`<project>/<env>`, created by `inference-<env>-registry`) through boto3
+in the environment's region (config/environments.py, not the shell's default region);
 check the pinned model is in models/ (`make model`); refuse a dirty tree for prod (unless --force);
-refuse tags that already exist where tags are immutable (prod), before building; log docker in to ECR
+refuse tags that already exist where tags are immutable (prod), before building; check docker reaches
+its daemon (else docker's own reason, one line); log docker in to ECR
 with a boto3 authorization token (the password goes on stdin, never on a command line or in a log);
 `docker buildx build --platform linux/<arch> --provenance=false` (Lambda rejects provenance
 manifests) tagged with the git commit and the environment's tag, pushed; print the pushed digest and
-`INFERENCE_IMAGE_DIGEST=sha256:... npx cdktf deploy inference-<env>`. `--dry-run` prints every command
+`make deploy ENV=<env> DIGEST=sha256:...`. `--dry-run` prints every command
 instead of running it (ECR is still read). Bad input ends with a one-line error and exit code 2.
 """
 
@@ -174,23 +177,68 @@ def commands(plan: Plan) -> list[list[str]]:
     return [["docker", "login", "--username", "AWS", "--password-stdin", plan.repository.registry], build]
 
 
-def run(plan: Plan, ecr: Any, *, dry_run: bool) -> int:
+def deploy_command(environment: str, digest: str) -> str:
+    return f"make deploy ENV={environment} DIGEST={digest}"
+
+
+def check_docker_daemon() -> None:
+    """Fail in one line, with docker's own reason, when the CLI is there but its daemon is not."""
+    if shutil.which("docker") is None:
+        raise ReleaseError("docker is not installed (or not on PATH): it builds and pushes the image")
+    result = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        reason = next((line.strip() for line in result.stderr.splitlines() if line.strip()), "no message")
+        raise ReleaseError(f"docker cannot reach its daemon (is it running?): {reason}")
+
+
+def run(plan: Plan, ecr: Any, *, dry_run: bool) -> str | None:
+    """Run the release (or print it, with `dry_run`); the pushed digest."""
     login, build = commands(plan)
     if dry_run:
         print(f"# {plan.environment}: {plan.repository.uri}, {plan.platform}, tags {', '.join(plan.tags)}")
         print(f"{shlex.join(login)}  # password: ECR get-authorization-token, on stdin")
         print(shlex.join(build))
-        print(f"INFERENCE_IMAGE_DIGEST=<the pushed digest> npx cdktf deploy inference-{plan.environment}")
-        return 0
-    if shutil.which("docker") is None:
-        raise ReleaseError("docker is not installed (or not on PATH): it builds and pushes the image")
+        print(deploy_command(plan.environment, "<the pushed digest>"))
+        return None
     subprocess.run(login, input=docker_password(ecr, plan.repository), text=True, check=True, capture_output=True)
     METADATA.parent.mkdir(parents=True, exist_ok=True)
+    METADATA.unlink(missing_ok=True)  # never read an earlier build's digest
     subprocess.run(build, cwd=REPO, check=True)
-    digest = json.loads(METADATA.read_text())["containerimage.digest"]
+    digest = str(json.loads(METADATA.read_text())["containerimage.digest"])
     print(f"pushed {plan.repository.uri}@{digest} ({', '.join(plan.tags)})")
-    print(f"deploy it:  INFERENCE_IMAGE_DIGEST={digest} npx cdktf deploy inference-{plan.environment}")
-    return 0
+    return digest
+
+
+def ecr_client(environment: str) -> Any:
+    """An ECR client in the environment's region (the shell's default region may be another, or none)."""
+    import boto3
+
+    from config.environments import get_environment
+    from contract.validation import ConfigError
+
+    try:
+        region = get_environment(environment).region
+    except ConfigError as exc:
+        raise ReleaseError(str(exc)) from None
+    return boto3.client("ecr", region_name=region)
+
+
+def release(environment: str, ecr: Any = None, *, force: bool = False) -> str:
+    """Build and push the environment's image; its digest. Raises ReleaseError, boto and docker errors."""
+    check_docker_daemon()
+    ecr = ecr_client(environment) if ecr is None else ecr
+    digest = run(plan_release(environment, ecr, force=force), ecr, dry_run=False)
+    assert digest is not None
+    return digest
+
+
+def failed_command(exc: subprocess.CalledProcessError) -> str:
+    """One line: the command, its exit status and the last line it wrote to stderr, when captured."""
+    output = exc.stderr if isinstance(exc.stderr, str) else ""
+    reason = next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "")
+    return f"{shlex.join(exc.cmd[:3])} ... exited with {exc.returncode}" + (f": {reason}" if reason else "")
 
 
 def main(argv: list[str] | None = None, ecr: Any = None) -> int:
@@ -200,14 +248,13 @@ def main(argv: list[str] | None = None, ecr: Any = None) -> int:
     parser.add_argument("--force", action="store_true", help="release prod from a tree with uncommitted changes")
     args = parser.parse_args(argv)
     try:
-        if not args.dry_run and shutil.which("docker") is None:
-            raise ReleaseError("docker is not installed (or not on PATH): it builds and pushes the image")
-        if ecr is None:
-            import boto3
-
-            ecr = boto3.client("ecr")
-        plan = plan_release(args.env, ecr, force=args.force)
-        return run(plan, ecr, dry_run=args.dry_run)
+        if not args.dry_run:
+            check_docker_daemon()
+        ecr = ecr_client(args.env) if ecr is None else ecr
+        digest = run(plan_release(args.env, ecr, force=args.force), ecr, dry_run=args.dry_run)
+        if digest is not None:
+            print(f"deploy it:  {deploy_command(args.env, digest)}")
+        return 0
     except ReleaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -215,7 +262,7 @@ def main(argv: list[str] | None = None, ecr: Any = None) -> int:
         print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as exc:
-        print(f"error: {shlex.join(exc.cmd[:3])} ... exited with {exc.returncode}", file=sys.stderr)
+        print(f"error: {failed_command(exc)}", file=sys.stderr)
         return 1
 
 

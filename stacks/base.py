@@ -32,8 +32,21 @@ class EnvironmentStack(TerraformStack):
             # S3-native locking (Terraform >= 1.10); the prebuilt bindings predate the argument.
             backend.add_override("use_lockfile", True)
         else:
-            path = state.path if state else f"terraform.{stack_name}.tfstate"
-            LocalBackend(self, path=path)
+            LocalBackend(self, path=state.path if state else local_state_path(stack_name))
+
+
+STATE_DIR = ".state"
+"""Where local state lives, beside the synth output folder (the repository root for `cdktf.out`)."""
+
+
+def local_state_path(stack_name: str) -> str:
+    """The stack's local state file, relative to the folder terraform runs in (<out>/stacks/<stack>/).
+
+    Three levels up is the folder that holds the synth output, so the state lands in <repo>/.state/:
+    outside cdktf.out/, which `make clean`, a re-synth or a fresh checkout of the output replaces.
+    Relative, so the synthesized JSON stays the same on every machine.
+    """
+    return f"../../../{STATE_DIR}/{stack_name}.tfstate"
 
 
 def encryption_key(

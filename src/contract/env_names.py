@@ -52,6 +52,12 @@ SERVICE_SETTINGS: dict[str, str] = {
     "jobs.max_decoded_samples": "INFERENCE_JOB_MAX_DECODED_SAMPLES",
 }
 
+# Synth-time overrides app.py reads (never a function's variable): the image a release pushed.
+SYNTH_IMAGE_TAG = "INFERENCE_IMAGE_TAG"
+"""Deploy this tag of the environment's repository instead of function.image_tag."""
+SYNTH_IMAGE_DIGEST = "INFERENCE_IMAGE_DIGEST"
+"""Deploy this digest (sha256:...); the operator commands set it from the pushed image."""
+
 # Where the runtime finds its files; set on a machine, never by the stacks.
 MODEL_CACHE_DIR = "INFERENCE_MODEL_CACHE_DIR"
 """S3 artifact downloads, cached by checksum across warm invocations."""
@@ -61,3 +67,4 @@ CONFIG_FILE = "INFERENCE_CONFIG_FILE"
 """Another inference config YAML instead of config/inference_config.yaml."""
 
 LOCATION_VARIABLES = (MODEL_CACHE_DIR, MODELS_DIR, CONFIG_FILE)
+SYNTH_OVERRIDES = (SYNTH_IMAGE_TAG, SYNTH_IMAGE_DIGEST)

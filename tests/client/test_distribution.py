@@ -36,18 +36,38 @@ def test_using_the_client_imports_nothing_of_the_server() -> None:
     assert loaded.strip() == "[]"
 
 
+def git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
+
+
 @pytest.mark.slow
 def test_it_installs_on_its_own_in_a_fresh_venv(tmp_path: Path) -> None:
-    """`pip install ./src/client` into an empty venv: what comes with it, and the command runs."""
+    """`pip install ./src/client` (the README's command, from the real tree) into an empty venv: what comes
+    with it, the command runs, and what the build leaves in src/client/ neither dirties the tree (the
+    release tool refuses a dirty one) nor reaches mypy (a second copy of the client is a duplicate module)."""
     venv.create(tmp_path / "venv", with_pip=True)
     python = tmp_path / "venv" / "bin" / "python"
-    source = shutil.copytree(CLIENT, tmp_path / "client", ignore=shutil.ignore_patterns("*.egg-info", "build"))
-    subprocess.run(  # from a copy: a build leaves build/ and *.egg-info beside the sources
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    status_before = git_status()
+    leftovers = [CLIENT / "build"]
+    already_there = {path for path in leftovers if path.exists()}
+    try:
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "./src/client"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        assert (CLIENT / "build").is_dir(), "setuptools builds in the source tree: the case this test is about"
+        assert git_status() == status_before
+        typed = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "mypy"), "src/client"], cwd=REPO, capture_output=True, text=True
+        )
+        assert typed.returncode == 0, typed.stdout[-2000:]
+    finally:
+        for path in leftovers:
+            if path not in already_there:
+                shutil.rmtree(path, ignore_errors=True)
     listed = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
         capture_output=True,

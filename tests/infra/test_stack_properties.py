@@ -513,7 +513,10 @@ def test_deployment_trigger_changes_with_the_api_definition():
 
 # --- state -----------------------------------------------------------------
 def test_dev_state_is_local_and_prod_state_is_s3_with_native_locking(stacks):
-    assert stacks["inference-dev"]["terraform"]["backend"] == {"local": {"path": "terraform.inference-dev.tfstate"}}
+    # beside the synth output, not in it (tests/infra/test_state_and_order.py)
+    assert stacks["inference-dev"]["terraform"]["backend"] == {
+        "local": {"path": "../../../.state/inference-dev.tfstate"}
+    }
     s3 = stacks["inference-prod"]["terraform"]["backend"]["s3"]
     assert s3["use_lockfile"] is True and s3["encrypt"] is True
     assert isinstance(PROD.state, S3StateBackend)

@@ -112,7 +112,7 @@ def test_dry_run_prints_the_exact_release_commands(
         "--push",
         ".",
     ]
-    assert out[3] == "INFERENCE_IMAGE_DIGEST=<the pushed digest> npx cdktf deploy inference-dev"
+    assert out[3] == "make deploy ENV=dev DIGEST=<the pushed digest>"
     assert not any("password" in line and "stdin" not in line for line in out)
 
 
@@ -170,6 +170,7 @@ def test_fails_without_docker_in_one_line(
 FAKE_DOCKER = """#!/bin/sh
 # Records each call (arguments, then stdin for login) and plays buildx's metadata file.
 echo "ARGS $*" >> "$DOCKER_LOG"
+if [ "$1" = "info" ]; then echo 27.3.1; exit 0; fi
 if [ "$1" = "login" ]; then echo "STDIN $(cat)" >> "$DOCKER_LOG"; fi
 if [ "$1" = "buildx" ]; then
   while [ $# -gt 0 ]; do
@@ -199,9 +200,45 @@ def test_a_release_logs_in_with_the_password_on_stdin_and_prints_the_deploy_comm
     assert (code, err) == (0, [])
     password = build_and_push.docker_password(ecr, build_and_push.find_repository(ecr, DEV.repository_name))
     calls = log.read_text().splitlines()
+    assert calls.pop(0) == "ARGS info --format {{.ServerVersion}}"
     assert calls[0].startswith("ARGS login --username AWS --password-stdin ") and password not in calls[0]
     assert calls[1] == f"STDIN {password}"
     assert calls[2].startswith("ARGS buildx build --platform linux/amd64 --provenance=false")
     digest = "sha256:" + "0" * 63 + "7"
-    assert out[-1] == f"deploy it:  INFERENCE_IMAGE_DIGEST={digest} npx cdktf deploy inference-dev"
+    assert out[-1] == f"deploy it:  make deploy ENV=dev DIGEST={digest}"
     assert password not in "\n".join(out)
+
+
+NO_DAEMON_DOCKER = """#!/bin/sh
+# The docker CLI without a daemon: what docker itself says then.
+echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+exit 1
+"""
+
+
+def test_fails_without_a_docker_daemon_in_one_line_with_dockers_reason(
+    ecr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docker = tmp_path / "docker"
+    docker.write_text(NO_DAEMON_DOCKER)
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    code, out, err = run(capsys, ecr, "--env", "dev")
+    assert (code, out) == (2, [])
+    assert err == [
+        "error: docker cannot reach its daemon (is it running?): Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?"
+    ]
+
+
+@pytest.mark.parametrize("shell_region", [None, "eu-west-1"])
+def test_ecr_is_asked_in_the_environments_region_whatever_the_shells_default(
+    monkeypatch: pytest.MonkeyPatch, shell_region: str | None
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    if shell_region:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", shell_region)
+    assert build_and_push.ecr_client("dev").meta.region_name == DEV.region
+    assert build_and_push.ecr_client("prod").meta.region_name == PROD.region

@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """`python -m moto.server` in its own process; AWS managed policies loaded (IAM attachments need them)."""
+    """`make emulator`'s server (moto, scripts/emulator.py) in its own process; AWS managed policies loaded
+    (IAM attachments need them)."""
 
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
@@ -33,7 +34,7 @@ class MotoServer:
         self._log = log_path.open("w")
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "scripts.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,

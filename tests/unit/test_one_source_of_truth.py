@@ -22,8 +22,8 @@ def test_every_inference_setting_has_a_variable_and_every_variable_a_setting() -
     assert set(env_names.INFERENCE_SETTINGS) == settings
     variables = list(env_names.INFERENCE_SETTINGS.values())
     assert len(set(variables)) == len(variables), "two settings share a variable"
-    locations = {value for name, value in vars(env_names).items() if name.isupper() and isinstance(value, str)}
-    assert locations == set(env_names.LOCATION_VARIABLES)
+    single = {value for name, value in vars(env_names).items() if name.isupper() and isinstance(value, str)}
+    assert single == {*env_names.LOCATION_VARIABLES, *env_names.SYNTH_OVERRIDES}
 
 
 def test_every_inference_setting_survives_the_trip_through_its_variable() -> None:

@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""Create (or bring back in line) an environment's Terraform state bucket, once per account.
+
+    make bootstrap ENV=prod        (.venv/bin/python -m scripts.bootstrap --env prod)
+
+Made as `cdk bootstrap` makes its staging bucket, because state is the one thing a deploy cannot
+recreate: versioned (every state write is kept), encrypted (SSE-KMS with a bucket key), public access
+blocked, owner-enforced, TLS-only, superseded versions expiring after
+`state.noncurrent_version_expiry_days` (the current state never expires), and a bucket policy that
+denies DeleteBucket to every principal (removing that statement is a deliberate, separate act).
+Idempotent: every setting is put each run, so a second run changes nothing and a drifted bucket is
+repaired. The region is the environment's (`state.region`), never the shell's default.
+An environment with local state (dev: .state/ beside cdktf.out) has no bucket to make.
+Bad input ends with a one-line error and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scripts.build_and_push import ReleaseError
+
+
+def bucket_policy(bucket: str) -> dict[str, Any]:
+    """TLS only, and no principal may delete the bucket."""
+    arn = f"arn:aws:s3:::{bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "DenyStateBucketDeletion",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:DeleteBucket",
+                "Resource": arn,
+            },
+        ],
+    }
+
+
+def lifecycle(noncurrent_days: int) -> dict[str, Any]:
+    return {
+        "Rules": [
+            {
+                "ID": "expire-noncurrent-state-versions",
+                "Status": "Enabled",
+                "Filter": {},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_days},
+            },
+            {
+                "ID": "abort-incomplete-multipart-uploads",
+                "Status": "Enabled",
+                "Filter": {},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            },
+        ]
+    }
+
+
+def ensure_bucket(s3: Any, bucket: str, region: str) -> bool:
+    """Create the bucket unless this account already owns it; True when created."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 403:
+            raise ReleaseError(
+                f"state bucket {bucket!r} exists but belongs to another account: choose another name "
+                "(state.bucket in config/environments.py)"
+            ) from None
+        if status != 404:
+            raise
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":  # us-east-1 takes no location constraint
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
+    return True
+
+
+def configure_bucket(s3: Any, bucket: str, noncurrent_days: int) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket)))
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle(noncurrent_days))
+
+
+def bootstrap(environment: str, s3: Any = None) -> str:
+    """Make the environment's state bucket; one line saying what was done."""
+    import boto3
+
+    from config.environments import get_environment
+    from config.schema import S3StateBackend
+    from contract.validation import ConfigError
+
+    try:
+        env = get_environment(environment)
+    except ConfigError as exc:
+        raise ReleaseError(str(exc)) from None
+    state = env.state
+    if not isinstance(state, S3StateBackend):
+        return f"{environment}: local state (.state/ beside cdktf.out): no state bucket to make"
+    s3 = boto3.client("s3", region_name=state.region) if s3 is None else s3
+    created = ensure_bucket(s3, state.bucket, state.region)
+    configure_bucket(s3, state.bucket, state.noncurrent_version_expiry_days)
+    verb = "created" if created else "already there; settings re-applied"
+    return (
+        f"{environment}: state bucket s3://{state.bucket} in {state.region} {verb} (versioned, SSE-KMS, "
+        f"public access blocked, TLS-only, deletion denied, noncurrent versions expire after "
+        f"{state.noncurrent_version_expiry_days} days)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts.bootstrap", description=__doc__.split("\n")[0])
+    parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
+    args = parser.parse_args(argv)
+    try:
+        print(bootstrap(args.env))
+        return 0
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+#!/usr/bin/env python
+"""One command per operation on an environment's stacks, each stopping at the first failure.
+
+    make deploy   ENV=dev [DIGEST=sha256:...]  registry, build and push (unless DIGEST), then the inference
+                                               stack by the pushed (or given) digest
+    make diff     ENV=prod [DIGEST=...]        what a deploy would change (the deployed digest, when there is one)
+    make rollback ENV=prod DIGEST=sha256:...   deploy a digest the repository holds (refused otherwise)
+    make destroy  ENV=dev [WITH_REGISTRY=1]    the inference stack, then the registry when asked
+
+Prod asks for confirmation (cdktf's own prompt, after its plan) unless AUTO_APPROVE=1, and is destroyed
+only with DESTROY_PROD=1. The stacks declare their dependency (app.py), so cdktf orders them itself.
+Offline, $TF_PROVIDER_MIRROR makes every cdktf call install the provider from that mirror.
+Bad input ends with a one-line error and exit code 2; a failed step with its own exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contract import env_names
+from scripts import build_and_push, terraform_mirror
+from scripts.build_and_push import ReleaseError
+
+REPO = Path(__file__).resolve().parents[1]
+OUTPUT_ENV = "CDKTF_OUT"
+"""The synth output folder (default cdktf.out); local state lives in .state/ beside it."""
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+QUIET_NODE = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+
+
+class StepFailed(Exception):
+    """A command of the operation exited non-zero; the operation stops there."""
+
+    def __init__(self, step: str, code: int) -> None:
+        super().__init__(f"{step} failed (exit {code}); nothing after it ran")
+        self.code = code
+
+
+def truthy(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+class Cdktf:
+    """`npx cdktf` with the project's environment: quiet Node, the offline mirror when configured."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = {**environ, **QUIET_NODE}
+        self.output = self.environ.get(OUTPUT_ENV) or "cdktf.out"
+        self.offline: list[str] = []
+        mirror = terraform_mirror.mirror_dir(self.environ)
+        if mirror is not None:
+            if not self.environ.get("TF_CLI_CONFIG_FILE"):
+                config = terraform_mirror.write_cli_config(REPO / "build" / "terraformrc", mirror)
+                self.environ["TF_CLI_CONFIG_FILE"] = str(config)
+            # `terraform providers lock` asks the public registry even with a mirror configured.
+            self.offline = ["--skip-provider-lock"]
+
+    def __call__(self, command: str, *stacks: str, digest: str | None = None, flags: tuple[str, ...] = ()) -> None:
+        argv = ["npx", "cdktf", command, *stacks, "--output", self.output, *flags, *self.offline]
+        environ = dict(self.environ)
+        environ.pop(env_names.SYNTH_IMAGE_DIGEST, None)
+        if digest:
+            environ[env_names.SYNTH_IMAGE_DIGEST] = digest
+        step = f"cdktf {command} {' '.join(stacks)}"
+        shown = f"{env_names.SYNTH_IMAGE_DIGEST}={digest} " if digest else ""
+        print(f"==> {shown}{shlex.join(argv)}", flush=True)
+        started = time.monotonic()
+        code = subprocess.run(argv, cwd=REPO, env=environ, check=False).returncode
+        print(f"<== {step}: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
+        if code != 0:
+            raise StepFailed(step, code)
+
+
+def environment(name: str) -> Any:
+    from config.environments import get_environment
+    from contract.validation import ConfigError
+
+    try:
+        return get_environment(name)
+    except ConfigError as exc:
+        raise ReleaseError(str(exc)) from None
+
+
+def check_digest(env: Any, digest: str, ecr: Any) -> None:
+    """Refuse a digest that is malformed or that the environment's repository does not hold."""
+    if not DIGEST.match(digest):
+        raise ReleaseError(f"DIGEST={digest!r} is invalid: allowed sha256:<64 lowercase hex digits>")
+    try:
+        ecr.describe_images(repositoryName=env.repository_name, imageIds=[{"imageDigest": digest}])
+    except ecr.exceptions.RepositoryNotFoundException:
+        raise ReleaseError(
+            f"ECR repository {env.repository_name!r} does not exist: deploy first (make deploy ENV={env.name})"
+        ) from None
+    except ecr.exceptions.ImageNotFoundException:
+        held = [i["imageDigest"] for i in ecr.describe_images(repositoryName=env.repository_name)["imageDetails"]]
+        raise ReleaseError(
+            f"DIGEST={digest} is not in {env.repository_name} (it holds {len(held)} image(s): "
+            f"{', '.join(sorted(held)) or 'none'})"
+        ) from None
+
+
+def deployed_digest(env: Any, lambda_client: Any) -> str | None:
+    """The digest the environment's API function runs now, if it is deployed by digest."""
+    try:
+        uri = lambda_client.get_function(FunctionName=f"{env.resource_prefix}-predict")["Code"]["ImageUri"]
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return None
+    _, _, digest = str(uri).partition("@")
+    return digest if DIGEST.match(digest) else None
+
+
+def approval_flags(env: Any, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Dev applies straight away; prod shows cdktf's plan and asks, unless AUTO_APPROVE=1."""
+    if env.name != "prod" or truthy(environ, "AUTO_APPROVE"):
+        return ("--auto-approve",)
+    if not sys.stdin.isatty():
+        raise ReleaseError(
+            "prod asks for confirmation and this is not a terminal: run it in one, or set AUTO_APPROVE=1"
+        )
+    return ()
+
+
+def deploy(env: Any, cdktf: Cdktf, ecr: Any, digest: str | None, environ: Mapping[str, str]) -> None:
+    approve = approval_flags(env, environ)
+    if digest is None:
+        cdktf("deploy", env.registry_stack_name, flags=approve)
+        digest = build_and_push.release(env.name, ecr, force=truthy(environ, "FORCE"))
+    check_digest(env, digest, ecr)  # a given digest must be there; a pushed one, provably is
+    # The registry is deployed (above, or by an earlier deploy): only the inference stack changes.
+    cdktf("deploy", env.stack_name, digest=digest, flags=(*approve, "--ignore-missing-stack-dependencies"))
+    print(f"deployed {env.stack_name} at {digest}")
+
+
+def destroy(env: Any, cdktf: Cdktf, environ: Mapping[str, str]) -> None:
+    if env.name == "prod" and not truthy(environ, "DESTROY_PROD"):
+        raise ReleaseError("destroying prod needs DESTROY_PROD=1 (and AUTO_APPROVE=1 outside a terminal)")
+    approve = approval_flags(env, environ)
+    stacks = [env.stack_name] + ([env.registry_stack_name] if truthy(environ, "WITH_REGISTRY") else [])
+    cdktf("destroy", *stacks, flags=approve)
+    if env.registry_stack_name not in stacks:
+        print(f"kept {env.registry_stack_name} and its images (WITH_REGISTRY=1 destroys it too)")
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="scripts.operate", description=__doc__.split("\n")[0])
+    parser.add_argument("operation", choices=("deploy", "diff", "rollback", "destroy"))
+    parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
+    parser.add_argument("--digest", default="", help="sha256:... of an image the repository holds")
+    args = parser.parse_args(argv)
+    try:
+        env = environment(args.env)
+        import boto3
+
+        ecr = boto3.client("ecr", region_name=env.region)
+        cdktf = Cdktf(environ)
+        digest = args.digest or None
+        if args.operation == "deploy":
+            deploy(env, cdktf, ecr, digest, environ)
+        elif args.operation == "rollback":
+            if digest is None:
+                raise ReleaseError("rollback needs DIGEST=sha256:... (one the repository holds)")
+            deploy(env, cdktf, ecr, digest, environ)
+        elif args.operation == "diff":
+            if digest is not None:
+                check_digest(env, digest, ecr)
+            else:
+                digest = deployed_digest(env, boto3.client("lambda", region_name=env.region))
+            cdktf("diff", env.stack_name, digest=digest)
+        else:
+            destroy(env, cdktf, environ)
+        return 0
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"error: {build_and_push.failed_command(exc)}", file=sys.stderr)
+        return 1
+    except StepFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

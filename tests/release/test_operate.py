@@ -1,0 +1,192 @@
+"""The operator commands' decisions, before any cdktf runs: which steps, in which order, with which
+digest and flags; and bad input refused in one line. The commands themselves run for real against the
+emulator in tests/emulator/test_operate.py."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from config.environments import DEV, PROD
+from emulation.local_server import free_port
+from scripts import build_and_push, operate
+
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": "sha256:" + "c" * 64,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 1,
+                "digest": "sha256:" + "d" * 64,
+            }
+        ],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[tuple[dict[str, str], str]]:
+    """moto with dev's repository holding one image; its environment and that image's digest."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    environ = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    ecr = boto3.client(
+        "ecr",
+        region_name="us-east-1",
+        **{k.lower(): v for k, v in environ.items() if k != "AWS_ENDPOINT_URL"},
+        endpoint_url=environ["AWS_ENDPOINT_URL"],
+    )
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):  # moto's state is per process
+        ecr.create_repository(repositoryName=DEV.repository_name)
+    image = ecr.put_image(repositoryName=DEV.repository_name, imageManifest=MANIFEST, imageTag="held")["image"]
+    yield environ, image["imageId"]["imageDigest"]
+    server.stop()
+
+
+@pytest.fixture
+def held_digest(aws: tuple[dict[str, str], str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The process talks to the emulator (boto3 reads the environment), in no default region."""
+    environ, digest = aws
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    return digest
+
+
+@pytest.fixture
+def steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]]:
+    """What cdktf would have been asked to do (nothing runs)."""
+    called: list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]] = []
+
+    def record(self: Any, command: str, *stacks: str, digest: str | None = None, flags: tuple[str, ...] = ()) -> None:
+        called.append((command, stacks, digest, flags))
+
+    monkeypatch.setattr(operate.Cdktf, "__call__", record)
+    return called
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str, **environ: str) -> tuple[int, list[str]]:
+    code = operate.main(list(argv), environ={"PATH": "/usr/bin:/bin", **environ})
+    return code, capsys.readouterr().err.splitlines()
+
+
+def test_deploy_by_a_held_digest_skips_the_build(held_digest, steps, capsys) -> None:
+    code, err = run(capsys, "deploy", "--env", "dev", "--digest", held_digest)
+    assert (code, err) == (0, [])
+    assert steps == [
+        ("deploy", (DEV.stack_name,), held_digest, ("--auto-approve", "--ignore-missing-stack-dependencies"))
+    ]
+
+
+def test_deploy_releases_between_the_registry_and_the_inference_stack(held_digest, steps, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(
+        build_and_push, "release", lambda env, ecr, force: steps.append(("release", (env,), None, ())) or held_digest
+    )
+    code, err = run(capsys, "deploy", "--env", "dev")
+    assert (code, err) == (0, [])
+    assert [s[0:2] for s in steps] == [
+        ("deploy", (DEV.registry_stack_name,)),
+        ("release", ("dev",)),
+        ("deploy", (DEV.stack_name,)),
+    ]
+    assert steps[2][2] == held_digest
+
+
+@pytest.mark.parametrize(
+    "digest, message",
+    [
+        ("sha256:" + "0" * 64, f"error: DIGEST=sha256:{'0' * 64} is not in {DEV.repository_name} (it holds"),
+        ("latest", "error: DIGEST='latest' is invalid: allowed sha256:<64 lowercase hex digits>"),
+    ],
+)
+def test_rollback_refuses_a_digest_the_repository_does_not_hold(held_digest, steps, capsys, digest, message) -> None:
+    code, err = run(capsys, "rollback", "--env", "dev", "--digest", digest)
+    assert code == 2 and len(err) == 1 and err[0].startswith(message)
+    assert steps == []
+
+
+def test_rollback_needs_a_digest(held_digest, steps, capsys) -> None:
+    assert run(capsys, "rollback", "--env", "dev") == (
+        2,
+        ["error: rollback needs DIGEST=sha256:... (one the repository holds)"],
+    )
+
+
+def test_prod_asks_for_confirmation_and_refuses_outside_a_terminal(held_digest, steps, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, err = run(capsys, "deploy", "--env", "prod")
+    assert code == 2 and err == [
+        "error: prod asks for confirmation and this is not a terminal: run it in one, or set AUTO_APPROVE=1"
+    ]
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    assert operate.approval_flags(PROD, {}) == ()  # cdktf shows its plan and asks
+    assert operate.approval_flags(PROD, {"AUTO_APPROVE": "1"}) == ("--auto-approve",)
+    assert operate.approval_flags(DEV, {}) == ("--auto-approve",)
+
+
+def test_destroy_keeps_the_registry_unless_asked_and_prod_unless_flagged(held_digest, steps, capsys) -> None:
+    assert run(capsys, "destroy", "--env", "dev")[0] == 0
+    assert run(capsys, "destroy", "--env", "dev", WITH_REGISTRY="1")[0] == 0
+    assert [s[1] for s in steps] == [(DEV.stack_name,), (DEV.stack_name, DEV.registry_stack_name)]
+    code, err = run(capsys, "destroy", "--env", "prod", AUTO_APPROVE="1")
+    assert code == 2 and err == ["error: destroying prod needs DESTROY_PROD=1 (and AUTO_APPROVE=1 outside a terminal)"]
+    assert run(capsys, "destroy", "--env", "prod", AUTO_APPROVE="1", DESTROY_PROD="1")[0] == 0
+    assert steps[-1] == ("destroy", (PROD.stack_name,), None, ("--auto-approve",))
+
+
+def test_diff_plans_against_the_digest_deployed_now(held_digest, steps, capsys) -> None:
+    assert run(capsys, "diff", "--env", "dev")[0] == 0
+    assert steps == [("diff", (DEV.stack_name,), None, ())]  # nothing deployed in this account yet
+
+
+def test_an_unknown_environment_is_one_line(steps, capsys) -> None:
+    assert run(capsys, "deploy", "--env", "staging") == (
+        2,
+        ["error: environment='staging' is invalid: allowed one of ['dev', 'prod']"],
+    )
+
+
+def test_offline_every_cdktf_call_installs_from_the_mirror(tmp_path) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    cdktf = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": str(tmp_path / "rc")})
+    assert cdktf.offline == ["--skip-provider-lock"]
+    assert cdktf.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] == "20"
+    assert operate.Cdktf({}).offline == []
+
+
+def test_deploy_stops_at_the_first_failing_step(held_digest, capsys, monkeypatch) -> None:
+    ran: list[str] = []
+
+    def registry_fails(self: Any, command: str, *stacks: str, **_: Any) -> None:
+        ran.append(f"{command} {' '.join(stacks)}")
+        raise operate.StepFailed(f"cdktf {command} {' '.join(stacks)}", 1)
+
+    monkeypatch.setattr(operate.Cdktf, "__call__", registry_fails)
+
+    def release(*args: Any, **kwargs: Any) -> str:
+        ran.append("release")
+        return held_digest
+
+    monkeypatch.setattr(build_and_push, "release", release)
+    code, err = run(capsys, "deploy", "--env", "dev")
+    assert (code, err) == (1, [f"error: cdktf deploy {DEV.registry_stack_name} failed (exit 1); nothing after it ran"])
+    assert ran == [f"deploy {DEV.registry_stack_name}"]
