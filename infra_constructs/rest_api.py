@@ -248,23 +248,8 @@ class RestApi(Construct):
         self, method: str, path: str, function: LambdaTarget, *, api_key_required: bool | None = None
     ) -> ApiGatewayMethod:
         """Serve `method path` with `function` (Lambda proxy); `api_key_required` defaults to the API's."""
-        method = method.upper()
-        if method not in ROUTE_METHODS:
-            raise ValueError(f"route method {method!r} is invalid: allowed one of {ROUTE_METHODS}")
-        _check_path(path)
-        if any(r.method == method and r.path == path for r in self.routes):
-            raise ValueError(f"route {method} {path} already exists")
-        key_required = self._props.api_key_required if api_key_required is None else api_key_required
-        resource_id, new_resources = self._resource(path)
-        route_id = f"{_slug(path)}-{method.lower()}"
-        api_method = ApiGatewayMethod(
-            self,
-            route_id,
-            rest_api_id=self.api.id,
-            resource_id=resource_id,
-            http_method=method,
-            authorization="NONE",
-            api_key_required=key_required,
+        method, route_id, key_required, resource_id, new_resources, api_method = self._new_method(
+            method, path, api_key_required
         )
         integration = ApiGatewayIntegration(
             self,
@@ -285,14 +270,46 @@ class RestApi(Construct):
             principal="apigateway.amazonaws.com",
             source_arn=f"{self.api.execution_arn}/*/{method}{_arn_path(path)}",
         )
-        self.routes.append(Route(method=method, path=path, api_key_required=key_required))
-        parts: list[TerraformResource] = [*new_resources, api_method, integration]
-        if path not in self._preflights:
-            parts += self._preflight(path, resource_id)
-        self._parts += parts
         self._integration_uris.append(integration.uri)
-        self._refresh()
+        self._add_parts(
+            Route(method=method, path=path, api_key_required=key_required),
+            resource_id,
+            [*new_resources, api_method, integration],
+        )
         return api_method
+
+    def _new_method(
+        self, method: str, path: str, api_key_required: bool | None
+    ) -> tuple[str, str, bool, str, list[ApiGatewayResource], ApiGatewayMethod]:
+        """A checked, new `method path` on its resource (made with its parents when missing): the upper-case
+        method, its construct id, whether it needs a key, the resource id, the new resources, the method."""
+        method = method.upper()
+        if method not in ROUTE_METHODS:
+            raise ValueError(f"route method {method!r} is invalid: allowed one of {ROUTE_METHODS}")
+        _check_path(path)
+        if any(r.method == method and r.path == path for r in self.routes):
+            raise ValueError(f"route {method} {path} already exists")
+        key_required = self._props.api_key_required if api_key_required is None else api_key_required
+        resource_id, new_resources = self._resource(path)
+        route_id = f"{_slug(path)}-{method.lower()}"
+        api_method = ApiGatewayMethod(
+            self,
+            route_id,
+            rest_api_id=self.api.id,
+            resource_id=resource_id,
+            http_method=method,
+            authorization="NONE",
+            api_key_required=key_required,
+        )
+        return method, route_id, key_required, resource_id, new_resources, api_method
+
+    def _add_parts(self, route: Route, resource_id: str, parts: list[TerraformResource]) -> None:
+        """Record a route with its parts (and its path's preflight, the first time), then redeploy."""
+        self.routes.append(route)
+        if route.path not in self._preflights:
+            parts = [*parts, *self._preflight(route.path, resource_id)]
+        self._parts += parts
+        self._refresh()
 
     def metric(self, name: str, statistic: str = "Sum") -> Metric:
         """One of the metrics API Gateway publishes for this API's stage (AWS/ApiGateway, by ApiName, Stage)."""
@@ -323,24 +340,9 @@ class RestApi(Construct):
     ) -> ApiGatewayMethod:
         """Answer `method path` from API Gateway itself (a MOCK integration): 200 with the static JSON
         `body` and the request id, no function invoked, so it costs no function concurrency."""
-        method = method.upper()
-        if method not in ROUTE_METHODS:
-            raise ValueError(f"route method {method!r} is invalid: allowed one of {ROUTE_METHODS}")
-        _check_path(path)
-        if any(r.method == method and r.path == path for r in self.routes):
-            raise ValueError(f"route {method} {path} already exists")
         json.loads(body)  # a static answer must be JSON: fail at synth, not on the first request
-        key_required = self._props.api_key_required if api_key_required is None else api_key_required
-        resource_id, new_resources = self._resource(path)
-        route_id = f"{_slug(path)}-{method.lower()}"
-        api_method = ApiGatewayMethod(
-            self,
-            route_id,
-            rest_api_id=self.api.id,
-            resource_id=resource_id,
-            http_method=method,
-            authorization="NONE",
-            api_key_required=key_required,
+        method, route_id, key_required, resource_id, new_resources, api_method = self._new_method(
+            method, path, api_key_required
         )
         on_method = {"rest_api_id": self.api.id, "resource_id": resource_id, "http_method": api_method.http_method}
         integration = ApiGatewayIntegration(
@@ -371,12 +373,11 @@ class RestApi(Construct):
             response_templates={"application/json": body},
             depends_on=[integration],
         )
-        self.routes.append(Route(method=method, path=path, api_key_required=key_required, integration="MOCK"))
-        parts: list[TerraformResource] = [*new_resources, api_method, integration, response, integration_response]
-        if path not in self._preflights:
-            parts += self._preflight(path, resource_id)
-        self._parts += parts
-        self._refresh()
+        self._add_parts(
+            Route(method=method, path=path, api_key_required=key_required, integration="MOCK"),
+            resource_id,
+            [*new_resources, api_method, integration, response, integration_response],
+        )
         return api_method
 
     def url_for(self, path: str) -> str:
