@@ -21,9 +21,9 @@ import json
 import sys
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from scripts.build_and_push import ReleaseError
+from scripts.build_and_push import EXPECTED_ERRORS, ReleaseError, report
 
 
 def bucket_policy(bucket: str) -> dict[str, Any]:
@@ -148,12 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(bootstrap(args.env))
         return 0
-    except ReleaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (BotoCoreError, ClientError) as exc:
-        print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
+    except EXPECTED_ERRORS as exc:
+        return report(exc)
 
 
 if __name__ == "__main__":

@@ -234,6 +234,23 @@ def release(environment: str, ecr: Any = None, *, force: bool = False) -> str:
     return digest
 
 
+EXPECTED_ERRORS = (ReleaseError, BotoCoreError, ClientError, subprocess.CalledProcessError)
+"""What the operator commands (release, bootstrap, deploy...) end on with one line rather than a traceback."""
+
+
+def report(exc: Exception) -> int:
+    """Print one line for an expected error and give its exit code: 2 for bad input or AWS's refusal,
+    1 for a command that failed."""
+    if isinstance(exc, subprocess.CalledProcessError):
+        print(f"error: {failed_command(exc)}", file=sys.stderr)
+        return 1
+    if isinstance(exc, (BotoCoreError, ClientError)):
+        print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
 def failed_command(exc: subprocess.CalledProcessError) -> str:
     """One line: the command, its exit status and the last line it wrote to stderr, when captured."""
     output = exc.stderr if isinstance(exc.stderr, str) else ""
@@ -255,15 +272,8 @@ def main(argv: list[str] | None = None, ecr: Any = None) -> int:
         if digest is not None:
             print(f"deploy it:  {deploy_command(args.env, digest)}")
         return 0
-    except ReleaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (BotoCoreError, ClientError) as exc:
-        print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
-    except subprocess.CalledProcessError as exc:
-        print(f"error: {failed_command(exc)}", file=sys.stderr)
-        return 1
+    except EXPECTED_ERRORS as exc:
+        return report(exc)
 
 
 if __name__ == "__main__":

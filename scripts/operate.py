@@ -26,8 +26,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from contract import env_names
 from scripts import build_and_push, terraform_mirror
 from scripts.build_and_push import ReleaseError
@@ -181,15 +179,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         else:
             destroy(env, cdktf, environ)
         return 0
-    except ReleaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (BotoCoreError, ClientError) as exc:
-        print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
-    except subprocess.CalledProcessError as exc:
-        print(f"error: {build_and_push.failed_command(exc)}", file=sys.stderr)
-        return 1
+    except build_and_push.EXPECTED_ERRORS as exc:
+        return build_and_push.report(exc)
     except StepFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
