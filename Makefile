@@ -71,8 +71,9 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## test: lint, typecheck, then the whole suite; a missing component (terraform, provider, model) fails it
+TEST_WORKERS ?= 2
 test: $(STAMP) $(SCANNERS_STAMP) model browser lint typecheck
-	REQUIRE_COMPONENTS=1 $(PY) -m pytest
+	REQUIRE_COMPONENTS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-fast: unit tests only, in seconds: no synth, terraform, emulator or model (missing components skip)
 test-fast: $(STAMP)
