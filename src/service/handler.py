@@ -20,7 +20,7 @@ from botocore.config import Config
 from contract import metrics as metric_names
 from contract.settings import ServiceSettings
 from inference.config import load_config
-from inference.transcriber import Transcriber
+from inference.transcriber import load_models
 from service.api import Service, create_resolver
 from service.jobs.store import JobStore
 from service.json_stderr import ON_LAMBDA, route_stderr_to
@@ -36,7 +36,7 @@ config = load_config()
 service = Service(
     settings=settings,
     config=config,
-    transcriber=Transcriber(config, s3_client=s3),
+    models=load_models(config, s3_client=s3),
     storage=Storage(s3, settings),
     jobs=JobStore(s3, settings),
 )

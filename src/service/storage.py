@@ -23,7 +23,8 @@ DOWNLOAD_URL_EXPIRY_S = 3600
 @dataclass(frozen=True, kw_only=True)
 class StoredResult:
     json_key: str
-    midi_key: str
+    midi_key: str | None
+    """None for a model that writes no MIDI."""
 
 
 class Storage:
@@ -48,10 +49,18 @@ class Storage:
         )
         return key
 
-    def put_result(self, request_id: str, document: bytes, midi: bytes, pool: Executor | None = None) -> StoredResult:
-        """Both result files, side by side on `pool` when given; raises if either write failed."""
+    def put_result(
+        self, request_id: str, document: bytes, midi: bytes | None, pool: Executor | None = None
+    ) -> StoredResult:
+        """The result files (the document, and the MIDI file for a model that has one), side by side on
+        `pool` when given; raises if any write failed."""
         keys = self.result_keys(request_id)
-        files = ((keys.json_key, document, "application/json"), (keys.midi_key, midi, "audio/midi"))
+        files = [(keys.json_key, document, "application/json")]
+        if midi is None:
+            keys = StoredResult(json_key=keys.json_key, midi_key=None)
+        else:
+            assert keys.midi_key is not None
+            files.append((keys.midi_key, midi, "audio/midi"))
         if pool is None:
             for key, body, content_type in files:
                 self._put_result_file(request_id, key, body, content_type)

@@ -25,7 +25,7 @@ from botocore.config import Config
 from contract import metrics as metric_names
 from contract.settings import ServiceSettings
 from inference.config import load_config
-from inference.transcriber import Transcriber
+from inference.transcriber import load_models
 from service.jobs.runner import run_job
 from service.jobs.store import JobStore
 from service.json_stderr import ON_LAMBDA, route_stderr_to
@@ -37,7 +37,7 @@ tracer = Tracer(service=metric_names.WORKER_SERVICE_NAME)
 settings = ServiceSettings.from_environment(os.environ)
 metrics.set_default_dimensions(**{metric_names.ENVIRONMENT_DIMENSION: settings.environment})
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
-transcriber = Transcriber(load_config(), s3_client=s3)  # jobs pass their own duration limit per file
+models = load_models(load_config(), s3_client=s3)  # jobs pass their own duration limit per file
 store = JobStore(s3, settings)
 processor = BatchProcessor(event_type=EventType.SQS)
 FINAL_STATUS_METRICS = {"succeeded": metric_names.JOBS_SUCCEEDED, "failed": metric_names.JOBS_FAILED}
@@ -61,7 +61,7 @@ def uploaded_keys(body: str) -> list[str]:
 def record_handler(record: SQSRecord) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 1)
     for key in uploaded_keys(record.body):
-        outcome = run_job(key, receive_count=receive_count, store=store, s3=s3, transcriber=transcriber, logger=logger)
+        outcome = run_job(key, receive_count=receive_count, store=store, s3=s3, models=models, logger=logger)
         if outcome is not None and outcome.audio_seconds:
             metrics.add_metric(
                 name=metric_names.JOB_AUDIO_SECONDS, unit=MetricUnit.Seconds, value=outcome.audio_seconds

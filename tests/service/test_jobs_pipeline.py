@@ -174,7 +174,7 @@ def test_a_job_that_always_crashes_ends_in_the_dead_letter_queue_failed_with_its
     def crash(*args: object, **kwargs: object) -> None:
         raise MemoryError("the worker ran out of memory")
 
-    monkeypatch.setattr(emulated.worker.transcriber, "transcribe_file", crash)
+    monkeypatch.setattr(emulated.worker.models["basic-pitch"], "transcribe_file", crash)
     created = new_job(emulated, store)
     assert upload(created, CLIP).status_code == 204
     poller()

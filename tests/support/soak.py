@@ -30,7 +30,7 @@ from emulation import gateway
 from emulation.local_server import CONCURRENCY, LocalContext, local_settings
 from inference.config import load_config
 from inference.testing import signals
-from inference.transcriber import Transcriber
+from inference.transcriber import load_models
 from service.api import Service, create_resolver
 from service.jobs.store import JobStore
 from service.storage import Storage
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     service = Service(
         settings=settings,
         config=config,
-        transcriber=Transcriber(config),
+        models=load_models(config),
         storage=Storage(s3, settings),
         jobs=JobStore(s3, settings),
     )

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from urllib3 import encode_multipart_formdata
 
 from inference.config import InferenceParameters
+from inference.models.silero_vad.spec import VadParameters
 from service.http.errors import ApiError
 from service.http.parameters import sanitize_filename
 from service.predict.request import parse_predict_request
 
 DEFAULTS = InferenceParameters()
+MODELS = {
+    "basic-pitch": SimpleNamespace(defaults=DEFAULTS),
+    "silero-vad": SimpleNamespace(defaults=VadParameters()),
+}
+"""What the service passes: each served model's loaded Transcriber (here only its defaults), default first."""
 AUDIO = b"RIFF....WAVEfmt "
 
 
@@ -22,7 +30,7 @@ def parse(
         headers=headers,
         query=query or {},
         body=body,
-        defaults=DEFAULTS,
+        models=MODELS,
         max_upload_bytes=limit,
         long_audio_hint="send shorter clips",
     )
@@ -151,3 +159,46 @@ def test_a_parameter_in_both_the_query_and_the_form_is_given_twice() -> None:
 )
 def test_file_names_become_safe_ascii_metadata(raw: str, safe: str | None) -> None:
     assert sanitize_filename(raw) == safe
+
+
+def test_the_default_model_is_the_first_served() -> None:
+    request = parse(AUDIO, "audio/wav")
+    assert request.model == "basic-pitch" and request.parameters == DEFAULTS  # type: ignore[attr-defined]
+
+
+def test_a_model_takes_its_own_parameters_from_fields_or_query() -> None:
+    body, content_type = multipart(
+        ("file", ("a.wav", AUDIO, "audio/wav")), ("model", "silero-vad"), ("threshold", "0.6")
+    )
+    request = parse(body, content_type, query={"speech_pad_ms": ["50"]})
+    assert request.model == "silero-vad"  # type: ignore[attr-defined]
+    assert request.parameters == VadParameters(threshold=0.6, speech_pad_ms=50.0)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            {"model": ["silero-vad"], "onset_threshold": ["0.5"]},
+            "unknown parameter 'onset_threshold' for model silero-vad",
+        ),
+        ({"threshold": ["0.5"]}, "unknown parameter 'threshold' for model basic-pitch"),
+        ({"model": ["silero-vad"], "precision": ["fast"]}, "unknown parameter 'precision' for model silero-vad"),
+        ({"model": ["whisper"]}, "model='whisper' is not served here: allowed basic-pitch, silero-vad"),
+        ({"model": ["silero-vad", "basic-pitch"]}, "parameter 'model' is given 2 times"),
+        (
+            {"model": ["silero-vad"], "threshold": ["1.5"]},
+            "threshold=1.5 is invalid: allowed a number from 0.01 to 0.99",
+        ),
+    ],
+)
+def test_parameters_belong_to_their_model(query: dict[str, list[str]], expected: str) -> None:
+    error = refused(AUDIO, "audio/wav", query=query)
+    assert (error.status, error.code) == (422, "invalid_parameter")
+    assert expected in error.message
+
+
+def test_midi_from_a_model_without_notes_is_406() -> None:
+    error = refused(AUDIO, "audio/wav", query={"model": ["silero-vad"]}, accept="audio/midi")
+    assert (error.status, error.code) == (406, "not_acceptable")
+    assert "application/json" in error.message

@@ -1,28 +1,31 @@
-"""Models the runtime can serve, by the name used in the configuration."""
+"""Models the runtime can serve: the interface (`base`) and the registry of specs (`registry`)."""
 
 from __future__ import annotations
 
-from inference.models.base import AudioToNotesModel, EngineSettings, EngineUsed, ModelDescription, NoteEvent
+from inference.models.base import (
+    AudioModel,
+    AudioToNotesModel,
+    EngineSettings,
+    EngineUsed,
+    ModelDescription,
+    NoteEvent,
+    Prediction,
+)
 
 __all__ = [
+    "AudioModel",
     "AudioToNotesModel",
     "EngineSettings",
     "EngineUsed",
     "ModelDescription",
     "NoteEvent",
+    "Prediction",
     "create_model",
-    "MODEL_NAMES",
 ]
 
-MODEL_NAMES = ("basic-pitch",)
 
+def create_model(name: str) -> AudioModel:
+    """An unloaded model instance for a registered model `name`."""
+    from inference.models.registry import get_spec
 
-def create_model(name: str) -> AudioToNotesModel:
-    """An unloaded model instance for `name` (one of MODEL_NAMES)."""
-    if name == "basic-pitch":
-        from inference.models.basic_pitch.model import BasicPitchModel
-
-        return BasicPitchModel()
-    from contract.validation import ConfigError
-
-    raise ConfigError("model.name", name, f"one of {MODEL_NAMES}")
+    return get_spec(name, "model.name").create()

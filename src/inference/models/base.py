@@ -1,8 +1,8 @@
-"""The model interface: what the service needs from any audio-to-notes model.
+"""The model interface: what the runtime needs from any audio model, and what it gives back.
 
-A new model implements `AudioToNotesModel` and is added to
-`inference.models.create_model`; neither the service nor the infrastructure
-changes.
+A new model implements `AudioModel` (load, describe, predict, predict_stream) and a `Prediction`
+(its result document), and is described by a `ModelSpec` in `inference.models.registry`; neither
+the service nor the infrastructure changes.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from inference.config import InferenceParameters
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,28 @@ class EngineUsed:
 
 
 @runtime_checkable
-class AudioToNotesModel(Protocol):
+class Prediction(Protocol):
+    """A model's answer for one recording, as the service stores and returns it."""
+
+    @property
+    def audio(self) -> Any:
+        """The decoded audio's `AudioInfo` (duration, rate, channels, format)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result document: schema_version, model, parameters, audio, then the model's own fields
+        (docs/result-schema.json, one schema per model)."""
+
+    def to_midi(self) -> bytes:
+        """A standard MIDI file (only for models whose spec lists audio/midi)."""
+
+    def summary(self) -> dict[str, Any]:
+        """A few counts for a job's status (notes_count, segments_count...)."""
+
+
+@runtime_checkable
+class AudioModel(Protocol):
+    """Any model: mono float32 samples at `sample_rate` in, the model's output for its result out."""
+
     sample_rate: int
     """The rate `predict` expects its mono float32 samples at."""
 
@@ -75,11 +95,13 @@ class AudioToNotesModel(Protocol):
     def describe(self) -> ModelDescription:
         """Name, version and checksum of the loaded model."""
 
-    def predict(self, samples: np.ndarray, parameters: InferenceParameters) -> list[NoteEvent]:
-        """Note events for mono float32 samples at `sample_rate`."""
+    def predict(self, samples: np.ndarray, parameters: Any) -> Any:
+        """The model's output (its spec's `result` turns it into a Prediction) for mono float32 samples."""
 
-    def predict_stream(
-        self, blocks: Iterable[np.ndarray], parameters: InferenceParameters, workdir: Path
-    ) -> list[NoteEvent]:
-        """The same note events for samples arriving in blocks, in memory independent of their number;
+    def predict_stream(self, blocks: Iterable[np.ndarray], parameters: Any, workdir: Path) -> Any:
+        """The same output for samples arriving in blocks, in memory independent of their number;
         `workdir` is scratch space on disk for whatever does not fit that."""
+
+
+AudioToNotesModel = AudioModel
+"""The first model's name for the interface (Basic Pitch's notes are one kind of output)."""

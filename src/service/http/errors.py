@@ -47,6 +47,7 @@ method_not_allowed = _kind(405, "method_not_allowed")
 payload_too_large = _kind(413, "payload_too_large")
 unsupported_media_type = _kind(415, "unsupported_media_type")
 invalid_parameter = _kind(422, "invalid_parameter")
+not_acceptable = _kind(406, "not_acceptable")
 
 
 def internal_error() -> ApiError:

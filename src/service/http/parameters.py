@@ -1,7 +1,9 @@
-"""What both routes that take audio accept from a client: parameters, a file name, raw audio types.
+"""What both routes that take audio accept from a client: a model, its parameters, a file name.
 
 POST /predict (form fields, query) and POST /jobs (a JSON object) validate the same parameters the
-same way, so a job never fails later for something /predict would have refused at once.
+same way, so a job never fails later for something /predict would have refused at once. Which
+parameters exist, their types and ranges are the chosen model's (its spec in the registry): a Basic
+Pitch parameter sent to another model is refused, and the reverse.
 """
 
 from __future__ import annotations
@@ -11,35 +13,63 @@ import re
 import unicodedata
 import urllib.parse
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from contract.validation import ConfigError
-from inference.config import SERVER_SETTINGS, InferenceParameters, coerce
+from inference.config import coerce
+from inference.models.registry import get_spec
 from service.http import errors
 
-# What a client may set: the CLI's parameters. Batch size, runtime and threads are the server's resources.
-CLIENT_PARAMETERS = tuple(f.name for f in dataclasses.fields(InferenceParameters) if f.name not in SERVER_SETTINGS)
-_PARAMETER_TYPES = {f.name: f.type for f in dataclasses.fields(InferenceParameters)}
+MODEL_FIELD = "model"
+"""The form field, query parameter or job field that names the model (default: model.name)."""
 RAW_AUDIO_TYPES = ("application/octet-stream",)
 """Besides audio/*: the body is audio whose format the server finds out itself."""
 _FILENAME_MAX = 200
 
 
-def client_parameters(defaults: InferenceParameters, supplied: Mapping[str, Sequence[str]]) -> InferenceParameters:
-    """The defaults with the client's values, each coerced to its type and checked against its range."""
+def model_and_parameters(models: Mapping[str, Any], supplied: Mapping[str, Sequence[str]]) -> tuple[str, Any]:
+    """The model a request names among `models` (served name -> its loaded Transcriber, the default
+    first) and its validated parameters, from the request's fields."""
+    fields = dict(supplied)
+    named = fields.pop(MODEL_FIELD, None)
+    if named is not None and len(named) != 1:
+        raise errors.invalid_parameter(f"parameter {MODEL_FIELD!r} is given {len(named)} times: give it once")
+    model = choose_model(named[0] if named else None, list(models))
+    return model, client_parameters(model, models[model].defaults, fields)
+
+
+def choose_model(requested: str | None, served: Sequence[str]) -> str:
+    """The model a request names (or the first served, the default), refused unless this deployment
+    serves it."""
+    if requested is None:
+        return served[0]
+    if requested not in served:
+        raise errors.invalid_parameter(f"model={requested[:64]!r} is not served here: allowed {', '.join(served)}")
+    return requested
+
+
+def client_parameters(model: str, defaults: Any, supplied: Mapping[str, Sequence[str]]) -> Any:
+    """`model`'s defaults with the client's values, each coerced to its type and checked against its
+    range; a parameter the model does not have is refused with the ones it does."""
+    spec = get_spec(model)
+    allowed = spec.client_parameters
+    types = spec.parameter_types()
     changes: dict[str, object] = {}
     for name, values in supplied.items():
-        if name not in CLIENT_PARAMETERS:
-            raise errors.invalid_parameter(f"unknown parameter {name!r}: allowed {', '.join(CLIENT_PARAMETERS)}")
+        if name not in allowed:
+            raise errors.invalid_parameter(
+                f"unknown parameter {name[:64]!r} for model {model}: allowed {', '.join(allowed)}"
+            )
         if len(values) != 1:
             raise errors.invalid_parameter(f"parameter {name!r} is given {len(values)} times: give it once")
         try:
-            changes[name] = coerce(name, values[0], _PARAMETER_TYPES[name])
+            changes[name] = coerce(name, values[0], types[name])
         except ConfigError as exc:
             raise errors.invalid_parameter(str(exc)) from None
     try:
-        return defaults.with_overrides(**changes)
+        return dataclasses.replace(defaults, **{k: v for k, v in changes.items() if v is not None})
     except ConfigError as exc:
-        field = exc.field.removeprefix("inference.")
+        field = exc.field.rsplit(".", 1)[-1]
         raise errors.invalid_parameter(f"{field}={exc.value!r} is invalid: allowed {exc.allowed}") from None
 
 

@@ -16,16 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from contract.settings import JobLimits
-from inference.config import InferenceParameters
 from service.http import errors
 from service.http.json_body import parse_json_body
-from service.http.parameters import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
+from service.http.parameters import MODEL_FIELD, RAW_AUDIO_TYPES, model_and_parameters, sanitize_filename
 from service.jobs.store import UPLOAD_TOKEN_FIELD, JobStatus, JobStore, is_job_id, new_job_id, now
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-FIELDS = ("filename", "content_type", "size_bytes", "parameters")
+FIELDS = ("filename", "content_type", "size_bytes", MODEL_FIELD, "parameters")
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")  # type/subtype, RFC 6838
 
 
@@ -35,11 +34,12 @@ class JobRequest:
     content_type: str
     size_bytes: int | None
     parameters: dict[str, Any]
+    model: str | None = None
+    """The served model the job runs; None: the default model."""
 
 
-def parse_job_request(
-    *, content_type: str, body: bytes, defaults: InferenceParameters, limits: JobLimits
-) -> JobRequest:
+def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, Any], limits: JobLimits) -> JobRequest:
+    """`models` maps each served model's name to its loaded Transcriber, the default first."""
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         raise errors.unsupported_media_type("POST /jobs takes a JSON object: send Content-Type: application/json")
     document = parse_json_body(body)
@@ -74,11 +74,19 @@ def parse_job_request(
     if not isinstance(parameters, dict):
         raise errors.bad_request("parameters must be a JSON object of parameter names and values")
     supplied = {name: [value if isinstance(value, str) else json.dumps(value)] for name, value in parameters.items()}
-    validated = client_parameters(defaults, supplied)
+    if MODEL_FIELD in supplied:
+        raise errors.bad_request(f"name the model with the top-level field {MODEL_FIELD!r}, not among parameters")
+    model = document.get(MODEL_FIELD)
+    if model is not None and not isinstance(model, str):
+        raise errors.invalid_parameter(f"{MODEL_FIELD} must be a model's name: allowed {', '.join(models)}")
+    if model is not None:
+        supplied[MODEL_FIELD] = [model]
+    chosen, validated = model_and_parameters(models, supplied)
     return JobRequest(
         filename=sanitize_filename(filename),
         content_type=media_type,
         size_bytes=size,
+        model=chosen,
         parameters={name: getattr(validated, name) for name in parameters},
     )
 
@@ -102,6 +110,7 @@ def create_job(
         filename=request.filename,
         content_type=request.content_type,
         size_bytes=request.size_bytes,
+        model=request.model,
         parameters=request.parameters,
         upload_token=token,
         upload_expires_at=expires_at,
@@ -155,13 +164,15 @@ def describe_job(job_id: str, *, store: JobStore, download_url: Any, caller: str
     }
     if status.error:
         view["error"] = status.error
+    if status.model:
+        view["model"] = status.model
     if status.status == "succeeded" and status.result:
         stem = (status.filename or job_id).rsplit(".", 1)[0].replace('"', "")
+        stored = status.result
         view["result"] = {
-            "json_url": download_url(status.result["json_key"], f"{stem}.json"),
-            "midi_url": download_url(status.result["midi_key"], f"{stem}.mid"),
-            "notes_count": status.result["notes_count"],
-            "duration_s": status.result["duration_s"],
+            "json_url": download_url(stored["json_key"], f"{stem}.json"),
+            **({"midi_url": download_url(stored["midi_key"], f"{stem}.mid")} if stored.get("midi_key") else {}),
+            **{k: v for k, v in stored.items() if k not in ("json_key", "midi_key")},
         }
     return view
 

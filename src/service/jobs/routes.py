@@ -27,7 +27,7 @@ def add_job_routes(app: APIGatewayRestResolver, service: Service, *, logger: Log
         request = parse_job_request(
             content_type=headers.get("content-type", ""),
             body=body_bytes(app),
-            defaults=service.config.inference,
+            models=service.models,
             limits=limits,
         )
         template = status_url_template(event.raw_event.get("requestContext") or {}, event.path)

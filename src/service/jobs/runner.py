@@ -9,10 +9,12 @@ moves to the dead-letter queue. The input is never deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,9 +42,16 @@ class JobOutcome:
 
 
 def run_job(
-    upload_key: str, *, receive_count: int, store: JobStore, s3: S3Client, transcriber: Transcriber, logger: Logger
+    upload_key: str,
+    *,
+    receive_count: int,
+    store: JobStore,
+    s3: S3Client,
+    models: Mapping[str, Transcriber],
+    logger: Logger,
 ) -> JobOutcome | None:
-    """Process the upload at `upload_key` (already URL-decoded); None when it belongs to no job."""
+    """Process the upload at `upload_key` (already URL-decoded) with the job's model among `models`
+    (the default first); None when it belongs to no job."""
     job_id = store.job_id_of(upload_key)
     found = store.read(job_id) if job_id else None
     if job_id is None or found is None:
@@ -65,6 +74,12 @@ def run_job(
     if rejected:  # S3 enforces the presigned policy; checked again here for stores that do not (moto)
         store.advance(job_id, "failed", attempts=receive_count, error={"code": "upload_rejected", "message": rejected})
         logger.info("job failed: upload outside its policy", extra={"job_id": job_id})
+        return JobOutcome(job_id=job_id, status="failed")
+    transcriber = models.get(status.model) if status.model else next(iter(models.values()))
+    if transcriber is None:  # the deployment stopped serving the job's model after it was created
+        message = f"model {status.model} is no longer served here: allowed {', '.join(models)}"
+        store.advance(job_id, "failed", attempts=receive_count, error={"code": "model_not_served", "message": message})
+        logger.info("job failed: model not served", extra={"job_id": job_id, "model": status.model})
         return JobOutcome(job_id=job_id, status="failed")
     store.advance(job_id, "running", attempts=receive_count)
     try:
@@ -126,7 +141,7 @@ def _transcribe(
         # An AudioError (at the header or part way through) fails the job at once, in the caller.
         transcription = transcriber.transcribe_file(
             local,
-            transcriber.config.inference.with_overrides(**parameters),
+            dataclasses.replace(transcriber.defaults, **parameters),
             max_duration_s=settings.jobs.max_duration_s,
             max_decoded_samples=settings.jobs.max_decoded_samples,
             scratch_dir=scratch,
@@ -137,13 +152,12 @@ def _transcribe(
     s3.put_object(
         Bucket=settings.output_bucket, Key=json_key, Body=json.dumps(document).encode(), ContentType="application/json"
     )
-    s3.put_object(Bucket=settings.output_bucket, Key=midi_key, Body=transcription.to_midi(), ContentType="audio/midi")
-    result = {
-        "json_key": json_key,
-        "midi_key": midi_key,
-        "notes_count": len(document["notes"]),
-        "duration_s": document["audio"]["duration_s"],
-    }
+    result = {"json_key": json_key, **transcription.summary(), "duration_s": document["audio"]["duration_s"]}
+    if transcriber.spec.produces_midi:
+        s3.put_object(
+            Bucket=settings.output_bucket, Key=midi_key, Body=transcription.to_midi(), ContentType="audio/midi"
+        )
+        result["midi_key"] = midi_key
     final = store.advance(job_id, "succeeded", result=result, error=None)
     return JobOutcome(
         job_id=job_id,

@@ -61,6 +61,8 @@ class JobStatus:
     size_bytes: int | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     """The client's parameter values (validated when the job was created)."""
+    model: str | None = None
+    """The model the job runs (None in jobs created before there was a choice: the default model)."""
     upload_token: str = ""
     """A secret among the upload form's signed fields (x-amz-meta-job-token): the worker runs an upload
     only when it carries this job's token, so another job's form cannot feed this job (stores that do
@@ -73,7 +75,8 @@ class JobStatus:
     attempts: int = 0
     error: dict[str, str] | None = None
     result: dict[str, Any] | None = None
-    """json_key, midi_key, notes_count, duration_s once succeeded."""
+    """json_key, midi_key (for a model with MIDI), duration_s and the model's counts (notes_count,
+    segments_count...) once succeeded."""
     owner: str | None = None
     """The API key id that created the job (API Gateway's requestContext.identity.apiKeyId); only that
     key reads it. None where no key is asked for (the local server)."""

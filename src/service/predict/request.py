@@ -14,13 +14,14 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, FormParser, parse_options_header
 
-from inference.config import InferenceParameters
+from inference.models.registry import get_spec
 from service.http import errors
-from service.http.parameters import RAW_AUDIO_TYPES, client_parameters, sanitize_filename
+from service.http.parameters import RAW_AUDIO_TYPES, model_and_parameters, sanitize_filename
 
 MIDI_TYPES = ("audio/midi", "audio/x-midi")
 
@@ -38,7 +39,10 @@ class PredictRequest:
     """The audio's own media type as the client declared it (application/octet-stream when unknown)."""
     filename: str | None
     """The client's file name, sanitized to printable ASCII: metadata only, never a key."""
-    parameters: InferenceParameters
+    model: str
+    """The served model the request chose (form field, query parameter `model`; default model.name)."""
+    parameters: Any
+    """That model's parameters (its spec's dataclass), validated."""
     wants_midi: bool
     """The client asked for the MIDI file itself (Accept: audio/midi)."""
 
@@ -48,11 +52,12 @@ def parse_predict_request(
     headers: Mapping[str, str],
     query: Mapping[str, Sequence[str]],
     body: bytes,
-    defaults: InferenceParameters,
+    models: Mapping[str, Any],
     max_upload_bytes: int,
     long_audio_hint: str,
 ) -> PredictRequest:
-    """Validate content type, size and parameters; `headers` keys are lower-case."""
+    """Validate content type, size, the model and its parameters; `headers` keys are lower-case.
+    `models` maps each served model's name to its loaded Transcriber, the default first."""
     raw_type = headers.get("content-type", "")
     media_type, options = _media_type(raw_type)
     if not media_type:
@@ -74,23 +79,26 @@ def parse_predict_request(
             )
         form = _parse_multipart(body, raw_type, boundary)
         supplied = {name: [*query.get(name, []), *form.fields.get(name, [])] for name in {*query, *form.fields}}
-        parameters = client_parameters(defaults, supplied)
+        model, parameters = model_and_parameters(models, supplied)
         return PredictRequest(
             audio=form.file,
             content_type=form.file_type,
             filename=form.filename,
+            model=model,
             parameters=parameters,
-            wants_midi=wants_midi,
+            wants_midi=_midi_possible(model, wants_midi),
         )
     if media_type.startswith("audio/") or media_type in RAW_AUDIO_TYPES:
         if not body:
             raise errors.ApiError(422, "empty_audio", "no audio bytes were sent")
+        model, parameters = model_and_parameters(models, query)
         return PredictRequest(
             audio=body,
             content_type=media_type,
             filename=None,
-            parameters=client_parameters(defaults, query),
-            wants_midi=wants_midi,
+            model=model,
+            parameters=parameters,
+            wants_midi=_midi_possible(model, wants_midi),
         )
     raise errors.unsupported_media_type(f"{media_type} is not accepted: {_FORMS_HINT}")
 
@@ -188,6 +196,16 @@ def _media_type(header: str) -> tuple[str, dict[str, str]]:
     value, options = parse_options_header(header)
     media_type = value.decode("latin-1").strip().lower()
     return media_type, {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in options.items()}
+
+
+def _midi_possible(model: str, wants_midi: bool) -> bool:
+    """A MIDI answer only from a model that has notes: asking another one for it is a 406."""
+    spec = get_spec(model)
+    if wants_midi and not spec.produces_midi:
+        raise errors.not_acceptable(
+            f"model {model} answers {', '.join(spec.result_types)}, not audio/midi: ask for application/json"
+        )
+    return wants_midi
 
 
 def _wants_midi(accept: str) -> bool:

@@ -26,14 +26,14 @@ def add_predict_route(app: APIGatewayRestResolver, service: Service, *, logger: 
             headers=lower_case_headers(app),
             query=dict(event.multi_value_query_string_parameters or {}),
             body=body_bytes(app),
-            defaults=service.config.inference,
+            models=service.models,
             max_upload_bytes=service.config.audio.max_upload_bytes,
             long_audio_hint=service.long_audio_hint,
         )
         outcome = run_predict(
             request,
             request_id=request_id(app),
-            transcriber=service.transcriber,
+            transcriber=service.models[request.model],
             storage=service.storage,
             long_audio_hint=service.long_audio_hint,
         )
@@ -47,7 +47,8 @@ def add_predict_route(app: APIGatewayRestResolver, service: Service, *, logger: 
         logger.info(
             "transcribed",
             extra={
-                "notes": len(outcome.document["notes"]),
+                "model": request.model,
+                **outcome.summary,
                 "audio_seconds": outcome.audio_seconds,
                 "inference_seconds": round(outcome.inference_seconds, 3),
             },

@@ -30,9 +30,12 @@ class PredictOutcome:
     request_id: str
     document: dict[str, Any]
     """The result document (docs/result-schema.json), as the CLI writes it."""
-    midi: bytes
+    midi: bytes | None
+    """None for a model without notes."""
     json_url: str
-    midi_url: str
+    midi_url: str | None
+    summary: dict[str, Any]
+    """The result's counts for the log (notes_count, segments_count...)."""
     audio_seconds: float
     inference_seconds: float
 
@@ -40,13 +43,18 @@ class PredictOutcome:
         return {
             "request_id": self.request_id,
             "result": self.document,
-            "downloads": {"json_url": self.json_url, "midi_url": self.midi_url, "expires_in_s": DOWNLOAD_URL_EXPIRY_S},
+            "downloads": {
+                "json_url": self.json_url,
+                **({"midi_url": self.midi_url} if self.midi_url else {}),
+                "expires_in_s": DOWNLOAD_URL_EXPIRY_S,
+            },
         }
 
 
 def run_predict(
     request: PredictRequest, *, request_id: str, transcriber: Transcriber, storage: Storage, long_audio_hint: str
 ) -> PredictOutcome:
+    """`transcriber` is the request's model, loaded."""
     try:
         audio = transcriber.decode(request.audio)
     except (InferenceError, ConfigError) as exc:
@@ -61,7 +69,7 @@ def run_predict(
         upload.result()  # the input is stored (or its error raised) whatever the model did
     inference_seconds = time.perf_counter() - started
     document = transcription.to_dict()
-    midi = transcription.to_midi()
+    midi = transcription.to_midi() if transcriber.spec.produces_midi else None
     keys = storage.put_result(request_id, json.dumps(document).encode(), midi, pool=_STORAGE_THREADS)
     stem = _stem(request.filename) or request_id
     return PredictOutcome(
@@ -69,7 +77,8 @@ def run_predict(
         document=document,
         midi=midi,
         json_url=storage.download_url(keys.json_key, f"{stem}.json"),
-        midi_url=storage.download_url(keys.midi_key, f"{stem}.mid"),
+        midi_url=storage.download_url(keys.midi_key, f"{stem}.mid") if keys.midi_key else None,
+        summary=transcription.summary(),
         audio_seconds=transcription.audio.duration_s,
         inference_seconds=inference_seconds,
     )
