@@ -20,6 +20,7 @@ from config.capacity import TIMEOUT_SAFETY, estimated_job_seconds, required_scra
 from contract.settings import LOG_LEVELS, JobLimits, ServiceSettings
 from contract.validation import int_in, matches, number_in, one_of, require
 from inference.config import PRECISIONS
+from inference.models.registry import model_names
 
 # CloudWatch Logs accepts only these retention periods (days); 0 = never expire.
 CLOUDWATCH_RETENTION_DAYS = (
@@ -518,6 +519,10 @@ class EnvironmentConfig:
     project: str = "audio-inference"
     log_retention_days: int = 30
     """Retention of the function's and the API's log groups (CloudWatch's allowed values)."""
+    models: tuple[str, ...] = ("basic-pitch", "silero-vad")
+    """The registered models this environment serves (`inference.models.registry`): both functions
+    load them and GET /health lists them; it must include the inference config's model.name (the
+    default). The image carries every registered model's artifact either way."""
     function: FunctionSettings = field(default_factory=FunctionSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
@@ -541,6 +546,15 @@ class EnvironmentConfig:
             "log_retention_days",
             self.log_retention_days,
             f"one of CloudWatch's values {CLOUDWATCH_RETENTION_DAYS}",
+        )
+        known = model_names()
+        require(
+            bool(self.models)
+            and all(isinstance(m, str) and m in known for m in self.models)
+            and len(set(self.models)) == len(self.models),
+            "models",
+            self.models,
+            f"distinct registered models, at least one: {', '.join(known)}",
         )
         if self.waf.enabled:
             usage_plan_per_5_min = int(math.ceil(self.api.max_rate_limit * 300))

@@ -108,20 +108,25 @@ def git(*args: str) -> str:
 
 
 def model_build_args() -> dict[str, str]:
-    """The pinned model's path under models/ and its checksum, checked now as the build will check them."""
+    """Every registered model's checksum and path in the image (sha256sum's check format, ';'-separated),
+    each checked now as the build will check it. The image carries them all; an environment's `models`
+    setting says which it serves, so serving another needs no new image."""
     from inference.artifact import REPO_MODELS_DIR, sha256_of
     from inference.config import load_config
-    from inference.pinned import pinned_artifact
+    from inference.models.registry import pinned_artifacts
 
     model = load_config(environ={}).model
-    pinned = pinned_artifact(model.name, model.version)
-    if pinned is None:
+    pinned = pinned_artifacts()
+    if model.name not in pinned or pinned[model.name].version != model.version:
         raise ReleaseError(f"{model.name} {model.version} has no pinned artifact to bake into the image")
-    relative = f"{pinned.model}/{pinned.version}/{pinned.filename}"
-    path = REPO_MODELS_DIR / relative
-    if not path.is_file() or sha256_of(path) != pinned.sha256:
-        raise ReleaseError(f"models/{relative} is missing or not the pinned file: run `make model` first")
-    return {"MODEL_PATH": relative, "MODEL_SHA256": pinned.sha256}
+    checks = []
+    for artifact in pinned.values():
+        relative = f"{artifact.model}/{artifact.version}/{artifact.filename}"
+        path = REPO_MODELS_DIR / relative
+        if not path.is_file() or sha256_of(path) != artifact.sha256:
+            raise ReleaseError(f"models/{relative} is missing or not the pinned file: run `make model` first")
+        checks.append(f"{artifact.sha256}  /opt/models/{relative}")
+    return {"MODEL_CHECKSUMS": ";".join(checks)}
 
 
 def plan_release(environment: str, ecr: Any, *, force: bool) -> Plan:

@@ -226,6 +226,7 @@ class InferenceStack(EnvironmentStack):
             **self.inference.to_environment(),
             env_names.INFERENCE_SETTINGS[("model", "artifact_uri")]: self._model_uri(),
             env_names.INFERENCE_SETTINGS[("inference", "precision")]: self.env.function.precision,
+            env_names.INFERENCE_SETTINGS[("model", "served")]: ",".join(self._served_models()),
             **service.to_environment(),
         }
 
@@ -243,22 +244,27 @@ class InferenceStack(EnvironmentStack):
             )
         return f"s3://{store.bucket}/{store.prefix}{pinned.filename}"
 
+    def _served_models(self) -> tuple[str, ...]:
+        """The environment's models, the inference config's default model first (it must be served)."""
+        default = self.inference.model.name
+        if default not in self.env.models:
+            raise ConfigError("models", self.env.models, f"a list that includes the default model {default!r}")
+        return (default, *(name for name in self.env.models if name != default))
+
     def _health_answer(self) -> str:
-        """GET /health's body, the function's own answer as this stack deploys it: the pinned model the
+        """GET /health's body, the function's own answer as this stack deploys it: the pinned models the
         image carries and the runtime's version (the image is built from this tree)."""
         model = self.inference.model
-        pinned = pinned_artifact(model.name, model.version)
-        if pinned is None:
-            raise ConfigError(
-                "model.version", model.version, f"a pinned version of {model.name} (GET /health names its sha256)"
-            )
-        return json.dumps(
-            {
-                "status": "ok",
-                "model": {"name": model.name, "version": model.version, "sha256": pinned.sha256},
-                "service_version": inference_version,
-            }
-        )
+        listed = []
+        for name in self._served_models():
+            version = model.version if name == model.name else None
+            pinned = pinned_artifact(name, version)
+            if pinned is None:
+                raise ConfigError(
+                    "model.version", model.version, f"a pinned version of {name} (GET /health names its sha256)"
+                )
+            listed.append({"name": name, "version": pinned.version, "sha256": pinned.sha256})
+        return json.dumps({"status": "ok", "model": listed[0], "models": listed, "service_version": inference_version})
 
     def _api(self) -> RestApi:
         env = self.env

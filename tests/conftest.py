@@ -79,8 +79,13 @@ def local_server(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def model_artifact() -> Path:
-    """The pinned Basic Pitch ONNX file (fetched with `pip download --no-deps` if absent)."""
+    """The pinned Basic Pitch ONNX file, after every registered model's (fetched with `pip download
+    --no-deps` if absent): the service loads all the models it serves."""
+    from inference.models.registry import model_names
+
     try:
+        for name in model_names():
+            fetch_pinned(name)
         return fetch_pinned("basic-pitch")
     except InferenceError as exc:
         missing(f"the pinned model artifact could not be fetched (run `make model`): {exc}")

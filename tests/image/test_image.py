@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
 from inference.artifact import sha256_of
 from inference.config import load_config
-from inference.pinned import BASIC_PITCH
+from inference.models.registry import pinned_artifacts
 from scripts import image_layout
 from service.jobs.store import JobStatus, JobStore, now
 from tests.support.components import missing
@@ -105,8 +105,10 @@ def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(ima
     task_root = image_root / "var" / "task"
     for module in ("service/handler.py", "service/worker.py", "inference/transcriber.py", "contract/http.py"):
         assert (task_root / module).is_file(), module
-    model = image_root / "opt" / "models" / BASIC_PITCH.model / BASIC_PITCH.version / BASIC_PITCH.filename
-    assert sha256_of(model) == BASIC_PITCH.sha256
+    for artifact in pinned_artifacts().values():  # every registered model: an environment picks what it serves
+        model = image_root / "opt" / "models" / artifact.model / artifact.version / artifact.filename
+        assert sha256_of(model) == artifact.sha256, artifact.model
+    assert {"basic-pitch", "silero-vad"} <= set(pinned_artifacts())
     top_level = {p.name for p in task_root.iterdir()}
     for forbidden in (
         "tests",

@@ -387,18 +387,28 @@ def test_health_is_answered_by_api_gateway_without_the_function(stacks, env):
     assert one_resource(stack, "aws_api_gateway_method", "health-get")["api_key_required"] is False
     answer = one_resource(stack, "aws_api_gateway_integration_response", "health-get-integration-200")
     model = load_config(environ={}).model
-    pinned = pinned_artifact(model.name, model.version)
-    assert pinned is not None
+    served = ENVIRONMENTS[env].models
+    listed = []
+    for name in (model.name, *(m for m in served if m != model.name)):
+        pinned = pinned_artifact(name)
+        assert pinned is not None
+        listed.append({"name": name, "version": pinned.version, "sha256": pinned.sha256})
     assert json.loads(answer["response_templates"]["application/json"]) == {
         "status": "ok",
-        "model": {
-            "name": model.name,
-            "version": model.version,
-            "sha256": pinned.sha256,
-        },
+        "model": listed[0],
+        "models": listed,
         "service_version": __version__,
     }
+    assert [m["name"] for m in listed] == ["basic-pitch", "silero-vad"]
     assert answer["response_parameters"]["method.response.header.X-Request-Id"] == "context.requestId"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_both_functions_serve_the_environments_models(stacks, env):
+    """The environment's `models` setting reaches the API function and the worker alike."""
+    functions = resources_of(stacks[f"inference-{env}"], "aws_lambda_function").values()
+    served = {fn["environment"]["variables"]["INFERENCE_MODELS"] for fn in functions}
+    assert served == {",".join(ENVIRONMENTS[env].models)} and len(list(functions)) == 2
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

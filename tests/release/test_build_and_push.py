@@ -14,6 +14,7 @@ from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
 from emulation.local_server import free_port
+from inference.models.silero_vad.spec import SILERO_VAD
 from inference.pinned import BASIC_PITCH
 from scripts import build_and_push
 
@@ -100,9 +101,8 @@ def test_dry_run_prints_the_exact_release_commands(
         "--file",
         "docker/Dockerfile",
         "--build-arg",
-        f"MODEL_PATH=basic-pitch/{BASIC_PITCH.version}/{BASIC_PITCH.filename}",
-        "--build-arg",
-        f"MODEL_SHA256={BASIC_PITCH.sha256}",
+        f"MODEL_CHECKSUMS={BASIC_PITCH.sha256}  /opt/models/basic-pitch/{BASIC_PITCH.version}/{BASIC_PITCH.filename};"
+        f"{SILERO_VAD.sha256}  /opt/models/silero-vad/{SILERO_VAD.version}/{SILERO_VAD.filename}",
         "--tag",
         f"{uri}:git-0123456789ab",
         "--tag",

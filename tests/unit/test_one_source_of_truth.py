@@ -28,7 +28,13 @@ def test_every_inference_setting_has_a_variable_and_every_variable_a_setting() -
 
 def test_every_inference_setting_survives_the_trip_through_its_variable() -> None:
     changed = InferenceConfig(
-        model=ModelSettings(name="other-model", version="2", artifact_uri="s3://models/other/m.onnx", sha256="a" * 64),
+        model=ModelSettings(
+            name="silero-vad",
+            version="2",
+            artifact_uri="s3://models/other/m.onnx",
+            sha256="a" * 64,
+            served="silero-vad",
+        ),
         audio=AudioLimits(
             max_duration_s=30.5,
             max_upload_bytes=1234,

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from contract import env_names
 from contract.validation import ConfigError
 from inference.pinned import PinnedArtifact
 
@@ -71,10 +73,19 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def _load_built_in() -> None:
+    """The built-in models, then the plug-ins named in $INFERENCE_MODEL_PLUGINS (modules on the path)."""
     if _REGISTRY:
         return
-    for module in _BUILT_IN:
-        spec: ModelSpec = importlib.import_module(module).SPEC
+    plugins = [m.strip() for m in os.environ.get(env_names.MODEL_PLUGINS, "").split(",") if m.strip()]
+    for module in (*_BUILT_IN, *plugins):
+        try:
+            spec: ModelSpec = importlib.import_module(module).SPEC
+        except (ImportError, AttributeError) as exc:
+            _REGISTRY.clear()
+            raise ConfigError(env_names.MODEL_PLUGINS, module, f"importable modules defining SPEC ({exc})") from exc
+        if spec.name in _REGISTRY:
+            _REGISTRY.clear()
+            raise ConfigError(env_names.MODEL_PLUGINS, module, f"a model whose name is not taken ({spec.name})")
         _REGISTRY[spec.name] = spec
 
 
