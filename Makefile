@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser synthesizer serve synth model lint format typecheck test test-fast parity bench evaluate emulator \
+.PHONY: help setup browser synthesizer speech bench-vad serve synth model lint format typecheck test test-fast parity bench evaluate emulator \
 	offline-terraform clean bootstrap deploy diff rollback destroy
 
 ## help: list the targets with what each does
@@ -34,7 +34,7 @@ $(SCANNERS_STAMP): requirements-scanners.txt
 	touch $(SCANNERS_STAMP)
 
 ## setup: create .venv (Python and npm tools, the project and its client editable, pre-commit hooks), the scanners' venv, the model, Chromium
-setup: $(STAMP) $(SCANNERS_STAMP) model browser
+setup: $(STAMP) $(SCANNERS_STAMP) model browser speech
 
 ## browser: Chromium and chromedriver from the distribution's packages, for the page's test (apt-get when missing)
 browser:
@@ -48,7 +48,7 @@ serve: $(STAMP) model
 synth: $(STAMP)
 	npx cdktf synth --output cdktf.out
 
-## model: fetch the pinned Basic Pitch ONNX file into models/ (pip download --no-deps, sha256-checked)
+## model: fetch every registered model's pinned file into models/ (Basic Pitch, Silero VAD; pip download --no-deps, sha256-checked)
 model: $(STAMP)
 	$(PY) -m inference fetch-model
 
@@ -70,9 +70,9 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-## test: lint, typecheck, then the whole suite; a missing component (terraform, provider, model) fails it
+## test: lint, typecheck, then the whole suite; a missing component (terraform, provider, models, espeak-ng) fails it
 TEST_WORKERS ?= 2
-test: $(STAMP) $(SCANNERS_STAMP) model browser lint typecheck
+test: $(STAMP) $(SCANNERS_STAMP) model browser speech lint typecheck
 	REQUIRE_COMPONENTS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-fast: unit tests only, in seconds: no synth, terraform, emulator or model (missing components skip)
@@ -87,13 +87,21 @@ parity: $(STAMP) model
 bench: $(STAMP) model synthesizer
 	$(PY) -m scripts.bench
 
+## bench-vad: Silero VAD's real-time factor, peak memory and accuracy on 10 and 60 minutes of espeak-ng speech (also in make bench)
+bench-vad: $(STAMP) model speech
+	$(PY) -m scripts.bench_vad
+
 ## evaluate: what fast precision does to the notes: GM pieces rendered by fluidsynth, onset F1 vs the score and vs exact, the speed frontier
 evaluate: $(STAMP) model synthesizer
 	$(PY) -m scripts.precision_eval
 
-## synthesizer: fluidsynth and a General MIDI soundfont from the distribution's packages, for make evaluate (apt-get when missing)
+## synthesizer: fluidsynth, a General MIDI soundfont and espeak-ng from the distribution's packages, for make evaluate and bench (apt-get when missing)
 synthesizer:
 	scripts/install_synth.sh
+
+## speech: espeak-ng alone, the VAD tests' speech at known times (apt-get when missing)
+speech:
+	scripts/install_synth.sh speech
 
 ## emulator: a local AWS emulator (moto, scripts/emulator.py) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
 EMULATOR_PORT ?= 5000

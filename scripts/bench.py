@@ -5,7 +5,8 @@ For a 30 s clip and a 10 min file (44.1 kHz stereo WAV, rendered here), each
 measurement runs in a fresh process so its peak RSS is its own, three rounds
 interleaved, medians reported; then a 60 min file, ours only. Prints wall
 times, peak RSS, import + model load time, and the ratios the targets are
-stated in; then the service's figures (scripts/bench_service.py). Timings are
+stated in; then the service's figures (scripts/bench_service.py) and Silero VAD's
+(scripts/bench_vad.py). Timings are
 not asserted: this is a report, not a test.
 
     make bench             (= .venv/bin/python -m scripts.bench)
@@ -24,7 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from inference.testing import signals
-from scripts import bench_service, image_layout, precision_eval, reference_env
+from scripts import bench_service, bench_vad, image_layout, precision_eval, reference_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -131,6 +132,7 @@ def main() -> int:
     bench_service.report(files["30 s clip"])
     bench_service.report_jobs(files["10 min file"])
     bench_service.report_jobs(make_long_file("file-60min.wav", 60), repeats=1)
+    bench_vad.report()
     image_size()
     return 0
 

@@ -17,8 +17,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inference", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("transcribe", help="transcribe an audio file to notes (JSON) and MIDI")
+    t = sub.add_parser("transcribe", help="run a model on an audio file: notes (JSON) and MIDI, or another result")
     t.add_argument("file", type=Path)
+    t.add_argument("--model", help="a registered model (default: the config's model.name, basic-pitch)")
+    t.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the chosen model, e.g. --param threshold=0.6 for silero-vad (repeatable)",
+    )
     t.add_argument("--json", type=Path, metavar="OUT", help="write the result JSON here ('-' = stdout)")
     t.add_argument("--midi", type=Path, metavar="OUT", help="write a standard MIDI file here")
     t.add_argument("--config", type=Path, help="inference config YAML (default: config/inference_config.yaml)")
@@ -79,9 +87,10 @@ def _fetch_model(args: argparse.Namespace) -> int:
 
 def _transcribe(args: argparse.Namespace) -> int:
     from inference.config import load_config
-    from inference.transcriber import Transcriber
 
     config = load_config(args.config)
+    if args.model and args.model != config.model.name:
+        return _run_other_model(args, config)
     overrides = {
         name: getattr(args, name)
         for name in (
@@ -97,8 +106,10 @@ def _transcribe(args: argparse.Namespace) -> int:
             "precision",
         )
     }
-    parameters = config.inference.with_overrides(**overrides)
+    parameters = config.inference.with_overrides(**overrides, **_params(args, config.model.name))
     # the asked precision is the one prepared at load: nothing is loaded that will not run
+    from inference.transcriber import Transcriber
+
     transcriber = Transcriber(dataclasses.replace(config, inference=parameters))
     result = transcriber.transcribe_file(args.file, parameters, max_duration_s=args.max_duration)
     document = json.dumps(result.to_dict(), indent=2)
@@ -114,4 +125,42 @@ def _transcribe(args: argparse.Namespace) -> int:
             + (f", {args.midi}" if args.midi else ""),
             file=sys.stderr,
         )
+    return 0
+
+
+def _params(args: argparse.Namespace, model: str) -> dict[str, object]:
+    """--param NAME=VALUE pairs, coerced to the model's parameter types (ranges: the model's own check)."""
+    from inference.config import coerce
+    from inference.models.registry import get_spec
+
+    spec = get_spec(model, "--model")
+    types = spec.parameter_types()
+    values: dict[str, object] = {}
+    for pair in args.param:
+        name, _, value = pair.partition("=")
+        if name not in spec.client_parameters:
+            raise ConfigError("--param", pair, f"NAME=VALUE with NAME one of {', '.join(spec.client_parameters)}")
+        values[name] = coerce(name, value, types[name])
+    return values
+
+
+def _run_other_model(args: argparse.Namespace, config: object) -> int:
+    """A model other than the default: its own parameters (--param), its own result document."""
+    from inference.models.registry import get_spec
+    from inference.transcriber import Transcriber
+
+    spec = get_spec(args.model, "--model")
+    if args.midi and not spec.produces_midi:
+        raise ConfigError("--midi", str(args.midi), f"left out: {spec.name} has no notes to write as MIDI")
+    transcriber = Transcriber(config, model_name=spec.name)  # type: ignore[arg-type]
+    parameters = spec.default_parameters(**_params(args, spec.name))
+    result = transcriber.transcribe_file(args.file, parameters, max_duration_s=args.max_duration)
+    document = json.dumps(result.to_dict(), indent=2)
+    if args.json and str(args.json) != "-":
+        args.json.write_text(document + "\n")
+        print(
+            f"{spec.name}: {result.summary()}, {result.audio.duration_s:.2f} s of audio -> {args.json}", file=sys.stderr
+        )
+    else:
+        print(document)
     return 0

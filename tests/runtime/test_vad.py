@@ -208,3 +208,23 @@ def test_an_environment_serves_only_registered_models() -> None:
         dataclasses.replace(DEV, models=("basic-pitch", "wav2vec"))
     assert error.value.field == "models" and "basic-pitch, silero-vad" in str(error.value)
     assert model_names()[:2] == ("basic-pitch", "silero-vad")
+
+
+def test_the_runtime_command_runs_vad_with_its_parameters(
+    scenes: list[SpeechScene], tmp_path: Path, model_artifact: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from inference.cli import main
+
+    audio, out = tmp_path / "talk.wav", tmp_path / "talk.json"
+    audio.write_bytes(scenes[0].wav_bytes())
+    assert (
+        main(["transcribe", str(audio), "--model", "silero-vad", "--param", "threshold=0.6", "--json", str(out)]) == 0
+    )
+    document = json.loads(out.read_text())
+    assert document["model"]["name"] == "silero-vad" and document["parameters"]["threshold"] == 0.6
+    assert len(document["segments"]) == len(scenes[0].speech)
+    assert main(["transcribe", str(audio), "--model", "silero-vad", "--param", "onset_threshold=0.5"]) == 2
+    assert main(["transcribe", str(audio), "--model", "silero-vad", "--midi", str(tmp_path / "x.mid")]) == 2
+    assert "no notes to write as MIDI" in capsys.readouterr().err
