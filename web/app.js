@@ -131,14 +131,17 @@ function showView(view) {
   for (const element of document.querySelectorAll("#result .view")) element.hidden = element.dataset.view !== view;
   $("notes-summary").hidden = view !== "notes";
   $("speech-summary").hidden = view !== "speech";
+  $("other-summary").hidden = view !== null;
   $("result").dataset.view = view || "";
 }
 
 async function showResult({ document: result, midiUrl, via, reference }) {
   $("progress").hidden = true;
   $("result").hidden = false;
-  const view = VIEWS[result.model?.name] || null; // a model the page does not draw: its summary and JSON
+  const name = String(result.model?.name ?? "");
+  const view = Object.hasOwn(VIEWS, name) ? VIEWS[name] : null; // a model the page does not draw: its JSON
   showView(view);
+  $("other-summary").textContent = `${name} result`;
   $("duration").textContent = `${result.audio.duration_s.toFixed(1)} s of audio`;
   $("via").textContent = via === "predict" ? `request ${reference}` : `job ${reference}`;
   const position = $("player").currentTime; // a re-run keeps the playing position

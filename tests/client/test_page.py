@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import requests
 import soundfile as sf
+import soxr
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -24,7 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from inference.testing import signals
 from tests.client.scripted_server import result_document
-from tests.client.speech_clips import speech_wav
+from tests.client.speech_clips import speech_clip, speech_wav
 from tests.support.components import missing
 from tests.support.service import REPO, LocalServer
 
@@ -391,3 +392,23 @@ def speech_cursor_fraction(browser: WebDriver) -> float:
             return (cursor.left - wave.left) / wave.width;"""
         )
     )
+
+
+def test_a_long_speech_file_goes_through_a_job_with_its_model(
+    browser: WebDriver, local_server: LocalServer, tmp_path: Path
+) -> None:
+    """Over the request limit: the page's job carries the model (the answer is speech, not notes)."""
+    scene = speech_clip(52)
+    stereo = soxr.resample(scene.samples, scene.sample_rate, 48000)
+    long = tmp_path / "interview.wav"
+    sf.write(long, np.stack([stereo, stereo], axis=1), 48000, subtype="FLOAT")
+    assert long.stat().st_size > 4_500_000
+    browser.get(f"{local_server.url}/")
+    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#model option[value='silero-vad']")) == 1)
+    Select(browser.find_element(By.ID, "model")).select_by_value("silero-vad")
+    choose(browser, long)
+    assert state(browser) == "done", browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "via").text.startswith("job ")
+    count = int(browser.find_element(By.ID, "segments-count").text)
+    assert count >= len(scene.speech) and len(timeline_bars(browser)) == count
+    assert shown(browser, "speech-frame") and not shown(browser, "download-midi")
