@@ -51,13 +51,15 @@ export class Api {
     this.apiKey = apiKey || "";
   }
 
-  // GET /health: the models this deployment serves, [{name, version, sha256}], the default first. It
-  // asks for no key, so none is sent (a plain GET needs no CORS preflight either).
+  // GET /health: the models this deployment serves, [{name, version, sha256}], the default first (an
+  // older deployment names only its one `model`). It asks for no key, so none is sent (a plain GET
+  // needs no CORS preflight either).
   async models() {
     this.ownUrl(`${this.baseUrl}/health`, "URL");
     const answer = await withRetries(() => fetch(`${this.baseUrl}/health`, { redirect: "error" }));
     const health = await expectJson(answer, 200);
-    return Array.isArray(health.models) ? health.models.filter((model) => typeof model?.name === "string") : [];
+    const models = Array.isArray(health.models) ? health.models : [health.model];
+    return models.filter((model) => typeof model?.name === "string");
   }
 
   // model: a served model's name, or "" for the service's default. onUpload(fraction), onJob(status):

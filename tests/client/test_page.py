@@ -412,3 +412,47 @@ def test_a_long_speech_file_goes_through_a_job_with_its_model(
     count = int(browser.find_element(By.ID, "segments-count").text)
     assert count >= len(scene.speech) and len(timeline_bars(browser)) == count
     assert shown(browser, "speech-frame") and not shown(browser, "download-midi")
+
+
+def models_offered(browser: WebDriver, health: object) -> list[tuple[str, str]]:
+    """Stand in for GET /health's answer (None: unreachable), ask the page to reload its models, and
+    read the selector's options (value, text) once it is filled."""
+    browser.execute_script(
+        """const health = arguments[0];
+        const realFetch = window.__realFetch || (window.__realFetch = window.fetch);
+        window.fetch = (url, init) => {
+          if (!String(url).endsWith('/health')) return realFetch(url, init);
+          if (health === null) return Promise.reject(new TypeError('Failed to fetch'));
+          return Promise.resolve(new Response(JSON.stringify(health), {status: 200}));
+        };
+        document.getElementById('model').replaceChildren();
+        document.getElementById('api-url').dispatchEvent(new Event('change'));""",
+        health,
+    )
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#model option"), timeout=10)
+    return [
+        (str(option.get_attribute("value")), option.text)
+        for option in browser.find_elements(By.CSS_SELECTOR, "#model option")
+    ]
+
+
+def test_the_model_selector_follows_health_and_shows_names_as_text(
+    browser: WebDriver, local_server: LocalServer
+) -> None:
+    browser.get(f"{local_server.url}/")
+    sha = "0" * 64
+    hostile = "<img src=x onerror=window.__pwned=1>"
+    offered = models_offered(
+        browser,
+        {"status": "ok", "models": [{"name": "silero-vad", "version": "6.2.3", "sha256": sha}, {"name": hostile}]},
+    )
+    assert offered == [("silero-vad", "silero-vad 6.2.3"), (hostile, hostile)]  # the default first, as text
+    assert browser.execute_script("return window.__pwned === undefined && !document.querySelector('#model img')")
+    assert shown(browser, "vad-threshold") and not shown(browser, "onset-threshold")
+
+    older = {"status": "ok", "model": {"name": "basic-pitch", "version": "0.4.0", "sha256": sha}}
+    assert models_offered(browser, older) == [("basic-pitch", "basic-pitch 0.4.0")]  # /health before models
+    assert shown(browser, "onset-threshold") and not shown(browser, "vad-threshold")
+
+    assert models_offered(browser, None) == [("", "the service's default")]  # no model sent, no fields
+    assert not shown(browser, "onset-threshold") and not shown(browser, "vad-threshold")
