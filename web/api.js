@@ -51,28 +51,42 @@ export class Api {
     this.apiKey = apiKey || "";
   }
 
-  // onUpload(fraction), onJob(status): progress callbacks. Resolves to {document, midiUrl, via, reference}.
-  async transcribe(file, parameters, { onUpload = () => {}, onJob = () => {} } = {}) {
+  // GET /health: the models this deployment serves, [{name, version, sha256}], the default first (an
+  // older deployment names only its one `model`). It asks for no key, so none is sent (a plain GET
+  // needs no CORS preflight either).
+  async models() {
+    this.ownUrl(`${this.baseUrl}/health`, "URL");
+    const answer = await withRetries(() => fetch(`${this.baseUrl}/health`, { redirect: "error" }));
+    const health = await expectJson(answer, 200);
+    const models = Array.isArray(health.models) ? health.models : [health.model];
+    return models.filter((model) => typeof model?.name === "string");
+  }
+
+  // model: a served model's name, or "" for the service's default. onUpload(fraction), onJob(status):
+  // progress callbacks. Resolves to {document, midiUrl, via, reference}; midiUrl null for a model without MIDI.
+  async transcribe(file, model, parameters, { onUpload = () => {}, onJob = () => {} } = {}) {
     if (file.size + MULTIPART_OVERHEAD <= SYNC_LIMIT_BYTES) {
       try {
-        return await this.predict(file, parameters, onUpload);
+        return await this.predict(file, model, parameters, onUpload);
       } catch (error) {
         if (!(error instanceof ApiError && TOO_LONG_FOR_A_REQUEST.has(error.code))) throw error;
       }
     }
-    return this.job(file, parameters, onUpload, onJob);
+    return this.job(file, model, parameters, onUpload, onJob);
   }
 
-  async predict(file, parameters, onUpload) {
+  async predict(file, model, parameters, onUpload) {
     const form = new FormData();
+    if (model) form.append("model", model);
     for (const [name, value] of Object.entries(parameters)) form.append(name, String(value));
     form.append("file", file, file.name);
     const answer = await withRetries(() => upload(`${this.baseUrl}/predict`, form, this.keyHeaders(), onUpload));
     const body = await expectJson(answer, 200);
-    return { document: body.result, midiUrl: safeLink(body.downloads.midi_url), via: "predict", reference: body.request_id };
+    const midiUrl = body.downloads.midi_url ? safeLink(body.downloads.midi_url) : null;
+    return { document: body.result, midiUrl, via: "predict", reference: body.request_id };
   }
 
-  async job(file, parameters, onUpload, onJob) {
+  async job(file, model, parameters, onUpload, onJob) {
     const created = await expectJson(
       await this.call(`${this.baseUrl}/jobs`, {
         method: "POST",
@@ -81,6 +95,7 @@ export class Api {
           filename: file.name,
           content_type: file.type || "application/octet-stream",
           size_bytes: file.size,
+          ...(model ? { model } : {}),
           parameters,
         }),
       }),
@@ -103,7 +118,8 @@ export class Api {
         const jsonUrl = requireLink(status.result.json_url, "result link");
         const documentAnswer = await withRetries(() => fetch(jsonUrl));
         const document = await expectJson(documentAnswer, 200);
-        return { document, midiUrl: safeLink(status.result.midi_url), via: "job", reference: created.job_id };
+        const midiUrl = status.result.midi_url ? safeLink(status.result.midi_url) : null;
+        return { document, midiUrl, via: "job", reference: created.job_id };
       }
       if (status.status === "failed") {
         const error = status.error || {};

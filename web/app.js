@@ -1,14 +1,24 @@
-// The page: choose or drop a file, see upload and job progress, then the notes as a piano roll with the
-// audio playing under a cursor; the thresholds re-transcribe; MIDI and JSON download.
+// The page: choose a model (GET /health lists them) and a file, see upload and job progress, then the
+// result with the audio playing under a cursor: Basic Pitch's notes as a piano roll (MIDI and JSON
+// download), Silero VAD's speech segments as a timeline under the waveform (JSON download). The chosen
+// model's parameters re-run it.
 
 import { Api, ApiError } from "./api.js";
 import { PianoRoll } from "./piano-roll.js";
+import { SpeechTimeline } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = "audio-inference-api";
+const VIEWS = { "basic-pitch": "notes", "silero-vad": "speech" }; // how each model's result is drawn
 
-const state = { file: null, audioUrl: null, jsonUrl: null, run: 0 };
+const state = { file: null, audioUrl: null, jsonUrl: null, run: 0, view: null, models: Promise.resolve() };
 const roll = new PianoRoll($("piano-roll"), $("cursor"));
+const timeline = new SpeechTimeline({
+  waveform: $("waveform"),
+  timeline: $("timeline"),
+  cursor: $("speech-cursor"),
+  list: $("segments-list"),
+});
 
 function defaultApiUrl() {
   return location.protocol.startsWith("http") ? location.origin : "http://127.0.0.1:8080";
@@ -51,22 +61,58 @@ function showError(error) {
   setState("error");
 }
 
+function api() {
+  return new Api($("api-url").value.trim() || defaultApiUrl(), $("api-key").value.trim());
+}
+
+// The model selector, filled from GET /health (the default first, chosen); if the API cannot be asked,
+// one entry for the service's default, which sends no model.
+function loadModels() {
+  const select = $("model");
+  const previous = select.value;
+  state.models = api()
+    .models()
+    .catch(() => [])
+    .then((models) => {
+      const options = models.map(({ name, version }) => {
+        const option = document.createElement("option");
+        option.value = name;
+        option.textContent = version ? `${name} ${version}` : name;
+        return option;
+      });
+      if (options.length === 0) options.push(new Option("the service's default", ""));
+      select.replaceChildren(...options);
+      if (models.some(({ name }) => name === previous)) select.value = previous;
+      showParameters();
+    });
+  return state.models;
+}
+
+// Only the chosen model's parameter fields are shown, and only they are sent.
+function showParameters() {
+  for (const fieldset of document.querySelectorAll("fieldset.parameters")) {
+    fieldset.hidden = fieldset.dataset.model !== $("model").value;
+  }
+}
+
 function parameters() {
-  return {
-    onset_threshold: Number($("onset-threshold").value),
-    frame_threshold: Number($("frame-threshold").value),
-  };
+  const fieldset = document.querySelector(`fieldset.parameters[data-model="${CSS.escape($("model").value)}"]`);
+  const values = {};
+  for (const input of fieldset ? fieldset.querySelectorAll("input[data-parameter]") : []) {
+    if (input.value !== "") values[input.dataset.parameter] = Number(input.value);
+  }
+  return values;
 }
 
 async function transcribe() {
   if (!state.file) return;
-  const run = ++state.run; // a newer run (thresholds moved again) wins
-  const api = new Api($("api-url").value.trim() || defaultApiUrl(), $("api-key").value.trim());
+  const run = ++state.run; // a newer run (parameters moved again, another model) wins
   $("error").hidden = true;
   setState("uploading");
   showProgress("Uploading", 0);
+  await state.models; // the selector is filled before its value is read
   try {
-    const answer = await api.transcribe(state.file, parameters(), {
+    const answer = await api().transcribe(state.file, $("model").value, parameters(), {
       onUpload: (fraction) => run === state.run && showProgress("Uploading", fraction),
       onJob: (status) => {
         if (run !== state.run) return;
@@ -74,24 +120,48 @@ async function transcribe() {
         showProgress(`Job ${status.replace("_", " ")}`, null);
       },
     });
-    if (run === state.run) showResult(answer);
+    if (run === state.run) await showResult(answer);
   } catch (error) {
     if (run === state.run) showError(error);
   }
 }
 
-function showResult({ document: result, midiUrl, via, reference }) {
+function showView(view) {
+  state.view = view;
+  for (const element of document.querySelectorAll("#result .view")) element.hidden = element.dataset.view !== view;
+  $("notes-summary").hidden = view !== "notes";
+  $("speech-summary").hidden = view !== "speech";
+  $("other-summary").hidden = view !== null;
+  $("result").dataset.view = view || "";
+}
+
+async function showResult({ document: result, midiUrl, via, reference }) {
   $("progress").hidden = true;
   $("result").hidden = false;
-  $("notes-count").textContent = String(result.notes.length);
-  $("result").dataset.notes = String(result.notes.length);
+  const name = String(result.model?.name ?? "");
+  const view = Object.hasOwn(VIEWS, name) ? VIEWS[name] : null; // a model the page does not draw: its JSON
+  showView(view);
+  $("other-summary").textContent = `${name} result`;
   $("duration").textContent = `${result.audio.duration_s.toFixed(1)} s of audio`;
   $("via").textContent = via === "predict" ? `request ${reference}` : `job ${reference}`;
-  roll.show(result.notes, result.audio.duration_s);
-  roll.moveCursor($("player").currentTime); // a re-transcription keeps the playing position
+  const position = $("player").currentTime; // a re-run keeps the playing position
+  if (view === "notes") {
+    $("notes-count").textContent = String(result.notes.length);
+    $("result").dataset.notes = String(result.notes.length);
+    roll.show(result.notes, result.audio.duration_s);
+    roll.moveCursor(position);
+  } else if (view === "speech") {
+    $("segments-count").textContent = String(result.segments.length);
+    $("result").dataset.segments = String(result.segments.length);
+    const ratio = Math.round(100 * result.speech_ratio);
+    $("speech-time").textContent = `${result.speech_s.toFixed(1)} s of speech (${ratio}%)`;
+    await timeline.show(state.file, result.segments, result.audio.duration_s);
+    timeline.moveCursor(position);
+  }
 
   const stem = state.file.name.replace(/\.[^.]+$/, "") || "audio";
   const midi = $("download-midi");
+  midi.hidden = view !== "notes"; // only a model with notes has MIDI
   if (midiUrl) {
     midi.href = midiUrl; // api.js passed it only if https (or loopback http)
     midi.removeAttribute("aria-disabled");
@@ -117,14 +187,25 @@ function choose(file) {
   transcribe();
 }
 
+function moveCursors(time) {
+  if (state.view === "notes") roll.moveCursor(time);
+  if (state.view === "speech") timeline.moveCursor(time);
+}
+
 function followPlayback() {
-  roll.moveCursor($("player").currentTime);
+  moveCursors($("player").currentTime);
   if (!$("player").paused) requestAnimationFrame(followPlayback);
 }
 
 function wire() {
   loadSettings();
+  loadModels();
   for (const id of ["api-url", "api-key", "remember"]) $(id).addEventListener("change", saveSettings);
+  $("api-url").addEventListener("change", loadModels);
+  $("model").addEventListener("change", () => {
+    showParameters();
+    transcribe();
+  });
   $("file").addEventListener("change", (event) => choose(event.target.files[0]));
 
   const zone = $("drop-zone");
@@ -140,21 +221,27 @@ function wire() {
   });
   zone.addEventListener("keydown", (event) => (event.key === "Enter" || event.key === " ") && $("file").click());
 
-  for (const id of ["onset-threshold", "frame-threshold"]) {
-    const slider = $(id);
-    const shown = document.querySelector(`output[for="${id}"]`);
-    slider.addEventListener("input", () => (shown.textContent = Number(slider.value).toFixed(2)));
-    slider.addEventListener("change", transcribe); // on release: one request per move
+  for (const input of document.querySelectorAll("fieldset.parameters input[data-parameter]")) {
+    const shown = document.querySelector(`output[for="${input.id}"]`);
+    if (shown) input.addEventListener("input", () => (shown.textContent = Number(input.value).toFixed(2)));
+    input.addEventListener("change", transcribe); // on release (or a number entered): one request per change
   }
 
   const player = $("player");
   player.addEventListener("play", () => requestAnimationFrame(followPlayback));
-  player.addEventListener("seeked", () => roll.moveCursor(player.currentTime));
+  player.addEventListener("seeked", () => moveCursors(player.currentTime));
   $("piano-roll").addEventListener("click", (event) => {
     player.currentTime = roll.timeAt(event.clientX);
-    roll.moveCursor(player.currentTime);
+    moveCursors(player.currentTime);
   });
-  window.addEventListener("resize", () => roll.notes.length && roll.draw());
+  $("speech-frame").addEventListener("click", (event) => {
+    player.currentTime = timeline.timeAt(event.clientX);
+    moveCursors(player.currentTime);
+  });
+  window.addEventListener("resize", () => {
+    if (state.view === "notes" && roll.notes.length) roll.draw();
+    if (state.view === "speech") timeline.draw();
+  });
 }
 
 wire();

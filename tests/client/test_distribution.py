@@ -91,10 +91,26 @@ def test_the_local_server_allows_the_origins_dev_allows() -> None:
 
 
 def test_the_clients_parameters_are_the_apis() -> None:
-    """The client cannot import the server's names; the contract keeps them in step."""
+    """The client cannot import the server's names; the contract keeps them in step: /predict's query
+    parameters are `model` and every model's parameters, each model's are its registry entry's (what
+    the service accepts for it), and a parameter's type is the one openapi.yaml gives it."""
     import yaml
-    from audio_inference_client.client import PARAMETERS
+    from audio_inference_client.client import MODEL_PARAMETERS, PARAMETERS
+
+    from inference.models.registry import get_spec, model_names
 
     operation = yaml.safe_load((REPO / "openapi.yaml").read_text())["paths"]["/predict"]["post"]
-    query = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
-    assert set(PARAMETERS) == query
+    query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert set().union(*MODEL_PARAMETERS.values()) | {"model"} == set(query)
+    assert set(MODEL_PARAMETERS) == set(model_names())
+    for model, parameters in MODEL_PARAMETERS.items():
+        assert set(parameters) == set(get_spec(model).client_parameters), model
+    assert MODEL_PARAMETERS["basic-pitch"] == PARAMETERS  # the name code written before models imports
+
+    components = yaml.safe_load((REPO / "openapi.yaml").read_text())["components"]["schemas"]
+    openapi_types = {"number": float, "boolean": bool, "string": str}
+    for name, kind in {k: v for names in MODEL_PARAMETERS.values() for k, v in names.items()}.items():
+        schema = query[name]
+        if "$ref" in schema:
+            schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+        assert openapi_types[schema.get("type", "string")] is kind, name

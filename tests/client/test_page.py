@@ -1,7 +1,8 @@
 """The page `make serve` serves at /, in a real browser: the distribution's headless Chromium driven by
 Selenium through its own chromedriver (no browser download; `make setup` installs both on Debian-like
 systems). It uploads generated clips, waits for the piano roll, compares the notes with the API's,
-re-transcribes from a threshold, downloads the MIDI, shows an error, and saves a screenshot."""
+re-transcribes from a threshold, downloads the MIDI, shows an error, and saves a screenshot; with
+silero-vad chosen, it draws spoken sentences as a timeline under the waveform."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ import numpy as np
 import pytest
 import requests
 import soundfile as sf
+import soxr
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from inference.testing import signals
 from tests.client.scripted_server import result_document
+from tests.client.speech_clips import speech_clip, speech_wav
 from tests.support.components import missing
 from tests.support.service import REPO, LocalServer
 
@@ -278,3 +281,178 @@ def test_the_page_carries_a_content_security_policy(local_server: LocalServer) -
         assert "'unsafe-inline'" not in answer.headers["Content-Security-Policy"]
     api = requests.get(f"{local_server.url}/health", timeout=10)
     assert "Content-Security-Policy" not in api.headers  # the API's answers are JSON, not the page
+
+
+def api_segments(server: LocalServer, path: Path, **fields: str) -> list[dict[str, float]]:
+    answer = requests.post(
+        f"{server.url}/predict",
+        files={"file": (path.name, path.read_bytes(), "audio/wav")},
+        data={"model": "silero-vad", **fields},
+        timeout=60,
+    )
+    segments: list[dict[str, float]] = answer.json()["result"]["segments"]
+    return segments
+
+
+def shown(browser: WebDriver, element_id: str) -> bool:
+    return bool(browser.find_element(By.ID, element_id).is_displayed())
+
+
+def timeline_bars(browser: WebDriver) -> list[dict[str, float]]:
+    """Each bar's start and end (from its data) and where it is drawn, as fractions of the timeline."""
+    return list(
+        browser.execute_script(
+            """const strip = document.getElementById('timeline').getBoundingClientRect();
+            return [...document.querySelectorAll('#timeline .segment')].map((bar) => {
+              const box = bar.getBoundingClientRect();
+              return {start_s: Number(bar.dataset.start), end_s: Number(bar.dataset.end),
+                      left: (box.left - strip.left) / strip.width, right: (box.right - strip.left) / strip.width};
+            });"""
+        )
+    )
+
+
+def drawn_wave_pixels(browser: WebDriver) -> int:
+    """Pixels of the waveform in its grey (not the speech shading): the audio was decoded and drawn."""
+    return int(
+        browser.execute_script(
+            """const canvas = document.getElementById('waveform');
+            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let count = 0;
+            for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 200 && data[i + 2] > data[i] + 10) count++;
+            return count;"""
+        )
+    )
+
+
+def test_silero_vad_draws_speech_as_a_timeline_under_the_waveform(
+    browser: WebDriver, local_server: LocalServer, tmp_path: Path
+) -> None:
+    clip, scene = speech_wav(tmp_path / "meeting.wav", 51)
+    browser.get(f"{local_server.url}/")
+    models = lambda b: [o.get_attribute("value") for o in b.find_elements(By.CSS_SELECTOR, "#model option")]  # noqa: E731
+    wait_for(browser, lambda b: models(b) == ["basic-pitch", "silero-vad"], timeout=20)  # from GET /health
+    assert Select(browser.find_element(By.ID, "model")).first_selected_option.get_attribute("value") == "basic-pitch"
+    assert shown(browser, "onset-threshold") and not shown(browser, "vad-threshold")
+
+    Select(browser.find_element(By.ID, "model")).select_by_value("silero-vad")
+    assert shown(browser, "vad-threshold") and shown(browser, "speech-pad-ms") and not shown(browser, "onset-threshold")
+    choose(browser, clip)
+    assert state(browser) == "done", browser.find_element(By.ID, "error").text
+    expected = api_segments(local_server, clip)
+    assert len(expected) >= len(scene.speech) >= 4
+    assert int(browser.find_element(By.ID, "segments-count").text) == len(expected)
+    assert shown(browser, "speech-frame") and not shown(browser, "roll-frame") and not shown(browser, "notes-summary")
+    assert not shown(browser, "download-midi") and shown(browser, "download-json")  # VAD has no MIDI
+
+    bars = timeline_bars(browser)
+    duration = scene.duration_s
+    assert [(bar["start_s"], bar["end_s"]) for bar in bars] == [(s["start_s"], s["end_s"]) for s in expected]
+    for bar in bars:  # drawn where the speech is, over the audio's whole duration
+        assert bar["left"] == pytest.approx(bar["start_s"] / duration, abs=0.005)
+        assert bar["right"] == pytest.approx(bar["end_s"] / duration, abs=0.005)
+    timeline = browser.find_element(By.ID, "timeline").rect
+    waveform = browser.find_element(By.ID, "waveform").rect
+    assert timeline["y"] >= waveform["y"] + waveform["height"] - 1  # under the waveform
+    assert drawn_wave_pixels(browser) > 2000
+    listed = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#segments-list li")]
+    assert len(listed) == len(expected)
+    assert listed[0].startswith(f"{expected[0]['start_s']:.2f} s – {expected[0]['end_s']:.2f} s")
+
+    # Its own parameter re-runs it; the playing position stays.
+    browser.execute_script("document.getElementById('player').currentTime = arguments[0];", duration / 2)
+    wait_for(browser, lambda b: abs(speech_cursor_fraction(b) - 0.5) < 0.02)
+    finished = finished_runs(browser)
+    browser.execute_script(
+        """const field = document.getElementById('min-silence-duration-ms');
+        field.value = '1500'; field.dispatchEvent(new Event('change'));"""
+    )
+    wait_for(browser, lambda b: finished_runs(b) > finished)
+    assert state(browser) == "done", browser.find_element(By.ID, "error").text
+    merged = api_segments(local_server, clip, min_silence_duration_ms="1500")
+    assert int(browser.find_element(By.ID, "segments-count").text) == len(merged) == len(timeline_bars(browser))
+    assert abs(speech_cursor_fraction(browser) - 0.5) < 0.02
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "speech-timeline.png"))
+
+    # Back to Basic Pitch: the piano roll, the MIDI link.
+    finished = finished_runs(browser)
+    Select(browser.find_element(By.ID, "model")).select_by_value("basic-pitch")
+    wait_for(browser, lambda b: finished_runs(b) > finished)
+    assert state(browser) == "done", browser.find_element(By.ID, "error").text
+    assert shown(browser, "roll-frame") and not shown(browser, "speech-frame") and shown(browser, "download-midi")
+    assert int(browser.find_element(By.ID, "notes-count").text) == api_notes(local_server, clip, 0.5, 0.3)
+
+
+def speech_cursor_fraction(browser: WebDriver) -> float:
+    return float(
+        browser.execute_script(
+            """const wave = document.getElementById('waveform').getBoundingClientRect();
+            const cursor = document.getElementById('speech-cursor').getBoundingClientRect();
+            return (cursor.left - wave.left) / wave.width;"""
+        )
+    )
+
+
+def test_a_long_speech_file_goes_through_a_job_with_its_model(
+    browser: WebDriver, local_server: LocalServer, tmp_path: Path
+) -> None:
+    """Over the request limit: the page's job carries the model (the answer is speech, not notes)."""
+    scene = speech_clip(52)
+    stereo = soxr.resample(scene.samples, scene.sample_rate, 48000)
+    long = tmp_path / "interview.wav"
+    sf.write(long, np.stack([stereo, stereo], axis=1), 48000, subtype="FLOAT")
+    assert long.stat().st_size > 4_500_000
+    browser.get(f"{local_server.url}/")
+    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#model option[value='silero-vad']")) == 1)
+    Select(browser.find_element(By.ID, "model")).select_by_value("silero-vad")
+    choose(browser, long)
+    assert state(browser) == "done", browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "via").text.startswith("job ")
+    count = int(browser.find_element(By.ID, "segments-count").text)
+    assert count >= len(scene.speech) and len(timeline_bars(browser)) == count
+    assert shown(browser, "speech-frame") and not shown(browser, "download-midi")
+
+
+def models_offered(browser: WebDriver, health: object) -> list[tuple[str, str]]:
+    """Stand in for GET /health's answer (None: unreachable), ask the page to reload its models, and
+    read the selector's options (value, text) once it is filled."""
+    browser.execute_script(
+        """const health = arguments[0];
+        const realFetch = window.__realFetch || (window.__realFetch = window.fetch);
+        window.fetch = (url, init) => {
+          if (!String(url).endsWith('/health')) return realFetch(url, init);
+          if (health === null) return Promise.reject(new TypeError('Failed to fetch'));
+          return Promise.resolve(new Response(JSON.stringify(health), {status: 200}));
+        };
+        document.getElementById('model').replaceChildren();
+        document.getElementById('api-url').dispatchEvent(new Event('change'));""",
+        health,
+    )
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#model option"), timeout=10)
+    return [
+        (str(option.get_attribute("value")), option.text)
+        for option in browser.find_elements(By.CSS_SELECTOR, "#model option")
+    ]
+
+
+def test_the_model_selector_follows_health_and_shows_names_as_text(
+    browser: WebDriver, local_server: LocalServer
+) -> None:
+    browser.get(f"{local_server.url}/")
+    sha = "0" * 64
+    hostile = "<img src=x onerror=window.__pwned=1>"
+    offered = models_offered(
+        browser,
+        {"status": "ok", "models": [{"name": "silero-vad", "version": "6.2.3", "sha256": sha}, {"name": hostile}]},
+    )
+    assert offered == [("silero-vad", "silero-vad 6.2.3"), (hostile, hostile)]  # the default first, as text
+    assert browser.execute_script("return window.__pwned === undefined && !document.querySelector('#model img')")
+    assert shown(browser, "vad-threshold") and not shown(browser, "onset-threshold")
+
+    older = {"status": "ok", "model": {"name": "basic-pitch", "version": "0.4.0", "sha256": sha}}
+    assert models_offered(browser, older) == [("basic-pitch", "basic-pitch 0.4.0")]  # /health before models
+    assert shown(browser, "onset-threshold") and not shown(browser, "vad-threshold")
+
+    assert models_offered(browser, None) == [("", "the service's default")]  # no model sent, no fields
+    assert not shown(browser, "onset-threshold") and not shown(browser, "vad-threshold")

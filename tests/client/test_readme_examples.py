@@ -1,8 +1,10 @@
 """The README's client examples ("Use the API"), run as written against `make serve`'s server: the
-command lines and the Python block, on a short song.mp3 and a concert.mp3 over the request limit."""
+command lines and the Python blocks, on a short song.mp3, a concert.mp3 over the request limit and a
+meeting.wav of spoken sentences (silero-vad)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -15,6 +17,7 @@ import soundfile as sf
 from audio_inference_client import SYNC_LIMIT_BYTES
 
 from inference.testing import signals
+from tests.client.speech_clips import speech_wav
 from tests.support.service import REPO, LocalServer
 
 
@@ -34,6 +37,7 @@ def test_the_readmes_client_examples_work_as_written(local_server: LocalServer, 
     shell, python = re.findall(r"```bash\n(.*?)```\n\n```python\n(.*?)```", section, re.S)[0]
     mp3(tmp_path / "song.mp3", 31, 8.0)
     assert mp3(tmp_path / "concert.mp3", 32, 180.0).stat().st_size > SYNC_LIMIT_BYTES
+    speech_wav(tmp_path / "meeting.wav", 33)
 
     environ = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     commands = [line.split("#", 1)[0].strip() for line in shell.splitlines()]
@@ -49,9 +53,12 @@ def test_the_readmes_client_examples_work_as_written(local_server: LocalServer, 
                 environ[name] = local_server.url
         else:
             assert line.startswith("pip install ./src/client") or not line, line
-    assert ran == 3
+    assert ran == 4
     assert (tmp_path / "song.mid").read_bytes().startswith(b"MThd") and (tmp_path / "song.json").exists()
     assert (tmp_path / "concert.mid").read_bytes().startswith(b"MThd")
+    meeting = json.loads((tmp_path / "meeting.json").read_text())
+    assert meeting["model"]["name"] == "silero-vad" and meeting["parameters"]["threshold"] == 0.4
+    assert meeting["segments"]
 
     (tmp_path / "song.json").unlink()
     script = python.replace("http://127.0.0.1:8080", local_server.url)
@@ -60,3 +67,11 @@ def test_the_readmes_client_examples_work_as_written(local_server: LocalServer, 
     count, pitch, via, reference = done.stdout.split()
     assert int(count) > 5 and 21 <= int(pitch) <= 108 and via == "predict" and reference
     assert (tmp_path / "song.json").exists() and (tmp_path / "song.mid").read_bytes().startswith(b"MThd")
+
+    speech = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    assert 'model="silero-vad"' in speech
+    script = speech.replace("http://127.0.0.1:8080", local_server.url)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    segments, first_start, speech_s, ratio = done.stdout.split()
+    assert int(segments) >= 4 and 0 <= float(first_start) < float(speech_s) and 0 < float(ratio) < 1

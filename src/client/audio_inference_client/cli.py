@@ -1,4 +1,4 @@
-"""`audio-inference transcribe FILE`: the client as a command, for people and for scripts.
+"""`audio-inference transcribe FILE [--model NAME]`: the client as a command, for people and for scripts.
 
 Exit codes: 0 done; 2 bad input (arguments, an unreadable file, a request or audio the service
 refused); 3 the service failed (5xx, throttled through every retry, unreachable, a job that failed on
@@ -16,7 +16,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from audio_inference_client.client import PARAMETERS, PRECISIONS, Client
+from audio_inference_client.client import (
+    BASIC_PITCH,
+    MODEL_PARAMETERS,
+    MODELS_WITH_MIDI,
+    PRECISIONS,
+    SILERO_VAD,
+    Client,
+)
 from audio_inference_client.errors import AudioInferenceError, BadInputError, TranscriptionTimeout
 
 URL_VARIABLE = "AUDIO_INFERENCE_URL"
@@ -30,31 +37,49 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     transcribe = commands.add_parser(
         "transcribe",
-        help="transcribe an audio file to notes (JSON) and MIDI",
-        description="Short files go to POST /predict, longer ones through a job; the result is the same.",
+        help="run a model on an audio file: notes (JSON) and MIDI, or speech segments (JSON)",
+        description=(
+            "Short files go to POST /predict, longer ones through a job; the result is the same. "
+            f"--model {BASIC_PITCH} (the service's default) answers notes and MIDI; --model {SILERO_VAD} "
+            "answers the segments where someone speaks. Each model takes only its own options."
+        ),
         epilog="exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out",
     )
     transcribe.add_argument("file", help="WAV, FLAC, OGG/Vorbis or MP3")
     transcribe.add_argument("--url", help=f"the API's base URL (default: ${URL_VARIABLE}, else {LOCAL_URL})")
     transcribe.add_argument("--api-key", help=f"the API key (default: ${KEY_VARIABLE})")
     transcribe.add_argument("--json", metavar="OUT", help="write the result JSON here ('-' = stdout)")
-    transcribe.add_argument("--midi", metavar="OUT", help="write the MIDI file here")
-    transcribe.add_argument("--onset-threshold", type=float, metavar="0-1")
-    transcribe.add_argument("--frame-threshold", type=float, metavar="0-1")
-    transcribe.add_argument("--minimum-note-length-ms", type=float, metavar="MS")
-    transcribe.add_argument("--minimum-frequency", type=float, metavar="HZ", dest="minimum_frequency_hz")
-    transcribe.add_argument("--maximum-frequency", type=float, metavar="HZ", dest="maximum_frequency_hz")
-    transcribe.add_argument("--melodia-trick", action=argparse.BooleanOptionalAction, default=None)
+    transcribe.add_argument("--midi", metavar="OUT", help=f"write the MIDI file here ({BASIC_PITCH} only)")
     transcribe.add_argument(
-        "--pitch-bends", action=argparse.BooleanOptionalAction, default=None, dest="include_pitch_bends"
+        "--model",
+        metavar="NAME",
+        help=f"the model: {', '.join(MODEL_PARAMETERS)} or another the service lists in GET /health "
+        "(default: the service's, basic-pitch unless the deployment says otherwise)",
     )
-    transcribe.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
-    transcribe.add_argument("--midi-tempo", type=float, metavar="BPM")
-    transcribe.add_argument(
+    notes = transcribe.add_argument_group(f"{BASIC_PITCH} options")
+    notes.add_argument("--onset-threshold", type=float, metavar="0-1")
+    notes.add_argument("--frame-threshold", type=float, metavar="0-1")
+    notes.add_argument("--minimum-note-length-ms", type=float, metavar="MS")
+    notes.add_argument("--minimum-frequency", type=float, metavar="HZ", dest="minimum_frequency_hz")
+    notes.add_argument("--maximum-frequency", type=float, metavar="HZ", dest="maximum_frequency_hz")
+    notes.add_argument("--melodia-trick", action=argparse.BooleanOptionalAction, default=None)
+    notes.add_argument("--pitch-bends", action=argparse.BooleanOptionalAction, default=None, dest="include_pitch_bends")
+    notes.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
+    notes.add_argument("--midi-tempo", type=float, metavar="BPM")
+    notes.add_argument(
         "--precision",
         choices=PRECISIONS,
         help="exact (the service's default: f32) or fast (reduced precision where the service's CPU has it)",
     )
+    speech = transcribe.add_argument_group(f"{SILERO_VAD} options")
+    speech.add_argument(
+        "--threshold", type=float, metavar="0.01-0.99", help="speech probability that starts a segment (0.5)"
+    )
+    speech.add_argument("--min-speech-duration-ms", type=float, metavar="MS", help="shorter segments are dropped (250)")
+    speech.add_argument(
+        "--min-silence-duration-ms", type=float, metavar="MS", help="shorter silence does not end a segment (100)"
+    )
+    speech.add_argument("--speech-pad-ms", type=float, metavar="MS", help="widen each segment by this (30)")
     transcribe.add_argument("--timeout", type=float, default=3600.0, help="seconds for the whole transcription")
     transcribe.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"
@@ -98,11 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
     api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
-    parameters = {name: getattr(args, name) for name in PARAMETERS if getattr(args, name) is not None}
+    names = {name for kinds in MODEL_PARAMETERS.values() for name in kinds}
+    parameters = {name: getattr(args, name) for name in sorted(names) if getattr(args, name) is not None}
+    if args.midi and args.model in MODEL_PARAMETERS and args.model not in MODELS_WITH_MIDI:
+        print(
+            f"audio-inference: --midi: model {args.model} answers no MIDI (only {', '.join(sorted(MODELS_WITH_MIDI))} "
+            "does); use --json for its result",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     progress = Progress(args.progress if args.progress is not None else sys.stderr.isatty())
     try:
         with Client(url, api_key=api_key, timeout=args.timeout) as client:
-            result = client.transcribe(args.file, on_upload=progress.upload, on_job=progress.job, **parameters)
+            result = client.transcribe(
+                args.file, model=args.model, on_upload=progress.upload, on_job=progress.job, **parameters
+            )
             progress.close()
             if args.midi:
                 result.save_midi(args.midi)
@@ -121,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         progress.close()
         print(f"audio-inference: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    summary = f"{len(result.notes)} notes in {result.duration_s:.1f} s of audio (via {result.via}, {result.reference})"
+    summary = f"{result.summary()} (via {result.via}, {result.reference})"
     print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
 

@@ -29,25 +29,40 @@ from audio_inference_client.errors import (
     ServiceError,
     TranscriptionTimeout,
 )
-from audio_inference_client.result import Result
+from audio_inference_client.result import Result, result_for
 from audio_inference_client.transport import Transport, is_loopback, origin
 
 SYNC_LIMIT_BYTES = 4_500_000
 """The largest body `POST /predict` takes (the service's audio.max_upload_bytes)."""
 
-PARAMETERS = {
-    "onset_threshold": float,
-    "frame_threshold": float,
-    "minimum_note_length_ms": float,
-    "minimum_frequency_hz": float,
-    "maximum_frequency_hz": float,
-    "melodia_trick": bool,
-    "include_pitch_bends": bool,
-    "multiple_pitch_bends": bool,
-    "midi_tempo": float,
-    "precision": str,
+BASIC_PITCH, SILERO_VAD = "basic-pitch", "silero-vad"
+MODEL_PARAMETERS: dict[str, dict[str, type]] = {
+    BASIC_PITCH: {
+        "onset_threshold": float,
+        "frame_threshold": float,
+        "minimum_note_length_ms": float,
+        "minimum_frequency_hz": float,
+        "maximum_frequency_hz": float,
+        "melodia_trick": bool,
+        "include_pitch_bends": bool,
+        "multiple_pitch_bends": bool,
+        "midi_tempo": float,
+        "precision": str,
+    },
+    SILERO_VAD: {
+        "threshold": float,
+        "min_speech_duration_ms": float,
+        "min_silence_duration_ms": float,
+        "speech_pad_ms": float,
+    },
 }
-"""What `transcribe` accepts as keyword parameters (openapi.yaml: the same names on both routes)."""
+"""What `transcribe` accepts as keyword parameters for each model this client knows (openapi.yaml: the
+same names on both routes; ranges are the service's to check). A model not listed here (a deployment's
+own) takes whatever it is sent: the service checks it."""
+PARAMETERS = MODEL_PARAMETERS[BASIC_PITCH]
+"""Basic Pitch's parameters: the one list there was before models could be chosen."""
+MODELS_WITH_MIDI = frozenset({BASIC_PITCH})
+"""The models whose result comes with a MIDI file."""
 PRECISIONS = ("exact", "fast")
 """`precision`: exact (the default: f32, the validated results) or fast (reduced precision where the
 service's CPU computes it natively; the result's model.compute says what ran)."""
@@ -157,19 +172,24 @@ class Client:
         content_type: str | None = None,
         on_upload: UploadProgress | None = None,
         on_job: JobProgress | None = None,
+        model: str | None = None,
         **parameters: float | bool | str,
     ) -> Result:
-        """Transcribe a file (path) or audio bytes with the given parameters (see PARAMETERS)."""
+        """Run `model` (None: the service's default, basic-pitch unless the deployment says otherwise) on
+        a file (path) or audio bytes with that model's parameters (see MODEL_PARAMETERS). The result is
+        the model's kind: `Transcription` (notes), `SpeechSegments` (speech), else a plain `Result`."""
         deadline = time.monotonic() + self.timeout
+        fields = _parameter_fields(model, parameters)
         source = _audio(audio, filename, content_type)
-        fields = _parameter_fields(parameters)
+        if model is not None:
+            fields = {"model": model, **fields}
         if _multipart_size(source, fields) <= self.sync_limit_bytes:
             try:
                 return self._predict(source, fields, deadline, on_upload)
             except BadInputError as error:
                 if error.code not in TOO_LONG_FOR_A_REQUEST:
                     raise
-        return self._job(source, parameters, deadline, on_upload, on_job)
+        return self._job(source, model, parameters, deadline, on_upload, on_job)
 
     # POST /predict -----------------------------------------------------------------------------------
 
@@ -187,11 +207,11 @@ class Client:
                 "POST", f"{self.base_url}/predict", body=attempt, timeout=self._remaining(deadline)
             )
         answer = self._json_or_raise(response, expected=(200,))
-        return Result(
+        return result_for(
             answer["result"],
             via="predict",
             reference=str(answer.get("request_id", "")),
-            midi_url=answer["downloads"]["midi_url"],
+            midi_url=answer["downloads"].get("midi_url"),
             transport=self._transport,
             request_timeout=self.request_timeout,
         )
@@ -201,21 +221,25 @@ class Client:
     def _job(
         self,
         source: _Audio,
+        model: str | None,
         parameters: dict[str, float | bool | str],
         deadline: float,
         on_upload: UploadProgress | None,
         on_job: JobProgress | None,
     ) -> Result:
+        request: dict[str, Any] = {
+            "filename": source.name,
+            "content_type": source.content_type,
+            "size_bytes": source.size,
+            "parameters": parameters,
+        }
+        if model is not None:
+            request["model"] = model
         created = self._json_or_raise(
             self._transport.request(
                 "POST",
                 f"{self.base_url}/jobs",
-                json={
-                    "filename": source.name,
-                    "content_type": source.content_type,
-                    "size_bytes": source.size,
-                    "parameters": parameters,
-                },
+                json=request,
                 timeout=self._remaining(deadline),
             ),
             expected=(201,),
@@ -228,11 +252,11 @@ class Client:
             self._transport.request("GET", outcome["json_url"], api=False, timeout=self._remaining(deadline)),
             expected=(200,),
         )
-        return Result(
+        return result_for(
             document,
             via="job",
             reference=job_id,
-            midi_url=outcome["midi_url"],
+            midi_url=outcome.get("midi_url"),
             transport=self._transport,
             request_timeout=self.request_timeout,
         )
@@ -365,14 +389,19 @@ def _content_type(name: str, head: bytes) -> str:
     return "application/octet-stream"
 
 
-def _parameter_fields(parameters: dict[str, float | bool | str]) -> dict[str, str]:
-    """The parameters as form fields, after checking their names and types here (ranges: the service)."""
+def _parameter_fields(model: str | None, parameters: dict[str, float | bool | str]) -> dict[str, str]:
+    """The parameters as form fields, after checking here that `model` has them and their types (ranges
+    are the service's to check). Without a model, each must be some known model's and all the same one's;
+    a model this client does not know gets them unchecked."""
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise BadInputError(f"model must be a model's name, got {model!r}", code="invalid_parameter")
+    kinds = _parameter_kinds(model, parameters)
     fields = {}
     for name, value in parameters.items():
-        kind = PARAMETERS.get(name)
-        if kind is None:
-            allowed = ", ".join(PARAMETERS)
-            raise BadInputError(f"unknown parameter {name!r}; allowed: {allowed}", code="invalid_parameter")
+        kind = kinds.get(name)
+        if kind is None:  # a model this client does not know: the service checks
+            fields[name] = _form_value(name, value)
+            continue
         if kind is bool and not isinstance(value, bool):
             raise BadInputError(f"{name} must be true or false, got {value!r}", code="invalid_parameter")
         if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -386,6 +415,46 @@ def _parameter_fields(parameters: dict[str, float | bool | str]) -> dict[str, st
             continue
         fields[name] = ("true" if value else "false") if isinstance(value, bool) else repr(float(value))
     return fields
+
+
+def _parameter_kinds(model: str | None, parameters: dict[str, float | bool | str]) -> dict[str, type]:
+    """The types of the parameters `model` takes ({} for a model this client does not know)."""
+    if model is not None:
+        if model not in MODEL_PARAMETERS:
+            return {}
+        kinds = MODEL_PARAMETERS[model]
+        for name in parameters:
+            if name not in kinds:
+                owner = next((other for other, names in MODEL_PARAMETERS.items() if name in names), None)
+                elsewhere = f" ({owner}'s parameter)" if owner else ""
+                raise BadInputError(
+                    f"unknown parameter {name!r} for model {model}{elsewhere}; allowed: {', '.join(kinds)}",
+                    code="invalid_parameter",
+                )
+        return kinds
+    owners = {}
+    for name in parameters:
+        owner = next((other for other, names in MODEL_PARAMETERS.items() if name in names), None)
+        if owner is None:
+            allowed = "; ".join(f"{other}: {', '.join(names)}" for other, names in MODEL_PARAMETERS.items())
+            raise BadInputError(f"unknown parameter {name!r}; allowed: {allowed}", code="invalid_parameter")
+        owners[name] = owner
+    if len(set(owners.values())) > 1:
+        mixed = ", ".join(f"{name} ({owner})" for name, owner in owners.items())
+        raise BadInputError(
+            f"parameters of different models: {mixed}; name the model and send only its parameters",
+            code="invalid_parameter",
+        )
+    return {name: MODEL_PARAMETERS[owner][name] for name, owner in owners.items()}
+
+
+def _form_value(name: str, value: object) -> str:
+    """A parameter of a model this client does not know, as the service reads a form field."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value) if not isinstance(value, float) else repr(value)
+    raise BadInputError(f"{name} must be a number, true/false or a string, got {value!r}", code="invalid_parameter")
 
 
 def _multipart_size(source: _Audio, fields: dict[str, str]) -> int:

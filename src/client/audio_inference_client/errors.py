@@ -58,3 +58,14 @@ class BadAudioJobError(BadInputError):
 
 class TranscriptionTimeout(AudioInferenceError):
     """The transcription did not finish within the client's timeout (the job may still finish)."""
+
+
+class NotInResultError(BadInputError):
+    """Asked a result for what its model does not answer: notes of speech segments, MIDI of a model
+    without notes, segments of a transcription."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="not_in_result")
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.code})"
