@@ -328,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  the client: audio-inference transcribe song.mp3 --url {url} --midi song.mid", flush=True)
     print(f"  curl -F file=@song.mp3 {url}/predict", flush=True)
     print(f"  curl -H 'Accept: audio/midi' -F file=@song.mp3 {url}/predict -o song.mid", flush=True)
+    print(f"  speech segments: curl -F file=@talk.wav -F model=silero-vad {url}/predict", flush=True)
     print(
         f'  long audio: curl -H \'Content-Type: application/json\' -d \'{{"filename": "long.mp3", '
         f'"content_type": "audio/mpeg"}}\' {url}/jobs   (README: the whole sequence)',

@@ -15,10 +15,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from emulation.local_jobs import JobQueues, create_pipeline
-from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
+from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, local_settings
+from tests.support.emulator import MotoServer
 
 QUEUE_VISIBILITY_S = 2
 """Short, so redeliveries after a failure come within seconds."""
@@ -36,14 +36,13 @@ class Emulated:
 
 
 @pytest.fixture(scope="session")
-def emulated(model_artifact: Path) -> Iterator[Emulated]:
+def emulated(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulated]:
     """`service.handler` and `service.worker` imported as Lambda imports them (settings from the
     environment). The environment is restored after the imports: the modules' clients keep what they
-    resolved."""
-    port = free_port()
-    emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    emulator.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    resolved. moto runs in its own process: an in-process server shares moto's global state with the
+    `mock_aws` of other tests on the same worker, which resets it (buckets and all) when it ends."""
+    emulator = MotoServer(tmp_path_factory.mktemp("emulated") / "moto.log")
+    endpoint = emulator.endpoint
     aws = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",

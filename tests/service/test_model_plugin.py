@@ -90,3 +90,18 @@ def test_a_job_runs_it_in_the_worker(plugin_server: LocalServer) -> None:
     assert view["result"]["windows_count"] == 3 and "midi_url" not in view["result"]
     document = requests.get(view["result"]["json_url"], timeout=10).json()
     assert document["model"]["name"] == "loudness" and len(document["levels_db"]) == 3
+
+
+def test_the_client_uses_it_by_name_through_predict_and_a_job(plugin_server: LocalServer) -> None:
+    from audio_inference_client import Client
+    from audio_inference_client.result import Result
+
+    with Client(plugin_server.url) as client:
+        direct = client.transcribe(tone(), filename="tone.wav", model="loudness", window_s=0.5)
+    with Client(plugin_server.url, sync_limit_bytes=1024) as client:  # anything bigger goes as a job
+        queued = client.transcribe(tone(), filename="tone.wav", model="loudness", window_s=0.5)
+    for result, via in ((direct, "predict"), (queued, "job")):
+        assert type(result) is Result and result.via == via  # a model the client does not know: the document
+        assert result.model == "loudness" and not result.has_midi
+        assert len(result.document["levels_db"]) == 6
+    assert direct.document == queued.document
