@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         "so memory does not grow with length",
     )
 
+    sub.add_parser("models", help="list the registered models: artifact, sample rate, parameters, result fields")
+
     f = sub.add_parser("fetch-model", help="fetch the pinned model artifacts into the models directory")
     f.add_argument("--model", help="one registered model (default: every one, as the image carries them)")
     f.add_argument("--models-dir", type=Path, help="default: $INFERENCE_MODELS_DIR or ./models")
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "fetch-model":
             return _fetch_model(args)
+        if args.command == "models":
+            return _list_models()
         return _transcribe(args)
     except (InferenceError, ConfigError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -71,6 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc.filename}: no such file", file=sys.stderr)
         return 2
+
+
+def _list_models() -> int:
+    from inference.models.registry import get_spec, model_names
+
+    for name in model_names():
+        spec = get_spec(name)
+        artifact = spec.artifact
+        defaults = spec.default_parameters()
+        parameters = ", ".join(f"{p}={getattr(defaults, p)!r}" for p in spec.client_parameters)
+        print(f"{name}: {spec.summary}")
+        print(f"  artifact   {artifact.package}=={artifact.version} {artifact.member} sha256 {artifact.sha256}")
+        print(f"  audio      mono at {spec.sample_rate:,} Hz; answers {', '.join(spec.result_types)}")
+        print(f"  parameters {parameters}")
+        print(f"  result     {', '.join(spec.result_fields)}")
+    return 0
 
 
 def _fetch_model(args: argparse.Namespace) -> int:

@@ -3,8 +3,8 @@
 A model is a `ModelSpec` in its own package (`inference.models.<name>.spec`) plus one line in
 `_BUILT_IN` below. Everything else reads the registry: the config's validation (`model.served`),
 `make model` and the image (which artifacts to fetch), the service (which parameters a request may
-send, whether MIDI can be answered), /health, the stacks (which models an environment serves) and
-the README's tables. Standard library only at import (plus what each spec imports, which must be
+send, whether MIDI can be answered), /health, the stacks (which models an environment serves),
+`python -m inference models`, and the tests that keep docs/result-schema.json and openapi.yaml in step. Standard library only at import (plus what each spec imports, which must be
 light too): the stacks read it at synth time without loading any model runtime.
 """
 
@@ -55,7 +55,8 @@ class ModelSpec:
     result: Callable[..., Prediction] = field(repr=False)
     """Builds the result (keywords model, parameters, audio, output, engine) from `predict`'s output."""
     result_fields: Mapping[str, str] = field(default_factory=dict)
-    """The result document's own top-level fields and what each holds (README, Models)."""
+    """The result document's own top-level fields (after the common header) and what each holds;
+    docs/result-schema.json describes exactly these (a test checks)."""
 
     @property
     def produces_midi(self) -> bool:
