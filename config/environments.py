@@ -56,6 +56,9 @@ PROD = EnvironmentConfig(
     state=S3StateBackend(
         bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/", region="us-east-1"
     ),
+    # ci=CiIdentities(repository="<owner>/<name>"): off until a team names its GitHub repository; then
+    # `make bootstrap ENV=prod` makes the OIDC provider and the plan and deploy roles (README, CI/CD).
+    ci=None,
 )
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {env.name: env for env in (DEV, PROD)}

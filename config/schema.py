@@ -61,6 +61,8 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]{1,100}$")
+_GIT_BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<![/.])$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -510,6 +512,42 @@ class S3StateBackend:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CiIdentities:
+    """The GitHub Actions identities `make bootstrap` makes: the account's GitHub OIDC provider, a
+    read-only plan role for the repository's pull requests and a deploy role for its deploy branch
+    (scripts/ci_policies.py writes their trust and permissions; README, CI/CD for adopters)."""
+
+    repository: str
+    """The GitHub repository, `owner/name`, exactly as GitHub spells it: the roles trust only its tokens."""
+    deploy_branch: str = "main"
+    """The only branch whose workflow runs may assume the deploy role (`sub` = repo:<o>/<n>:ref:refs/heads/<branch>)."""
+    max_session_s: int = 3600
+    """How long one assumed session lasts (3,600-43,200 s); a deploy takes well under an hour."""
+
+    def __post_init__(self) -> None:
+        matches(
+            "ci.repository",
+            self.repository,
+            _GITHUB_REPOSITORY,
+            "a GitHub repository 'owner/name': owner of 1-39 letters, digits and inner '-'; name of 1-100 "
+            "letters, digits, '.', '_' and '-' (no wildcards)",
+        )
+        require(
+            bool(_GIT_BRANCH.match(self.deploy_branch)) and self.deploy_branch not in (".", ".."),
+            "ci.deploy_branch",
+            self.deploy_branch,
+            "a branch name such as 'main': letters, digits, '.', '_', '-' and '/' (no wildcards, no refs/heads/)",
+        )
+        require(
+            not self.deploy_branch.startswith("refs/"),
+            "ci.deploy_branch",
+            self.deploy_branch,
+            "the branch's short name such as 'main', without refs/heads/",
+        )
+        int_in("ci.max_session_s", self.max_session_s, 3600, 43_200)
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     """One deployment environment: every stack of it is built from this value."""
 
@@ -534,6 +572,9 @@ class EnvironmentConfig:
     waf: WafSettings = field(default_factory=WafSettings)
     state: LocalStateBackend | S3StateBackend | None = None
     """None = a local state file per stack in .state/ beside the synth output (stacks.base.local_state_path)."""
+    ci: CiIdentities | None = None
+    """None (the default) = no CI identities; set, `make bootstrap` makes the GitHub OIDC provider and the
+    plan and deploy roles. Only with an S3 state backend: CI runners have no local state to read."""
     tags: tuple[tuple[str, str], ...] = ()
     """Extra tags on every resource (Project, Environment and ManagedBy are always set)."""
 
@@ -565,6 +606,12 @@ class EnvironmentConfig:
                 f"at least {usage_plan_per_5_min}, what the largest usage plan rate ({self.api.max_rate_limit:g} "
                 "requests per second) allows in 5 minutes (WAF's per-IP limit must not cut in below a usage plan's)",
             )
+        require(
+            self.ci is None or isinstance(self.state, S3StateBackend),
+            "ci",
+            self.ci,
+            "None unless state is an S3StateBackend (CI runners cannot read a local state file; set state first)",
+        )
         for key, value in self.tags:
             require(
                 bool(key) and len(key) <= 128 and len(value) <= 256,

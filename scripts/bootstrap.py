@@ -11,6 +11,8 @@ denies DeleteBucket to every principal (removing that statement is a deliberate,
 Idempotent: every setting is put each run, so a second run changes nothing and a drifted bucket is
 repaired. The region is the environment's (`state.region`), never the shell's default.
 An environment with local state (dev: .state/ beside cdktf.out) has no bucket to make.
+Where the environment sets `ci` (off by default), bootstrap then puts the CI identities: the GitHub
+OIDC provider and the plan and deploy roles (scripts/ci_identities.py), and prints the roles' ARNs.
 Bad input ends with a one-line error and exit code 2.
 """
 
@@ -115,8 +117,8 @@ def configure_bucket(s3: Any, bucket: str, noncurrent_days: int) -> None:
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle(noncurrent_days))
 
 
-def bootstrap(environment: str, s3: Any = None) -> str:
-    """Make the environment's state bucket; one line saying what was done."""
+def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None) -> str:
+    """Make the environment's state bucket (and its CI identities, where set); a line for each."""
     import boto3
 
     from config.environments import get_environment
@@ -134,11 +136,20 @@ def bootstrap(environment: str, s3: Any = None) -> str:
     created = ensure_bucket(s3, state.bucket, state.region)
     configure_bucket(s3, state.bucket, state.noncurrent_version_expiry_days)
     verb = "created" if created else "already there; settings re-applied"
-    return (
+    lines = [
         f"{environment}: state bucket s3://{state.bucket} in {state.region} {verb} (versioned, SSE-KMS, "
         f"public access blocked, TLS-only, deletion denied, noncurrent versions expire after "
         f"{state.noncurrent_version_expiry_days} days)"
-    )
+    ]
+    if env.ci is not None:
+        from scripts.ci_identities import ensure_ci_identities
+
+        sts = boto3.client("sts", region_name=state.region) if sts is None else sts
+        identity = sts.get_caller_identity()
+        partition = identity["Arn"].split(":")[1]
+        iam = boto3.client("iam", region_name=state.region) if iam is None else iam
+        lines += ensure_ci_identities(env, iam, identity["Account"], partition)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,17 +3,20 @@ in the environment's region whatever the shell's; run against moto in-process.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
+from config import environments
 from config.environments import DEV, PROD
-from config.schema import S3StateBackend
-from scripts import bootstrap
+from config.schema import CiIdentities, S3StateBackend
+from scripts import bootstrap, ci_identities, ci_policies
 
 assert isinstance(PROD.state, S3StateBackend)
 STATE = PROD.state
@@ -92,3 +95,154 @@ def test_dev_has_local_state_and_nothing_to_make(s3: Any, capsys) -> None:
 def test_an_unknown_environment_is_one_line(s3: Any, capsys) -> None:
     assert bootstrap.main(["--env", "staging"]) == 2
     assert capsys.readouterr().err == "error: environment='staging' is invalid: allowed one of ['dev', 'prod']\n"
+
+
+# The CI identities (ci set): the provider, the plan and the deploy role, idempotent and repaired.
+
+CI = CiIdentities(repository="octo-org/audio-inference")
+PROD_WITH_CI = dataclasses.replace(PROD, ci=CI)
+ACCOUNT = "123456789012"  # moto's default account
+
+
+@pytest.fixture
+def iam(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setitem(environments.ENVIRONMENTS, "prod", PROD_WITH_CI)
+    return boto3.client("iam", region_name=STATE.region)
+
+
+def ci_state(iam: Any) -> dict[str, Any]:
+    """Everything bootstrap puts on the CI identities, as documents: what a re-run must leave alone."""
+    found: dict[str, Any] = {}
+    provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=ci_policies.oidc_provider_arn(ACCOUNT))
+    found["provider"] = (provider["Url"].removeprefix("https://"), sorted(provider["ClientIDList"]))
+    for kind, name in ci_policies.role_names(PROD_WITH_CI).items():
+        role = iam.get_role(RoleName=name)["Role"]
+        attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+        policies = {}
+        for policy in attached:
+            default = iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]["DefaultVersionId"]
+            version = iam.get_policy_version(PolicyArn=policy["PolicyArn"], VersionId=default)["PolicyVersion"]
+            policies[policy["PolicyName"]] = ci_identities._document(version["Document"])
+        found[kind] = {
+            "trust": ci_identities._document(role["AssumeRolePolicyDocument"]),
+            "max_session": role["MaxSessionDuration"],
+            "inline": iam.list_role_policies(RoleName=name)["PolicyNames"],
+            "policies": policies,
+        }
+    return found
+
+
+def merged(policies: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for name in sorted(policies, key=lambda n: int(n.rsplit("-", 1)[1])) for s in policies[name]["Statement"]]
+
+
+def test_with_ci_set_bootstrap_makes_the_provider_and_both_roles(iam: Any, capsys) -> None:
+    assert bootstrap.main(["--env", "prod"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    names = ci_policies.role_names(PROD_WITH_CI)
+    plan_arn, deploy_arn = (f"arn:aws:iam::{ACCOUNT}:role/{names[k]}" for k in ("plan", "deploy"))
+    assert out[1:] == [
+        f"prod: GitHub OIDC provider {ci_policies.oidc_provider_arn(ACCOUNT)} created",
+        f"prod: plan role {plan_arn} created",
+        f"prod: deploy role {deploy_arn} created",
+        f"prod: set the repository variables of octo-org/audio-inference: AWS_PLAN_ROLE_ARN={plan_arn} "
+        f"AWS_DEPLOY_ROLE_ARN={deploy_arn}",
+    ]
+    found = ci_state(iam)
+    assert found["provider"] == ("token.actions.githubusercontent.com", ["sts.amazonaws.com"])
+    provider = ci_policies.oidc_provider_arn(ACCOUNT)
+    condition = "token.actions.githubusercontent.com"
+    assert found["plan"]["trust"]["Statement"] == [
+        {
+            "Sid": "GitHubActionsOidc",
+            "Effect": "Allow",
+            "Principal": {"Federated": provider},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{condition}:aud": "sts.amazonaws.com",
+                    f"{condition}:sub": "repo:octo-org/audio-inference:pull_request",
+                }
+            },
+        }
+    ]
+    assert found["deploy"]["trust"]["Statement"][0]["Condition"]["StringEquals"][f"{condition}:sub"] == (
+        "repo:octo-org/audio-inference:ref:refs/heads/main"
+    )
+    assert merged(found["plan"]["policies"]) == ci_policies.plan_permissions(PROD_WITH_CI, ACCOUNT)["Statement"]
+    assert merged(found["deploy"]["policies"]) == ci_policies.deploy_permissions(PROD_WITH_CI, ACCOUNT)["Statement"]
+    assert len(found["deploy"]["policies"]) >= 2, "the deploy document is split to IAM's managed policy size"
+    assert found["plan"]["inline"] == found["deploy"]["inline"] == []
+    assert found["plan"]["max_session"] == CI.max_session_s
+
+
+def test_with_ci_set_a_second_run_changes_nothing_and_drift_is_repaired(iam: Any, capsys) -> None:
+    assert bootstrap.main(["--env", "prod"]) == 0
+    first = ci_state(iam)
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert ci_state(iam) == first
+    out = capsys.readouterr().out.splitlines()
+    assert out[-4].endswith("already there") and out[-3].endswith("unchanged") and out[-2].endswith("unchanged")
+
+    names = ci_policies.role_names(PROD_WITH_CI)
+    widened = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}
+    edited = f"arn:aws:iam::{ACCOUNT}:policy/{names['plan']}-1"
+    iam.create_policy_version(PolicyArn=edited, PolicyDocument=json.dumps(widened), SetAsDefault=True)
+    iam.update_assume_role_policy(
+        RoleName=names["deploy"],
+        PolicyDocument=json.dumps(ci_policies.trust_policy(ci_policies.oidc_provider_arn(ACCOUNT), "repo:octo-org/*")),
+    )
+    iam.put_role_policy(RoleName=names["deploy"], PolicyName="by-hand", PolicyDocument=json.dumps(widened))
+    extra = iam.create_policy(PolicyName="by-hand-managed", PolicyDocument=json.dumps(widened))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=names["plan"], PolicyArn=extra)
+    assert ci_state(iam) != first
+
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert ci_state(iam) == first
+    out = capsys.readouterr().out.splitlines()
+    assert out[-3] == (
+        f"prod: plan role arn:aws:iam::{ACCOUNT}:role/{names['plan']} repaired: {names['plan']}-1, detached {extra}"
+    )
+    assert out[-2] == (
+        f"prod: deploy role arn:aws:iam::{ACCOUNT}:role/{names['deploy']} repaired: trust, removed inline by-hand"
+    )
+
+
+def test_an_existing_github_provider_is_reused_and_keeps_its_other_audiences(iam: Any, capsys) -> None:
+    iam.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com",
+        ClientIDList=["another-team", "sts.amazonaws.com"],
+        ThumbprintList=["a" * 40],
+    )
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith("already there")
+    assert ci_state(iam)["provider"][1] == ["another-team", "sts.amazonaws.com"]
+    assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
+
+
+def test_an_existing_provider_without_the_sts_audience_gets_it_added() -> None:
+    """moto has no AddClientIDToOpenIDConnectProvider, so IAM's side is botocore's Stubber here."""
+    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    arn = ci_policies.oidc_provider_arn(ACCOUNT)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_open_id_connect_provider",
+            {"Url": "token.actions.githubusercontent.com", "ClientIDList": ["another-team"]},
+            {"OpenIDConnectProviderArn": arn},
+        )
+        stub.add_response(
+            "add_client_id_to_open_id_connect_provider",
+            {},
+            {"OpenIDConnectProviderArn": arn, "ClientID": "sts.amazonaws.com"},
+        )
+        assert ci_identities.ensure_oidc_provider(client, ACCOUNT) == (arn, False)
+        stub.assert_no_pending_responses()
+
+
+def test_with_ci_off_bootstrap_makes_no_identity(s3: Any, capsys) -> None:
+    assert PROD.ci is None and DEV.ci is None, "off by default in both environments"
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    iam = boto3.client("iam", region_name=STATE.region)
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("github-")] == []

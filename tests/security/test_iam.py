@@ -1,13 +1,15 @@
 """Least privilege, proven over every policy statement the stacks generate: IAM policy documents
 and the JSON policies written inline (the KMS key policy, the WAF log delivery policy). Deny guards
 (TLS-only bucket policies) may use wildcards; an Allow may not, and allows Resource "*" only for
-perms.UNSCOPABLE_ACTIONS.
+perms.UNSCOPABLE_ACTIONS (ci_policies.UNSCOPABLE_ACTIONS for the CI roles). The CI roles' trust and
+permission documents (scripts/ci_policies.py) go through the same checks; test_ci_iam.py adds theirs.
 Every action name must be one parliament knows (a typo is a permission that silently never works).
 The API stage's logging role attaches AWS's managed AmazonAPIGatewayPushToCloudWatchLogs: AWS writes
 that policy, not these stacks, so it is outside this walk."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from dataclasses import dataclass
@@ -16,7 +18,10 @@ from typing import Any
 
 import pytest
 
+from config.environments import ENVIRONMENTS
+from config.schema import CiIdentities, EnvironmentConfig
 from infra_constructs.perms import UNSCOPABLE_ACTIONS
+from scripts import ci_policies
 from tests.support.components import missing
 from tests.support.stacks import Stack, stack_names
 
@@ -34,6 +39,8 @@ class Statement:
     """In a KMS key policy, Resource "*" means the key itself, not every resource."""
     service_principals: tuple[str, ...] = ()
     condition_keys: frozenset[str] = frozenset()
+    unscopable: frozenset[str] = frozenset(UNSCOPABLE_ACTIONS)
+    """The actions this statement's author may allow on Resource "*": the stacks' list, or the CI roles'."""
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -67,29 +74,62 @@ def statements_of(stack_name: str, stack: Stack) -> list[Statement]:
             text = resource.get("policy") or resource.get("policy_document")  # a log resource policy names it so
             if not (isinstance(text, str) and text.lstrip().startswith("{")):
                 continue  # a reference to a policy document (walked above), or none
-            policy = json.loads(text)
-            for index, s in enumerate(policy.get("Statement", [])):  # an ECR lifecycle policy has none
-                found.append(
-                    Statement(
-                        f"{stack_name}: {resource_type}.{name}[{index}]",
-                        s["Effect"],
-                        _as_tuple(s.get("Action")),
-                        _as_tuple(s.get("Resource")),
-                        key_policy=resource_type == "aws_kms_key",
-                        service_principals=_as_tuple((s.get("Principal") or {}).get("Service"))
-                        if isinstance(s.get("Principal"), dict)
-                        else (),
-                        condition_keys=frozenset(key for test in s.get("Condition", {}).values() for key in test),
-                    )
-                )
+            found += statements_of_policy(
+                f"{stack_name}: {resource_type}.{name}", json.loads(text), key_policy=resource_type == "aws_kms_key"
+            )
     return found
+
+
+def statements_of_policy(
+    where: str, policy: dict[str, Any], *, key_policy: bool = False, unscopable: frozenset[str] | None = None
+) -> list[Statement]:
+    """The statements of a JSON policy document (a bucket, queue, key or log resource policy, a CI role's)."""
+    return [
+        Statement(
+            f"{where}[{index}]",
+            s["Effect"],
+            _as_tuple(s.get("Action")),
+            _as_tuple(s.get("Resource")),
+            key_policy=key_policy,
+            service_principals=_as_tuple((s.get("Principal") or {}).get("Service"))
+            if isinstance(s.get("Principal"), dict)
+            else (),
+            condition_keys=frozenset(key for test in s.get("Condition", {}).values() for key in test),
+            unscopable=frozenset(UNSCOPABLE_ACTIONS) if unscopable is None else unscopable,
+        )
+        for index, s in enumerate(policy.get("Statement", []))  # an ECR lifecycle policy has none
+    ]
+
+
+CI_ACCOUNT = "123456789012"
+SAMPLE_CI = CiIdentities(repository="octo-org/audio-inference")
+"""The gate holds every environment's CI documents, with the setting on: its own value where it sets
+one, this sample repository where it leaves CI off (the permissions do not depend on the repository)."""
+
+
+def ci_environments() -> list[EnvironmentConfig]:
+    return [env if env.ci else dataclasses.replace(env, ci=SAMPLE_CI) for env in ENVIRONMENTS.values() if env.state]
+
+
+def ci_statements() -> list[Statement]:
+    """The CI roles' trust and permission documents (scripts/ci_policies.py), as bootstrap puts them."""
+    return [
+        statement
+        for env in ci_environments()
+        for name, document in ci_policies.documents(env, CI_ACCOUNT).items()
+        for statement in statements_of_policy(
+            f"ci {env.name}: {name}", document, unscopable=frozenset(ci_policies.UNSCOPABLE_ACTIONS)
+        )
+    ]
 
 
 @pytest.fixture(scope="module")
 def every_statement(stacks: dict[str, Stack]) -> list[Statement]:
     found = [s for name in stack_names() for s in statements_of(name, stacks[name])]
     assert len(found) > 20, "the walk found too few statements to mean anything"
-    return found
+    ci = ci_statements()
+    assert len(ci) > 20, "the CI roles' documents are in the walk"
+    return found + ci
 
 
 SOURCE_CONDITIONS = frozenset({"aws:SourceAccount", "aws:SourceArn"})
@@ -155,13 +195,23 @@ def test_no_allow_has_a_wildcard_action(every_statement: list[Statement]) -> Non
 
 def test_star_resources_only_for_actions_aws_cannot_scope(every_statement: list[Statement]) -> None:
     offending = [
-        f"{s.where}: {sorted(set(s.actions) - set(UNSCOPABLE_ACTIONS))}"
+        f"{s.where}: {sorted(set(s.actions) - s.unscopable)}"
         for s in every_statement
         if s.effect == "Allow" and "*" in s.resources and not s.key_policy
-        if set(s.actions) - set(UNSCOPABLE_ACTIONS)
+        if set(s.actions) - s.unscopable
     ]
     assert offending == []
-    assert all(len(reason) > 20 for reason in UNSCOPABLE_ACTIONS.values())
+    assert all(len(reason) > 20 for reason in [*UNSCOPABLE_ACTIONS.values(), *ci_policies.UNSCOPABLE_ACTIONS.values()])
+    assert any(s.where.startswith("ci ") and "*" in s.resources for s in every_statement), "CI statements checked"
+
+
+def test_the_star_resource_gate_holds_each_author_to_its_own_list() -> None:
+    """A CI role's unscopable action is not one the stacks may use on "*", nor the other way round."""
+    stack = Statement("stack", "Allow", ("ecr:GetAuthorizationToken",), ("*",), False)
+    ci = Statement(
+        "ci", "Allow", ("s3:GetObject",), ("*",), False, unscopable=frozenset(ci_policies.UNSCOPABLE_ACTIONS)
+    )
+    assert set(stack.actions) - stack.unscopable and set(ci.actions) - ci.unscopable
 
 
 def test_every_wildcard_in_an_allowed_action_is_within_one_service(every_statement: list[Statement]) -> None:
@@ -173,11 +223,11 @@ def test_every_wildcard_in_an_allowed_action_is_within_one_service(every_stateme
                 assert "*" not in service and name and name != "*", f"{s.where}: {action}"
 
 
-def test_every_action_is_one_parliament_knows(stacks: dict[str, Stack]) -> None:
+def test_every_action_is_one_parliament_knows(every_statement: list[Statement]) -> None:
     if not SCANNERS_PYTHON.exists():
         missing("parliament is not installed: `make setup` builds build/scanners from requirements-scanners.txt")
     policies: dict[str, str] = {}
-    for statement in (s for name in stack_names() for s in statements_of(name, stacks[name])):
+    for statement in every_statement:
         policies[statement.where] = json.dumps(
             {
                 "Version": "2012-10-17",

@@ -9,6 +9,7 @@ from pathlib import Path
 from config.schema import (
     AlarmSettings,
     ApiSettings,
+    CiIdentities,
     EncryptionSettings,
     EnvironmentConfig,
     FunctionSettings,
@@ -31,6 +32,7 @@ NESTED = {
     "encryption": EncryptionSettings,
     "alarms": AlarmSettings,
     "waf": WafSettings,
+    "ci": CiIdentities,
 }
 
 

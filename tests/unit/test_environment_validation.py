@@ -12,6 +12,7 @@ from config.schema import (
     AlarmSettings,
     ApiConsumer,
     ApiSettings,
+    CiIdentities,
     EnvironmentConfig,
     FunctionSettings,
     JobSettings,
@@ -318,3 +319,52 @@ def test_fails_unknown_precision():
         FunctionSettings(precision="bf16")
     assert_names(e, "function.precision", "bf16")
     assert "one of ('exact', 'fast')" in str(e.value)
+
+
+def test_ci_identities_are_off_in_both_environments():
+    assert DEV.ci is None and PROD.ci is None
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "audio-inference",
+        "octo-org/*",
+        "octo-org/audio inference",
+        "-octo/repo",
+        "octo/repo/extra",
+        "",
+        "o/" + "r" * 101,
+    ],
+)
+def test_fails_ci_repository_that_is_not_one_owner_slash_name(repository):
+    with pytest.raises(ConfigError) as e:
+        CiIdentities(repository=repository)
+    assert_names(e, "ci.repository", repository)
+    assert "owner/name" in str(e.value)
+
+
+@pytest.mark.parametrize("branch", ["", "*", "release/*", "refs/heads/main", "a..b", "main/", "x.lock", "a b"])
+def test_fails_ci_deploy_branch_that_is_not_one_branch_name(branch):
+    with pytest.raises(ConfigError) as e:
+        CiIdentities(repository="octo-org/audio-inference", deploy_branch=branch)
+    assert_names(e, "ci.deploy_branch", branch)
+
+
+def test_fails_ci_session_out_of_range():
+    with pytest.raises(ConfigError) as e:
+        CiIdentities(repository="octo-org/audio-inference", max_session_s=600)
+    assert_names(e, "ci.max_session_s", 600)
+
+
+def test_ci_identities_accept_a_repository_and_a_nested_branch():
+    ci = CiIdentities(repository="Octo-Org/audio.inference_2", deploy_branch="release/v2")
+    assert dataclasses.replace(PROD, ci=ci).ci == ci
+
+
+def test_fails_ci_identities_with_local_state():
+    ci = CiIdentities(repository="octo-org/audio-inference")
+    with pytest.raises(ConfigError) as e:
+        dataclasses.replace(DEV, ci=ci)
+    assert_names(e, "ci", ci)
+    assert "S3StateBackend" in str(e.value)

@@ -10,6 +10,9 @@ from typing import Any
 
 import yaml
 
+from config.schema import CiIdentities
+from scripts import ci_policies
+
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
@@ -57,3 +60,21 @@ def test_they_run_the_projects_own_commands() -> None:
     assert deploy[True] == {"push": {"branches": ["main"]}}  # YAML 1.1 reads the key `on` as True
     assert load("plan.yml")[True] == {"pull_request": {"branches": ["main"]}}
     assert deploy["concurrency"]["cancel-in-progress"] is False
+
+
+def test_the_workflows_present_the_subjects_the_ci_roles_trust() -> None:
+    """A job with `environment:` gets sub ...:environment:<name>, which the deploy role's trust
+    (ref:refs/heads/<deploy_branch>) refuses; the plan runs on pull_request, whose sub ends :pull_request."""
+    ci = CiIdentities(repository="octo-org/audio-inference")
+    deploy = load("deploy.yml")
+    assert all("environment" not in job for job in deploy["jobs"].values())
+    assert deploy[True]["push"]["branches"] == [ci.deploy_branch]
+    assert ci_policies.deploy_subject(ci) == f"repo:octo-org/audio-inference:ref:refs/heads/{ci.deploy_branch}"
+    plan = load("plan.yml")
+    assert list(plan[True]) == ["pull_request"] and all("environment" not in job for job in plan["jobs"].values())
+    assert ci_policies.plan_subject(ci) == "repo:octo-org/audio-inference:pull_request"
+    roles = {
+        name: " ".join(str(s.get("with", {}).get("role-to-assume")) for s in steps(load(name)))
+        for name in ("plan.yml", "deploy.yml")
+    }
+    assert "vars.AWS_PLAN_ROLE_ARN" in roles["plan.yml"] and "vars.AWS_DEPLOY_ROLE_ARN" in roles["deploy.yml"]

@@ -1,0 +1,484 @@
+"""The CI identities' IAM documents, as pure functions of an environment and an account (JSON dicts):
+`make bootstrap` puts them, and the IAM gate (tests/security/test_ci_iam.py) reads them without AWS.
+
+Two roles, both assumed only with a GitHub Actions OIDC token of one repository (`aud` and an exact
+`sub`, StringEquals, no wildcards; AWS can condition on no other GitHub claim):
+- the plan role, `sub` = repo:<o>/<n>:pull_request: Describe/Get/List on the resources the stacks make
+  (by the environment's name prefixes), read of the two state objects (the plan runs with -lock=false),
+  and the state bucket's KMS key through S3 only;
+- the deploy role, `sub` = repo:<o>/<n>:ref:refs/heads/<branch>: what `make deploy` needs (the registry
+  stack, the ECR push to the environment's repository, the inference stack), by resource ARN wherever
+  the service scopes by resource, IAM writes and PassRole only on the stacks' own role prefix.
+
+The roles' own names lie outside every prefix they may write (`github-<project>-<env>-...`), so the
+deploy role cannot edit itself. Resource "*" appears only for the actions in UNSCOPABLE_ACTIONS.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from config.schema import CiIdentities, EnvironmentConfig, S3StateBackend
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+STS_AUDIENCE = "sts.amazonaws.com"
+GITHUB_THUMBPRINTS = ("6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd")
+"""GitHub's published intermediate CA thumbprints; IAM now trusts GitHub's certificate through its own CA
+library and ignores them, but an account's API may still ask for one."""
+AWS_MANAGED_APIGW_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+"""The one managed policy the stacks attach (the API Gateway account's logging role)."""
+
+UNSCOPABLE_ACTIONS = {
+    "ecr:GetAuthorizationToken": "ECR's registry login token has no resource type (service authorization reference)",
+    "kms:CreateKey": "a key that does not exist yet has no ARN; conditioned on the request's Environment tag",
+    "kms:ListAliases": "ListAliases has no resource type; it lists names, not key material",
+    "logs:DescribeResourcePolicies": "CloudWatch Logs resource policies have no resource type",
+    "logs:PutResourcePolicy": "CloudWatch Logs resource policies have no resource type (WAF's log delivery)",
+    "logs:DeleteResourcePolicy": "CloudWatch Logs resource policies have no resource type",
+    "logs:CreateLogDelivery": "log deliveries (WAF logging) have no resource type",
+    "logs:GetLogDelivery": "log deliveries (WAF logging) have no resource type",
+    "logs:UpdateLogDelivery": "log deliveries (WAF logging) have no resource type",
+    "logs:DeleteLogDelivery": "log deliveries (WAF logging) have no resource type",
+    "logs:ListLogDeliveries": "log deliveries (WAF logging) have no resource type",
+    "lambda:CreateEventSourceMapping": "a mapping not yet made has no ARN; conditioned on lambda:FunctionArn",
+}
+"""The actions the CI roles may allow on Resource "*", each with the reason (held by the IAM gate)."""
+
+SERVICES_PASSED_ROLES = ("lambda.amazonaws.com", "apigateway.amazonaws.com")
+"""The services the stacks hand their roles to: the functions and the API Gateway account's logging role."""
+
+
+def role_names(env: EnvironmentConfig) -> dict[str, str]:
+    """The CI roles' names: outside `<project>-<env>-*`, the only role prefix the deploy role may write."""
+    return {"plan": f"github-{env.resource_prefix}-plan", "deploy": f"github-{env.resource_prefix}-deploy"}
+
+
+def oidc_provider_arn(account: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}"
+
+
+def plan_subject(ci: CiIdentities) -> str:
+    """GitHub's `sub` for a workflow run by a pull_request event (any branch; forks get no token)."""
+    return f"repo:{ci.repository}:pull_request"
+
+
+def deploy_subject(ci: CiIdentities) -> str:
+    """GitHub's `sub` for a job on the deploy branch that names no `environment:` (deploy.yml)."""
+    return f"repo:{ci.repository}:ref:refs/heads/{ci.deploy_branch}"
+
+
+def trust_policy(provider_arn: str, subject: str) -> dict[str, Any]:
+    """Only a token from the GitHub provider, for STS, with exactly this subject."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "GitHubActionsOidc",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
+                },
+            }
+        ],
+    }
+
+
+class _Arns:
+    """The ARNs the environment's stacks create, by their name prefixes."""
+
+    def __init__(self, env: EnvironmentConfig, account: str, partition: str) -> None:
+        state = env.state
+        if not isinstance(state, S3StateBackend):
+            raise ValueError(f"{env.name}: CI identities need an S3 state backend")
+        self.state = state
+        p, r, a, prefix = partition, env.region, account, env.resource_prefix
+        self.partition, self.account, self.region = p, a, r
+        self.state_bucket = f"arn:{p}:s3:::{state.bucket}"
+        self.state_objects = [
+            f"{self.state_bucket}/{state.key_prefix}{stack}.tfstate"
+            for stack in (env.stack_name, env.registry_stack_name)
+        ]
+        self.state_locks = [f"{key}.tflock" for key in self.state_objects]
+        self.state_keys = f"arn:{p}:kms:{state.region}:{a}:key/*"
+        self.buckets = [f"arn:{p}:s3:::{prefix}-input-*", f"arn:{p}:s3:::{prefix}-output-*"]
+        self.repository = f"arn:{p}:ecr:{r}:{a}:repository/{env.repository_name}"
+        self.keys = f"arn:{p}:kms:{r}:{a}:key/*"
+        self.aliases = f"arn:{p}:kms:{r}:{a}:alias/{prefix}-*"
+        self.roles = f"arn:{p}:iam::{a}:role/{prefix}-*"
+        self.functions = f"arn:{p}:lambda:{r}:{a}:function:{prefix}-*"
+        self.mappings = f"arn:{p}:lambda:{r}:{a}:event-source-mapping:*"
+        self.queues = f"arn:{p}:sqs:{r}:{a}:{prefix}-*"
+        self.topics = f"arn:{p}:sns:{r}:{a}:{prefix}-*"
+        logs = f"arn:{p}:logs:{r}:{a}:log-group:"
+        self.log_groups = [
+            f"{logs}{name}*"
+            for name in (
+                f"/aws/lambda/{prefix}-",
+                f"/aws/apigateway/{prefix}-",
+                f"aws-waf-logs-{prefix}-",
+                "API-Gateway-Execution-Logs_",  # named by the API's random id: no environment prefix exists
+            )
+        ]
+        self.all_log_groups = f"{logs}*"
+        self.alarms = f"arn:{p}:cloudwatch:{r}:{a}:alarm:{prefix}-*"
+        self.dashboard = f"arn:{p}:cloudwatch::{a}:dashboard/{prefix}"
+        self.web_acls = f"arn:{p}:wafv2:{r}:{a}:regional/webacl/{prefix}-*/*"
+        self.managed_rule_sets = f"arn:{p}:wafv2:{r}:{a}:regional/managedruleset/*/*"
+        gateway = f"arn:{p}:apigateway:{r}::"
+        # API Gateway names its resources by random ids, so paths are the finest scope it offers.
+        self.gateway = [
+            f"{gateway}/{path}"
+            for path in (
+                "restapis",
+                "restapis/*",
+                "apikeys",
+                "apikeys/*",
+                "usageplans",
+                "usageplans/*",
+                "account",
+                "tags/*",
+                "domainnames",
+                "domainnames/*",
+            )
+        ]
+        self.stages = f"{gateway}/restapis/*/stages/*"
+
+
+def _statement(sid: str, actions: list[str], resources: list[str] | str, **condition: Any) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _tagged(env: EnvironmentConfig) -> dict[str, Any]:
+    """KMS key ids are random: key actions hold only for the environment's keys (tagged by default_tags)."""
+    return {"StringEquals": {"aws:ResourceTag/Environment": env.name, "aws:ResourceTag/Project": env.project}}
+
+
+def _state_key_via_s3(arns: _Arns, actions: list[str]) -> dict[str, Any]:
+    return _statement(
+        "StateKeyThroughS3Only",
+        actions,
+        arns.state_keys,
+        StringEquals={"kms:ViaService": f"s3.{arns.state.region}.amazonaws.com", "kms:CallerAccount": arns.account},
+    )
+
+
+def _state_listing(arns: _Arns) -> dict[str, Any]:
+    return _statement(
+        "StateBucketListing",
+        ["s3:ListBucket"],
+        arns.state_bucket,
+        StringLike={"s3:prefix": [f"{arns.state.key_prefix}*", "env:/*"]},  # env:/ is where workspaces would live
+    )
+
+
+S3_BUCKET_READ = [
+    "s3:ListBucket",
+    "s3:GetBucketLocation",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketAcl",
+    "s3:GetBucketCORS",
+    "s3:GetBucketWebsite",
+    "s3:GetBucketVersioning",
+    "s3:GetAccelerateConfiguration",
+    "s3:GetBucketRequestPayment",
+    "s3:GetBucketLogging",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetBucketObjectLockConfiguration",
+    "s3:GetBucketTagging",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:GetBucketOwnershipControls",
+    "s3:GetBucketNotification",
+]
+"""What terraform reads of a bucket and its settings; bucket-level only: no object is read."""
+S3_BUCKET_WRITE = [
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketCORS",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketNotification",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketTagging",
+]
+ECR_READ = [
+    "ecr:DescribeRepositories",
+    "ecr:DescribeImages",
+    "ecr:GetLifecyclePolicy",
+    "ecr:GetRepositoryPolicy",
+    "ecr:ListTagsForResource",
+]
+ECR_WRITE = [
+    "ecr:CreateRepository",
+    "ecr:DeleteRepository",
+    "ecr:PutLifecyclePolicy",
+    "ecr:DeleteLifecyclePolicy",
+    "ecr:PutImageScanningConfiguration",
+    "ecr:PutImageTagMutability",
+    "ecr:SetRepositoryPolicy",  # Lambda asks its caller to let it pull a container image
+    "ecr:TagResource",
+    "ecr:UntagResource",
+    # the image push (scripts/build_and_push.py through docker) and Lambda's pull on CreateFunction
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
+KMS_READ = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+KMS_WRITE = [
+    "kms:PutKeyPolicy",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:UpdateKeyDescription",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:UpdateAlias",
+    # services encrypting with the key on the deployer's behalf (ECR, Lambda environment, SQS, logs)
+    "kms:CreateGrant",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+]
+IAM_READ = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"]
+IAM_WRITE = [
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:ListInstanceProfilesForRole",  # terraform checks it before deleting a role
+]
+LAMBDA_READ = [
+    "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:GetFunctionCodeSigningConfig",
+    "lambda:GetFunctionConcurrency",
+    "lambda:GetPolicy",
+    "lambda:ListVersionsByFunction",
+    "lambda:ListTags",
+]
+LAMBDA_WRITE = [
+    "lambda:CreateFunction",
+    "lambda:DeleteFunction",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+    "lambda:AddPermission",
+    "lambda:RemovePermission",
+    "lambda:TagResource",
+    "lambda:UntagResource",
+]
+SQS_READ = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"]
+SQS_WRITE = ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue"]
+SNS_READ = [
+    "sns:GetTopicAttributes",
+    "sns:GetSubscriptionAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:ListTagsForResource",
+]
+SNS_WRITE = [
+    "sns:CreateTopic",
+    "sns:DeleteTopic",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+    "sns:Unsubscribe",
+    "sns:TagResource",
+    "sns:UntagResource",
+]
+LOGS_READ = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+LOGS_WRITE = [
+    "logs:CreateLogGroup",
+    "logs:DeleteLogGroup",
+    "logs:PutRetentionPolicy",
+    "logs:DeleteRetentionPolicy",
+    "logs:AssociateKmsKey",
+    "logs:DisassociateKmsKey",
+    "logs:TagResource",
+    "logs:UntagResource",
+    "logs:TagLogGroup",
+    "logs:UntagLogGroup",
+]
+CLOUDWATCH_ALARM_READ = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
+CLOUDWATCH_ALARM_WRITE = [
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:TagResource",
+    "cloudwatch:UntagResource",
+]
+WAF_READ = ["wafv2:GetWebACL", "wafv2:GetLoggingConfiguration", "wafv2:ListTagsForResource"]
+WAF_WRITE = [
+    "wafv2:CreateWebACL",
+    "wafv2:UpdateWebACL",
+    "wafv2:DeleteWebACL",
+    "wafv2:TagResource",
+    "wafv2:UntagResource",
+    "wafv2:AssociateWebACL",
+    "wafv2:DisassociateWebACL",
+    "wafv2:PutLoggingConfiguration",
+    "wafv2:DeleteLoggingConfiguration",
+]
+
+
+def plan_permissions(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+    """Read-only: enough for `make diff ENV=<env>` (terraform plan -lock=false of both stacks)."""
+    arns = _Arns(env, account, partition)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement("StateObjectsRead", ["s3:GetObject"], arns.state_objects),
+            _state_listing(arns),
+            _state_key_via_s3(arns, ["kms:Decrypt"]),
+            _statement("BucketsRead", S3_BUCKET_READ, arns.buckets),
+            _statement("RepositoryRead", ECR_READ, arns.repository),
+            _statement("KeysRead", KMS_READ, arns.keys, **_tagged(env)),
+            _statement("AliasesList", ["kms:ListAliases"], "*"),
+            _statement("RolesRead", IAM_READ, arns.roles),
+            _statement("FunctionsRead", LAMBDA_READ, arns.functions),
+            _statement("EventSourceMappingsRead", ["lambda:GetEventSourceMapping"], arns.mappings),
+            _statement("QueuesRead", SQS_READ, arns.queues),
+            _statement("TopicsRead", SNS_READ, arns.topics),
+            _statement("LogGroupsDescribe", ["logs:DescribeLogGroups"], arns.all_log_groups),
+            _statement("LogGroupsRead", LOGS_READ, arns.log_groups),
+            _statement("LogResourcePoliciesRead", ["logs:DescribeResourcePolicies"], "*"),
+            _statement("AlarmsRead", CLOUDWATCH_ALARM_READ, arns.alarms),
+            _statement("DashboardRead", ["cloudwatch:GetDashboard"], arns.dashboard),
+            _statement("WebAclRead", WAF_READ, arns.web_acls),
+            _statement("WebAclAssociationRead", ["wafv2:GetWebACLForResource"], [arns.stages, arns.web_acls]),
+            _statement("ApiGatewayRead", ["apigateway:GET"], arns.gateway),
+        ],
+    }
+
+
+def deploy_permissions(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+    """What `make deploy ENV=<env>` needs: the plan role's reads, the state written under its lock, and
+    every write the registry stack, the image push and the inference stack make, on their own names."""
+    arns = _Arns(env, account, partition)
+    reads = [s for s in plan_permissions(env, account, partition)["Statement"] if s["Sid"] != "StateObjectsRead"]
+    reads = [s for s in reads if s["Sid"] != "StateKeyThroughS3Only"]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement("StateObjectsReadWrite", ["s3:GetObject", "s3:PutObject"], arns.state_objects),
+            _statement("StateLocks", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], arns.state_locks),
+            _state_key_via_s3(arns, ["kms:Decrypt", "kms:GenerateDataKey"]),
+            *reads,
+            _statement("BucketsWrite", S3_BUCKET_WRITE, arns.buckets),
+            _statement("RepositoryWriteAndPush", ECR_WRITE, arns.repository),
+            _statement("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
+            _statement(
+                "KeysCreate",
+                ["kms:CreateKey"],
+                "*",
+                StringEquals={"aws:RequestTag/Environment": env.name, "aws:RequestTag/Project": env.project},
+            ),
+            _statement("KeysWrite", KMS_WRITE, arns.keys, **_tagged(env)),
+            _statement("AliasesWrite", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"], arns.aliases),
+            _statement("StackRolesWrite", IAM_WRITE, arns.roles),
+            _statement(
+                "StackRolesAttachApiGatewayLogging",
+                ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                arns.roles,
+                ArnEquals={"iam:PolicyARN": AWS_MANAGED_APIGW_LOGS_POLICY.replace("arn:aws:", f"arn:{partition}:")},
+            ),
+            _statement(
+                "StackRolesPassToTheirServices",
+                ["iam:PassRole"],
+                arns.roles,
+                StringEquals={"iam:PassedToService": list(SERVICES_PASSED_ROLES)},
+            ),
+            _statement("FunctionsWrite", LAMBDA_WRITE, arns.functions),
+            _statement(
+                "EventSourceMappingsCreate",
+                ["lambda:CreateEventSourceMapping"],
+                "*",
+                ArnLike={"lambda:FunctionArn": arns.functions},
+            ),
+            _statement(
+                "EventSourceMappingsWrite",
+                ["lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+                arns.mappings,
+                ArnLike={"lambda:FunctionArn": arns.functions},
+            ),
+            _statement("QueuesWrite", SQS_WRITE, arns.queues),
+            _statement("TopicsWrite", SNS_WRITE, arns.topics),
+            _statement("LogGroupsWrite", LOGS_WRITE, arns.log_groups),
+            _statement(
+                "WafLogDelivery",
+                [
+                    "logs:PutResourcePolicy",
+                    "logs:DeleteResourcePolicy",
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                ],
+                "*",
+            ),
+            _statement("AlarmsWrite", CLOUDWATCH_ALARM_WRITE, arns.alarms),
+            _statement("DashboardWrite", ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"], arns.dashboard),
+            _statement("WebAclWrite", WAF_WRITE, [arns.web_acls, arns.managed_rule_sets, arns.stages]),
+            _statement(
+                "ApiGatewayWrite",
+                ["apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
+                arns.gateway,
+            ),
+            _statement("ApiGatewayWebAcl", ["apigateway:SetWebACL"], arns.stages),
+        ],
+    }
+
+
+MANAGED_POLICY_MAX_CHARS = 6144
+"""IAM's limit on one managed policy document (whitespace not counted); a role's inline policies share
+10,240 in all, too little for the deploy role, so each role's permissions are managed policies."""
+
+
+def split_for_managed_policies(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document's statements packed in order into as few documents as fit IAM's managed policy size."""
+    parts: list[list[dict[str, Any]]] = [[]]
+    for statement in document["Statement"]:
+        candidate = {"Version": document["Version"], "Statement": [*parts[-1], statement]}
+        if parts[-1] and compact_size(candidate) > MANAGED_POLICY_MAX_CHARS:
+            parts.append([])
+        parts[-1].append(statement)
+    return [{"Version": document["Version"], "Statement": part} for part in parts]
+
+
+def compact_size(document: dict[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def documents(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, dict[str, Any]]:
+    """Every CI document by name: <role>-trust and <role>-permissions, as the IAM gate walks them."""
+    ci = env.ci
+    if ci is None:
+        return {}
+    provider = oidc_provider_arn(account, partition)
+    return {
+        "plan-trust": trust_policy(provider, plan_subject(ci)),
+        "plan-permissions": plan_permissions(env, account, partition),
+        "deploy-trust": trust_policy(provider, deploy_subject(ci)),
+        "deploy-permissions": deploy_permissions(env, account, partition),
+    }

@@ -1,0 +1,353 @@
+"""The IAM gate's checks that only the CI roles need (the general ones, test_iam.py, walk their documents
+too): each trust pins GitHub's audience and an exact subject; the plan role holds no write; the deploy
+role writes IAM only on the stacks' role prefix, passes roles only to their services, and cannot touch
+users, groups, access keys or itself. Each check is shown to catch a planted fault."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.schema import EnvironmentConfig
+from scripts import ci_policies
+from tests.security.test_iam import CI_ACCOUNT, SCANNERS_PYTHON, ci_environments
+from tests.support.components import missing
+
+OIDC = ci_policies.GITHUB_OIDC_HOST
+PLAN_NON_READ_ALLOWED = {
+    "kms:Decrypt": "reading an SSE-KMS state object decrypts its data key; only through S3 (kms:ViaService)",
+}
+"""The plan role's only actions that parliament does not class Read or List, each with its reason."""
+IDENTITY_WORDS = ("User", "Group", "AccessKey", "LoginProfile", "SSHPublicKey", "ServiceSpecificCredential", "MFA")
+"""IAM actions on these would let CI make identities of its own (users, keys, passwords)."""
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement.get("Action", [])
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _resources(statement: dict[str, Any]) -> list[str]:
+    resource = statement.get("Resource", [])
+    return [resource] if isinstance(resource, str) else list(resource)
+
+
+def trust_problems(document: dict[str, Any]) -> list[str]:
+    """Every way a trust policy lets more than one repository's exact subject in."""
+    problems = []
+    for index, statement in enumerate(document["Statement"]):
+        if statement["Effect"] != "Allow":
+            continue
+        if _actions(statement) != ["sts:AssumeRoleWithWebIdentity"]:
+            problems.append(f"[{index}] allows {_actions(statement)}, not only sts:AssumeRoleWithWebIdentity")
+        condition = statement.get("Condition", {})
+        for operator, tests in condition.items():
+            if operator != "StringEquals" and any(key.startswith(OIDC) for key in tests):
+                problems.append(f"[{index}] tests the token with {operator}: only StringEquals is exact")
+        exact = condition.get("StringEquals", {})
+        if exact.get(f"{OIDC}:aud") != ci_policies.STS_AUDIENCE:
+            problems.append(f"[{index}] does not require aud = {ci_policies.STS_AUDIENCE}")
+        subject = exact.get(f"{OIDC}:sub")
+        if not isinstance(subject, str) or not subject.startswith("repo:") or any(c in subject for c in "*?"):
+            problems.append(f"[{index}] does not require one exact sub: {subject!r}")
+    return problems
+
+
+def deploy_iam_problems(document: dict[str, Any], env: EnvironmentConfig, account: str) -> list[str]:
+    """IAM in the deploy role: only on the stacks' role prefix, never on identities, never on the CI roles,
+    PassRole only to the stacks' services, managed policy attachment only of the API Gateway logging one."""
+    own_roles = f"arn:aws:iam::{account}:role/{env.resource_prefix}-*"
+    ci_roles = [f"arn:aws:iam::{account}:role/{name}" for name in ci_policies.role_names(env).values()]
+    problems = []
+    for statement in document["Statement"]:
+        iam_actions = [a for a in _actions(statement) if a.lower().startswith("iam:")]
+        if statement["Effect"] != "Allow" or not iam_actions:
+            continue
+        sid = statement.get("Sid", "?")
+        problems += [f"{sid}: {a} acts on identities" for a in iam_actions if any(w in a for w in IDENTITY_WORDS)]
+        problems += [
+            f"{sid}: {a} writes managed policies"
+            for a in iam_actions
+            if a.endswith(("Policy", "PolicyVersion")) and "Role" not in a
+        ]
+        for resource in _resources(statement):
+            if resource != own_roles:
+                problems.append(f"{sid}: {resource} is outside {own_roles}")
+            problems += [
+                f"{sid}: {resource} covers the CI role {r}" for r in ci_roles if fnmatch.fnmatchcase(r, resource)
+            ]
+        condition = statement.get("Condition", {})
+        if "iam:PassRole" in iam_actions:
+            passed = condition.get("StringEquals", {}).get("iam:PassedToService")
+            if not passed or set(_as_list(passed)) - set(ci_policies.SERVICES_PASSED_ROLES):
+                problems.append(f"{sid}: iam:PassRole not limited by iam:PassedToService: {passed!r}")
+        attaches = {"iam:AttachRolePolicy", "iam:DetachRolePolicy"} & set(iam_actions)
+        if (
+            attaches
+            and condition.get("ArnEquals", {}).get("iam:PolicyARN") != ci_policies.AWS_MANAGED_APIGW_LOGS_POLICY
+        ):
+            problems.append(f"{sid}: attaches managed policies other than API Gateway's logging one")
+    return problems
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def access_levels(actions: list[str]) -> dict[str, list[str]]:
+    if not SCANNERS_PYTHON.exists():
+        missing("parliament is not installed: `make setup` builds build/scanners from requirements-scanners.txt")
+    result = subprocess.run(
+        [str(SCANNERS_PYTHON), str(Path(__file__).with_name("parliament_access_levels.py"))],
+        input=json.dumps(actions),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    levels: dict[str, list[str]] = json.loads(result.stdout)
+    return levels
+
+
+def writes(document: dict[str, Any]) -> list[str]:
+    """The document's allowed actions parliament classes as anything but Read/List (and not allow-listed)."""
+    actions = sorted({a for s in document["Statement"] if s["Effect"] == "Allow" for a in _actions(s)})
+    levels = access_levels(actions)
+    return [
+        f"{a}: {levels[a] or 'unknown'}"
+        for a in actions
+        if a not in PLAN_NON_READ_ALLOWED and (not levels[a] or set(levels[a]) - {"Read", "List"})
+    ]
+
+
+DOCUMENTS = {env.name: ci_policies.documents(env, CI_ACCOUNT) for env in ci_environments()}
+
+
+@pytest.mark.parametrize("environment", sorted(DOCUMENTS))
+def test_both_trusts_require_the_audience_and_one_exact_subject(environment: str) -> None:
+    documents = DOCUMENTS[environment]
+    assert trust_problems(documents["plan-trust"]) == []
+    assert trust_problems(documents["deploy-trust"]) == []
+    assert documents["plan-trust"]["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"].endswith(":pull_request")
+    assert documents["deploy-trust"]["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"].endswith(
+        ":ref:refs/heads/main"
+    )
+
+
+def test_the_trust_check_catches_a_missing_or_wildcard_subject() -> None:
+    good = DOCUMENTS["prod"]["deploy-trust"]
+    no_sub = json.loads(json.dumps(good))
+    del no_sub["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"]
+    wildcard = json.loads(json.dumps(good))
+    wildcard["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"] = "repo:octo-org/audio-inference:*"
+    like = json.loads(json.dumps(good))
+    like["Statement"][0]["Condition"]["StringLike"] = {f"{OIDC}:sub": "repo:octo-org/*"}
+    no_aud = json.loads(json.dumps(good))
+    del no_aud["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:aud"]
+    assert trust_problems(no_sub) == ["[0] does not require one exact sub: None"]
+    assert trust_problems(wildcard) == ["[0] does not require one exact sub: 'repo:octo-org/audio-inference:*'"]
+    assert trust_problems(like) == ["[0] tests the token with StringLike: only StringEquals is exact"]
+    assert trust_problems(no_aud) == ["[0] does not require aud = sts.amazonaws.com"]
+
+
+@pytest.mark.parametrize("environment", sorted(DOCUMENTS))
+def test_the_plan_role_holds_no_write(environment: str) -> None:
+    assert writes(DOCUMENTS[environment]["plan-permissions"]) == []
+    assert all(len(reason) > 20 for reason in PLAN_NON_READ_ALLOWED.values())
+
+
+def test_the_write_check_catches_a_planted_put_object() -> None:
+    planted = json.loads(json.dumps(DOCUMENTS["prod"]["plan-permissions"]))
+    planted["Statement"][0]["Action"] = ["s3:GetObject", "s3:PutObject"]
+    assert writes(planted) == ["s3:PutObject: ['Write']"]
+
+
+def test_the_plan_role_reads_state_but_never_the_lock_and_decrypts_only_through_s3() -> None:
+    statements = {s["Sid"]: s for s in DOCUMENTS["prod"]["plan-permissions"]["Statement"]}
+    assert statements["StateObjectsRead"]["Resource"] == [
+        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod.tfstate",
+        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod-registry.tfstate",
+    ]
+    assert statements["StateKeyThroughS3Only"]["Condition"]["StringEquals"]["kms:ViaService"] == (
+        "s3.us-east-1.amazonaws.com"
+    )
+    assert not any(r.endswith(".tflock") for s in statements.values() for r in _resources(s))
+
+
+@pytest.mark.parametrize("environment", sorted(DOCUMENTS))
+def test_the_deploy_role_writes_iam_only_on_the_stacks_roles(environment: str) -> None:
+    env = next(e for e in ci_environments() if e.name == environment)
+    assert deploy_iam_problems(DOCUMENTS[environment]["deploy-permissions"], env, CI_ACCOUNT) == []
+
+
+def test_the_deploy_iam_check_catches_identities_wide_passrole_and_its_own_role() -> None:
+    env = next(e for e in ci_environments() if e.name == "prod")
+    roles = f"arn:aws:iam::{CI_ACCOUNT}:role/{env.resource_prefix}-*"
+    planted = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Keys", "Effect": "Allow", "Action": ["iam:CreateUser", "iam:CreateAccessKey"], "Resource": roles},
+            {
+                "Sid": "Pass",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": f"arn:aws:iam::{CI_ACCOUNT}:role/*",
+            },
+        ],
+    }
+    assert deploy_iam_problems(planted, env, CI_ACCOUNT) == [
+        "Keys: iam:CreateUser acts on identities",
+        "Keys: iam:CreateAccessKey acts on identities",
+        f"Pass: arn:aws:iam::{CI_ACCOUNT}:role/* is outside {roles}",
+        *(
+            f"Pass: arn:aws:iam::{CI_ACCOUNT}:role/* covers the CI role "
+            f"arn:aws:iam::{CI_ACCOUNT}:role/github-audio-inference-prod-{kind}"
+            for kind in ("plan", "deploy")
+        ),
+        "Pass: iam:PassRole not limited by iam:PassedToService: None",
+    ]
+
+
+def test_the_ci_roles_lie_outside_the_prefix_the_deploy_role_writes() -> None:
+    for env in ci_environments():
+        for name in ci_policies.role_names(env).values():
+            assert not name.startswith(env.resource_prefix), name
+
+
+@pytest.mark.parametrize("environment", sorted(DOCUMENTS))
+def test_each_role_fits_iams_managed_policy_limits(environment: str) -> None:
+    for kind in ("plan", "deploy"):
+        parts = ci_policies.split_for_managed_policies(DOCUMENTS[environment][f"{kind}-permissions"])
+        assert all(ci_policies.compact_size(p) <= ci_policies.MANAGED_POLICY_MAX_CHARS for p in parts)
+        assert len(parts) <= 10, "IAM's default quota of managed policies attached to a role"
+        assert [s for p in parts for s in p["Statement"]] == DOCUMENTS[environment][f"{kind}-permissions"]["Statement"]
+
+
+S3_SETTING = {
+    "cors_configuration": "BucketCORS",
+    "lifecycle_configuration": "LifecycleConfiguration",
+    "notification": "BucketNotification",
+    "ownership_controls": "BucketOwnershipControls",
+    "policy": "BucketPolicy",
+    "public_access_block": "BucketPublicAccessBlock",
+    "server_side_encryption_configuration": "EncryptionConfiguration",
+    "versioning": "BucketVersioning",
+}
+APIGATEWAY = ({"apigateway:GET"}, {"apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"})
+TERRAFORM_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
+    "aws_cloudwatch_dashboard": (
+        {"cloudwatch:GetDashboard"},
+        {"cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"},
+    ),
+    "aws_cloudwatch_log_group": (
+        {"logs:DescribeLogGroups", "logs:ListTagsForResource"},
+        {
+            "logs:CreateLogGroup",
+            "logs:DeleteLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:AssociateKmsKey",
+            "logs:TagResource",
+        },
+    ),
+    "aws_cloudwatch_log_resource_policy": (
+        {"logs:DescribeResourcePolicies"},
+        {"logs:PutResourcePolicy", "logs:DeleteResourcePolicy"},
+    ),
+    "aws_cloudwatch_metric_alarm": (
+        {"cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"},
+        {"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource"},
+    ),
+    "aws_ecr_repository": (
+        {"ecr:DescribeRepositories", "ecr:ListTagsForResource"},
+        {"ecr:CreateRepository", "ecr:DeleteRepository", "ecr:TagResource", "ecr:PutImageScanningConfiguration"},
+    ),
+    "aws_ecr_lifecycle_policy": ({"ecr:GetLifecyclePolicy"}, {"ecr:PutLifecyclePolicy", "ecr:DeleteLifecyclePolicy"}),
+    "aws_iam_role": (
+        {"iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"},
+        {
+            "iam:CreateRole",
+            "iam:DeleteRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:TagRole",
+            "iam:ListInstanceProfilesForRole",
+        },
+    ),
+    "aws_iam_role_policy": ({"iam:GetRolePolicy"}, {"iam:PutRolePolicy", "iam:DeleteRolePolicy"}),
+    "aws_iam_role_policy_attachment": (
+        {"iam:ListAttachedRolePolicies"},
+        {"iam:AttachRolePolicy", "iam:DetachRolePolicy"},
+    ),
+    "aws_kms_key": (
+        {"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"},
+        {"kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion", "kms:TagResource"},
+    ),
+    "aws_kms_alias": ({"kms:ListAliases"}, {"kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"}),
+    "aws_lambda_function": (
+        {"lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:ListVersionsByFunction"},
+        {
+            "lambda:CreateFunction",
+            "lambda:DeleteFunction",
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateFunctionConfiguration",
+            "lambda:PutFunctionConcurrency",
+            "iam:PassRole",
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+        },
+    ),
+    "aws_lambda_permission": ({"lambda:GetPolicy"}, {"lambda:AddPermission", "lambda:RemovePermission"}),
+    "aws_lambda_event_source_mapping": (
+        {"lambda:GetEventSourceMapping"},
+        {"lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping", "lambda:UpdateEventSourceMapping"},
+    ),
+    "aws_s3_bucket": (set(ci_policies.S3_BUCKET_READ), {"s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketTagging"}),
+    **{f"aws_s3_bucket_{setting}": ({f"s3:Get{name}"}, {f"s3:Put{name}"}) for setting, name in S3_SETTING.items()},
+    "aws_sns_topic": (
+        {"sns:GetTopicAttributes", "sns:ListTagsForResource"},
+        {"sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:TagResource"},
+    ),
+    "aws_sns_topic_subscription": ({"sns:GetSubscriptionAttributes"}, {"sns:Subscribe", "sns:Unsubscribe"}),
+    "aws_sqs_queue": (
+        {"sqs:GetQueueAttributes", "sqs:ListQueueTags"},
+        {"sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:TagQueue"},
+    ),
+    "aws_sqs_queue_policy": ({"sqs:GetQueueAttributes"}, {"sqs:SetQueueAttributes"}),
+    "aws_wafv2_web_acl": (
+        {"wafv2:GetWebACL", "wafv2:ListTagsForResource"},
+        {"wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:TagResource"},
+    ),
+    "aws_wafv2_web_acl_association": (
+        {"wafv2:GetWebACLForResource"},
+        {"wafv2:AssociateWebACL", "wafv2:DisassociateWebACL", "apigateway:SetWebACL"},
+    ),
+    "aws_wafv2_web_acl_logging_configuration": (
+        {"wafv2:GetLoggingConfiguration"},
+        {"wafv2:PutLoggingConfiguration", "wafv2:DeleteLoggingConfiguration", "logs:CreateLogDelivery"},
+    ),
+}
+"""What terraform's AWS provider calls to read (plan) and to create, change or delete (deploy) each resource
+type; a type the stacks gain that is not here fails the next test until the CI roles are brought along."""
+DATA_WITHOUT_PERMISSIONS = {"aws_caller_identity", "aws_partition", "aws_iam_policy_document"}
+"""Data sources that need no permission: STS GetCallerIdentity is always allowed; the others are local."""
+
+
+def test_the_ci_roles_cover_every_resource_type_the_environments_stacks_make(stacks: dict[str, Any]) -> None:
+    for env in ci_environments():
+        documents = DOCUMENTS[env.name]
+        plan = {a for s in documents["plan-permissions"]["Statement"] for a in _actions(s)}
+        deploy = {a for s in documents["deploy-permissions"]["Statement"] for a in _actions(s)}
+        for stack_name in (env.registry_stack_name, env.stack_name):
+            for resource_type in stacks[stack_name].get("resource", {}):
+                read, write = (
+                    APIGATEWAY if resource_type.startswith("aws_api_gateway_") else TERRAFORM_ACTIONS[resource_type]
+                )
+                assert read <= plan, f"plan role lacks {sorted(read - plan)} to read {resource_type}"
+                assert read | write <= deploy, (
+                    f"deploy role lacks {sorted((read | write) - deploy)} for {resource_type}"
+                )
+            assert set(stacks[stack_name].get("data", {})) <= DATA_WITHOUT_PERMISSIONS
