@@ -79,21 +79,30 @@ def _active_span(audio: np.ndarray, sample_rate: int, floor_db: float = -40.0) -
     return int(loud[0] * hop), int((loud[-1] + 1) * hop)
 
 
-def _gap(kind: str, seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+def _gap(kind: str, seconds: float, sample_rate: int, rng: np.random.Generator, gain: float) -> np.ndarray:
     n = int(seconds * sample_rate)
     if kind == "silence":
         return (rng.standard_normal(n) * 1e-4).astype(np.float32)
-    if kind == "noise":  # steady noise ~26 dB under the speech's peak
-        return (rng.standard_normal(n) * 0.02).astype(np.float32)
-    notes = signals.piece(int(rng.integers(1 << 30)), seconds)
-    return 0.5 * signals.render(notes, sample_rate, seconds, seed=int(rng.integers(1 << 30)))
+    if kind == "noise":  # steady noise ~31 dB under the speech's peak (at background_db 0)
+        return (gain * rng.standard_normal(n) * 0.02).astype(np.float32)
+    notes = signals.piece(int(rng.integers(1 << 30)), seconds)  # music about as loud as the speech
+    return (gain * 0.5 * signals.render(notes, sample_rate, seconds, seed=int(rng.integers(1 << 30)))).astype(
+        np.float32
+    )
 
 
 def speech_scene(
-    seed: int, utterances: int = 8, *, sample_rate: int = 16_000, gap_s: tuple[float, float] = (1.0, 3.0)
+    seed: int,
+    utterances: int = 8,
+    *,
+    sample_rate: int = 16_000,
+    gap_s: tuple[float, float] = (1.0, 3.0),
+    background_db: float = 0.0,
 ) -> SpeechScene:
     """`utterances` sentences in rotating voices and speeds, each after a gap of silence, noise or
-    music lasting between gap_s seconds, ending with one more gap."""
+    music lasting between gap_s seconds, ending with one more gap. `background_db` turns the noise
+    and music up or down (0: music about as loud as the speech, noise ~31 dB under its peak)."""
+    gain = float(10 ** (background_db / 20))
     rng = np.random.default_rng(seed)
     parts: list[np.ndarray] = []
     speech: list[tuple[float, float]] = []
@@ -101,7 +110,7 @@ def speech_scene(
     position = 0
     for i in range(utterances + 1):
         kind = GAPS[int(rng.integers(len(GAPS)))]
-        gap = _gap(kind, float(rng.uniform(*gap_s)), sample_rate, rng)
+        gap = _gap(kind, float(rng.uniform(*gap_s)), sample_rate, rng, gain)
         parts.append(gap)
         position += gap.shape[0]
         gaps.append(kind)
