@@ -22,6 +22,7 @@ from contract.validation import ConfigError
 DEV = EnvironmentConfig(
     name="dev",
     log_retention_days=7,
+    models=("basic-pitch", "silero-vad"),  # registered models served; README, Models
     function=FunctionSettings(reserved_concurrency=2, log_level="DEBUG"),
     api=ApiSettings(
         cors_allowed_origins=("*",),
@@ -38,6 +39,7 @@ DEV = EnvironmentConfig(
 PROD = EnvironmentConfig(
     name="prod",
     log_retention_days=30,
+    models=("basic-pitch", "silero-vad"),
     function=FunctionSettings(reserved_concurrency=20, image_tag="0.1.0"),
     api=ApiSettings(
         cors_allowed_origins=("https://app.example.com",),

@@ -637,6 +637,12 @@ class EnvironmentConfig:
     def repository_name(self) -> str:
         return f"{self.project}/{self.name}"
 
+    def served_models(self, default: str) -> tuple[str, ...]:
+        """`models` with the inference config's default model first (what a request naming none gets):
+        the functions' INFERENCE_MODELS, /health's order, and `make serve`'s (which plays dev)."""
+        require(default in self.models, "models", self.models, f"a list that includes the default model {default!r}")
+        return (default, *(name for name in self.models if name != default))
+
     def service_settings(self, *, input_bucket: str, output_bucket: str) -> ServiceSettings:
         """What this environment's functions are told through their variables (`contract.settings`):
         the buckets' names (references at synth time) and every other value from these settings."""

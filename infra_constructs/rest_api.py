@@ -170,6 +170,9 @@ class Route:
     api_key_required: bool
     integration: str = "AWS_PROXY"
     """AWS_PROXY (a function) or MOCK (API Gateway answers itself)."""
+    answer_sha256: str = ""
+    """A MOCK route's static answer, hashed: the answer is part of the deployment's trigger, so a new
+    answer (another model in /health) redeploys the stage instead of waiting for an unrelated change."""
 
 
 class LambdaTarget(Protocol):
@@ -374,7 +377,13 @@ class RestApi(Construct):
             depends_on=[integration],
         )
         self._add_parts(
-            Route(method=method, path=path, api_key_required=key_required, integration="MOCK"),
+            Route(
+                method=method,
+                path=path,
+                api_key_required=key_required,
+                integration="MOCK",
+                answer_sha256=hashlib.sha256(body.encode()).hexdigest(),
+            ),
             resource_id,
             [*new_resources, api_method, integration, response, integration_response],
         )

@@ -245,11 +245,7 @@ class InferenceStack(EnvironmentStack):
         return f"s3://{store.bucket}/{store.prefix}{pinned.filename}"
 
     def _served_models(self) -> tuple[str, ...]:
-        """The environment's models, the inference config's default model first (it must be served)."""
-        default = self.inference.model.name
-        if default not in self.env.models:
-            raise ConfigError("models", self.env.models, f"a list that includes the default model {default!r}")
-        return (default, *(name for name in self.env.models if name != default))
+        return self.env.served_models(self.inference.model.name)
 
     def _health_answer(self) -> str:
         """GET /health's body, the function's own answer as this stack deploys it: the pinned models the

@@ -39,10 +39,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config.environments import DEV
 from contract import http as http_contract
-from contract.env_names import SERVICE_SETTINGS
+from contract.env_names import INFERENCE_SETTINGS, SERVICE_SETTINGS
 from contract.settings import ServiceSettings
 from emulation import gateway
 from emulation.local_jobs import QueuePoller, create_pipeline
+from inference.config import load_config
 
 INPUT_BUCKET = "audio-inference-local-input"
 OUTPUT_BUCKET = "audio-inference-local-output"
@@ -67,6 +68,7 @@ class LocalContext:
     function_version: str = "$LATEST"
 
 
+SERVED_MODELS = INFERENCE_SETTINGS[("model", "served")]
 CONCURRENCY = 4
 """Invocations at once; more requests wait their turn. On Lambda each concurrent request has its own
 container; here they share one process, whose memory would otherwise grow to what 40 threads (the
@@ -302,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     emulator_port = args.emulator_port or free_port()
     emulator = start_emulator(emulator_port)
     os.environ.update(local_settings().to_environment())
+    # The models dev serves (its `models` setting), as the stacks tell dev's functions; INFERENCE_MODELS wins.
+    os.environ.setdefault(SERVED_MODELS, ",".join(DEV.served_models(load_config().model.name)))
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
     from service import handler as lambda_entry  # loads and verifies the model
     from service import worker

@@ -11,6 +11,7 @@ import dataclasses
 import math
 import os
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,8 +231,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
 
 
 def coerce(field_name: str, value: Any, annotation: Any) -> Any:
-    """Turn YAML, environment or request strings into a field's declared type (its annotation)."""
-    text = str(annotation)
+    """Turn YAML, environment or request strings into a field's declared type (its annotation: the
+    string a module with `from __future__ import annotations` keeps, or the type itself)."""
+    text = _annotation_text(annotation)
     optional = "None" in text
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
         if optional:
@@ -254,6 +256,16 @@ def coerce(field_name: str, value: Any, annotation: Any) -> Any:
     if text.startswith("float"):
         return _number(field_name, value, "a finite number")
     return str(value)
+
+
+def _annotation_text(annotation: Any) -> str:
+    """'float', 'float | None', 'bool'... for an annotation given as a string or as a type."""
+    if isinstance(annotation, str):
+        return annotation
+    members = typing.get_args(annotation)
+    if members:  # X | None, Optional[X]
+        return " | ".join(_annotation_text(member) for member in members)
+    return "None" if annotation is type(None) else str(getattr(annotation, "__name__", annotation))
 
 
 def _number(field_name: str, value: Any, allowed: str) -> float:

@@ -165,6 +165,28 @@ def test_the_deployment_trigger_does_not_depend_on_how_many_references_came_befo
     assert trigger(0) == trigger(7)
 
 
+def test_a_new_static_answer_redeploys_the_stage() -> None:
+    """A MOCK route's answer (the models /health lists) is updated in place on its integration response;
+    the stage serves it only after a new deployment, so the answer must be part of the trigger."""
+    import cdktf
+
+    from infra_constructs.rest_api import RestApi
+    from stacks.base import EnvironmentStack
+
+    def trigger(body: str) -> str:
+        stack = EnvironmentStack(cdktf.Testing.app(), "mock", DEV)
+        api = RestApi(stack, "api", rest_api_props(api_name="mock-api"))
+        api.add_mock_route("GET", "/health", body=body, api_key_required=False)
+        synthesized = json.loads(cdktf.Testing.synth(stack))
+        (deployment,) = resources_of(synthesized, "aws_api_gateway_deployment").values()
+        definition: str = deployment["triggers"]["definition"]
+        return definition
+
+    one = '{"models": [{"name": "basic-pitch"}]}'
+    assert trigger(one) == trigger(one)
+    assert trigger(one) != trigger('{"models": [{"name": "basic-pitch"}, {"name": "silero-vad"}]}')
+
+
 def api_target(stack: Any) -> Any:
     from infra_constructs.container_function import ContainerFunction
 

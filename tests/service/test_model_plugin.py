@@ -19,7 +19,7 @@ import requests
 from inference.artifact import REPO_MODELS_DIR
 from tests.support import fake_model
 from tests.support.audio import wav_bytes
-from tests.support.service import LocalServer
+from tests.support.service import LocalServer, assert_follows_contract, contract
 
 SECONDS = 3.0
 
@@ -87,6 +87,7 @@ def test_a_job_runs_it_in_the_worker(plugin_server: LocalServer) -> None:
         assert time.monotonic() < deadline, view
         time.sleep(0.3)
     assert view["status"] == "succeeded" and view["model"] == "loudness", view
+    assert_follows_contract(contract(plugin_server.url), requests.get(job["status_url"], timeout=10))
     assert view["result"]["windows_count"] == 3 and "midi_url" not in view["result"]
     document = requests.get(view["result"]["json_url"], timeout=10).json()
     assert document["model"]["name"] == "loudness" and len(document["levels_db"]) == 3
@@ -105,3 +106,17 @@ def test_the_client_uses_it_by_name_through_predict_and_a_job(plugin_server: Loc
         assert result.model == "loudness" and not result.has_midi
         assert len(result.document["levels_db"]) == 6
     assert direct.document == queued.document
+
+
+def test_the_clients_command_takes_its_parameters_by_name(plugin_server: LocalServer, tmp_path: Path) -> None:
+    import json
+
+    from audio_inference_client.cli import main
+
+    audio, out = tmp_path / "tone.wav", tmp_path / "tone.json"
+    audio.write_bytes(tone())
+    arguments = ["transcribe", str(audio), "--url", plugin_server.url, "--model", "loudness", "--no-progress"]
+    assert main([*arguments, "--param", "window_s=0.5", "--json", str(out)]) == 0
+    assert len(json.loads(out.read_text())["levels_db"]) == 6
+    assert main([*arguments, "--param", "window_s"]) == 2  # not NAME=VALUE: refused before any request
+    assert main([*arguments, "--param", "window_s=20"]) == 2  # the service's 422 (0.1-10)

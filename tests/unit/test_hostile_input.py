@@ -25,6 +25,8 @@ from service.jobs.requests import status_url_template
         (b'{"n": NaN}', "NaN is not a JSON number"),
         (b'{"n": -Infinity}', "-Infinity is not a JSON number"),
         (b" " * 70_000, "at most 65,536"),
+        (b'{"model": "silero-vad", "model": "basic-pitch"}', "'model' appear more than once in one object"),
+        (b'{"parameters": {"threshold": 0.4, "threshold": 0.9}}', "'threshold' appear more than once"),
     ],
 )
 def test_json_bodies_are_bounded_before_and_while_parsing(body: bytes, fragment: str) -> None:

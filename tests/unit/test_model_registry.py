@@ -94,7 +94,10 @@ def test_every_document_starts_with_the_same_header() -> None:
 @pytest.mark.parametrize(
     ("plugins", "message"),
     [
-        ("no_such_package.model", "INFERENCE_MODEL_PLUGINS='no_such_package.model' is invalid: allowed importable"),
+        (
+            "no_such_package.model",
+            "INFERENCE_MODEL_PLUGINS='no_such_package.model' is invalid: allowed importable modules",
+        ),
         ("inference.models.silero_vad.spec", "a model whose name is not taken (silero-vad)"),
     ],
 )
@@ -110,3 +113,24 @@ def test_a_plugin_that_cannot_be_registered_is_named(plugins: str, message: str)
         env={**os.environ, "INFERENCE_MODEL_PLUGINS": plugins},
     )
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_parameter_types_are_read_whether_annotations_are_strings_or_types() -> None:
+    """A model's parameters module may or may not use `from __future__ import annotations`."""
+    from typing import Optional
+
+    from inference.config import coerce
+
+    for annotation in (float, "float"):
+        assert coerce("window_s", "0.7", annotation) == 0.7
+    optional: tuple[object, ...] = (Optional[float], float | None, "float | None")  # noqa: UP045 - both spellings
+    for optional_annotation in optional:
+        assert coerce("limit", "null", optional_annotation) is None
+        assert coerce("limit", "2", optional_annotation) == 2.0
+    assert coerce("n", "3", int) == 3 and coerce("flag", "false", bool) is False
+
+
+def test_no_two_models_share_a_parameter_name() -> None:
+    """The API's parameters are one namespace (openapi.yaml's query parameters, the client's checks)."""
+    names = [name for model in model_names() for name in get_spec(model).client_parameters]
+    assert len(names) == len(set(names)) and "model" not in names

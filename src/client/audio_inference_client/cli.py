@@ -80,6 +80,13 @@ def parser() -> argparse.ArgumentParser:
         "--min-silence-duration-ms", type=float, metavar="MS", help="shorter silence does not end a segment (100)"
     )
     speech.add_argument("--speech-pad-ms", type=float, metavar="MS", help="widen each segment by this (30)")
+    transcribe.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any model's parameter by name, e.g. for a model this command has no options for (repeatable)",
+    )
     transcribe.add_argument("--timeout", type=float, default=3600.0, help="seconds for the whole transcription")
     transcribe.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"
@@ -124,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
     api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
     names = {name for kinds in MODEL_PARAMETERS.values() for name in kinds}
-    parameters = {name: getattr(args, name) for name in sorted(names) if getattr(args, name) is not None}
+    parameters = {name: getattr(args, name) for name in sorted(names) if getattr(args, name, None) is not None}
+    try:
+        parameters.update(_named_parameters(args.param, MODEL_PARAMETERS.get(args.model or BASIC_PITCH, {})))
+    except ValueError as error:
+        print(f"audio-inference: --param: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.midi and args.model in MODEL_PARAMETERS and args.model not in MODELS_WITH_MIDI:
         print(
             f"audio-inference: --midi: model {args.model} answers no MIDI (only {', '.join(sorted(MODELS_WITH_MIDI))} "
@@ -159,6 +171,29 @@ def main(argv: list[str] | None = None) -> int:
     summary = f"{result.summary()} (via {result.via}, {result.reference})"
     print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
+
+
+def _named_parameters(pairs: list[str], kinds: dict[str, type]) -> dict[str, float | bool | str]:
+    """--param NAME=VALUE pairs: typed where the client knows the model's parameter, else sent as text
+    (the service coerces form fields and names what it refuses)."""
+    values: dict[str, float | bool | str] = {}
+    for pair in pairs:
+        name, separator, text = pair.partition("=")
+        if not separator or not name:
+            raise ValueError(f"{pair!r} is not NAME=VALUE")
+        kind = kinds.get(name)
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError(f"{name}={text!r}: true or false")
+            values[name] = text.lower() == "true"
+        elif kind is float:
+            try:
+                values[name] = float(text)
+            except ValueError:
+                raise ValueError(f"{name}={text!r}: a number") from None
+        else:
+            values[name] = text
+    return values
 
 
 if __name__ == "__main__":

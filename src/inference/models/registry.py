@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -71,23 +72,31 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+_LOADING = threading.Lock()
 
 
 def _load_built_in() -> None:
-    """The built-in models, then the plug-ins named in $INFERENCE_MODEL_PLUGINS (modules on the path)."""
+    """The built-in models, then the plug-ins named in $INFERENCE_MODEL_PLUGINS (modules on the path);
+    published all at once, so another thread never sees half a registry."""
     if _REGISTRY:
         return
-    plugins = [m.strip() for m in os.environ.get(env_names.MODEL_PLUGINS, "").split(",") if m.strip()]
-    for module in (*_BUILT_IN, *plugins):
-        try:
-            spec: ModelSpec = importlib.import_module(module).SPEC
-        except (ImportError, AttributeError) as exc:
-            _REGISTRY.clear()
-            raise ConfigError(env_names.MODEL_PLUGINS, module, f"importable modules defining SPEC ({exc})") from exc
-        if spec.name in _REGISTRY:
-            _REGISTRY.clear()
-            raise ConfigError(env_names.MODEL_PLUGINS, module, f"a model whose name is not taken ({spec.name})")
-        _REGISTRY[spec.name] = spec
+    with _LOADING:
+        if _REGISTRY:
+            return
+        loaded = {spec.name: spec for spec in (importlib.import_module(m).SPEC for m in _BUILT_IN)}
+        plugins = [m.strip() for m in os.environ.get(env_names.MODEL_PLUGINS, "").split(",") if m.strip()]
+        for module in plugins:
+            try:
+                imported = importlib.import_module(module)
+            except ImportError as exc:
+                raise ConfigError(env_names.MODEL_PLUGINS, module, f"importable modules ({exc})") from exc
+            spec = getattr(imported, "SPEC", None)
+            if not isinstance(spec, ModelSpec):
+                raise ConfigError(env_names.MODEL_PLUGINS, module, "modules that define SPEC, a ModelSpec")
+            if spec.name in loaded:
+                raise ConfigError(env_names.MODEL_PLUGINS, module, f"a model whose name is not taken ({spec.name})")
+            loaded[spec.name] = spec
+        _REGISTRY.update(loaded)
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -102,9 +111,13 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 def unregister(name: str) -> None:
     """Remove a model registered with `register` (built-in models stay)."""
-    if any(importlib.import_module(m).SPEC.name == name for m in _BUILT_IN):
+    if name in _built_in_names():
         raise ValueError(f"{name!r} is a built-in model")
     _REGISTRY.pop(name, None)
+
+
+def _built_in_names() -> set[str]:
+    return {importlib.import_module(m).SPEC.name for m in _BUILT_IN}
 
 
 def model_names() -> tuple[str, ...]:

@@ -22,12 +22,13 @@ MAX_NUMBER_CHARS = 32
 """Digits, sign, point and exponent of one number: more than any parameter or size needs."""
 
 
-class _NumberTooLong(ValueError):
-    pass
+class _Refused(ValueError):
+    """Valid JSON we still refuse (a number too long, NaN/Infinity, a key given twice): its 400's message."""
 
 
 def parse_json_body(body: bytes) -> Any:
-    """The body's JSON value; a 400 for a body too large, too deep, with a too-long or non-JSON number."""
+    """The body's JSON value; a 400 for a body too large, too deep, with a too-long or non-JSON number,
+    or with a key given twice in one object (`{"model": "a", "model": "b"}` would silently take the last)."""
     if len(body) > MAX_BODY_BYTES:
         raise errors.bad_request(
             f"the body has {len(body):,} bytes; a JSON request may have at most {MAX_BODY_BYTES:,}"
@@ -41,8 +42,9 @@ def parse_json_body(body: bytes) -> Any:
             parse_int=_bounded(int),
             parse_float=_bounded(float),
             parse_constant=_no_constant,
+            object_pairs_hook=_unique_keys,
         )
-    except _NumberTooLong as exc:
+    except _Refused as exc:
         raise errors.bad_request(str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise errors.bad_request("the body is not valid JSON") from None
@@ -73,17 +75,26 @@ def nesting_depth(body: bytes) -> int:
 def _bounded(kind: type[int] | type[float]) -> Any:
     def parse(text: str) -> int | float:
         if len(text) > MAX_NUMBER_CHARS:
-            raise _NumberTooLong(
+            raise _Refused(
                 f"a number in the body has {len(text):,} characters ({text[:12]}...); "
                 f"numbers may have at most {MAX_NUMBER_CHARS}"
             )
         value = kind(text)
         if not math.isfinite(value):
-            raise _NumberTooLong(f"the number {text} is out of range: send a finite number")
+            raise _Refused(f"the number {text} is out of range: send a finite number")
         return value
 
     return parse
 
 
 def _no_constant(name: str) -> Any:
-    raise _NumberTooLong(f"{name} is not a JSON number: send a finite number")
+    raise _Refused(f"{name} is not a JSON number: send a finite number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        shown = ", ".join(repr(key[:40]) for key in repeated[:3])
+        raise _Refused(f"the key(s) {shown} appear more than once in one object: give each once")
+    return dict(pairs)
