@@ -33,7 +33,7 @@ import numpy as np
 from inference.artifact import resolve_artifact
 from inference.config import InferenceConfig, load_config
 from inference.models import NoteEvent
-from inference.runtimes import Session, open_onnxruntime, open_openvino
+from inference.runtimes import Int8Input, Session, open_onnxruntime, open_openvino
 from inference.transcriber import Transcriber
 
 REPO = Path(__file__).resolve().parents[1]
@@ -225,6 +225,8 @@ class Variant:
     f32_until: tuple[str, ...] = ()
     f32_from: tuple[str, ...] = ()
     batch_size: int = 2
+    int8: tuple[str, ...] | None = None
+    """The body's two convolutions (on the harmonic stack) in int8, calibrated (constants.INT8_BODY_*)."""
 
 
 def body_tensors(artifact: Path) -> dict[str, str]:
@@ -256,6 +258,9 @@ def body_tensors(artifact: Path) -> dict[str, str]:
 
 
 FAST = "f32 front + heads, bf16 body (fast)"
+HARMONIC = "model_1/re_lu_1/"
+WIDE = "model_1/re_lu_3/"
+NOTE_ONSET_HEADS = ("StatefulPartitionedCall:0", "Relu__35:0")
 
 
 def variants(artifact: Path) -> list[Variant]:
@@ -272,14 +277,56 @@ def variants(artifact: Path) -> list[Variant]:
         Variant(FAST, "openvino", True, c.F32_FRONT_OUTPUT, c.F32_HEADS_INPUTS),
         Variant("f32 front, bf16 after", "openvino", True, c.F32_FRONT_OUTPUT),
         Variant("bf16 whole model", "openvino", True),
+        Variant("int8 body, f32 rest", "openvino", int8=()),
+        Variant("int8 3x39, f32 rest", "openvino", int8=(HARMONIC,)),
+        Variant(
+            "f32 front+heads, int8 3x39, bf16 5x5",
+            "openvino",
+            True,
+            c.F32_FRONT_OUTPUT,
+            c.F32_HEADS_INPUTS,
+            int8=(HARMONIC,),
+        ),
+        Variant(
+            "f32 front+heads, bf16 3x39, int8 5x5",
+            "openvino",
+            True,
+            c.F32_FRONT_OUTPUT,
+            c.F32_HEADS_INPUTS,
+            int8=(WIDE,),
+        ),
+        Variant("f32 front, int8 3x39, bf16 after", "openvino", True, c.F32_FRONT_OUTPUT, int8=(HARMONIC,)),
+        Variant(
+            "f32 front+note/onset heads, int8 3x39, bf16 5x5+contour",
+            "openvino",
+            True,
+            c.F32_FRONT_OUTPUT,
+            NOTE_ONSET_HEADS,
+            int8=(HARMONIC,),
+        ),
+        Variant(
+            "f32 front+note/onset heads, bf16 body+contour", "openvino", True, c.F32_FRONT_OUTPUT, NOTE_ONSET_HEADS
+        ),
+        Variant(
+            "f32 front + heads, int8 body, bf16 glue", "openvino", True, c.F32_FRONT_OUTPUT, c.F32_HEADS_INPUTS, int8=()
+        ),
+        Variant("f32 front, int8 body, bf16 heads", "openvino", True, c.F32_FRONT_OUTPUT, int8=()),
     ]
 
 
 def session_for(variant: Variant, artifact: Path, threads: int) -> Session:
     if variant.runtime == "onnxruntime":
         return open_onnxruntime(artifact, threads=threads)
+    from inference.models.basic_pitch import constants as c
+
+    int8 = [] if variant.int8 is None else [Int8Input(c.INT8_BODY_INPUT, *c.INT8_BODY_RANGE, variant.int8)]
     return open_openvino(
-        artifact, threads=threads, bf16=variant.bf16, f32_until=variant.f32_until, f32_from=variant.f32_from
+        artifact,
+        threads=threads,
+        bf16=variant.bf16,
+        f32_until=variant.f32_until,
+        f32_from=variant.f32_from,
+        int8=int8,
     )
 
 
