@@ -98,12 +98,14 @@ class OpenVinoSession:
     """(compiled model, infer request) per stage, in order."""
 
     def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
-        values: list[Any] = [batch]
+        # no copies between stages: each reads its inputs in place (the batch, or the outputs of the
+        # stage before, which stay put until that stage runs again, on the next call)
+        values: list[Any] = [np.ascontiguousarray(batch, dtype=np.float32)]
         for compiled, request in self._stages[:-1]:
-            result = request.infer(dict(enumerate(values)))
+            result = request.infer(dict(enumerate(values)), share_inputs=True, share_outputs=True)
             values = [result[output] for output in compiled.outputs]
         compiled, request = self._stages[-1]
-        result = request.infer(dict(enumerate(values)))
+        result = request.infer(dict(enumerate(values)), share_inputs=True, share_outputs=True)
         # the request reuses its output buffers on the next call: copy what we hand out
         return [np.array(result[compiled.output(name)], copy=True) for name in outputs]
 
