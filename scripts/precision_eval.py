@@ -285,6 +285,10 @@ def variants(artifact: Path) -> list[Variant]:
         Variant(FAST + ", batches of 4", "openvino", True, front, note_onset, batch_size=4, int8=HARMONIC),
         Variant("f32 front + heads, int8 3x39, bf16 5x5", "openvino", True, front, heads, int8=HARMONIC),
         Variant("f32 front, int8 3x39, bf16 after", "openvino", True, front, int8=HARMONIC),
+        Variant(
+            "int8 3x39, bf16 front and rest, f32 note/onset heads", "openvino", True, (), note_onset, int8=HARMONIC
+        ),
+        Variant("bf16 front and body, f32 note/onset heads", "openvino", True, (), note_onset),
         Variant(FAST_WITHOUT_BF16, "openvino", int8=HARMONIC),
         Variant("int8 3x39 + 5x5, f32 rest", "openvino", int8=BODY),
         Variant("f32 front + heads, int8 3x39 + 5x5, bf16 glue", "openvino", True, front, heads, int8=BODY),

@@ -29,9 +29,9 @@ F32_FRONT_OUTPUT = ("model_1/batch_normalization/FusedBatchNormV3;model_1/batch_
 transform, the log, the normalisation; ~2% of its work)."""
 F32_HEADS_INPUTS = ("Relu__38:0", "Relu__35:0")
 """The outputs (after ReLU) of the body's two convolutions on the harmonic stack, 8x8 3x39 and 8x32
-5x5 (~90% of the work), which `fast` runs in bf16; the output heads after them (the contour, note and
-onset convolutions and their sigmoids) run in f32 again. The frontier that chose this split is in the
-README (Performance): bf16 in the heads moves notes of sparse, legato files."""
+5x5 (~90% of the work): the cut of `fast` before int8 (bf16 body, all three output heads in f32), kept
+as a point of make evaluate's frontier. bf16 in the note and onset heads moves notes of sparse, legato
+files (README, Performance); the contour head alone in bf16 does not, hence F32_NOTE_ONSET_INPUTS."""
 F32_NOTE_ONSET_INPUTS = ("StatefulPartitionedCall:0", "Relu__35:0")
 """The contour map and the 8x32 5x5 convolution's output (after ReLU): what the note and onset heads
 read. `fast` on a CPU with bf16 keeps only those two heads in f32 (the contour head, one 8x1 5x5
