@@ -110,7 +110,7 @@ def test_fast_without_bf16_runs_int8_and_keeps_the_onsets(model_artifact, piece,
     transcriber = engine(model_artifact, threads=2)
     result = transcriber.transcribe_file(piece, transcriber.config.inference.with_overrides(precision="fast"))
     model = result.to_dict()["model"]
-    if not cpu_has_int8():  # arm64, or x86 without AVX2: exact, and it says so
+    if not cpu_has_int8():  # arm64, or x86 without OpenVINO's INT8: exact, and it says so
         assert (model["runtime"], model["precision"], model["compute"]) == ("onnxruntime", "fast", "f32")
         return
     assert (model["runtime"], model["precision"], model["compute"]) == ("openvino", "fast", "f32+int8")
@@ -157,3 +157,22 @@ def test_a_request_for_fast_leaves_the_default_exact(model_artifact, piece, refe
     transcriber.transcribe_file(piece, transcriber.config.inference.with_overrides(precision="fast"))
     again = transcriber.transcribe_file(piece)
     assert again.to_dict() == reference.to_dict() and again.to_midi() == reference.to_midi()
+
+
+def test_int8_needs_vnni_in_the_cpu_flags(tmp_path):
+    """Without VNNI int8 is unmeasured, so fast does not use it (nor where the flags cannot be read)."""
+    without = tmp_path / "without"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert cpu_has_int8(without) is False
+    assert cpu_has_int8(tmp_path / "missing") is False
+    with_vnni = tmp_path / "with"
+    with_vnni.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    import platform
+
+    import openvino as ov
+    import openvino.properties as props
+
+    expected = platform.machine().lower() in ("x86_64", "amd64") and "INT8" in ov.Core().get_property(
+        "CPU", props.device.capabilities()
+    )
+    assert cpu_has_int8(with_vnni) is expected

@@ -66,7 +66,7 @@ class BasicPitchModel:
         """The session for a precision, opened once: `exact` on the configured runtime in f32; `fast`
         on OpenVINO: where the CPU computes bf16 natively, the front end and the note and onset heads
         in f32, the body's 3x39 convolution in int8 and the rest between in bf16 ("f32+bf16+int8");
-        where it has int8 but no bf16 (x86 with AVX2), that convolution in int8 and the rest in f32
+        where it has int8 but no bf16 (x86_64, `cpu_has_int8`), that convolution in int8 and the rest in f32
         ("f32+int8"); else the exact session itself (nothing faster to run there; the result says
         f32)."""
         if self._artifact is None:
@@ -83,17 +83,18 @@ class BasicPitchModel:
         threads = engine.threads or function_vcpus()
         if precision == "fast":
             int8 = [Int8Input(c.INT8_BODY_INPUT, *c.INT8_BODY_RANGE, (c.INT8_CONVOLUTION,))]
-            if cpu_has_bf16():
+            has_int8 = cpu_has_int8()
+            if cpu_has_bf16():  # every such CPU known has VNNI too; without it, the bf16-only split
                 return open_openvino(
                     artifact,
                     threads=threads,
                     bf16=True,
                     f32_until=c.F32_FRONT_OUTPUT,
-                    f32_from=c.F32_NOTE_ONSET_INPUTS,
-                    int8=int8,
+                    f32_from=c.F32_NOTE_ONSET_INPUTS if has_int8 else c.F32_HEADS_INPUTS,
+                    int8=int8 if has_int8 else [],
                     cache_dir=compiled_cache(),
                 )
-            if cpu_has_int8():
+            if has_int8:
                 return open_openvino(artifact, threads=threads, bf16=False, int8=int8, cache_dir=compiled_cache())
             if "exact" in self._sessions:
                 return self._sessions["exact"]
