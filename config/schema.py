@@ -88,7 +88,7 @@ class FunctionSettings:
     log_level: str = "INFO"
     precision: str = "exact"
     """What a request that does not ask gets, on both functions: exact (f32, the validated results) or
-    fast (the convolutions in bf16 where Lambda's CPU has it; README, Performance). Overrides the
+    fast (int8 and bf16 where Lambda's CPU has them; README, Performance). Overrides the
     inference config's `inference.precision`."""
 
     def __post_init__(self) -> None:

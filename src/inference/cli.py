@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="exact (default: f32, today's results) or fast (the convolutions in bf16 where the CPU has it)",
+        help="exact (default: f32, today's results) or fast (int8 and bf16 where the CPU has them; model.compute says)",
     )
     t.add_argument(
         "--max-duration",

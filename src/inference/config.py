@@ -30,7 +30,8 @@ _NUMBER_MAX_CHARS = 32
 RUNTIMES = ("onnxruntime", "openvino")
 """Engines that run the model (`inference.runtimes`); onnxruntime's f32 is the validated reference."""
 PRECISIONS = ("exact", "fast")
-"""exact: f32 on the configured runtime. fast: OpenVINO in bf16 where the CPU has it (README, Performance)."""
+"""exact: f32 on the configured runtime. fast: OpenVINO in int8 and bf16 where the CPU has them
+(README, Performance)."""
 SERVER_SETTINGS = ("batch_size", "runtime", "threads")
 """Fields of InferenceParameters that are the server's resources, not a client's choice."""
 _URI = re.compile(r"^(pinned|file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+)$")

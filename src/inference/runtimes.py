@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,17 @@ import numpy as np
 from inference.config import PRECISIONS, RUNTIMES
 from inference.errors import ModelArtifactUnreadableError
 
-__all__ = ["PRECISIONS", "RUNTIMES", "Session", "cpu_has_bf16", "function_vcpus", "open_onnxruntime", "open_openvino"]
+__all__ = [
+    "PRECISIONS",
+    "RUNTIMES",
+    "Int8Input",
+    "Session",
+    "cpu_has_bf16",
+    "cpu_has_int8",
+    "function_vcpus",
+    "open_onnxruntime",
+    "open_openvino",
+]
 
 LAMBDA_MB_PER_VCPU = 1769
 """Lambda gives one vCPU per 1,769 MB of memory (AWS's figure), up to six at 10,240 MB."""
@@ -44,7 +55,7 @@ def function_vcpus(environ: Mapping[str, str] | None = None) -> int:
 class Session(Protocol):
     runtime: str
     compute: str
-    """The arithmetic it really does: "f32", "bf16", or both mixed ("f32+bf16")."""
+    """The arithmetic it really does: "f32", "bf16", "int8", or a mix ("f32+bf16", "f32+int8")."""
 
     def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
         """The named outputs for one batch of inputs (the model's single input)."""
@@ -87,14 +98,49 @@ class OpenVinoSession:
     """(compiled model, infer request) per stage, in order."""
 
     def run(self, batch: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
-        values: list[Any] = [batch]
+        # no copies between stages: each reads its inputs in place (the batch, or the outputs of the
+        # stage before, which stay put until that stage runs again, on the next call)
+        values: list[Any] = [np.ascontiguousarray(batch, dtype=np.float32)]
         for compiled, request in self._stages[:-1]:
-            result = request.infer(dict(enumerate(values)))
+            result = request.infer(dict(enumerate(values)), share_inputs=True, share_outputs=True)
             values = [result[output] for output in compiled.outputs]
         compiled, request = self._stages[-1]
-        result = request.infer(dict(enumerate(values)))
+        result = request.infer(dict(enumerate(values)), share_inputs=True, share_outputs=True)
         # the request reuses its output buffers on the next call: copy what we hand out
         return [np.array(result[compiled.output(name)], copy=True) for name in outputs]
+
+
+@dataclass(frozen=True)
+class Int8Input:
+    """A tensor whose consuming convolutions run in int8: the tensor quantized to 256 levels over
+    [low, high] (calibrated), each convolution's weights to 255 levels per output channel over
+    [-max |w|, max |w|]. OpenVINO's low-precision transformations turn these FakeQuantize pairs into
+    u8 x i8 convolutions (VNNI where the CPU has it)."""
+
+    tensor: str
+    low: float
+    high: float
+    convolutions: tuple[str, ...] = ()
+    """Which of the convolutions reading it (friendly-name prefixes); all of them when empty."""
+
+
+def cpu_has_int8(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether fast's int8 convolution pays here: x86_64 with VNNI (AVX512_VNNI or AVX-VNNI, the
+    8-bit dot products int8 was measured with) and OpenVINO's CPU plugin reporting INT8. Without VNNI
+    int8 goes through 16-bit multiply-adds, unmeasured; arm64's int8 path was not measured either:
+    there fast runs exact rather than risk being slower."""
+    import openvino as ov
+    import openvino.properties as props
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        flags = {flag for line in cpuinfo.read_text().splitlines() if line.startswith("flags") for flag in line.split()}
+    except OSError:
+        return False
+    if not flags & {"avx512_vnni", "avx_vnni"}:
+        return False
+    return "INT8" in ov.Core().get_property("CPU", props.device.capabilities())
 
 
 def cpu_has_bf16() -> bool:
@@ -112,6 +158,7 @@ def open_openvino(
     bf16: bool,
     f32_until: Sequence[str] = (),
     f32_from: Sequence[str] = (),
+    int8: Sequence[Int8Input] = (),
     cache_dir: Path | None = None,
 ) -> OpenVinoSession:
     """The model in f32 (OpenVINO is told so: on a CPU with bf16 its default is bf16); or in bf16 (what
@@ -121,7 +168,9 @@ def open_openvino(
     Why a split: the plugin does not honour per-node precision marks for bf16 (measured with 2026.4),
     and a model's front end (a spectrogram, a log) is often where bf16's 8-bit mantissa hurts while
     its heavy convolutions come after it. The caller checks `cpu_has_bf16` first: without it bf16
-    would be emulated, slower than f32. `cache_dir` keeps compiled models across loads."""
+    would be emulated, slower than f32. `int8` runs the convolutions reading those tensors in int8,
+    whatever the stage's precision (the caller checks `cpu_has_int8`). `cache_dir` keeps compiled
+    models across loads."""
     import openvino as ov
     import openvino.properties as props
     import openvino.properties.hint as hints
@@ -135,14 +184,20 @@ def open_openvino(
         common[props.cache_dir()] = str(cache_dir)
     f32 = {**common, hints.inference_precision(): ov.Type.f32}
     reduced = {**common, hints.inference_precision(): ov.Type.bf16 if bf16 else ov.Type.f32}
+
+    def read() -> Any:
+        return quantize_inputs(core.read_model(str(artifact)), int8)
+
+    kinds = {"f32": not bf16 or bool(f32_until or f32_from), "bf16": bf16, "int8": bool(int8)}
+    compute = "+".join(kind for kind, used in kinds.items() if used)
     try:
         if not bf16 or not (f32_until or f32_from):
-            compiled = core.compile_model(str(artifact), "CPU", reduced)
-            return OpenVinoSession("bf16" if bf16 else "f32", [(compiled, compiled.create_infer_request())])
+            compiled = core.compile_model(read() if int8 else str(artifact), "CPU", reduced)
+            return OpenVinoSession(compute, [(compiled, compiled.create_infer_request())])
         plan: list[tuple[Any, dict[str, Any]]] = []
-        rest = core.read_model(str(artifact))
+        rest = read()
         if f32_until:
-            front, rest = split_at(rest, core.read_model(str(artifact)), f32_until)
+            front, rest = split_at(rest, read(), f32_until)
             plan.append((front, f32))
         if f32_from:
             middle, back = split_at(rest, rest.clone(), f32_from)
@@ -154,7 +209,44 @@ def open_openvino(
         raise
     except Exception as exc:  # OpenVINO raises RuntimeError subclasses with the reader's message
         raise ModelArtifactUnreadableError(f"{artifact} is not a loadable ONNX model: {exc}") from exc
-    return OpenVinoSession("f32+bf16", [(stage, stage.create_infer_request()) for stage in stages])
+    return OpenVinoSession(compute, [(stage, stage.create_infer_request()) for stage in stages])
+
+
+def quantize_inputs(model: Any, inputs: Sequence[Int8Input]) -> Any:
+    """`model` with FakeQuantize on each named tensor where convolutions read it, and on those
+    convolutions' weights (see Int8Input). A name the model lacks, or one no convolution reads, is
+    ModelArtifactUnreadableError: a silent no-op would run f32 while the result says int8."""
+    import openvino as ov
+
+    for spec in inputs:
+        convolutions = [
+            consumer.get_node()
+            for op in model.get_ops()
+            for output in op.outputs()
+            if spec.tensor in output.get_names()
+            for consumer in output.get_target_inputs()
+            if consumer.get_node().get_type_name() == "Convolution"
+            and consumer.get_index() == 0
+            and (not spec.convolutions or consumer.get_node().get_friendly_name().startswith(spec.convolutions))
+        ]
+        if not convolutions:
+            raise ModelArtifactUnreadableError(f"the model has no convolution reading a tensor named {spec.tensor!r}")
+        source = convolutions[0].input(0).get_source_output()
+        low, high = (ov.opset13.constant(np.float32(v)) for v in (spec.low, spec.high))
+        quantized = ov.opset13.fake_quantize(source, low, high, low, high, 256)
+        for convolution in convolutions:
+            convolution.input(0).replace_source_output(quantized.output(0))
+            weights = convolution.input(1).get_source_output()
+            if weights.get_node().get_type_name() != "Constant":
+                raise ModelArtifactUnreadableError(f"the convolution reading {spec.tensor!r} has no constant weights")
+            values = weights.get_node().get_data()
+            reach = np.abs(values).reshape(values.shape[0], -1).max(axis=1).astype(np.float32)
+            reach = np.maximum(reach, np.float32(1e-12)).reshape(-1, *[1] * (values.ndim - 1))
+            bound, lower = ov.opset13.constant(reach), ov.opset13.constant(-reach)
+            convolution.input(1).replace_source_output(
+                ov.opset13.fake_quantize(weights, lower, bound, lower, bound, 255).output(0)
+            )
+    return model
 
 
 def split_at(model: Any, copy: Any, tensors: Sequence[str]) -> tuple[Any, Any]:
@@ -165,6 +257,8 @@ def split_at(model: Any, copy: Any, tensors: Sequence[str]) -> tuple[Any, Any]:
 
     def output_named(graph: Any, tensor: str) -> Any:
         for op in graph.get_ops():
+            if op.get_type_name() == "Result":  # it repeats its source's names: cut at the source
+                continue
             for output in op.outputs():
                 if tensor in output.get_names():
                     return output

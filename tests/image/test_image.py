@@ -234,7 +234,7 @@ def test_every_handler_the_stacks_and_dockerfile_name_answers_in_a_clean_interpr
 PRECISIONS_DRIVER = """
 import base64, json, sys
 from inference.config import load_config
-from inference.runtimes import cpu_has_bf16
+from inference.runtimes import cpu_has_bf16, cpu_has_int8
 from inference.transcriber import Transcriber
 audio = base64.b64decode(json.load(open(sys.argv[1]))["body"])
 transcriber = Transcriber(load_config())
@@ -243,6 +243,7 @@ for precision in ("exact", "fast"):
     print("ENGINE " + json.dumps({**result.to_dict()["model"], "notes": len(result.notes)}))
 import onnxruntime, openvino
 print("BF16 " + json.dumps(cpu_has_bf16()))
+print("INT8 " + json.dumps(cpu_has_int8()))
 print("FROM " + json.dumps({"onnxruntime": onnxruntime.__file__, "openvino": openvino.__file__}))
 """
 
@@ -269,9 +270,11 @@ def test_both_precisions_run_in_the_pruned_image(image_root: Path) -> None:
     lines = result.stdout.splitlines()
     engines = [json.loads(line[7:]) for line in lines if line.startswith("ENGINE ")]
     has_bf16 = json.loads(next(line[5:] for line in lines if line.startswith("BF16 ")))
+    has_int8 = json.loads(next(line[5:] for line in lines if line.startswith("INT8 ")))
+    fast = ("openvino", "fast", "f32+bf16+int8" if has_bf16 else "f32+int8") if has_bf16 or has_int8 else None
     assert [(e["runtime"], e["precision"], e["compute"]) for e in engines] == [
         ("onnxruntime", "exact", "f32"),
-        ("openvino", "fast", "f32+bf16") if has_bf16 else ("onnxruntime", "fast", "f32"),
+        fast or ("onnxruntime", "fast", "f32"),
     ]
     assert engines[0]["notes"] > 0 and engines[1]["notes"] > 0
     origins = json.loads(next(line[5:] for line in lines if line.startswith("FROM ")))

@@ -3,8 +3,11 @@
 - onnxruntime, the default: every thread count and batch size a deployment may pick gives the same
   result JSON and MIDI bytes (the outputs differ by at most one float32 ulp, below what a note sees).
 - OpenVINO in f32: the same notes and MIDI bytes; amplitudes (6 decimals in the JSON) within 1e-5.
-- fast: on a CPU with native bf16 the convolutions run in bf16 and the onsets stay >= 0.95 consistent
-  with exact's (mir_eval onset F1, 50 ms); elsewhere it is exact itself, and the result says f32.
+- fast: on a CPU with native bf16 the body runs in bf16 and int8 ("f32+bf16+int8"), on an x86 CPU
+  without it in int8 and f32 ("f32+int8"), and either way the onsets stay >= 0.95 consistent with
+  exact's (mir_eval onset F1, 50 ms); elsewhere it is exact itself, and the result says f32.
+- int8's calibration: the range constants.py states is what generated audio, silence and clipping
+  included, gives; a tensor the model lacks is refused, not silently left in f32.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import pytest
 import soundfile as sf
 
 from inference.config import load_config
-from inference.runtimes import cpu_has_bf16
+from inference.errors import ModelArtifactUnreadableError
+from inference.models.basic_pitch import constants as c
+from inference.runtimes import Int8Input, cpu_has_bf16, cpu_has_int8, open_openvino
 from inference.testing import signals
 from inference.transcriber import Transcriber, Transcription
 from scripts.precision_eval import onset_f1
@@ -78,18 +83,72 @@ def test_openvino_exact_gives_the_same_notes_and_midi_bytes(model_artifact, piec
     assert max(abs(a.amplitude - b.amplitude) for a, b in zip(result.notes, reference.notes, strict=True)) < 1e-5
 
 
+def consistency_with(reference: Transcription, result: Transcription) -> float:
+    ours = [(n.start_s, n.end_s, n.pitch) for n in result.notes]
+    return onset_f1([(n.start_s, n.end_s, n.pitch) for n in reference.notes], ours)
+
+
 def test_fast_keeps_the_onsets_of_exact(model_artifact, piece, reference):
     transcriber = engine(model_artifact, threads=2)
     result = transcriber.transcribe_file(piece, transcriber.config.inference.with_overrides(precision="fast"))
     model = result.to_dict()["model"]
     if cpu_has_bf16():
-        assert (model["runtime"], model["precision"], model["compute"]) == ("openvino", "fast", "f32+bf16")
+        assert (model["runtime"], model["precision"], model["compute"]) == ("openvino", "fast", "f32+bf16+int8")
+    elif cpu_has_int8():
+        assert (model["runtime"], model["precision"], model["compute"]) == ("openvino", "fast", "f32+int8")
     else:  # nothing faster to run: fast is exact, and says so
         assert (model["runtime"], model["precision"], model["compute"]) == ("onnxruntime", "fast", "f32")
         assert result.to_midi() == reference.to_midi()
-    as_tuples = [(n.start_s, n.end_s, n.pitch) for n in result.notes]
-    consistency = onset_f1([(n.start_s, n.end_s, n.pitch) for n in reference.notes], as_tuples)
+    consistency = consistency_with(reference, result)
     assert consistency >= 0.95, f"fast's onsets agree with exact's at F1 {consistency:.3f}"
+
+
+def test_fast_without_bf16_runs_int8_and_keeps_the_onsets(model_artifact, piece, reference, monkeypatch):
+    """What a CPU with int8 but no bf16 (x86 before Zen 4 / Sapphire Rapids) gets; its arithmetic
+    is the same here (f32 plus one int8 convolution), so this machine checks it."""
+    monkeypatch.setattr("inference.models.basic_pitch.model.cpu_has_bf16", lambda: False)
+    transcriber = engine(model_artifact, threads=2)
+    result = transcriber.transcribe_file(piece, transcriber.config.inference.with_overrides(precision="fast"))
+    model = result.to_dict()["model"]
+    if not cpu_has_int8():  # arm64, or x86 without OpenVINO's INT8: exact, and it says so
+        assert (model["runtime"], model["precision"], model["compute"]) == ("onnxruntime", "fast", "f32")
+        return
+    assert (model["runtime"], model["precision"], model["compute"]) == ("openvino", "fast", "f32+int8")
+    assert without_engine(result) != without_engine(reference)  # int8 did run: the amplitudes moved
+    consistency = consistency_with(reference, result)
+    assert consistency >= 0.95, f"int8 fast's onsets agree with exact's at F1 {consistency:.3f}"
+
+
+def test_int8_calibration_range_is_what_generated_audio_gives(model_artifact):
+    """The harmonic stack's range over generated music, silence, faint noise and clipping: the
+    front end normalises each window, so the range is the network's, and the constant is it."""
+    import openvino as ov
+    import openvino.properties.hint as hints
+
+    from inference.models.basic_pitch.windows import fill_window, window_starts
+
+    model = ov.Core().read_model(str(model_artifact))
+    stack = next(output for op in model.get_ops() for output in op.outputs() if c.INT8_BODY_INPUT in output.get_names())
+    model.add_outputs([stack])
+    compiled = ov.Core().compile_model(model, "CPU", {hints.inference_precision(): ov.Type.f32})
+    rng = np.random.default_rng(7)
+    music = signals.render(signals.piece(31, 8.0), c.SAMPLE_RATE, 8.0, seed=31)
+    windows = [
+        np.zeros(c.WINDOW_SAMPLES),
+        rng.normal(0, 1e-6, c.WINDOW_SAMPLES),
+        np.sign(rng.normal(size=c.WINDOW_SAMPLES)),
+    ]
+    for start in window_starts(music.shape[0]):
+        window = np.zeros(c.WINDOW_SAMPLES)
+        fill_window(window, music, start)
+        windows.append(window)
+    values = compiled(np.stack(windows).astype(np.float32)[:, :, None])[compiled.outputs[-1]]
+    assert (float(values.min()), float(values.max())) == pytest.approx(c.INT8_BODY_RANGE, abs=1e-5)
+
+
+def test_int8_on_a_tensor_the_model_lacks_is_refused(model_artifact):
+    with pytest.raises(ModelArtifactUnreadableError, match="no convolution reading a tensor named 'no-such'"):
+        open_openvino(model_artifact, threads=1, bf16=False, int8=[Int8Input("no-such", 0.0, 1.0)])
 
 
 def test_a_request_for_fast_leaves_the_default_exact(model_artifact, piece, reference):
@@ -98,3 +157,22 @@ def test_a_request_for_fast_leaves_the_default_exact(model_artifact, piece, refe
     transcriber.transcribe_file(piece, transcriber.config.inference.with_overrides(precision="fast"))
     again = transcriber.transcribe_file(piece)
     assert again.to_dict() == reference.to_dict() and again.to_midi() == reference.to_midi()
+
+
+def test_int8_needs_vnni_in_the_cpu_flags(tmp_path):
+    """Without VNNI int8 is unmeasured, so fast does not use it (nor where the flags cannot be read)."""
+    without = tmp_path / "without"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert cpu_has_int8(without) is False
+    assert cpu_has_int8(tmp_path / "missing") is False
+    with_vnni = tmp_path / "with"
+    with_vnni.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    import platform
+
+    import openvino as ov
+    import openvino.properties as props
+
+    expected = platform.machine().lower() in ("x86_64", "amd64") and "INT8" in ov.Core().get_property(
+        "CPU", props.device.capabilities()
+    )
+    assert cpu_has_int8(with_vnni) is expected

@@ -64,8 +64,8 @@ PARAMETERS = MODEL_PARAMETERS[BASIC_PITCH]
 MODELS_WITH_MIDI = frozenset({BASIC_PITCH})
 """The models whose result comes with a MIDI file."""
 PRECISIONS = ("exact", "fast")
-"""`precision`: exact (the default: f32, the validated results) or fast (reduced precision where the
-service's CPU computes it natively; the result's model.compute says what ran)."""
+"""`precision`: exact (the default: f32, the validated results) or fast (int8 and bf16 where the
+service's CPU computes them natively; the result's model.compute says what ran)."""
 
 TOO_LONG_FOR_A_REQUEST = frozenset({"payload_too_large", "audio_too_long", "request_too_large"})
 AUDIO_FAULTS = frozenset(

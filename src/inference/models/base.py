@@ -53,7 +53,8 @@ class EngineSettings:
 @dataclass(frozen=True)
 class EngineUsed:
     """What produced a result: the engine, the precision asked for, and the arithmetic done
-    (`compute`: "f32", or "bf16" where `fast` could be faster; "f32" again where it could not)."""
+    (`compute`: "f32", or a mix such as "f32+bf16+int8" where `fast` could be faster; "f32" again
+    where it could not)."""
 
     runtime: str
     precision: str

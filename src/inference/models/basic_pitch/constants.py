@@ -29,9 +29,27 @@ F32_FRONT_OUTPUT = ("model_1/batch_normalization/FusedBatchNormV3;model_1/batch_
 transform, the log, the normalisation; ~2% of its work)."""
 F32_HEADS_INPUTS = ("Relu__38:0", "Relu__35:0")
 """The outputs (after ReLU) of the body's two convolutions on the harmonic stack, 8x8 3x39 and 8x32
-5x5 (~90% of the work), which `fast` runs in bf16; the output heads after them (the contour, note and
-onset convolutions and their sigmoids) run in f32 again. The frontier that chose this split is in the
-README (Performance): bf16 in the heads moves notes of sparse, legato files."""
+5x5 (~90% of the work): the cut of `fast` before int8 (bf16 body, all three output heads in f32), kept
+as a point of make evaluate's frontier. bf16 in the note and onset heads moves notes of sparse, legato
+files (README, Performance); the contour head alone in bf16 does not, hence F32_NOTE_ONSET_INPUTS."""
+F32_NOTE_ONSET_INPUTS = ("StatefulPartitionedCall:0", "Relu__35:0")
+"""The contour map and the 8x32 5x5 convolution's output (after ReLU): what the note and onset heads
+read. `fast` on a CPU with bf16 keeps only those two heads in f32 (the contour head, one 8x1 5x5
+convolution, joins the bf16 stage: its map is the contour output, carried through the last stage)."""
+INT8_BODY_INPUT = (
+    "model_1/re_lu_3/Relu;model_1/re_lu_3/Relu;model_1/batch_normalization_3/FusedBatchNormV3;"
+    "model_1/batch_normalization_3/FusedBatchNormV3;model_1/conv2d_4/BiasAdd/ReadVariableOp;"
+    "model_1/conv2d_4/BiasAdd/ReadVariableOp;model_1/conv2d_4/BiasAdd;model_1/conv2d_4/BiasAdd;"
+    "model_1/conv2d_2/Conv2D;model_1/conv2d_2/Conv2D;model_1/conv2d_4/Conv2D;model_1/conv2d_4/Conv2D1__376:0"
+)
+"""The harmonic stack, (batch, 8, 172, 264), which both body convolutions read: `fast` runs the first,
+INT8_CONVOLUTION, in int8 (the 8x32 5x5 one in int8 cost the violin 0.03 of F1: README, Performance)."""
+INT8_CONVOLUTION = "model_1/re_lu_1/"
+"""The 8x8 3x39 convolution on the harmonic stack (its friendly name's prefix): ~70% of the work."""
+INT8_BODY_RANGE = (-0.8769183158874512, 1.6038227081298828)
+"""The harmonic stack's range, calibrated on generated audio (tests/runtime/test_int8.py recomputes
+it): the front end scales each window's log-CQT to [0, 1] before its batch normalisation, so every
+window, silence and clipping included, lands in this range; it is the network's, not the audio's."""
 
 # Scratch space a streamed transcription writes per second of audio, at most (predict_stream and
 # file_notes): the note and onset maps as the model writes them, the frames and the remaining energy

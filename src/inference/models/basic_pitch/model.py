@@ -23,7 +23,15 @@ from inference.models.basic_pitch.notes import (
     pitch_bends,
 )
 from inference.models.basic_pitch.windows import Activations, RunBatch, output_frames, run_windows, stream_windows
-from inference.runtimes import Session, cpu_has_bf16, function_vcpus, open_onnxruntime, open_openvino
+from inference.runtimes import (
+    Int8Input,
+    Session,
+    cpu_has_bf16,
+    cpu_has_int8,
+    function_vcpus,
+    open_onnxruntime,
+    open_openvino,
+)
 from contract.validation import one_of
 
 NAME = "basic-pitch"
@@ -56,9 +64,11 @@ class BasicPitchModel:
 
     def _session(self, precision: str) -> Session:
         """The session for a precision, opened once: `exact` on the configured runtime in f32; `fast`
-        on OpenVINO where the CPU computes bf16 natively, the body's convolutions in bf16 and the
-        front end and output heads in f32; else the exact session itself (nothing faster to run
-        there; the result says f32)."""
+        on OpenVINO: where the CPU computes bf16 natively, the front end and the note and onset heads
+        in f32, the body's 3x39 convolution in int8 and the rest between in bf16 ("f32+bf16+int8");
+        where it has int8 but no bf16 (x86_64, `cpu_has_int8`), that convolution in int8 and the rest in f32
+        ("f32+int8"); else the exact session itself (nothing faster to run there; the result says
+        f32)."""
         if self._artifact is None:
             raise RuntimeError("BasicPitchModel.load() has not been called")
         one_of("inference.precision", precision, PRECISIONS)
@@ -72,15 +82,20 @@ class BasicPitchModel:
         assert artifact is not None
         threads = engine.threads or function_vcpus()
         if precision == "fast":
-            if cpu_has_bf16():
+            int8 = [Int8Input(c.INT8_BODY_INPUT, *c.INT8_BODY_RANGE, (c.INT8_CONVOLUTION,))]
+            has_int8 = cpu_has_int8()
+            if cpu_has_bf16():  # every such CPU known has VNNI too; without it, the bf16-only split
                 return open_openvino(
                     artifact,
                     threads=threads,
                     bf16=True,
                     f32_until=c.F32_FRONT_OUTPUT,
-                    f32_from=c.F32_HEADS_INPUTS,
+                    f32_from=c.F32_NOTE_ONSET_INPUTS if has_int8 else c.F32_HEADS_INPUTS,
+                    int8=int8 if has_int8 else [],
                     cache_dir=compiled_cache(),
                 )
+            if has_int8:
+                return open_openvino(artifact, threads=threads, bf16=False, int8=int8, cache_dir=compiled_cache())
             if "exact" in self._sessions:
                 return self._sessions["exact"]
         if engine.runtime == "openvino":
