@@ -26,7 +26,7 @@ OUTPUT_ONSET = "StatefulPartitionedCall:2"
 OUTPUT_CONTOUR = "StatefulPartitionedCall:0"
 F32_FRONT_OUTPUT = ("model_1/batch_normalization/FusedBatchNormV3;model_1/batch_normalization/FusedBatchNormV33",)
 """The normalised log-CQT, (batch, 172, 309, 1): `fast` keeps the network up to here in f32 (the
-transform, the log, the normalisation; ~2% of its work)."""
+transform, the log, the normalisation; ~8% of its multiply-adds)."""
 F32_HEADS_INPUTS = ("Relu__38:0", "Relu__35:0")
 """The outputs (after ReLU) of the body's two convolutions on the harmonic stack, 8x8 3x39 and 8x32
 5x5 (~90% of the work): the cut of `fast` before int8 (bf16 body, all three output heads in f32), kept
