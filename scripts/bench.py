@@ -14,10 +14,7 @@ not asserted: this is a report, not a test.
 
 from __future__ import annotations
 
-import json
 import os
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +23,7 @@ import soundfile as sf
 
 from inference.testing import signals
 from scripts import bench_service, bench_vad, image_layout, precision_eval, reference_env
+from scripts.measurement import measure, median_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,26 +53,8 @@ def make_long_file(name: str, minutes: int) -> Path:
     return path
 
 
-def measure(command: list[str]) -> dict:
-    """Run one measurement in a fresh process; it reports its own times and peak RSS (VmHWM)."""
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr}")
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    return {k: v for line in lines for k, v in line.items()}
-
-
 ROUNDS = 3
 """Rounds of the 30 s and 10 min measurements: on a shared 2-core machine one run varies by ~15%."""
-
-
-def median_of(runs: list[dict]) -> dict:
-    """Each figure's median over the runs (numbers only; other fields from the first run)."""
-    merged = dict(runs[0])
-    for key, value in merged.items():
-        if isinstance(value, int | float):
-            merged[key] = statistics.median(run[key] for run in runs)
-    return merged
 
 
 def main() -> int:

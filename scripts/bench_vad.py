@@ -13,8 +13,6 @@ A report, not a test: nothing is asserted.
 from __future__ import annotations
 
 import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import soundfile as sf
 import soxr
 
 from inference.testing.speech import boundary_errors, speech_scene, speech_time_scores
+from scripts.measurement import measure, median_of
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "build" / "bench"
@@ -49,20 +48,8 @@ def speech_file(minutes: int) -> tuple[Path, list[tuple[float, float]]]:
     return path, [tuple(span) for span in json.loads(truth_path.read_text())]
 
 
-def measure(*arguments: str) -> dict:
-    command = [sys.executable, str(REPO / "scripts" / "bench_vad_one.py"), *arguments]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr}")
-    return {k: v for line in proc.stdout.splitlines() if line.startswith("{") for k, v in json.loads(line).items()}
-
-
-def median(runs: list[dict]) -> dict:
-    merged = dict(runs[0])
-    for key, value in merged.items():
-        if isinstance(value, int | float):
-            merged[key] = statistics.median(run[key] for run in runs)
-    return merged
+def measure_vad(*arguments: str) -> dict:
+    return measure([sys.executable, str(REPO / "scripts" / "bench_vad_one.py"), *arguments])
 
 
 def report() -> None:
@@ -76,8 +63,8 @@ def report() -> None:
     results = {}
     for minutes in (10, 60):
         path, truth = speech_file(minutes)
-        rounds = [(measure(str(path)), measure(str(path), "--model-only")) for _ in range(ROUNDS)]
-        ours, model = median([r[0] for r in rounds]), median([r[1] for r in rounds])
+        rounds = [(measure_vad(str(path)), measure_vad(str(path), "--model-only")) for _ in range(ROUNDS)]
+        ours, model = median_of([r[0] for r in rounds]), median_of([r[1] for r in rounds])
         found = [tuple(span) for span in rounds[0][0]["segments"]]
         precision, recall = speech_time_scores(truth, found, ours["duration_s"])
         starts = boundary_errors(truth, found)[0::2]
