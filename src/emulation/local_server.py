@@ -4,8 +4,8 @@ Starts moto in this process, creates the two buckets in it, points the
 service's settings at them, imports `service.handler` (which loads the default
 model) and serves it with uvicorn: each HTTP request becomes the REST proxy
 event API Gateway would send (`emulation.gateway`), the handler runs on a worker
-thread, and its answer goes back as HTTP. Requests run concurrently, at most `--concurrency` (4) in
-the handler at once.
+thread, and its answer goes back as HTTP. The handler takes one request at a time, as one Lambda
+execution environment does (`INVOCATIONS_AT_ONCE`); more wait their turn.
 
     python -m emulation.local_server [--host 127.0.0.1] [--port 8080] [--emulator-port N]
 
@@ -69,12 +69,16 @@ class LocalContext:
 
 
 SERVED_MODELS = INFERENCE_SETTINGS[("model", "served")]
-CONCURRENCY = 4
-"""Invocations at once; more requests wait their turn. On Lambda each concurrent request has its own
-container; here they share one process, whose memory would otherwise grow to what 40 threads (the
-thread pool's size) decoding and running the model at once need, and stay there: onnxruntime's
-arena and glibc's per-thread arenas keep their peak. The soak test (tests/service/test_soak.py)
-runs the handler with this many threads."""
+INVOCATIONS_AT_ONCE = 1
+"""The API handler runs one request at a time, as one Lambda execution environment does. Not a
+tuning knob: Powertools' resolver keeps the request it is resolving in class attributes
+(`BaseRouter.current_event`, `lambda_context`) and its route in a shared `context`, so two requests
+in the handler of one process read each other's events (with 4 at once, the soak test once saw a
+truncated Ogg upload answered as another request's media type; with 8 threads and a 1 us switch
+interval, 875 of 4,000 answers were built from another request). On Lambda each concurrent request
+has its own environment. One at a time also keeps memory at one request's peak: onnxruntime's arena
+and glibc's per-thread arenas keep theirs. The jobs worker runs on its own thread, one batch at a
+time (`emulation.local_jobs`)."""
 BODY_TIMEOUT_S = 30.0
 """How long the server waits for a request's whole body (API Gateway cuts slow clients off too)."""
 
@@ -84,7 +88,6 @@ def create_app(
     origins: tuple[str, ...] = LOCAL_ORIGINS,
     *,
     body_timeout_s: float = BODY_TIMEOUT_S,
-    concurrency: int = CONCURRENCY,
 ) -> ASGIApp:
     """An ASGI app that plays API Gateway in front of `handler`: every method and path reaches it
     (no router of its own, so an odd path gets the gateway's answer, not a framework's). A body that
@@ -120,7 +123,7 @@ def create_app(
             source_ip=request.client.host if request.client else "127.0.0.1",
             domain_name=_bound_address(scope),
         )
-        invocations = invocations or anyio.CapacityLimiter(concurrency)
+        invocations = invocations or anyio.CapacityLimiter(INVOCATIONS_AT_ONCE)
         answer = await anyio.to_thread.run_sync(answer_request, handler, http, origins, limiter=invocations)
         await _send(scope, receive, send, answer)
 
@@ -293,12 +296,6 @@ def main(argv: list[str] | None = None) -> int:
         default=float(os.environ.get("LOCAL_SERVER_BODY_TIMEOUT_S", BODY_TIMEOUT_S)),
         help=f"seconds to wait for a request's whole body before answering 408 (default {BODY_TIMEOUT_S:g})",
     )
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=CONCURRENCY,
-        help=f"requests the handler works on at once; others wait (default {CONCURRENCY})",
-    )
     args = parser.parse_args(argv)
 
     emulator_port = args.emulator_port or free_port()
@@ -341,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Ctrl-C stops it.", flush=True)
     try:
         uvicorn.run(
-            create_app(lambda_entry.handler, body_timeout_s=args.body_timeout, concurrency=args.concurrency),
+            create_app(lambda_entry.handler, body_timeout_s=args.body_timeout),
             host=args.host,
             port=args.port,
             log_level="warning",

@@ -1,11 +1,12 @@
-"""The API handler in this process, no emulator: requests on a thread pool as `make serve` runs them
-(at most its --concurrency at once), RSS printed after 20, every 100 and all of them.
+"""The API handler in this process, no emulator: requests as `make serve` runs them (one at a time in
+the handler), RSS printed after 20, every 100 and all of them.
 
-    python -m tests.support.soak [--requests 500] [--threads 4]
+    python -m tests.support.soak [--requests 500] [--threads 1]
 
 Storage is a stub that keeps nothing (the emulator's own objects would otherwise be counted), so what
 grows is the handler's: decoding, the model, the allocator. Prints one JSON line:
-{"rss_mb_after": {"20": ..., "100": ..., "500": ...}, "statuses": {...}}.
+{"rss_mb_after": {"20": ..., "100": ..., "500": ...}, "statuses": {...}, "unexpected": {...}}, where
+`unexpected` counts, per kind of request, the answers whose status is not that kind's.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ import os
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from urllib3 import encode_multipart_formdata
 
 from contract.settings import ServiceSettings
 from emulation import gateway
-from emulation.local_server import CONCURRENCY, LocalContext, local_settings
+from emulation.local_server import INVOCATIONS_AT_ONCE, LocalContext, local_settings
 from inference.config import load_config
 from inference.testing import signals
 from inference.transcriber import load_models
@@ -59,34 +62,50 @@ def clip(seconds: float, rate: int, channels: int, fmt: str, seed: int) -> bytes
     return buffer.getvalue()
 
 
-def requests_to_send() -> list[gateway.HttpRequest]:
+@dataclass(frozen=True)
+class Kind:
+    """One kind of request in the mix, and the status it must get."""
+
+    label: str
+    status: int
+    request: gateway.HttpRequest
+
+
+def requests_to_send() -> list[Kind]:
     """A day's mix: good clips in several formats and rates, MIDI answers, and bad input of each kind."""
     wav = clip(2.0, 22050, 1, "WAV", 1)
     flac = clip(2.0, 48000, 2, "FLAC", 2)
     ogg = clip(2.0, 44100, 2, "OGG", 3)
     body, form_type = encode_multipart_formdata({"file": ("a.wav", wav, "audio/wav"), "onset_threshold": "0.6"})
     mixes = [
-        ("POST", "/predict", [("Content-Type", form_type)], body),
-        ("POST", "/predict", [("Content-Type", "audio/flac"), ("Accept", "audio/midi")], flac),
-        ("POST", "/predict", [("Content-Type", "audio/ogg")], ogg),
-        ("POST", "/predict", [("Content-Type", "audio/wav")], wav[: len(wav) // 2]),  # truncated
-        ("POST", "/predict", [("Content-Type", "audio/ogg")], ogg[: len(ogg) // 2]),  # truncated
-        ("POST", "/predict", [("Content-Type", "multipart/form-data; boundary=" + "b" * 300)], b"--x"),
-        ("POST", "/jobs", [("Content-Type", "application/json")], b"[" * 2000 + b"]" * 2000),
-        ("GET", "/health", [], b""),
+        ("multipart wav", 200, "POST", "/predict", [("Content-Type", form_type)], body),
+        ("flac as midi", 200, "POST", "/predict", [("Content-Type", "audio/flac"), ("Accept", "audio/midi")], flac),
+        ("ogg", 200, "POST", "/predict", [("Content-Type", "audio/ogg")], ogg),
+        ("truncated wav", 422, "POST", "/predict", [("Content-Type", "audio/wav")], wav[: len(wav) // 2]),
+        ("truncated ogg", 422, "POST", "/predict", [("Content-Type", "audio/ogg")], ogg[: len(ogg) // 2]),
+        (
+            "long boundary",
+            400,
+            "POST",
+            "/predict",
+            [("Content-Type", "multipart/form-data; boundary=" + "b" * 300)],
+            b"--x",
+        ),
+        ("deep json", 400, "POST", "/jobs", [("Content-Type", "application/json")], b"[" * 2000 + b"]" * 2000),
+        ("health", 200, "GET", "/health", [], b""),
     ]
     return [
-        gateway.HttpRequest(method=m, path=p, headers=h, query=[], body=b, domain_name="127.0.0.1:8080")
-        for m, p, h, b in mixes
+        Kind(
+            label,
+            status,
+            gateway.HttpRequest(method=m, path=p, headers=h, query=[], body=b, domain_name="127.0.0.1:8080"),
+        )
+        for label, status, m, p, h, b in mixes
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=CONCURRENCY, help="default: the local server's concurrency")
-    args = parser.parse_args(argv)
-
+def null_storage_resolver() -> APIGatewayRestResolver:
+    """The API's resolver over the configured models and storage that keeps nothing, as the handler builds it."""
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     settings: ServiceSettings = local_settings()
     s3: Any = NullS3()
@@ -99,28 +118,44 @@ def main(argv: list[str] | None = None) -> int:
         jobs=JobStore(s3, settings),
     )
     logger = Logger(service="soak", level="ERROR")
-    app = create_resolver(service, logger=logger, metrics=Metrics(namespace="Soak", service="soak"))
+    return create_resolver(service, logger=logger, metrics=Metrics(namespace="Soak", service="soak"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument(
+        "--threads", type=int, default=INVOCATIONS_AT_ONCE, help="default: as many as the local server lets in"
+    )
+    args = parser.parse_args(argv)
+
+    app = null_storage_resolver()
     kinds = requests_to_send()
 
-    def one(index: int) -> int:
-        http = kinds[index % len(kinds)]
-        route = gateway.route_for(http.method, http.path)
+    def one(index: int) -> tuple[Kind, int]:
+        kind = kinds[index % len(kinds)]
+        route = gateway.route_for(kind.request.method, kind.request.path)
         assert route is not None
-        event = gateway.to_proxy_event(http, route, f"soak-{index}")
+        event = gateway.to_proxy_event(kind.request, route, f"soak-{index}")
         context: Any = LocalContext(aws_request_id=f"soak-{index}")
         result: dict[str, Any] = app.resolve(event, context)
-        return int(result["statusCode"])
+        return kind, int(result["statusCode"])
 
     statuses: Counter[int] = Counter()
+    unexpected: Counter[str] = Counter()
     rss: dict[str, float] = {}
     checkpoints = sorted({20, *range(100, args.requests, 100), args.requests})
     done = 0
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         for checkpoint in checkpoints:
-            statuses.update(pool.map(one, range(done, checkpoint)))
+            for kind, status in pool.map(one, range(done, checkpoint)):
+                statuses[status] += 1
+                if status != kind.status:
+                    unexpected[f"{kind.label}: {status} (expected {kind.status})"] += 1
             done = checkpoint
             rss[str(checkpoint)] = round(rss_mb(), 1)
-    print(json.dumps({"rss_mb_after": rss, "statuses": dict(sorted(statuses.items()))}), flush=True)
+    report = {"rss_mb_after": rss, "statuses": dict(sorted(statuses.items())), "unexpected": dict(unexpected)}
+    print(json.dumps(report), flush=True)
     return 0
 
 
