@@ -17,6 +17,7 @@ import requests
 import soundfile as sf
 import soxr
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -65,7 +66,11 @@ def browser(downloads: Path) -> Iterator[WebDriver]:
 
 
 def wait_for(browser: WebDriver, condition: Callable[[WebDriver], object], timeout: float = 90) -> None:
-    WebDriverWait(browser, timeout, poll_frequency=0.1).until(condition)
+    """Until `condition` holds; one that reads elements while the page replaces them (the model list
+    filled from /health) is asked again, not failed on a stale element."""
+    WebDriverWait(browser, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(
+        condition
+    )
 
 
 def state(browser: WebDriver) -> str:
