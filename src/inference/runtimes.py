@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from inference.config import PRECISIONS, RUNTIMES
+from inference.conv_rewrites import rewrite_convolutions
 from inference.errors import ModelArtifactUnreadableError
 
 __all__ = [
@@ -159,6 +160,7 @@ def open_openvino(
     f32_until: Sequence[str] = (),
     f32_from: Sequence[str] = (),
     int8: Sequence[Int8Input] = (),
+    matmul_convolutions: bool = False,
     cache_dir: Path | None = None,
 ) -> OpenVinoSession:
     """The model in f32 (OpenVINO is told so: on a CPU with bf16 its default is bf16); or in bf16 (what
@@ -169,8 +171,9 @@ def open_openvino(
     and a model's front end (a spectrogram, a log) is often where bf16's 8-bit mantissa hurts while
     its heavy convolutions come after it. The caller checks `cpu_has_bf16` first: without it bf16
     would be emulated, slower than f32. `int8` runs the convolutions reading those tensors in int8,
-    whatever the stage's precision (the caller checks `cpu_has_int8`). `cache_dir` keeps compiled
-    models across loads."""
+    whatever the stage's precision (the caller checks `cpu_has_int8`). `matmul_convolutions` runs the
+    convolutions with one channel in or out as matrix products (`inference.conv_rewrites`: the same
+    sums in another order, so not for exact). `cache_dir` keeps compiled models across loads."""
     import openvino as ov
     import openvino.properties as props
     import openvino.properties.hint as hints
@@ -188,20 +191,29 @@ def open_openvino(
     def read() -> Any:
         return quantize_inputs(core.read_model(str(artifact)), int8)
 
+    def in_f32(graph: Any) -> Any:
+        """An f32 stage: its one-channel convolutions as matrix products, if asked (in bf16 the
+        products' other summation order would round differently, so bf16 stages keep theirs)."""
+        if matmul_convolutions:
+            rewrite_convolutions(graph)
+        return graph
+
     kinds = {"f32": not bf16 or bool(f32_until or f32_from), "bf16": bf16, "int8": bool(int8)}
     compute = "+".join(kind for kind, used in kinds.items() if used)
     try:
         if not bf16 or not (f32_until or f32_from):
-            compiled = core.compile_model(read() if int8 else str(artifact), "CPU", reduced)
+            rewrite = matmul_convolutions and not bf16
+            whole = in_f32(read()) if rewrite else read() if int8 else str(artifact)
+            compiled = core.compile_model(whole, "CPU", reduced)
             return OpenVinoSession(compute, [(compiled, compiled.create_infer_request())])
         plan: list[tuple[Any, dict[str, Any]]] = []
         rest = read()
         if f32_until:
             front, rest = split_at(rest, read(), f32_until)
-            plan.append((front, f32))
+            plan.append((in_f32(front), f32))
         if f32_from:
             middle, back = split_at(rest, rest.clone(), f32_from)
-            plan += [(middle, reduced), (back, f32)]
+            plan += [(middle, reduced), (in_f32(back), f32)]
         else:
             plan.append((rest, reduced))
         stages = [core.compile_model(graph, "CPU", config) for graph, config in plan]

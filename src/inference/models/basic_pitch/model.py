@@ -92,10 +92,13 @@ class BasicPitchModel:
                     f32_until=c.F32_FRONT_OUTPUT,
                     f32_from=c.F32_NOTE_ONSET_INPUTS if has_int8 else c.F32_HEADS_INPUTS,
                     int8=int8 if has_int8 else [],
+                    matmul_convolutions=True,
                     cache_dir=compiled_cache(),
                 )
             if has_int8:
-                return open_openvino(artifact, threads=threads, bf16=False, int8=int8, cache_dir=compiled_cache())
+                return open_openvino(
+                    artifact, threads=threads, bf16=False, int8=int8, matmul_convolutions=True, cache_dir=compiled_cache()
+                )
             if "exact" in self._sessions:
                 return self._sessions["exact"]
         if engine.runtime == "openvino":
