@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from inference.config import PRECISIONS, RUNTIMES
-from inference.conv_rewrites import rewrite_convolutions
 from inference.errors import ModelArtifactUnreadableError
+from inference.graph_rewrites import rewrite_for_cpu
 
 __all__ = [
     "PRECISIONS",
@@ -172,7 +172,7 @@ def open_openvino(
     its heavy convolutions come after it. The caller checks `cpu_has_bf16` first: without it bf16
     would be emulated, slower than f32. `int8` runs the convolutions reading those tensors in int8,
     whatever the stage's precision (the caller checks `cpu_has_int8`). `matmul_convolutions` runs the
-    convolutions with one channel in or out as matrix products (`inference.conv_rewrites`: the same
+    convolutions with one channel in or out as matrix products (`inference.graph_rewrites`: the same
     sums in another order, so not for exact). `cache_dir` keeps compiled models across loads."""
     import openvino as ov
     import openvino.properties as props
@@ -195,7 +195,7 @@ def open_openvino(
         """An f32 stage: its one-channel convolutions as matrix products, if asked (in bf16 the
         products' other summation order would round differently, so bf16 stages keep theirs)."""
         if matmul_convolutions:
-            rewrite_convolutions(graph)
+            rewrite_for_cpu(graph)
         return graph
 
     kinds = {"f32": not bf16 or bool(f32_until or f32_from), "bf16": bf16, "int8": bool(int8)}

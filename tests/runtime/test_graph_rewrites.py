@@ -1,6 +1,6 @@
-"""The convolution rewrites compute what the convolutions did: small OpenVINO models with each form
-(and the forms the rewrites must leave alone) compiled before and after, outputs compared in f32;
-then Basic Pitch's own f32 stages through `fast`'s split, rewritten and not."""
+"""The graph rewrites compute what the graph did: small OpenVINO models with each form (and the forms
+the rewrites must leave alone) compiled before and after, outputs compared in f32; then Basic
+Pitch's own f32 stages through `fast`'s split, rewritten and not."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inference.conv_rewrites import fir_as_banded_matmul, rewrite_convolutions, single_output_as_matmul
+from inference.graph_rewrites import (
+    fir_as_banded_matmul,
+    rewrite_for_cpu,
+    single_output_as_matmul,
+    stacked_magnitudes,
+)
 from inference.models.basic_pitch import constants as c
 from inference.runtimes import open_openvino, split_at
 
@@ -99,20 +104,48 @@ def test_other_convolutions_are_left_as_they_are() -> None:
         )
         return ov.Model([many, strided, dilated, one], [x]), [image]
 
-    compare(build, rewrite_convolutions, 0)
+    compare(build, rewrite_for_cpu, 0)
+
+
+def test_magnitudes_of_stacked_pairs_without_the_axis_of_two() -> None:
+    """A CQT's tail: (re, im) pairs stacked, concatenated, sliced, transposed, scaled per bin, squared,
+    summed, rooted and transposed back."""
+    bins, frames = 5, 7
+    halves = [rng.standard_normal((2, frames, bins)).astype(np.float32) for _ in range(6)]
+    scale = (rng.random((13, 1, 1)) + 0.5).astype(np.float32)
+
+    def build() -> tuple[Any, list[np.ndarray]]:
+        inputs = [ops.parameter([-1, frames, bins], np.float32) for _ in range(6)]
+        last = ops.constant(np.array([3]))
+        stacks = [
+            ops.concat([ops.unsqueeze(inputs[i], last), ops.unsqueeze(ops.negative(inputs[i + 1]), last)], 3)
+            for i in (0, 2, 4)
+        ]
+        joined = ops.concat([ops.concat(stacks[:2], 2), stacks[2]], 2)  # batch, frames, 15, 2
+        cut = ops.slice(
+            joined, *(ops.constant(np.array(v)) for v in ([0, -13, 0, 0], [2**31] * 4, [1] * 4, [0, 2, 1, 3]))
+        )
+        swapped = ops.transpose(cut, ops.constant(np.array([0, 2, 1, 3])))
+        scaled = ops.multiply(swapped, ops.constant(scale))
+        total = ops.reduce_sum(ops.multiply(scaled, scaled), ops.constant(np.array([-1])), False)
+        return ov.Model([ops.transpose(ops.sqrt(total), ops.constant(np.array([0, 2, 1])))], inputs), halves
+
+    compare(build, stacked_magnitudes, 1)
 
 
 def test_fast_stages_rewritten_give_what_they_gave(model_artifact: Path) -> None:
-    """Basic Pitch's f32 front end (8 downsampling FIRs) and note/onset heads (2 one-channel convolutions,
-    one over a Concat) rewritten; the whole f32 model's outputs within f32 rounding of before."""
+    """Basic Pitch's f32 front end (8 downsampling FIRs, the CQT's magnitudes) and note/onset heads (2
+    one-channel convolutions, one over a Concat) rewritten; the whole f32 model's outputs within f32
+    rounding of before."""
     core = ov.Core()
     front, rest = split_at(
         core.read_model(str(model_artifact)), core.read_model(str(model_artifact)), c.F32_FRONT_OUTPUT
     )
     _, back = split_at(rest, rest.clone(), c.F32_NOTE_ONSET_INPUTS)
     assert fir_as_banded_matmul(front) == 8
+    assert stacked_magnitudes(front) == 1
     assert single_output_as_matmul(front) == 0
-    assert rewrite_convolutions(back) == 2
+    assert rewrite_for_cpu(back) == 2
 
     audio = (rng.standard_normal((2, c.WINDOW_SAMPLES, 1)) * 0.2).astype(np.float32)
     outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET, c.OUTPUT_CONTOUR]
