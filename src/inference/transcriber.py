@@ -93,7 +93,12 @@ class Transcriber:
             artifact = resolve_artifact(uri, sha256, model_name=self.spec.name, version=version, s3_client=s3_client)
         self.model = model or self.spec.create()
         defaults = config.inference
-        engine = EngineSettings(runtime=defaults.runtime, threads=defaults.threads, preload=(defaults.precision,))
+        engine = EngineSettings(
+            runtime=defaults.runtime,
+            threads=defaults.threads,
+            batch_size=defaults.batch_size,
+            preload=(defaults.precision,),
+        )
         self.model.load(artifact, sha256=sha256, version=version, engine=engine)
         self.defaults: Any = defaults if self.spec.parameters is type(defaults) else self.spec.default_parameters()
         """The parameters a request that sets none gets."""

@@ -176,3 +176,17 @@ def test_int8_needs_vnni_in_the_cpu_flags(tmp_path):
         "CPU", props.device.capabilities()
     )
     assert cpu_has_int8(with_vnni) is expected
+
+
+@pytest.mark.parametrize("windows", [1, 2, 3, 5])
+def test_a_session_compiled_for_a_batch_size_runs_any_batch(model_artifact, windows):
+    """fast compiles for the configured batch (static shapes); a batch of another size (the file's last,
+    or a caller's own) goes through in such pieces, the last padded: the same maps as a dynamic session."""
+    rng = np.random.default_rng(windows)
+    batch = (rng.standard_normal((windows, c.WINDOW_SAMPLES, 1)) * 0.2).astype(np.float32)
+    outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET]
+    fixed = open_openvino(model_artifact, threads=1, bf16=False, matmul_convolutions=True, rows=2)
+    free = open_openvino(model_artifact, threads=1, bf16=False, matmul_convolutions=True)
+    for shaped, dynamic in zip(fixed.run(batch, outputs), free.run(batch, outputs), strict=True):
+        assert shaped.shape == dynamic.shape and shaped.shape[0] == windows
+        np.testing.assert_allclose(shaped, dynamic, atol=2e-6)

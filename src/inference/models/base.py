@@ -42,11 +42,14 @@ class ModelDescription:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """How a model's network is run: which engine, how many threads (0 = the function's vCPUs), and
-    which precisions to prepare at load (the others are prepared on first use)."""
+    """How a model's network is run: which engine, how many threads (0 = the function's vCPUs), in
+    batches of how many windows, and which precisions to prepare at load (the others are prepared on
+    first use)."""
 
     runtime: str = "onnxruntime"
     threads: int = 0
+    batch_size: int = 2
+    """An engine that compiles for fixed shapes (fast on OpenVINO) is shaped for this many windows."""
     preload: tuple[str, ...] = ("exact",)
 
 

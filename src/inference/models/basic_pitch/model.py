@@ -93,11 +93,18 @@ class BasicPitchModel:
                     f32_from=c.F32_NOTE_ONSET_INPUTS if has_int8 else c.F32_HEADS_INPUTS,
                     int8=int8 if has_int8 else [],
                     matmul_convolutions=True,
+                    rows=engine.batch_size,
                     cache_dir=compiled_cache(),
                 )
             if has_int8:
                 return open_openvino(
-                    artifact, threads=threads, bf16=False, int8=int8, matmul_convolutions=True, cache_dir=compiled_cache()
+                    artifact,
+                    threads=threads,
+                    bf16=False,
+                    int8=int8,
+                    matmul_convolutions=True,
+                    rows=engine.batch_size,
+                    cache_dir=compiled_cache(),
                 )
             if "exact" in self._sessions:
                 return self._sessions["exact"]
