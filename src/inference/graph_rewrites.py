@@ -25,6 +25,7 @@ engine, and a bf16 stage's sums in another order would round differently.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -58,18 +59,25 @@ def _constant_weights(convolution: Any) -> np.ndarray | None:
     return node.get_data().astype(np.float32) if node.get_type_name() == "Constant" else None
 
 
+def _convolutions(model: Any) -> Iterator[tuple[Any, np.ndarray, list[int], dict[str, Any]]]:
+    """Each convolution with constant weights over an input of known (C, H, W): (node, weights, those
+    dimensions, attributes). A list first: the caller replaces nodes as it goes."""
+    for convolution in list(model.get_ordered_ops()):
+        if convolution.get_type_name() != "Convolution":
+            continue
+        weights, dims = _constant_weights(convolution), _static_dims(convolution.input(0))
+        if weights is not None and dims is not None:
+            yield convolution, weights, dims, convolution.get_attributes()
+
+
 def fir_as_banded_matmul(model: Any, block: int = FIR_BLOCK) -> int:
     """Convolutions of one channel in and out over a (batch, 1, 1, L) signal, stride S along L, no
     padding: as blocks of the signal times a banded (span x block) matrix."""
     import openvino.opset13 as ops
 
     rewritten = 0
-    for convolution in list(model.get_ordered_ops()):
-        if convolution.get_type_name() != "Convolution":
-            continue
-        weights, dims = _constant_weights(convolution), _static_dims(convolution.input(0))
-        attributes = convolution.get_attributes()
-        if weights is None or dims is None or weights.shape[:3] != (1, 1, 1) or dims[:2] != [1, 1]:
+    for convolution, weights, dims, attributes in _convolutions(model):
+        if weights.shape[:3] != (1, 1, 1) or dims[:2] != [1, 1]:
             continue
         if list(attributes["pads_begin"]) != [0, 0] or list(attributes["pads_end"]) != [0, 0]:
             continue
@@ -103,12 +111,8 @@ def single_output_as_matmul(model: Any) -> int:
     import openvino.opset13 as ops
 
     rewritten = 0
-    for convolution in list(model.get_ordered_ops()):
-        if convolution.get_type_name() != "Convolution":
-            continue
-        weights, dims = _constant_weights(convolution), _static_dims(convolution.input(0))
-        attributes = convolution.get_attributes()
-        if weights is None or dims is None or weights.shape[0] != 1 or weights.shape[1] == 1:
+    for convolution, weights, dims, attributes in _convolutions(model):
+        if weights.shape[0] != 1 or weights.shape[1] == 1:
             continue
         if list(attributes["strides"]) != [1, 1] or list(attributes["dilations"]) != [1, 1]:
             continue
