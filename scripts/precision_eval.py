@@ -227,7 +227,7 @@ class Variant:
     batch_size: int = 2
     int8: tuple[str, ...] | None = None
     """The body's two convolutions (on the harmonic stack) in int8, calibrated (constants.INT8_BODY_*)."""
-    matmul_convolutions: bool = False
+    rewrite_f32_stages: bool = False
     """As fast compiles it: the f32 stages rewritten (inference.graph_rewrites), the shapes static for
     the batch size (OpenVINO's `rows`)."""
 
@@ -283,18 +283,18 @@ def variants(artifact: Path) -> list[Variant]:
         Variant("f32 front + note/onset heads, bf16 rest", "openvino", True, front, note_onset),
         Variant("f32 front, bf16 after", "openvino", True, front),
         Variant("bf16 whole model", "openvino", True),
-        Variant(FAST, "openvino", True, front, note_onset, int8=HARMONIC, matmul_convolutions=True),
+        Variant(FAST, "openvino", True, front, note_onset, int8=HARMONIC, rewrite_f32_stages=True),
         Variant(FAST + ", as shipped, dynamic batch", "openvino", True, front, note_onset, int8=HARMONIC),
-        Variant(FAST + ", batches of 1", "openvino", True, front, note_onset, 1, HARMONIC, matmul_convolutions=True),
-        Variant(FAST + ", batches of 4", "openvino", True, front, note_onset, 4, HARMONIC, matmul_convolutions=True),
+        Variant(FAST + ", batches of 1", "openvino", True, front, note_onset, 1, HARMONIC, rewrite_f32_stages=True),
+        Variant(FAST + ", batches of 4", "openvino", True, front, note_onset, 4, HARMONIC, rewrite_f32_stages=True),
         Variant("f32 front + heads, int8 3x39, bf16 5x5", "openvino", True, front, heads, int8=HARMONIC),
         Variant("f32 front, int8 3x39, bf16 after", "openvino", True, front, int8=HARMONIC),
         Variant(
             "int8 3x39, bf16 front and rest, f32 note/onset heads", "openvino", True, (), note_onset, int8=HARMONIC
         ),
         Variant("bf16 front and body, f32 note/onset heads", "openvino", True, (), note_onset),
-        Variant(FAST_WITHOUT_BF16, "openvino", int8=HARMONIC, matmul_convolutions=True),
-        Variant("openvino f32, as fast compiles it", "openvino", matmul_convolutions=True),
+        Variant(FAST_WITHOUT_BF16, "openvino", int8=HARMONIC, rewrite_f32_stages=True),
+        Variant("openvino f32, as fast compiles it", "openvino", rewrite_f32_stages=True),
         Variant("int8 3x39 + 5x5, f32 rest", "openvino", int8=BODY),
         Variant("f32 front + heads, int8 3x39 + 5x5, bf16 glue", "openvino", True, front, heads, int8=BODY),
         Variant("f32 front, int8 3x39 + 5x5, bf16 after", "openvino", True, front, int8=BODY),
@@ -314,8 +314,8 @@ def session_for(variant: Variant, artifact: Path, threads: int) -> Session:
         f32_until=variant.f32_until,
         f32_from=variant.f32_from,
         int8=int8,
-        matmul_convolutions=variant.matmul_convolutions,
-        rows=variant.batch_size if variant.matmul_convolutions else None,
+        rewrite_f32_stages=variant.rewrite_f32_stages,
+        rows=variant.batch_size if variant.rewrite_f32_stages else None,
     )
 
 

@@ -175,7 +175,7 @@ def open_openvino(
     f32_until: Sequence[str] = (),
     f32_from: Sequence[str] = (),
     int8: Sequence[Int8Input] = (),
-    matmul_convolutions: bool = False,
+    rewrite_f32_stages: bool = False,
     rows: int | None = None,
     cache_dir: Path | None = None,
 ) -> OpenVinoSession:
@@ -187,9 +187,10 @@ def open_openvino(
     and a model's front end (a spectrogram, a log) is often where bf16's 8-bit mantissa hurts while
     its heavy convolutions come after it. The caller checks `cpu_has_bf16` first: without it bf16
     would be emulated, slower than f32. `int8` runs the convolutions reading those tensors in int8,
-    whatever the stage's precision (the caller checks `cpu_has_int8`). `matmul_convolutions` runs the
-    convolutions with one channel in or out as matrix products (`inference.graph_rewrites`: the same
-    sums in another order, so not for exact). `rows` compiles for batches of that many inputs
+    whatever the stage's precision (the caller checks `cpu_has_int8`). `rewrite_f32_stages` puts the f32
+    stages' parts OpenVINO runs poorly into forms it runs well (`inference.graph_rewrites`: one-channel
+    convolutions as matrix products, complex magnitudes without their axis of two; the same sums in
+    another order, so not for exact). `rows` compiles for batches of that many inputs
     (static shapes: OpenVINO's CPU plugin runs them ~1.2x faster than a dynamic batch; other batches
     are run in such pieces). `cache_dir` keeps compiled models across loads."""
     import openvino as ov
@@ -215,9 +216,9 @@ def open_openvino(
         return model
 
     def in_f32(graph: Any) -> Any:
-        """An f32 stage: its one-channel convolutions as matrix products, if asked (in bf16 the
-        products' other summation order would round differently, so bf16 stages keep theirs)."""
-        if matmul_convolutions:
+        """An f32 stage, rewritten if asked (in bf16 the rewrites' other summation order would round
+        differently, so bf16 stages keep theirs)."""
+        if rewrite_f32_stages:
             rewrite_for_cpu(graph)
         return graph
 
@@ -225,7 +226,7 @@ def open_openvino(
     compute = "+".join(kind for kind, used in kinds.items() if used)
     try:
         if not bf16 or not (f32_until or f32_from):
-            rewrite = matmul_convolutions and not bf16
+            rewrite = rewrite_f32_stages and not bf16
             whole = in_f32(read()) if rewrite else read() if int8 or rows else str(artifact)
             compiled = core.compile_model(whole, "CPU", reduced)
             return OpenVinoSession(compute, [(compiled, compiled.create_infer_request())], rows)

@@ -150,6 +150,6 @@ def test_fast_stages_rewritten_give_what_they_gave(model_artifact: Path) -> None
     audio = (rng.standard_normal((2, c.WINDOW_SAMPLES, 1)) * 0.2).astype(np.float32)
     outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET, c.OUTPUT_CONTOUR]
     plain = open_openvino(model_artifact, threads=1, bf16=False).run(audio, outputs)
-    rewritten = open_openvino(model_artifact, threads=1, bf16=False, matmul_convolutions=True).run(audio, outputs)
+    rewritten = open_openvino(model_artifact, threads=1, bf16=False, rewrite_f32_stages=True).run(audio, outputs)
     for old, new in zip(plain, rewritten, strict=True):
         np.testing.assert_allclose(new, old, atol=2e-6)

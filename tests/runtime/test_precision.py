@@ -185,8 +185,8 @@ def test_a_session_compiled_for_a_batch_size_runs_any_batch(model_artifact, wind
     rng = np.random.default_rng(windows)
     batch = (rng.standard_normal((windows, c.WINDOW_SAMPLES, 1)) * 0.2).astype(np.float32)
     outputs = [c.OUTPUT_NOTE, c.OUTPUT_ONSET]
-    fixed = open_openvino(model_artifact, threads=1, bf16=False, matmul_convolutions=True, rows=2)
-    free = open_openvino(model_artifact, threads=1, bf16=False, matmul_convolutions=True)
+    fixed = open_openvino(model_artifact, threads=1, bf16=False, rewrite_f32_stages=True, rows=2)
+    free = open_openvino(model_artifact, threads=1, bf16=False, rewrite_f32_stages=True)
     for shaped, dynamic in zip(fixed.run(batch, outputs), free.run(batch, outputs), strict=True):
         assert shaped.shape == dynamic.shape and shaped.shape[0] == windows
         np.testing.assert_allclose(shaped, dynamic, atol=2e-6)

@@ -92,7 +92,7 @@ class BasicPitchModel:
                     f32_until=c.F32_FRONT_OUTPUT,
                     f32_from=c.F32_NOTE_ONSET_INPUTS if has_int8 else c.F32_HEADS_INPUTS,
                     int8=int8 if has_int8 else [],
-                    matmul_convolutions=True,
+                    rewrite_f32_stages=True,
                     rows=engine.batch_size,
                     cache_dir=compiled_cache(),
                 )
@@ -102,7 +102,7 @@ class BasicPitchModel:
                     threads=threads,
                     bf16=False,
                     int8=int8,
-                    matmul_convolutions=True,
+                    rewrite_f32_stages=True,
                     rows=engine.batch_size,
                     cache_dir=compiled_cache(),
                 )
