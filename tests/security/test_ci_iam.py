@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from config.schema import EnvironmentConfig
 from scripts import ci_policies
-from tests.security.test_iam import CI_ACCOUNT, SCANNERS_PYTHON, ci_environments
-from tests.support.components import missing
+from tests.security import scanners
+from tests.security.test_iam import CI_ACCOUNT, ci_environments
 
 OIDC = ci_policies.GITHUB_OIDC_HOST
 PLAN_NON_READ_ALLOWED = {
@@ -100,17 +98,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def access_levels(actions: list[str]) -> dict[str, list[str]]:
-    if not SCANNERS_PYTHON.exists():
-        missing("parliament is not installed: `make setup` builds build/scanners from requirements-scanners.txt")
-    result = subprocess.run(
-        [str(SCANNERS_PYTHON), str(Path(__file__).with_name("parliament_access_levels.py"))],
-        input=json.dumps(actions),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    levels: dict[str, list[str]] = json.loads(result.stdout)
+    levels: dict[str, list[str]] = scanners.parliament("parliament_access_levels.py", actions)
     return levels
 
 

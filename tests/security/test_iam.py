@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,10 @@ from config.environments import ENVIRONMENTS
 from config.schema import CiIdentities, EnvironmentConfig
 from infra_constructs.perms import UNSCOPABLE_ACTIONS
 from scripts import ci_policies
-from tests.support.components import missing
+from tests.security import scanners
 from tests.support.stacks import Stack, stack_names
 
 REPO = Path(__file__).resolve().parents[2]
-SCANNERS_PYTHON = REPO / "build" / "scanners" / "bin" / "python"
 
 
 @dataclass(frozen=True)
@@ -224,8 +222,6 @@ def test_every_wildcard_in_an_allowed_action_is_within_one_service(every_stateme
 
 
 def test_every_action_is_one_parliament_knows(every_statement: list[Statement]) -> None:
-    if not SCANNERS_PYTHON.exists():
-        missing("parliament is not installed: `make setup` builds build/scanners from requirements-scanners.txt")
     policies: dict[str, str] = {}
     for statement in every_statement:
         policies[statement.where] = json.dumps(
@@ -234,30 +230,14 @@ def test_every_action_is_one_parliament_knows(every_statement: list[Statement]) 
                 "Statement": [{"Effect": statement.effect, "Action": list(statement.actions), "Resource": "*"}],
             }
         )
-    result = subprocess.run(
-        [str(SCANNERS_PYTHON), str(Path(__file__).with_name("parliament_findings.py"))],
-        input=json.dumps(policies),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    findings = {where: found for where, found in json.loads(result.stdout).items() if found}
-    assert len(json.loads(result.stdout)) == len(policies)
+    answers = scanners.parliament("parliament_findings.py", policies)
+    findings = {where: found for where, found in answers.items() if found}
+    assert len(answers) == len(policies)
     assert findings == {}
 
 
 def test_a_misspelt_action_is_caught() -> None:
     """The gate itself works: parliament flags an action that does not exist."""
-    if not SCANNERS_PYTHON.exists():
-        missing("parliament is not installed: `make setup` builds build/scanners from requirements-scanners.txt")
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}
-    result = subprocess.run(
-        [str(SCANNERS_PYTHON), str(Path(__file__).with_name("parliament_findings.py"))],
-        input=json.dumps({"typo": json.dumps(policy)}),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    assert json.loads(result.stdout)["typo"] == ["UNKNOWN_ACTION: Unknown action s3:GetObjekt"]
+    answers = scanners.parliament("parliament_findings.py", {"typo": json.dumps(policy)})
+    assert answers["typo"] == ["UNKNOWN_ACTION: Unknown action s3:GetObjekt"]
