@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser synthesizer speech bench-vad serve synth model lint format typecheck test test-fast parity bench evaluate emulator \
+.PHONY: help setup browser synthesizer speech bench-vad serve synth model docs lint format typecheck test test-fast parity bench evaluate emulator \
 	offline-terraform clean bootstrap deploy diff rollback destroy
 
 ## help: list the targets with what each does
@@ -52,6 +52,10 @@ synth: $(STAMP)
 model: $(STAMP)
 	$(PY) -m inference fetch-model
 
+## docs: write docs/configuration.md from the settings' types, defaults and docstrings (config/reference.py)
+docs: $(STAMP)
+	$(PY) -m config.reference docs/configuration.md
+
 ## lint: ruff (lint and format check), the import layering contracts (import-linter), the pre-commit config, the GitHub workflows (actionlint, zizmor)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -81,19 +85,19 @@ test-fast: $(STAMP)
 
 ## parity: our notes vs basic-pitch 0.4.0's predict() on generated audio (reference in its own venv)
 parity: $(STAMP) model
-	$(PY) -m scripts.parity
+	$(PY) -m measurement.parity
 
 ## bench: ours vs the reference vs the model alone, 30 s and 10 min files, per runtime and precision, printed as ratios
 bench: $(STAMP) model synthesizer
-	$(PY) -m scripts.bench
+	$(PY) -m measurement.bench
 
 ## bench-vad: Silero VAD's real-time factor, peak memory and accuracy on 10 and 60 minutes of espeak-ng speech (also in make bench)
 bench-vad: $(STAMP) model speech
-	$(PY) -m scripts.bench_vad
+	$(PY) -m measurement.bench_vad
 
 ## evaluate: what fast precision does to the notes: GM pieces rendered by fluidsynth, onset F1 vs the score and vs exact, the speed frontier
 evaluate: $(STAMP) model synthesizer
-	$(PY) -m scripts.precision_eval
+	$(PY) -m measurement.precision_eval
 
 ## synthesizer: fluidsynth, a General MIDI soundfont and espeak-ng from the distribution's packages, for make evaluate and bench (apt-get when missing)
 synthesizer:
@@ -103,39 +107,39 @@ synthesizer:
 speech:
 	scripts/install_synth.sh speech
 
-## emulator: a local AWS emulator (moto, scripts/emulator.py) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
+## emulator: a local AWS emulator (moto, operations/emulator.py) on 127.0.0.1:5000 (EMULATOR_PORT), for deploys without an AWS account
 EMULATOR_PORT ?= 5000
 emulator: $(STAMP)
-	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m scripts.emulator -H 127.0.0.1 -p $(EMULATOR_PORT)
+	MOTO_IAM_LOAD_MANAGED_POLICIES=true $(PY) -m operations.emulator -H 127.0.0.1 -p $(EMULATOR_PORT)
 
 ## offline-terraform: write build/terraformrc so terraform (and cdktf's own init) install from TF_PROVIDER_MIRROR
 offline-terraform: $(STAMP)
-	$(PY) -m scripts.terraform_mirror write-config build/terraformrc
+	$(PY) -m operations.terraform_mirror write-config build/terraformrc
 
 ## clean: remove synth output, caches and build artifacts (not .venv, models/ or the local state in .state/)
 clean:
 	rm -rf cdktf.out .pytest_cache .mypy_cache .ruff_cache build src/client/build
 
-# Operating an environment (scripts/operate.py, scripts/bootstrap.py): ENV=dev|prod; the region is the environment's.
+# Operating an environment (operations/operate.py, operations/bootstrap.py): ENV=dev|prod; the region is the environment's.
 ENV ?= dev
 export AUTO_APPROVE WITH_REGISTRY DESTROY_PROD FORCE
 
 ## bootstrap: ENV=prod: the remote state bucket (versioned, encrypted, private, TLS-only, undeletable); idempotent
 bootstrap: $(STAMP)
-	$(PY) -m scripts.bootstrap --env $(ENV)
+	$(PY) -m operations.bootstrap --env $(ENV)
 
 ## deploy: ENV=...: registry, image build and push, the inference stack by digest (DIGEST=sha256:... skips the build)
 deploy: $(STAMP) model
-	$(PY) -m scripts.operate deploy --env $(ENV) --digest "$(DIGEST)"
+	$(PY) -m operations.operate deploy --env $(ENV) --digest "$(DIGEST)"
 
 ## diff: ENV=...: what a deploy would change (against the digest deployed now, or DIGEST)
 diff: $(STAMP)
-	$(PY) -m scripts.operate diff --env $(ENV) --digest "$(DIGEST)"
+	$(PY) -m operations.operate diff --env $(ENV) --digest "$(DIGEST)"
 
 ## rollback: ENV=... DIGEST=sha256:...: deploy an image the repository holds (any other digest is refused)
 rollback: $(STAMP)
-	$(PY) -m scripts.operate rollback --env $(ENV) --digest "$(DIGEST)"
+	$(PY) -m operations.operate rollback --env $(ENV) --digest "$(DIGEST)"
 
 ## destroy: ENV=...: the inference stack, then the registry if WITH_REGISTRY=1; prod only with DESTROY_PROD=1
 destroy: $(STAMP)
-	$(PY) -m scripts.operate destroy --env $(ENV)
+	$(PY) -m operations.operate destroy --env $(ENV)

@@ -86,6 +86,7 @@ class FunctionSettings:
     image_digest: str = ""
     """Pin by digest (sha256:...); overridden by $INFERENCE_IMAGE_DIGEST."""
     log_level: str = "INFO"
+    """The service's log level (DEBUG, INFO, WARNING, ERROR)."""
     precision: str = "exact"
     """What a request that does not ask gets, on both functions: exact (f32, the validated results) or
     fast (int8 and bf16 where Lambda's CPU has them; README, Performance). Overrides the
@@ -145,10 +146,12 @@ class ApiSettings:
     """The REST API in front of the function."""
 
     stage_name: str = "v1"
+    """The stage in the URL (`https://.../<stage_name>/predict`)."""
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
     """Origins allowed by CORS on the API and the buckets; left out: only the local
     server's page. '*' only where allow_wildcard_origin is true (dev)."""
     allow_wildcard_origin: bool = False
+    """Whether `*` is accepted in `cors_allowed_origins`."""
     api_key_required: bool = True
     """Require an API key (x-api-key) on every route but /health; creates a key and a usage plan per
     consumer (`consumers`)."""
@@ -158,9 +161,11 @@ class ApiSettings:
     throttle_rate_limit: float = 10.0
     """Steady-state requests per second of a consumer's usage plan (API key only)."""
     throttle_burst_limit: int = 20
+    """A consumer's usage plan burst unless it sets its own."""
     quota_limit: int = 10_000
     """Requests per quota_period for the usage plan (API key only)."""
     quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    """The period of `quota_limit`: DAY, WEEK or MONTH."""
     stage_throttle_rate_limit: float = 50.0
     """Steady-state requests per second the stage serves in all, keyed or not (/health included); at
     least throttle_rate_limit. API Gateway answers 429 throttled beyond it."""
@@ -296,8 +301,11 @@ class StorageSettings:
     output_noncurrent_expiry_days: int = 30
     """Overwritten or deleted results are kept this many days as noncurrent versions."""
     abort_incomplete_multipart_days: int = 1
+    """Incomplete multipart uploads are aborted after this many days (both buckets)."""
     input_prefix: str = "uploads/"
+    """The only input-bucket prefix the functions may read and write."""
     output_prefix: str = "results/"
+    """The only output-bucket prefix the functions may read and write."""
     force_destroy: bool = False
     """Let `terraform destroy` delete non-empty buckets (dev only: loses data)."""
 
@@ -461,9 +469,11 @@ class RegistrySettings:
     """The ECR repository the function's image comes from."""
 
     tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "IMMUTABLE"
+    """ECR tag mutability: IMMUTABLE (a pushed tag never moves) or MUTABLE."""
     keep_tagged_images: int = 10
     """Keep the newest N tagged images; older ones expire."""
     untagged_expiry_days: int = 3
+    """Untagged images expire after this many days."""
     force_delete: bool = False
     """Let `terraform destroy` delete a repository that still holds images."""
 
@@ -478,6 +488,7 @@ class LocalStateBackend:
     """Terraform state in a local file (relative to the stack's synth folder, <out>/stacks/<stack>/)."""
 
     path: str
+    """The state file (outside every folder a clean, synth or checkout touches)."""
 
     def __post_init__(self) -> None:
         require(
@@ -493,9 +504,11 @@ class S3StateBackend:
     """Terraform state in S3 with S3-native locking (use_lockfile)."""
 
     bucket: str
+    """The state bucket (`make bootstrap` makes it: versioned, encrypted, private, retained)."""
     key_prefix: str
     """Each stack stores its state at <key_prefix><stack name>.tfstate."""
     region: str
+    """The state bucket's region."""
     noncurrent_version_expiry_days: int = 90
     """How long `make bootstrap`'s bucket keeps superseded state versions (the current one never expires)."""
 
@@ -515,7 +528,7 @@ class S3StateBackend:
 class CiIdentities:
     """The GitHub Actions identities `make bootstrap` makes: the account's GitHub OIDC provider, a
     read-only plan role for the repository's pull requests and a deploy role for its deploy branch
-    (scripts/ci_policies.py writes their trust and permissions; README, CI/CD for adopters)."""
+    (operations/ci_policies.py writes their trust and permissions; README, CI/CD for adopters)."""
 
     repository: str
     """The GitHub repository, `owner/name`, exactly as GitHub spells it: the roles trust only its tokens."""
@@ -554,7 +567,9 @@ class EnvironmentConfig:
     name: str
     """Short name used in stack and resource names: inference-<name>."""
     region: str = "us-east-1"
+    """AWS region of every stack of the environment."""
     project: str = "audio-inference"
+    """Prefix of resource names (`<project>-<name>`) and the `Project` tag."""
     log_retention_days: int = 30
     """Retention of the function's and the API's log groups (CloudWatch's allowed values)."""
     models: tuple[str, ...] = ("basic-pitch", "silero-vad")

@@ -54,8 +54,9 @@ class EncryptionKeyProps:
     """The region whose CloudWatch Logs may use the key."""
     resource_prefix: str
     """The names of the log groups, buckets and alarms that use the key start with it (<project>-<env>)."""
-    deletion_window_days: int = 30
-    """Days between scheduling deletion and the key's end (7-30); left out: 30, the longest."""
+    deletion_window_days: int
+    """Days between scheduling deletion and the key's end (7-30): the environment's
+    `encryption.key_deletion_window_days`, which holds the default."""
     for_bucket_notifications: bool = False
     """Let S3 use the key to deliver event notifications to queues it encrypts; left out: no."""
     for_alarm_notifications: bool = False

@@ -14,7 +14,7 @@ from contract import http as http_contract
 from contract.validation import ConfigError
 from inference import __version__ as inference_version
 from inference.config import InferenceConfig
-from inference.pinned import pinned_artifact
+from inference.models.registry import pinned_artifact
 from infra_constructs import perms
 from infra_constructs.container_function import ContainerFunction, ContainerFunctionProps
 from infra_constructs.image_repository import repository_url

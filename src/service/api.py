@@ -1,6 +1,6 @@
 """The API on a Powertools REST resolver: each feature adds its routes, and errors become JSON here.
 
-`create_resolver` takes what the routes need (`Service`), lets the features add
+`create_resolver` takes what the routes need (`service.service.Service`), lets the features add
 their routes (`service.predict.route`, `service.jobs.routes`), answers
 GET /health itself, and renders every refusal in one place. The Lambda entry
 (`service.handler`) builds everything once per container and only resolves events.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -19,44 +18,15 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from contract import http as http_contract
 from contract import metrics as metric_names
-from contract.settings import ServiceSettings
 from inference import __version__ as runtime_version
-from inference.config import InferenceConfig
 from inference.transcriber import Transcriber
 from service.http import errors
 from service.http.responses import json_response, request_id
 from service.jobs.routes import add_job_routes
-from service.jobs.store import JobStore
 from service.predict.route import add_predict_route
-from service.storage import Storage
+from service.service import Service
 
 SERVICE_VERSION = runtime_version
-
-
-@dataclass(frozen=True, kw_only=True)
-class Service:
-    """What the routes need, built once per container."""
-
-    settings: ServiceSettings
-    config: InferenceConfig
-    models: Mapping[str, Transcriber]
-    """Each served model, loaded (`inference.transcriber.load_models`); the default first."""
-    storage: Storage
-    jobs: JobStore
-
-    @property
-    def transcriber(self) -> Transcriber:
-        """The default model's (what a request that names no model gets)."""
-        return next(iter(self.models.values()))
-
-    @property
-    def long_audio_hint(self) -> str:
-        limits = self.config.audio
-        return (
-            f"synchronous requests take at most {limits.max_duration_s:g} s of audio and "
-            f"{limits.max_upload_bytes:,} bytes: send longer recordings as a job (POST /jobs, then upload "
-            "with the returned form and poll GET /jobs/{job_id})"
-        )
 
 
 def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> APIGatewayRestResolver:

@@ -21,9 +21,10 @@ from contract import metrics as metric_names
 from contract.settings import ServiceSettings
 from inference.config import load_config
 from inference.transcriber import load_models
-from service.api import Service, create_resolver
+from service.api import create_resolver
 from service.jobs.store import JobStore
 from service.json_stderr import ON_LAMBDA, route_stderr_to
+from service.service import Service
 from service.storage import Storage
 
 logger = Logger(service=metric_names.SERVICE_NAME)

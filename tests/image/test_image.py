@@ -23,7 +23,7 @@ from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local
 from inference.artifact import sha256_of
 from inference.config import load_config
 from inference.models.registry import pinned_artifacts
-from scripts import image_layout
+from operations import image_layout
 from service.jobs.store import JobStatus, JobStore, now
 from tests.support.components import missing
 from tests.support.stacks import Stack, resources_of
@@ -112,7 +112,8 @@ def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(ima
     top_level = {p.name for p in task_root.iterdir()}
     for forbidden in (
         "tests",
-        "scripts",
+        "operations",
+        "measurement",
         "config",
         "cdktf",
         "constructs",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
+import pkgutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +20,8 @@ from config.schema import (
     StorageSettings,
     WafSettings,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow  # the constructs load the AWS bindings (~20 s), imported inside the tests
 
@@ -59,3 +64,37 @@ def test_no_props_default_allows_every_origin() -> None:
     for props in (props_class("rest_api.RestApiProps"), props_class("secure_bucket.SecureBucketProps")):
         for field in dataclasses.fields(props):
             assert "*" not in (default_of(field) if isinstance(default_of(field), tuple) else ()), field.name
+
+
+def props_calls_in_the_stacks() -> dict[str, list[set[str]]]:
+    """Each `SomethingProps(...)` call in stacks/ and app.py, by class name: the keywords it passes."""
+    calls: dict[str, list[set[str]]] = {}
+    for path in [*sorted((REPO / "stacks").glob("*.py")), REPO / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("Props"):
+                if any(k.arg is None for k in node.keywords):  # **spread: cannot be read statically
+                    continue
+                calls.setdefault(node.func.id, []).append({k.arg for k in node.keywords if k.arg})
+    return calls
+
+
+def test_a_props_default_the_stacks_always_override_is_not_kept() -> None:
+    """Found by what it is, not by its name: a props field every stack call sets has a default no deployment
+    uses, a second copy of a value whose home is the settings (the key's deletion window was one, under
+    another name than its setting's)."""
+    import infra_constructs
+
+    classes = {
+        name: cls
+        for module in pkgutil.iter_modules(infra_constructs.__path__)
+        for name, cls in vars(importlib.import_module(f"infra_constructs.{module.name}")).items()
+        if name.endswith("Props") and dataclasses.is_dataclass(cls)
+    }
+    calls = props_calls_in_the_stacks()
+    assert calls, "no props calls found in stacks/: has the layout moved?"
+    repeated = []
+    for name, sites in calls.items():
+        for field in dataclasses.fields(classes[name]):
+            if default_of(field) is not dataclasses.MISSING and all(field.name in passed for passed in sites):
+                repeated.append(f"{name}.{field.name}")
+    assert repeated == [], f"defaults every stack call overrides (drop them; the settings hold the value): {repeated}"

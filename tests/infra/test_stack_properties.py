@@ -378,7 +378,7 @@ def test_health_is_answered_by_api_gateway_without_the_function(stacks, env):
     """GET /health needs no key, so it must not reach the function: a MOCK integration answers it with
     the function's own answer (the pinned model, the runtime's version) and the request id."""
     from inference import __version__
-    from inference.pinned import pinned_artifact
+    from inference.models.registry import pinned_artifact
 
     stack = stacks[f"inference-{env}"]
     integration = one_resource(stack, "aws_api_gateway_integration", "health-get-integration")

@@ -16,7 +16,7 @@ from moto import mock_aws
 from config import environments
 from config.environments import DEV, PROD
 from config.schema import CiIdentities, S3StateBackend
-from scripts import bootstrap, ci_identities, ci_policies
+from operations import bootstrap, ci_identities, ci_policies
 
 assert isinstance(PROD.state, S3StateBackend)
 STATE = PROD.state

@@ -14,9 +14,9 @@ from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
 from emulation.local_server import free_port
-from inference.models.silero_vad.spec import SILERO_VAD
+from inference.models.silero_vad.parameters import SILERO_VAD
 from inference.pinned import BASIC_PITCH
-from scripts import build_and_push
+from operations import build_and_push
 
 MANIFEST = json.dumps(
     {

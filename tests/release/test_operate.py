@@ -15,7 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
 from emulation.local_server import free_port
-from scripts import build_and_push, operate
+from operations import build_and_push, operate
 
 MANIFEST = json.dumps(
     {

@@ -25,8 +25,8 @@ from inference.errors import ModelArtifactUnreadableError
 from inference.models.basic_pitch import constants as c
 from inference.runtimes import Int8Input, cpu_has_bf16, cpu_has_int8, open_openvino
 from inference.testing import signals
+from inference.testing.scoring import onset_f1
 from inference.transcriber import Transcriber, Transcription
-from scripts.precision_eval import onset_f1
 
 
 @pytest.fixture(scope="module")

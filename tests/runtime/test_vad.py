@@ -21,8 +21,8 @@ from contract.validation import ConfigError
 from inference.config import ModelSettings, load_config
 from inference.models.registry import get_spec, model_names
 from inference.models.silero_vad.model import SileroVadModel, VadOutput
+from inference.models.silero_vad.parameters import SAMPLE_RATE, VadParameters
 from inference.models.silero_vad.segments import speech_segments
-from inference.models.silero_vad.spec import SAMPLE_RATE, VadParameters
 from inference.testing.speech import (
     SpeechScene,
     boundary_errors,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from config.schema import EnvironmentConfig
-from scripts import ci_policies
+from operations import ci_policies
 from tests.security import scanners
 from tests.security.test_iam import CI_ACCOUNT, ci_environments
 

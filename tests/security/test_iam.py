@@ -2,7 +2,7 @@
 and the JSON policies written inline (the KMS key policy, the WAF log delivery policy). Deny guards
 (TLS-only bucket policies) may use wildcards; an Allow may not, and allows Resource "*" only for
 perms.UNSCOPABLE_ACTIONS (ci_policies.UNSCOPABLE_ACTIONS for the CI roles). The CI roles' trust and
-permission documents (scripts/ci_policies.py) go through the same checks; test_ci_iam.py adds theirs.
+permission documents (operations/ci_policies.py) go through the same checks; test_ci_iam.py adds theirs.
 Every action name must be one parliament knows (a typo is a permission that silently never works).
 The API stage's logging role attaches AWS's managed AmazonAPIGatewayPushToCloudWatchLogs: AWS writes
 that policy, not these stacks, so it is outside this walk."""
@@ -20,7 +20,7 @@ import pytest
 from config.environments import ENVIRONMENTS
 from config.schema import CiIdentities, EnvironmentConfig
 from infra_constructs.perms import UNSCOPABLE_ACTIONS
-from scripts import ci_policies
+from operations import ci_policies
 from tests.security import scanners
 from tests.support.stacks import Stack, stack_names
 
@@ -110,7 +110,7 @@ def ci_environments() -> list[EnvironmentConfig]:
 
 
 def ci_statements() -> list[Statement]:
-    """The CI roles' trust and permission documents (scripts/ci_policies.py), as bootstrap puts them."""
+    """The CI roles' trust and permission documents (operations/ci_policies.py), as bootstrap puts them."""
     return [
         statement
         for env in ci_environments()

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import pytest
 
-from scripts import terraform_mirror
+from operations import terraform_mirror
 
 REQUIRE_COMPONENTS_ENV = "REQUIRE_COMPONENTS"
 

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """`make emulator`'s server (moto, scripts/emulator.py) in its own process; AWS managed policies loaded
+    """`make emulator`'s server (moto, operations/emulator.py) in its own process; AWS managed policies loaded
     (IAM attachments need them)."""
 
     def __init__(self, log_path: Path) -> None:
@@ -34,7 +34,7 @@ class MotoServer:
         self._log = log_path.open("w")
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "operations.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,

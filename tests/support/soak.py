@@ -34,8 +34,9 @@ from emulation.local_server import INVOCATIONS_AT_ONCE, LocalContext, local_sett
 from inference.config import load_config
 from inference.testing import signals
 from inference.transcriber import load_models
-from service.api import Service, create_resolver
+from service.api import create_resolver
 from service.jobs.store import JobStore
+from service.service import Service
 from service.storage import Storage
 
 

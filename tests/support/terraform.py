@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts import terraform_mirror
+from operations import terraform_mirror
 
 REPO = Path(__file__).resolve().parents[2]
 # Providers installed from the registry are downloaded once and shared by every scratch folder.

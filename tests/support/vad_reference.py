@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inference.models.silero_vad.spec import SILERO_VAD
+from inference.models.silero_vad.parameters import SILERO_VAD
 
 
 def reference_post_processing(workdir: Path) -> Callable[..., list[dict[str, Any]]]:

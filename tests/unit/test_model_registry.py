@@ -11,8 +11,8 @@ import yaml
 
 from inference.cli import main
 from inference.documents import document_header
-from inference.models.registry import ModelSpec, get_spec, model_names, register, unregister
-from inference.pinned import PinnedArtifact, pinned_artifact
+from inference.models.registry import ModelSpec, get_spec, model_names, pinned_artifact, register, unregister
+from inference.pinned import PinnedArtifact
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "result-schema.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 from urllib3 import encode_multipart_formdata
 
 from inference.config import InferenceParameters
-from inference.models.silero_vad.spec import VadParameters
+from inference.models.silero_vad.parameters import VadParameters
 from service.http.errors import ApiError
 from service.http.parameters import sanitize_filename
 from service.predict.request import parse_predict_request

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts import terraform_mirror
+from operations import terraform_mirror
 
 
 def make_mirror(tmp_path, at="mirror"):

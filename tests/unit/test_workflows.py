@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from config.schema import CiIdentities
-from scripts import ci_policies
+from operations import ci_policies
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")

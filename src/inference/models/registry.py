@@ -138,3 +138,9 @@ def pinned_artifacts() -> dict[str, PinnedArtifact]:
     """Every registered model's pinned artifact, by model name."""
     _load_built_in()
     return {name: spec.artifact for name, spec in _REGISTRY.items()}
+
+
+def pinned_artifact(model: str, version: str | None = None) -> PinnedArtifact | None:
+    """The pinned artifact of a registered `model` (at `version`, when given), or None."""
+    artifact = pinned_artifacts().get(model)
+    return artifact if artifact is not None and version in (None, artifact.version) else None

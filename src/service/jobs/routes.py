@@ -14,7 +14,7 @@ from service.http.responses import api_key_id, body_bytes, json_response, lower_
 from service.jobs.requests import create_job, describe_job, parse_job_request, status_url_template
 
 if TYPE_CHECKING:
-    from service.api import Service
+    from service.service import Service
 
 
 def add_job_routes(app: APIGatewayRestResolver, service: Service, *, logger: Logger, metrics: Metrics) -> None:

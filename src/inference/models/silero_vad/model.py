@@ -19,7 +19,7 @@ import numpy as np
 from inference.errors import ModelArtifactUnreadableError
 from inference.models.base import EngineSettings, EngineUsed, ModelDescription
 from inference.models.silero_vad.segments import WINDOW_SAMPLES, speech_segments
-from inference.models.silero_vad.spec import SAMPLE_RATE, SILERO_VAD, VadParameters
+from inference.models.silero_vad.parameters import SAMPLE_RATE, SILERO_VAD, VadParameters
 
 CONTEXT_SAMPLES = 64
 """What the network sees of the previous window at 16 kHz (silero-vad's OnnxWrapper)."""

@@ -10,7 +10,7 @@ from inference.audio import AudioInfo
 from inference.documents import document_header
 from inference.models.base import EngineUsed, ModelDescription
 from inference.models.silero_vad.model import VadOutput
-from inference.models.silero_vad.spec import VadParameters
+from inference.models.silero_vad.parameters import VadParameters
 
 
 @dataclass(frozen=True, kw_only=True)

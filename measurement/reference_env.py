@@ -2,7 +2,7 @@
 """Create the reference implementation's own venv (build/reference-venv) if it is missing.
 
 basic-pitch 0.4.0 goes in with --no-deps (its full tree pulls TensorFlow);
-scripts/reference-requirements.txt lists what its ONNX predict() imports.
+measurement/reference-requirements.txt lists what its ONNX predict() imports.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / "build" / "reference-venv"
 PYTHON = VENV / "bin" / "python"
-REQUIREMENTS = REPO / "scripts" / "reference-requirements.txt"
+REQUIREMENTS = REPO / "measurement" / "reference-requirements.txt"
 STAMP = VENV / ".installed"
 
 

@@ -5,11 +5,11 @@ For a 30 s clip and a 10 min file (44.1 kHz stereo WAV, rendered here), each
 measurement runs in a fresh process so its peak RSS is its own, three rounds
 interleaved, medians reported; then a 60 min file, ours only. Prints wall
 times, peak RSS, import + model load time, and the ratios the targets are
-stated in; then the service's figures (scripts/bench_service.py) and Silero VAD's
-(scripts/bench_vad.py). Timings are
+stated in; then the service's figures (measurement/bench_service.py) and Silero VAD's
+(measurement/bench_vad.py). Timings are
 not asserted: this is a report, not a test.
 
-    make bench             (= .venv/bin/python -m scripts.bench)
+    make bench             (= .venv/bin/python -m measurement.bench)
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import numpy as np
 import soundfile as sf
 
 from inference.testing import signals
-from scripts import bench_service, bench_vad, image_layout, precision_eval, reference_env
-from scripts.measurement import measure, median_of
+from measurement import bench_service, bench_vad, precision_eval, reference_env
+from measurement.timing import measure, median_of
+from operations import image_layout
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,8 +62,8 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     reference_python = str(reference_env.ensure())
     files = {"30 s clip": make_file("clip-30s.wav", 30), "10 min file": make_file("file-10min.wav", 600)}
-    ours_cmd = [PROJECT_PYTHON, str(REPO / "scripts" / "bench_ours.py")]
-    ref_cmd = [reference_python, str(REPO / "scripts" / "reference_predict.py"), "{}"]
+    ours_cmd = [PROJECT_PYTHON, str(REPO / "measurement" / "bench_ours.py")]
+    ref_cmd = [reference_python, str(REPO / "measurement" / "reference_predict.py"), "{}"]
     env_note = f"{os.cpu_count()} CPUs"
     print(f"benchmark on {env_note}; each figure from a fresh process, median of {ROUNDS} interleaved rounds\n")
     rows = []
@@ -124,7 +125,7 @@ ENGINES = (("onnxruntime", "exact"), ("openvino", "exact"), ("onnxruntime", "fas
 def engines_report(path: Path, reference: dict) -> None:
     """Per runtime and precision, at 1 and 2 model threads: ours end to end, the model alone, peak RSS
     and import + load, interleaved rounds, medians; then what each does to the notes (make evaluate)."""
-    ours_cmd = [PROJECT_PYTHON, str(REPO / "scripts" / "bench_ours.py"), str(path)]
+    ours_cmd = [PROJECT_PYTHON, str(REPO / "measurement" / "bench_ours.py"), str(path)]
     figures: dict[tuple[str, str, int], tuple[dict, dict]] = {}
     for threads in (1, 2):
         commands = {}

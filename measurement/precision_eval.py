@@ -8,7 +8,7 @@ build/precision-eval/, transcribes each with every engine variant, and prints pe
 - F1: onset F1 (mir_eval, 50 ms) of a variant's notes against the score's (drums left out);
 - consistency: onset F1 of a variant's notes against the exact notes of the same audio.
 
-    make evaluate          (= .venv/bin/python -m scripts.precision_eval)
+    make evaluate          (= .venv/bin/python -m measurement.precision_eval)
 
 The targets (issue #19): fast's F1 no more than 0.01 below exact's on any file, consistency >= 0.95
 on every file. A report, not a test: tests/runtime/test_precision.py checks the property on a small
@@ -34,6 +34,7 @@ from inference.artifact import resolve_artifact
 from inference.config import InferenceConfig, load_config
 from inference.models import NoteEvent
 from inference.runtimes import Int8Input, Session, open_onnxruntime, open_openvino
+from inference.testing.scoring import ONSET_TOLERANCE_S, onset_f1
 from inference.transcriber import Transcriber
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +43,6 @@ SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/sou
 RENDER_RATE = 44100
 TICKS_PER_BEAT = 480
 TEMPO_BPM = 100
-ONSET_TOLERANCE_S = 0.05
 DRUM_CHANNEL = 9
 
 
@@ -187,28 +187,6 @@ def render(name: str, notes: list[ScoreNote]) -> Path:
             capture_output=True,
         )
     return wav
-
-
-def onset_f1(reference: list[tuple[float, float, int]], estimate: list[tuple[float, float, int]]) -> float:
-    """mir_eval's onset-only note F1 (50 ms), pitches compared within a quarter tone."""
-    import mir_eval
-
-    def arrays(notes: list[tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray]:
-        if not notes:
-            return np.zeros((0, 2)), np.zeros(0)
-        intervals = np.array([[s, max(e, s + 1e-3)] for s, e, _ in notes])
-        return intervals, np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p in notes])
-
-    ref_i, ref_p = arrays(reference)
-    est_i, est_p = arrays(estimate)
-    if not len(ref_p) and not len(est_p):
-        return 1.0
-    if not len(ref_p) or not len(est_p):
-        return 0.0
-    _, _, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        ref_i, ref_p, est_i, est_p, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None
-    )
-    return float(f1)
 
 
 def as_tuples(notes: list[NoteEvent]) -> list[tuple[float, float, int]]:

@@ -1,4 +1,4 @@
-"""The service's share of the benchmark (run by scripts/bench.py): HTTP + parsing + S3 vs the runtime alone.
+"""The service's share of the benchmark (run by measurement/bench.py): HTTP + parsing + S3 vs the runtime alone.
 
 - a clip through POST /predict on `make serve`'s server vs `Transcriber.transcribe` in one process, on
   the same file, both warm, median of several calls;

@@ -1,4 +1,4 @@
-"""One measurement of our runtime in a fresh process (run by scripts/bench.py).
+"""One measurement of our runtime in a fresh process (run by measurement/bench.py).
 
     bench_ours.py FILE [--model-only] [--runtime R] [--precision P] [--threads N] [--batch-size B]
 
@@ -69,6 +69,6 @@ engine = transcriber.model.engine_for(parameters.precision)
 print(json.dumps({"runtime": engine.runtime, "precision": engine.precision, "compute": engine.compute}), flush=True)
 
 
-from scripts.peak_rss import peak_rss_mb  # noqa: E402  (after the measurement: not part of import time)
+from measurement.peak_rss import peak_rss_mb  # noqa: E402  (after the measurement: not part of import time)
 
 print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)

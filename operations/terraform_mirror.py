@@ -6,8 +6,8 @@ registry.terraform.io/hashicorp/aws/<version>/<os_arch>/...); nothing
 machine-specific is hard-coded. `write-config` writes a CLI configuration file
 whose path you export as TF_CLI_CONFIG_FILE.
 
-    python -m scripts.terraform_mirror write-config build/terraformrc
-    python scripts/terraform_mirror.py find     # prints the first mirror found (CI; standard library only)
+    python -m operations.terraform_mirror write-config build/terraformrc
+    python operations/terraform_mirror.py find     # prints the first mirror found (CI; standard library only)
 
 An explicit CLI configuration is needed (an implied local mirror such as
 terraform.d/plugins is not enough): `cdktf deploy` also runs `terraform

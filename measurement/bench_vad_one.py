@@ -1,4 +1,4 @@
-"""One Silero VAD measurement in a fresh process (run by scripts/bench_vad.py).
+"""One Silero VAD measurement in a fresh process (run by measurement/bench_vad.py).
 
     bench_vad_one.py FILE [--model-only]
 
@@ -37,6 +37,6 @@ else:
     print(json.dumps({"seconds": seconds, "duration_s": document["audio"]["duration_s"]}), flush=True)
     print(json.dumps({"segments": segments}), flush=True)
 
-from scripts.peak_rss import peak_rss_mb  # noqa: E402  (after the measurement: not part of import time)
+from measurement.peak_rss import peak_rss_mb  # noqa: E402  (after the measurement: not part of import time)
 
 print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)

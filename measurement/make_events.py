@@ -6,7 +6,7 @@ media type base64-encoded, headers and query string as sent, a request
 context with its request id. The audio is rendered here (a C major chord),
 so the files are reproducible on any machine.
 
-    python -m scripts.make_events
+    python -m measurement.make_events
 """
 
 from __future__ import annotations

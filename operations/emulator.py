@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The local AWS emulator: moto's server, with two corrections the operator commands need.
 
-    .venv/bin/python -m scripts.emulator -H 127.0.0.1 -p 5000      (`make emulator`; the tests start it too)
+    .venv/bin/python -m operations.emulator -H 127.0.0.1 -p 5000      (`make emulator`; the tests start it too)
 
 - API Gateway resets an account setting when a `replace` patch operation carries no value: that is how
   the AWS provider's `reset_on_delete` clears the CloudWatch role on destroy. moto 5.2's

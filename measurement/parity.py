@@ -6,7 +6,7 @@ in several formats, sample rates and channel counts, runs the reference in its
 own venv and ours in-process, and matches notes: same pitch, onsets within one
 frame (1/86 s). Prints the agreement per file; exits 1 if any file is below 99%.
 
-    make parity            (= .venv/bin/python -m scripts.parity)
+    make parity            (= .venv/bin/python -m measurement.parity)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import soundfile as sf
 from inference.config import InferenceParameters, load_config
 from inference.testing import signals
 from inference.transcriber import Transcriber
-from scripts import reference_env
+from measurement import reference_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ def main() -> int:
         params = InferenceParameters(**case.parameters)
         ours = [(n.start_s, n.pitch) for n in transcriber.transcribe(path, params).notes]
         ref_run = subprocess.run(
-            [str(python), str(REPO / "scripts" / "reference_predict.py"), json.dumps(case.parameters), str(path)],
+            [str(python), str(REPO / "measurement" / "reference_predict.py"), json.dumps(case.parameters), str(path)],
             capture_output=True,
             text=True,
             check=True,

@@ -8,7 +8,7 @@ the final stage, with the build context filtered as Docker filters it. Tests
 import the handlers from that tree in a clean interpreter; `make bench`
 reports its size.
 
-    python -m scripts.image_layout      # assemble build/image/root and print its size
+    python -m operations.image_layout      # assemble build/image/root and print its size
 """
 
 from __future__ import annotations

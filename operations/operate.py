@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from contract import env_names
-from scripts import build_and_push, terraform_mirror
-from scripts.build_and_push import ReleaseError
+from operations import build_and_push, terraform_mirror
+from operations.build_and_push import ReleaseError
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "CDKTF_OUT"
@@ -152,7 +152,7 @@ def destroy(env: Any, cdktf: Cdktf, environ: Mapping[str, str]) -> None:
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(prog="scripts.operate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="operations.operate", description=__doc__.split("\n")[0])
     parser.add_argument("operation", choices=("deploy", "diff", "rollback", "destroy"))
     parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
     parser.add_argument("--digest", default="", help="sha256:... of an image the repository holds")

@@ -230,7 +230,7 @@ ECR_WRITE = [
     "ecr:SetRepositoryPolicy",  # Lambda asks its caller to let it pull a container image
     "ecr:TagResource",
     "ecr:UntagResource",
-    # the image push (scripts/build_and_push.py through docker) and Lambda's pull on CreateFunction
+    # the image push (operations/build_and_push.py through docker) and Lambda's pull on CreateFunction
     "ecr:BatchCheckLayerAvailability",
     "ecr:InitiateLayerUpload",
     "ecr:UploadLayerPart",

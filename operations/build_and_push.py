@@ -2,7 +2,7 @@
 """Build the Lambda image for an environment, push it to that environment's ECR repository, and print
 the command that deploys it by digest.
 
-    .venv/bin/python -m scripts.build_and_push --env dev [--dry-run] [--force]
+    .venv/bin/python -m operations.build_and_push --env dev [--dry-run] [--force]
 
 (`make deploy ENV=dev` runs it between the registry and the inference stack.)
 Steps: find the repository (`<project>/<env>`, created by `inference-<env>-registry`) through boto3
@@ -264,7 +264,7 @@ def failed_command(exc: subprocess.CalledProcessError) -> str:
 
 
 def main(argv: list[str] | None = None, ecr: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/build_and_push.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="operations/build_and_push.py", description=__doc__.split("\n")[0])
     parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     parser.add_argument("--force", action="store_true", help="release prod from a tree with uncommitted changes")

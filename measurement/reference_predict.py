@@ -42,6 +42,6 @@ for path in sys.argv[2:]:
     print(json.dumps({"file": path, "notes": notes, "seconds": seconds}), flush=True)
 
 
-from peak_rss import peak_rss_mb  # noqa: E402  (scripts/ is on sys.path: it holds this script)
+from peak_rss import peak_rss_mb  # noqa: E402  (measurement/ is on sys.path: it holds this script)
 
 print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Create (or bring back in line) an environment's Terraform state bucket, once per account.
 
-    make bootstrap ENV=prod        (.venv/bin/python -m scripts.bootstrap --env prod)
+    make bootstrap ENV=prod        (.venv/bin/python -m operations.bootstrap --env prod)
 
 Made as `cdk bootstrap` makes its staging bucket, because state is the one thing a deploy cannot
 recreate: versioned (every state write is kept), encrypted (SSE-KMS with a bucket key), public access
@@ -12,7 +12,7 @@ Idempotent: every setting is put each run, so a second run changes nothing and a
 repaired. The region is the environment's (`state.region`), never the shell's default.
 An environment with local state (dev: .state/ beside cdktf.out) has no bucket to make.
 Where the environment sets `ci` (off by default), bootstrap then puts the CI identities: the GitHub
-OIDC provider and the plan and deploy roles (scripts/ci_identities.py), and prints the roles' ARNs.
+OIDC provider and the plan and deploy roles (operations/ci_identities.py), and prints the roles' ARNs.
 Bad input ends with a one-line error and exit code 2.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from scripts.build_and_push import EXPECTED_ERRORS, ReleaseError, report
+from operations.build_and_push import EXPECTED_ERRORS, ReleaseError, report
 
 
 def bucket_policy(bucket: str) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None
         f"{state.noncurrent_version_expiry_days} days)"
     ]
     if env.ci is not None:
-        from scripts.ci_identities import ensure_ci_identities
+        from operations.ci_identities import ensure_ci_identities
 
         sts = boto3.client("sts", region_name=state.region) if sts is None else sts
         identity = sts.get_caller_identity()
@@ -153,7 +153,7 @@ def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts.bootstrap", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="operations.bootstrap", description=__doc__.split("\n")[0])
     parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
     args = parser.parse_args(argv)
     try:

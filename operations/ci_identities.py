@@ -4,7 +4,7 @@ with boto3 so that a second run changes nothing and a hand edit is undone.
 The provider is the account's one for token.actions.githubusercontent.com: reused where it exists
 (only the audience sts.amazonaws.com is added to it; other client ids another team relies on stay).
 Each role's trust, description and session length are put every run; its permissions are the
-customer-managed policies `<role>-<n>` (scripts/ci_policies.py splits the document to IAM's size
+customer-managed policies `<role>-<n>` (operations/ci_policies.py splits the document to IAM's size
 limit), a new default version only when the document differs; every other policy attached to the
 role, managed or inline, is removed, because nothing but bootstrap may widen a CI role.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from config.schema import EnvironmentConfig
-from scripts import ci_policies
+from operations import ci_policies
 
 MAX_POLICY_VERSIONS = 5
 """IAM keeps at most five versions of a managed policy; the oldest non-default goes before a new one."""

@@ -4,7 +4,7 @@ accuracy there against ground truth by construction.
 
 The recordings are espeak-ng sentences at known times between silence, noise and music
 (`inference.testing.speech`), 44.1 kHz mono FLAC, built once under build/bench/. Each measurement
-runs in a fresh process (scripts/bench_vad_one.py) so its peak RSS is its own; three rounds, medians.
+runs in a fresh process (measurement/bench_vad_one.py) so its peak RSS is its own; three rounds, medians.
 A report, not a test: nothing is asserted.
 
     make bench-vad         (also part of make bench)
@@ -21,7 +21,7 @@ import soundfile as sf
 import soxr
 
 from inference.testing.speech import boundary_errors, speech_scene, speech_time_scores
-from scripts.measurement import measure, median_of
+from measurement.timing import measure, median_of
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "build" / "bench"
@@ -49,7 +49,7 @@ def speech_file(minutes: int) -> tuple[Path, list[tuple[float, float]]]:
 
 
 def measure_vad(*arguments: str) -> dict:
-    return measure([sys.executable, str(REPO / "scripts" / "bench_vad_one.py"), *arguments])
+    return measure([sys.executable, str(REPO / "measurement" / "bench_vad_one.py"), *arguments])
 
 
 def report() -> None:

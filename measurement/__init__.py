@@ -1,0 +1,1 @@
+"""Measurement tools behind `make bench`, `make evaluate` and `make parity`; nothing of the product imports them."""

@@ -1,0 +1,1 @@
+"""The operator's package: what `make bootstrap/deploy/diff/rollback/destroy` run (docs/operations.md)."""
