@@ -22,7 +22,7 @@ from contract.validation import ConfigError
 DEV = EnvironmentConfig(
     name="dev",
     log_retention_days=7,
-    models=("basic-pitch", "silero-vad"),  # registered models served; README, Models
+    models=("basic-pitch", "silero-vad"),  # registered models served; docs/models.md
     function=FunctionSettings(reserved_concurrency=2, log_level="DEBUG"),
     api=ApiSettings(
         cors_allowed_origins=("*",),
@@ -59,7 +59,7 @@ PROD = EnvironmentConfig(
         bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/", region="us-east-1"
     ),
     # ci=CiIdentities(repository="<owner>/<name>"): off until a team names its GitHub repository; then
-    # `make bootstrap ENV=prod` makes the OIDC provider and the plan and deploy roles (README, CI/CD).
+    # `make bootstrap ENV=prod` makes the OIDC provider and the plan and deploy roles (docs/operations.md, CI/CD for adopters).
     ci=None,
 )
 

@@ -89,7 +89,7 @@ class FunctionSettings:
     """The service's log level (DEBUG, INFO, WARNING, ERROR)."""
     precision: str = "exact"
     """What a request that does not ask gets, on both functions: exact (f32, the validated results) or
-    fast (int8 and bf16 where Lambda's CPU has them; README, Performance). Overrides the
+    fast (int8 and bf16 where Lambda's CPU has them; docs/performance.md). Overrides the
     inference config's `inference.precision`."""
 
     def __post_init__(self) -> None:
@@ -528,7 +528,7 @@ class S3StateBackend:
 class CiIdentities:
     """The GitHub Actions identities `make bootstrap` makes: the account's GitHub OIDC provider, a
     read-only plan role for the repository's pull requests and a deploy role for its deploy branch
-    (operations/ci_policies.py writes their trust and permissions; README, CI/CD for adopters)."""
+    (operations/ci_policies.py writes their trust and permissions; docs/operations.md, CI/CD for adopters)."""
 
     repository: str
     """The GitHub repository, `owner/name`, exactly as GitHub spells it: the roles trust only its tokens."""

@@ -68,7 +68,7 @@ CONFIG_FILE = "INFERENCE_CONFIG_FILE"
 """Another inference config YAML instead of config/inference_config.yaml."""
 MODEL_PLUGINS = "INFERENCE_MODEL_PLUGINS"
 """Modules (comma-separated) each defining a model's SPEC, registered beside the built-in models: a
-model kept outside this repository (README, Add a model)."""
+model kept outside this repository (docs/models.md, Add a model)."""
 
 LOCATION_VARIABLES = (MODEL_CACHE_DIR, MODELS_DIR, CONFIG_FILE, MODEL_PLUGINS)
 SYNTH_OVERRIDES = (SYNTH_IMAGE_TAG, SYNTH_IMAGE_DIGEST)

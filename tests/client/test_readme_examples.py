@@ -1,6 +1,7 @@
-"""The README's client examples ("Use the API"), run as written against `make serve`'s server: the
-command lines and the Python blocks, on a short song.mp3, a concert.mp3 over the request limit and a
-meeting.wav of spoken sentences (silero-vad)."""
+"""The client examples of docs/api.md ("The Python client"), run as written against `make serve`'s
+server: the command lines and the Python blocks, on a short song.mp3, a concert.mp3 over the request
+limit and a meeting.wav of spoken sentences (silero-vad). The README's shorter example is checked to be
+part of them."""
 
 from __future__ import annotations
 
@@ -21,9 +22,19 @@ from tests.client.speech_clips import speech_wav
 from tests.support.service import REPO, LocalServer
 
 
-def client_section() -> str:
-    readme = (REPO / "README.md").read_text()
-    return readme.split("### The Python client", 1)[1].split("\n### ", 1)[0]
+def client_section(page: str = "docs/api.md") -> str:
+    text = (REPO / page).read_text()
+    return re.split(r"\n#{1,3} ", text.split("## The Python client\n", 1)[1], maxsplit=1)[0]
+
+
+def test_the_readmes_client_example_is_part_of_the_one_run_here() -> None:
+    docs, readme = client_section(), client_section("README.md")
+    (docs_shell, docs_python), (readme_shell, readme_python) = (
+        re.findall(r"```bash\n(.*?)```\n\n```python\n(.*?)```", section, re.S)[0] for section in (docs, readme)
+    )
+    docs_lines = {line.split("#", 1)[0].strip() for line in docs_shell.splitlines()}
+    assert {line.split("#", 1)[0].strip() for line in readme_shell.splitlines()} <= docs_lines
+    assert readme_python == docs_python
 
 
 def mp3(path: Path, seed: int, seconds: float) -> Path:

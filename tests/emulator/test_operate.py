@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 REPO = Path(__file__).resolve().parents[2]
 DEV_ACCOUNT = "333333333333"  # apart from test_deploy.py's accounts: both tiers share one moto server
 PROD_ACCOUNT = "444444444444"
-# The README's "Deploy without an AWS account" commands, which these tests run as written (in this order).
+# docs/operations.md's "Deploy without an AWS account" commands, which these tests run as written (in this order).
 DEPLOY = "make deploy ENV=dev"
 ROLLBACK = "make rollback ENV=dev DIGEST=sha256:<the first>"
 DESTROY = "make destroy ENV=dev WITH_REGISTRY=1"
@@ -54,7 +54,7 @@ class Operator:
     digests: list[str] = field(default_factory=list)
 
     def run(self, line: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        """A command line as the README writes it: leading NAME=value assignments, then make and its arguments."""
+        """A command line as docs/operations.md writes it: NAME=value assignments, then make and its arguments."""
         words = shlex.split(line)
         environ = dict(self.environ)
         while "=" in words[0]:
@@ -106,7 +106,7 @@ def operator_environment(emulator: MotoServer, account: str, workdir: Path, bin_
     if mirror is not None:
         environ["TF_PROVIDER_MIRROR"] = str(mirror)
         environ["TF_CLI_CONFIG_FILE"] = str(workdir / "terraformrc")
-        from scripts import terraform_mirror
+        from operations import terraform_mirror
 
         terraform_mirror.write_cli_config(workdir / "terraformrc", mirror)
     return environ
@@ -122,7 +122,7 @@ def operator(emulator: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def readme_emulator_commands() -> list[str]:
-    section = (REPO / "README.md").read_text().split("### Deploy without an AWS account", 1)[1]
+    section = (REPO / "docs" / "operations.md").read_text().split("## Deploy without an AWS account", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block is not None
     lines = [line.split("  #", 1)[0].strip() for line in block.group(1).splitlines()]
@@ -241,7 +241,7 @@ def test_bootstrap_then_prod_diff_on_a_fresh_account(
         r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if "NoncurrentVersionExpiration" in r
     ]
     assert expiry["NoncurrentVersionExpiration"] == {"NoncurrentDays": PROD.state.noncurrent_version_expiry_days}
-    diff = prod.run(DIFF)  # moto answers S3 on one host: the README's path-style setting
+    diff = prod.run(DIFF)  # moto answers S3 on one host: the docs' path-style setting
     count = managed_resource_count(stacks["inference-prod"])
     plain = re.sub(r"\x1b\[[0-9;]*m", "", diff.stdout)  # cdktf colours terraform's summary
     assert f"Plan: {count} to add, 0 to change, 0 to destroy." in plain

@@ -29,7 +29,7 @@ _BUILT_IN = (
     "inference.models.basic_pitch.spec",
     "inference.models.silero_vad.spec",
 )
-"""One module per model, each defining SPEC; the order is the order /health and the README list them."""
+"""One module per model, each defining SPEC; the order is the order /health and docs/models.md list them."""
 
 
 @dataclass(frozen=True, kw_only=True)
