@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser synthesizer speech bench-vad serve synth model docs lint format typecheck test test-fast parity bench evaluate emulator \
+.PHONY: help setup browser synthesizer speech bench-vad serve synth model docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
 	offline-terraform clean bootstrap deploy diff rollback destroy
 
 ## help: list the targets with what each does
@@ -90,6 +90,10 @@ parity: $(STAMP) model
 ## bench: ours vs the reference vs the model alone, 30 s and 10 min files, per runtime and precision, printed as ratios
 bench: $(STAMP) model synthesizer
 	$(PY) -m measurement.bench
+
+## bench-output: the steps after the model against the note count, and the slowest /predict the output budget accepts (vs 29 s)
+bench-output: $(STAMP) model
+	$(PY) -m measurement.bench_output
 
 ## bench-vad: Silero VAD's real-time factor, peak memory and accuracy on 10 and 60 minutes of espeak-ng speech (also in make bench)
 bench-vad: $(STAMP) model speech

@@ -53,7 +53,11 @@ GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
 """REST APIs refuse larger request bodies (REQUEST_TOO_LARGE)."""
 LAMBDA_MAX_EVENT_BYTES = 6 * 1024 * 1024
 """A synchronous invocation's payload: the whole proxy event, body base64-encoded."""
+LAMBDA_MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+"""A synchronous invocation's response: the whole proxy answer as JSON, a binary body base64-encoded.
+Larger, Lambda fails the invocation and API Gateway answers 502."""
 GATEWAY_TIMEOUT_S = 29
+"""API Gateway's integration timeout: a function still running then is answered 504 by the gateway."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,7 +32,7 @@ RUNTIMES = ("onnxruntime", "openvino")
 """Engines that run the model (`inference.runtimes`); onnxruntime's f32 is the validated reference."""
 PRECISIONS = ("exact", "fast")
 """exact: f32 on the configured runtime. fast: OpenVINO in int8 and bf16 where the CPU has them
-(README, Performance)."""
+(docs/performance.md)."""
 SERVER_SETTINGS = ("batch_size", "runtime", "threads")
 """Fields of InferenceParameters that are the server's resources, not a client's choice."""
 _URI = re.compile(r"^(pinned|file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+)$")
@@ -116,7 +116,7 @@ class AudioLimits:
     """More channels are refused before decoding (422 `too_many_channels`)."""
     max_decoded_samples: int = 57_600_000
     """A synchronous request's decoding budget, frames x channels at the source's rate: 600 s of
-    48 kHz stereo (README, "How much work a request may be"); jobs have jobs.max_decoded_samples."""
+    48 kHz stereo (docs/configuration.md, Capacity); jobs have jobs.max_decoded_samples."""
 
     def __post_init__(self) -> None:
         number_in("audio.max_duration_s", self.max_duration_s, 0.1, 3600.0)

@@ -69,3 +69,9 @@ class UnsupportedSampleRateError(AudioError):
 
 class TooManyChannelsError(AudioError):
     """The audio has more channels than allowed."""
+
+
+class OutputTooLargeError(AudioError):
+    """The transcription would produce more than its output budget (notes or pitch-bend data per audio
+    second): stopped while producing, nothing half-written. The client should raise the thresholds or
+    the minimum note length, or leave pitch bends out."""

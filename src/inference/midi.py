@@ -9,6 +9,7 @@ instrument (`multiple_pitch_bends`), since MIDI bends apply to a channel.
 from __future__ import annotations
 
 import io
+import math
 from collections import defaultdict
 
 import mido
@@ -23,14 +24,21 @@ BEND_STEPS_PER_SEMITONE = 3
 
 
 def drop_overlapping_bends(notes: list[NoteEvent]) -> list[NoteEvent]:
+    """Without one instrument per pitch, a bend would bend every note sounding with it: drop the bends
+    of each note that overlaps another, as the reference does. One sweep in start order (n log n for
+    the sort): a note overlaps a later one when the next start is before its end, and an earlier one
+    when an earlier note's end (the running maximum) is after its start."""
     ordered = sorted(notes, key=lambda n: (n.start_s, n.end_s, n.pitch))
+    if not any(n.pitch_bends for n in ordered):
+        return ordered
     keep = [n.pitch_bends for n in ordered]
-    for i in range(len(ordered)):
-        for j in range(i + 1, len(ordered)):
-            if ordered[j].start_s >= ordered[i].end_s:
-                break
+    latest_end = -math.inf
+    for i, note in enumerate(ordered):
+        if latest_end > note.start_s:
             keep[i] = None
-            keep[j] = None
+        if i + 1 < len(ordered) and ordered[i + 1].start_s < note.end_s:
+            keep[i] = None
+        latest_end = max(latest_end, note.end_s)
     return [NoteEvent(n.start_s, n.end_s, n.pitch, n.amplitude, b) for n, b in zip(ordered, keep, strict=True)]
 
 

@@ -16,6 +16,7 @@ from inference.errors import (
     AudioTooLongError,
     EmptyAudioError,
     InferenceError,
+    OutputTooLargeError,
     TooManyChannelsError,
     UnsupportedAudioFormatError,
     UnsupportedSampleRateError,
@@ -60,6 +61,8 @@ def from_inference_error(exc: InferenceError | ConfigError, *, long_audio_hint: 
         return ApiError(413, "audio_too_long", f"{exc}; {long_audio_hint}")
     if isinstance(exc, AudioTooLargeError):
         return ApiError(413, "audio_too_large", f"{exc}; {long_audio_hint}")
+    if isinstance(exc, OutputTooLargeError):
+        return ApiError(422, "output_too_large", str(exc))
     if isinstance(exc, UnsupportedSampleRateError):
         return ApiError(422, "unsupported_sample_rate", str(exc))
     if isinstance(exc, TooManyChannelsError):

@@ -8,7 +8,21 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
+from contract import http as http_contract
 from service.http import errors
+
+ENVELOPE_ALLOWANCE_BYTES = 16 * 1024
+"""The proxy answer around a body: status, headers (CORS, request id, disposition), the JSON framing."""
+ANSWER_LIMIT_BYTES = http_contract.LAMBDA_MAX_RESPONSE_BYTES - ENVELOPE_ALLOWANCE_BYTES
+"""The most a body may count (as `answer_bytes` counts it) for the whole answer to fit Lambda's limit."""
+
+
+def answer_bytes(body: bytes, *, binary: bool) -> int:
+    """What a body costs inside Lambda's response: base64 for a binary one; a text one as a JSON string
+    (quotes and control characters escaped, non-ASCII as \\u escapes), which is how the proxy answer carries it."""
+    if binary:
+        return 4 * ((len(body) + 2) // 3)
+    return len(json.dumps(body.decode("utf-8")))
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
@@ -10,12 +11,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from contract import http as http_contract
 from contract import metrics as metric_names
-from service.http.responses import body_bytes, json_response, lower_case_headers, request_id
+from service.http.responses import (
+    ANSWER_LIMIT_BYTES,
+    answer_bytes,
+    body_bytes,
+    json_response,
+    lower_case_headers,
+    request_id,
+)
 from service.predict.request import parse_predict_request
 from service.predict.run import run_predict
 
 if TYPE_CHECKING:
-    from service.api import Service
+    from service.service import Service
 
 
 def add_predict_route(app: APIGatewayRestResolver, service: Service, *, logger: Logger, metrics: Metrics) -> None:
@@ -55,7 +63,21 @@ def add_predict_route(app: APIGatewayRestResolver, service: Service, *, logger: 
         )
         headers = {"X-Request-Id": outcome.request_id}
         if request.wants_midi:
+            assert outcome.midi is not None  # parse_predict_request refuses audio/midi for a model without notes
+            size = answer_bytes(outcome.midi, binary=True)
+            if size > ANSWER_LIMIT_BYTES and outcome.midi_url:
+                # Computed and stored: point at it rather than fail (a 502 would make clients run it again).
+                logger.info("answer over the response limit: sent its links", extra={"answer_bytes": size})
+                links = outcome.to_links_response(
+                    size_bytes=len(outcome.midi), limit_bytes=ANSWER_LIMIT_BYTES, what="MIDI file"
+                )
+                return json_response(303, links, {**headers, "Location": outcome.midi_url})
             stem = (request.filename or outcome.request_id).rsplit(".", 1)[0].replace('"', "")
             headers["Content-Disposition"] = f'attachment; filename="{stem}.mid"'
             return Response(status_code=200, content_type="audio/midi", body=outcome.midi, headers=headers)  # type: ignore[arg-type]
-        return json_response(200, outcome.to_response(), headers)
+        answer = outcome.to_response()
+        size = answer_bytes(json.dumps(answer, separators=(",", ":")).encode(), binary=False)
+        if size > ANSWER_LIMIT_BYTES:
+            logger.info("answer over the response limit: sent its links", extra={"answer_bytes": size})
+            answer = outcome.to_links_response(size_bytes=size, limit_bytes=ANSWER_LIMIT_BYTES, what="result")
+        return json_response(200, answer, headers)

@@ -39,15 +39,29 @@ class PredictOutcome:
     audio_seconds: float
     inference_seconds: float
 
+    def downloads(self) -> dict[str, Any]:
+        return {
+            "json_url": self.json_url,
+            **({"midi_url": self.midi_url} if self.midi_url else {}),
+            "expires_in_s": DOWNLOAD_URL_EXPIRY_S,
+        }
+
     def to_response(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "result": self.document, "downloads": self.downloads()}
+
+    def to_links_response(self, *, size_bytes: int, limit_bytes: int, what: str) -> dict[str, Any]:
+        """The answer when the result itself would not fit one: where it is stored, and why it is not here."""
         return {
             "request_id": self.request_id,
-            "result": self.document,
-            "downloads": {
-                "json_url": self.json_url,
-                **({"midi_url": self.midi_url} if self.midi_url else {}),
-                "expires_in_s": DOWNLOAD_URL_EXPIRY_S,
+            "result_in_downloads": {
+                "reason": (
+                    f"the {what} is {size_bytes:,} bytes, over the {limit_bytes:,} an answer can carry "
+                    "(Lambda's 6 MB response limit): it is stored, download it from downloads"
+                ),
+                "size_bytes": size_bytes,
+                "summary": self.summary,
             },
+            "downloads": self.downloads(),
         }
 
 
@@ -65,6 +79,8 @@ def run_predict(
     started = time.perf_counter()
     try:
         transcription = transcriber.transcribe_decoded(audio, request.parameters)
+    except InferenceError as exc:  # the output budget: the request's parameters, not our fault
+        raise from_inference_error(exc, long_audio_hint=long_audio_hint) from None
     finally:
         upload.result()  # the input is stored (or its error raised) whatever the model did
     inference_seconds = time.perf_counter() - started

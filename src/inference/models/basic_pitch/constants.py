@@ -31,7 +31,7 @@ F32_HEADS_INPUTS = ("Relu__38:0", "Relu__35:0")
 """The outputs (after ReLU) of the body's two convolutions on the harmonic stack, 8x8 3x39 and 8x32
 5x5 (~90% of the work): the cut of `fast` before int8 (bf16 body, all three output heads in f32), kept
 as a point of make evaluate's frontier. bf16 in the note and onset heads moves notes of sparse, legato
-files (README, Performance); the contour head alone in bf16 does not, hence F32_NOTE_ONSET_INPUTS."""
+files (docs/performance.md); the contour head alone in bf16 does not, hence F32_NOTE_ONSET_INPUTS."""
 F32_NOTE_ONSET_INPUTS = ("StatefulPartitionedCall:0", "Relu__35:0")
 """The contour map and the 8x32 5x5 convolution's output (after ReLU): what the note and onset heads
 read. `fast` on a CPU with bf16 keeps only those two heads in f32 (the contour head, one 8x1 5x5
@@ -43,7 +43,7 @@ INT8_BODY_INPUT = (
     "model_1/conv2d_2/Conv2D;model_1/conv2d_2/Conv2D;model_1/conv2d_4/Conv2D;model_1/conv2d_4/Conv2D1__376:0"
 )
 """The harmonic stack, (batch, 8, 172, 264), which both body convolutions read: `fast` runs the first,
-INT8_CONVOLUTION, in int8 (the 8x32 5x5 one in int8 cost the violin 0.03 of F1: README, Performance)."""
+INT8_CONVOLUTION, in int8 (the 8x32 5x5 one in int8 cost the violin 0.03 of F1: docs/performance.md)."""
 INT8_CONVOLUTION = "model_1/re_lu_1/"
 """The 8x8 3x39 convolution on the harmonic stack (its friendly name's prefix): ~70% of the work."""
 INT8_BODY_RANGE = (-0.8769183158874512, 1.6038227081298828)
@@ -56,3 +56,12 @@ window, silence and clipping included, lands in this range; it is the network's,
 # by pitch, the contour map when pitch bends are wanted, and, when every cell qualifies, the onset
 # peaks (8 bytes each) and the melodia candidates (16 bytes each). Typical music needs about a third.
 SCRATCH_BYTES_PER_AUDIO_SECOND = FRAMES_PER_SECOND * (4 * N_PITCHES * 4 + N_CONTOUR_BINS * 4 + N_PITCHES * (8 + 16))
+
+# The output budget: what one transcription may produce, in proportion to the audio (docs/api.md, "Budgets").
+# A real dense mix gives ~10 notes per second; the budget stops degenerate parameters (thresholds near 0 make
+# nearly every cell a note) while producing, before the answer outgrows its platform limits.
+MAX_NOTES_PER_AUDIO_SECOND = 100
+MIN_NOTE_BUDGET = 1_000
+"""A short clip may still have this many notes whatever its length."""
+MAX_BEND_VOICES = 16
+"""Pitch bends: one value per frame per note, for at most this many notes sounding at once on average."""

@@ -30,6 +30,7 @@ from inference.models.basic_pitch.notes import (
     INFERRED_ONSET_DIFFS,
     FrameNote,
     NoteSettings,
+    check_note_budget,
     hz_to_midi,
     pitch_bends,
 )
@@ -89,7 +90,7 @@ def notes_from_files(
         try:
             notes = _onset_notes(peaks, frames_by_pitch, remaining, settings)
             if settings.melodia_trick:
-                notes.extend(_melodia_notes(frames_by_pitch, remaining, settings, workdir, chunk_rows))
+                notes.extend(_melodia_notes(frames_by_pitch, remaining, settings, workdir, chunk_rows, len(notes)))
         finally:
             remaining.close()
     finally:
@@ -255,12 +256,14 @@ def _onset_notes(
             continue
         remaining.zero(_neighbours(p), start, i)
         notes.append((start, i, p + c.MIDI_OFFSET, _amplitude(frames, p, start, i)))
+        check_note_budget(len(notes), frames.n_rows)
     return notes
 
 
 def _melodia_notes(
-    frames: ColumnFile, remaining: ColumnFile, settings: NoteSettings, workdir: Path, chunk_rows: int
+    frames: ColumnFile, remaining: ColumnFile, settings: NoteSettings, workdir: Path, chunk_rows: int, already: int
 ) -> list[FrameNote]:
+    """`already`: the onset notes made before, counted against the same budget."""
     threshold = settings.frame_threshold
     last = frames.n_rows - 1
     notes: list[FrameNote] = []
@@ -284,6 +287,7 @@ def _melodia_notes(
             if i_end - i_start <= settings.min_note_frames:
                 continue
             notes.append((i_start, i_end, p + c.MIDI_OFFSET, _amplitude(frames, p, i_start, i_end)))
+            check_note_budget(already + len(notes), frames.n_rows)
     finally:
         runs.close()
     return notes

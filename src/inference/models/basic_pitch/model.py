@@ -18,6 +18,7 @@ from inference.models.basic_pitch.map_files import RowFile
 from inference.models.basic_pitch.notes import (
     FrameNote,
     NoteSettings,
+    check_bend_budget,
     frame_times_at,
     notes_from_activations,
     pitch_bends,
@@ -133,7 +134,10 @@ class BasicPitchModel:
         maps = self.activations(samples, parameters.batch_size, want_bends, parameters.precision)
         settings = note_settings(parameters)
         frame_notes = notes_from_activations(maps.note, maps.onset, **asdict(settings))
-        bends = pitch_bends(maps.contour, frame_notes) if maps.contour is not None else [None] * len(frame_notes)
+        if maps.contour is None:
+            return note_events(frame_notes, [None] * len(frame_notes))
+        check_bend_budget(frame_notes, maps.contour.shape[0])
+        bends = pitch_bends(maps.contour, frame_notes)
         return note_events(frame_notes, bends)
 
     def predict_stream(
@@ -161,6 +165,8 @@ class BasicPitchModel:
                 if kept is not None:
                     kept.truncate(n_frames)
             frame_notes = notes_from_files(note_map, onset_map, note_settings(parameters), workdir)
+            if contour_map is not None:
+                check_bend_budget(frame_notes, n_frames)
             bends = (
                 pitch_bends_from_file(contour_map, frame_notes)
                 if contour_map is not None

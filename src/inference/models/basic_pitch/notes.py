@@ -19,10 +19,12 @@ row-major index, as argmax does), since energy only ever drops to zero.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from inference.errors import OutputTooLargeError
 from inference.models.basic_pitch import constants as c
 
 ENERGY_TOLERANCE = 11  # frames below threshold allowed inside a note
@@ -112,6 +114,39 @@ def onset_peaks(onsets: np.ndarray, onset_threshold: float) -> tuple[np.ndarray,
     return times[::-1], pitches[::-1]
 
 
+def note_budget(n_frames: int) -> int:
+    """The most notes a transcription of `n_frames` output frames may produce."""
+    return c.MIN_NOTE_BUDGET + math.ceil(n_frames / c.FRAMES_PER_SECOND * c.MAX_NOTES_PER_AUDIO_SECOND)
+
+
+def bend_budget(n_frames: int) -> int:
+    """The most pitch-bend values (one per frame of each note) a transcription may produce."""
+    return c.MIN_NOTE_BUDGET * c.FRAMES_PER_SECOND + n_frames * c.MAX_BEND_VOICES
+
+
+def check_note_budget(count: int, n_frames: int) -> None:
+    """Stop note creation the moment it passes its budget: a typed error, no partial result."""
+    budget = note_budget(n_frames)
+    if count > budget:
+        raise OutputTooLargeError(
+            f"the transcription passed its output budget of {budget:,} notes for "
+            f"{n_frames / c.FRAMES_PER_SECOND:.1f} s of audio ({c.MAX_NOTES_PER_AUDIO_SECOND} per second, at least "
+            f"{c.MIN_NOTE_BUDGET:,}): raise onset_threshold, frame_threshold or minimum_note_length_ms"
+        )
+
+
+def check_bend_budget(notes: list[FrameNote], n_frames: int) -> None:
+    """Refuse pitch bends whose data would pass the budget, before computing any."""
+    values = sum(end - start for start, end, _, _ in notes)
+    budget = bend_budget(n_frames)
+    if values > budget:
+        raise OutputTooLargeError(
+            f"pitch bends for these notes would be {values:,} values, over the budget of {budget:,} "
+            f"({c.MAX_BEND_VOICES} sounding notes on average): leave include_pitch_bends and "
+            "multiple_pitch_bends off, or raise the thresholds or minimum_note_length_ms"
+        )
+
+
 @dataclass(frozen=True)
 class NoteSettings:
     """Note creation's parameters, by the names `notes_from_activations` takes (`**asdict(settings)`),
@@ -166,15 +201,17 @@ def notes_from_activations(
         if pitch > 0:
             remaining[start:i, pitch - 1] = 0
         notes.append((start, i, pitch + c.MIDI_OFFSET, np.mean(frames[start:i, pitch])))
+        check_note_budget(len(notes), n_frames)
 
     if melodia_trick:
-        notes.extend(_melodia_notes(frames, remaining, frame_threshold, min_note_frames))
+        notes.extend(_melodia_notes(frames, remaining, frame_threshold, min_note_frames, already=len(notes)))
     return notes
 
 
 def _melodia_notes(
-    frames: np.ndarray, remaining: np.ndarray, frame_threshold: float, min_note_frames: int
+    frames: np.ndarray, remaining: np.ndarray, frame_threshold: float, min_note_frames: int, *, already: int
 ) -> list[FrameNote]:
+    """`already`: the onset notes made before, counted against the same budget."""
     n_frames, n_pitches = remaining.shape
     flat = remaining.reshape(-1)
     candidates = np.flatnonzero(flat > frame_threshold)
@@ -209,6 +246,7 @@ def _melodia_notes(
         if i_end - i_start <= min_note_frames:
             continue
         notes.append((i_start, i_end, pitch + c.MIDI_OFFSET, np.mean(frames[i_start:i_end, pitch])))
+        check_note_budget(already + len(notes), n_frames)
     return notes
 
 
