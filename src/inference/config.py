@@ -274,10 +274,10 @@ def coerce(field_name: str, value: Any, annotation: Any) -> Any:
     if text.startswith("bool"):
         if isinstance(value, bool):
             return value
-        lowered = str(value).strip().lower()
-        if lowered in ("true", "1", "yes", "on"):
+        lowered = str(value).strip().lower() if isinstance(value, str) else None
+        if lowered == "true":  # the documented spellings only: no yes/on/1 that a reader would not expect
             return True
-        if lowered in ("false", "0", "no", "off"):
+        if lowered == "false":
             return False
         raise ConfigError(field_name, value, "true or false")
     if text.startswith("int"):

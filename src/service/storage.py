@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from contract import object_keys
 from contract.settings import ServiceSettings
+from service.http.responses import attachment
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -86,7 +87,7 @@ class Storage:
             Params={
                 "Bucket": self._settings.output_bucket,
                 "Key": key,
-                "ResponseContentDisposition": f'attachment; filename="{download_name}"',
+                "ResponseContentDisposition": attachment(download_name),
             },
             ExpiresIn=DOWNLOAD_URL_EXPIRY_S,
         )

@@ -45,7 +45,7 @@ def test_environment_round_trips_through_to_environment():
 def test_fails_threshold_above_one(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(environ={"INFERENCE_ONSET_THRESHOLD": "1.5"})
-    assert e.value.field == "inference.onset_threshold" and "0 to 1" in str(e.value)
+    assert e.value.field == "inference.onset_threshold" and "0.05 to 0.95" in str(e.value)
 
 
 def test_fails_non_numeric_environment_value():

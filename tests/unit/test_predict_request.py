@@ -123,7 +123,7 @@ def test_fails_a_multipart_body_cut_short() -> None:
 @pytest.mark.parametrize(
     "query, fragment",
     [
-        ({"onset_threshold": ["2"]}, "onset_threshold=2.0 is invalid: allowed a number from 0 to 1"),
+        ({"onset_threshold": ["2"]}, "onset_threshold=2.0 is invalid: allowed a number from 0.05 to 0.95"),
         ({"midi_tempo": ["fast"]}, "midi_tempo='fast' is invalid"),
         ({"batch_size": ["64"]}, "unknown parameter 'batch_size'"),
         ({"runtime": ["openvino"]}, "unknown parameter 'runtime'"),

@@ -84,4 +84,11 @@ def sanitize_filename(raw: str | None) -> str | None:
     name = name.strip().strip(".")
     if not name:
         return None
-    return urllib.parse.quote(name, safe=" ._-()[]+,")[:_FILENAME_MAX]
+    encoded, length = [], 0
+    for ch in name:  # cut on a character, never inside one's %XX escapes
+        piece = urllib.parse.quote(ch, safe=" ._-()[]+,")
+        if length + len(piece) > _FILENAME_MAX:
+            break
+        encoded.append(piece)
+        length += len(piece)
+    return "".join(encoded) or None

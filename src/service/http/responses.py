@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.parse
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -32,6 +33,25 @@ def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) ->
         body=json.dumps(body, separators=(",", ":")),
         headers=dict(headers),
     )
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition that saves as `filename` in every browser (RFC 6266): an ASCII fallback in
+    `filename="..."` and, for any other name, the UTF-8 name in `filename*`."""
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in filename) or "download"
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
+
+
+def download_stem(sanitized_filename: str | None) -> str | None:
+    """The stem to save results under: the client's file name (kept percent-encoded as S3 metadata) decoded
+    back and without its extension."""
+    if not sanitized_filename:
+        return None
+    name = urllib.parse.unquote(sanitized_filename)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return stem or None
 
 
 def request_id(app: APIGatewayRestResolver) -> str:

@@ -19,6 +19,7 @@ from contract.settings import JobLimits
 from service.http import errors
 from service.http.json_body import parse_json_body
 from service.http.parameters import MODEL_FIELD, RAW_AUDIO_TYPES, model_and_parameters, sanitize_filename
+from service.http.responses import download_stem
 from service.jobs.store import UPLOAD_TOKEN_FIELD, JobStatus, JobStore, is_job_id, new_job_id, now
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, An
         raise errors.payload_too_large(
             f"size_bytes={size:,} is over the {limits.max_upload_bytes:,} bytes a job may upload"
         )
-    parameters = document.get("parameters") or {}
+    parameters = document.get("parameters", {})  # absent is {}; [], "", 0 and null are not objects
     if not isinstance(parameters, dict):
         raise errors.bad_request("parameters must be a JSON object of parameter names and values")
     supplied = {name: [value if isinstance(value, str) else json.dumps(value)] for name, value in parameters.items()}
@@ -167,7 +168,7 @@ def describe_job(job_id: str, *, store: JobStore, download_url: Any, caller: str
     if status.model:
         view["model"] = status.model
     if status.status == "succeeded" and status.result:
-        stem = (status.filename or job_id).rsplit(".", 1)[0].replace('"', "")
+        stem = download_stem(status.filename) or job_id
         stored = status.result
         view["result"] = {
             "json_url": download_url(stored["json_key"], f"{stem}.json"),

@@ -129,9 +129,13 @@ class _Form:
 def _parse_multipart(body: bytes, content_type: str, boundary: str) -> _Form:
     files: list[tuple[str, bytes, str, str | None]] = []
     fields: dict[str, list[str]] = {}
+    nameless_files: list[bytes] = []
 
     def on_field(field: Field) -> None:
         name = (field.field_name or b"").decode("utf-8", "replace")
+        if name == "file":  # the audio, sent without `filename=` (curl -F 'file=<x', or `filename*=` alone)
+            nameless_files.append(field.value or b"")
+            return
         try:
             value = (field.value or b"").decode("utf-8")
         except UnicodeDecodeError:
@@ -163,9 +167,10 @@ def _parse_multipart(body: bytes, content_type: str, boundary: str) -> _Form:
     if not _ends_with_closing_boundary(body, boundary):
         raise errors.bad_request("the multipart body is malformed (it ends before its closing boundary)")
 
-    # A `file` field sent without a file name (curl -F 'file=<song.wav') is still the file.
-    for text in fields.pop("file", []):
-        files.append(("file", text.encode("utf-8"), "application/octet-stream", None))
+    # A `file` field sent without a plain file name (curl -F 'file=<song.wav', or RFC 5987's `filename*=`
+    # alone, which the form parser does not read as a file) is still the file: its bytes, as they came.
+    for data in nameless_files:
+        files.append(("file", data, "application/octet-stream", None))
     audio_parts = [f for f in files if f[0] == "file"]
     others = sorted({f[0] for f in files if f[0] != "file"})
     if others:

@@ -14,7 +14,9 @@ from contract import metrics as metric_names
 from service.http.responses import (
     ANSWER_LIMIT_BYTES,
     answer_bytes,
+    attachment,
     body_bytes,
+    download_stem,
     json_response,
     lower_case_headers,
     request_id,
@@ -72,8 +74,8 @@ def add_predict_route(app: APIGatewayRestResolver, service: Service, *, logger: 
                     size_bytes=len(outcome.midi), limit_bytes=ANSWER_LIMIT_BYTES, what="MIDI file"
                 )
                 return json_response(303, links, {**headers, "Location": outcome.midi_url})
-            stem = (request.filename or outcome.request_id).rsplit(".", 1)[0].replace('"', "")
-            headers["Content-Disposition"] = f'attachment; filename="{stem}.mid"'
+            stem = download_stem(request.filename) or outcome.request_id
+            headers["Content-Disposition"] = attachment(f"{stem}.mid")
             return Response(status_code=200, content_type="audio/midi", body=outcome.midi, headers=headers)  # type: ignore[arg-type]
         answer = outcome.to_response()
         size = answer_bytes(json.dumps(answer, separators=(",", ":")).encode(), binary=False)

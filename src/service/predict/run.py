@@ -18,6 +18,7 @@ from contract.validation import ConfigError
 from inference.errors import InferenceError
 from inference.transcriber import Transcriber
 from service.http.errors import from_inference_error
+from service.http.responses import download_stem
 from service.predict.request import PredictRequest
 from service.storage import DOWNLOAD_URL_EXPIRY_S, Storage
 
@@ -87,7 +88,7 @@ def run_predict(
     document = transcription.to_dict()
     midi = transcription.to_midi() if transcriber.spec.produces_midi else None
     keys = storage.put_result(request_id, json.dumps(document).encode(), midi, pool=_STORAGE_THREADS)
-    stem = _stem(request.filename) or request_id
+    stem = download_stem(request.filename) or request_id
     return PredictOutcome(
         request_id=request_id,
         document=document,
@@ -98,10 +99,3 @@ def run_predict(
         audio_seconds=transcription.audio.duration_s,
         inference_seconds=inference_seconds,
     )
-
-
-def _stem(filename: str | None) -> str | None:
-    if not filename:
-        return None
-    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
-    return stem.replace('"', "") or None
