@@ -57,7 +57,7 @@ window, silence and clipping included, lands in this range; it is the network's,
 # peaks (8 bytes each) and the melodia candidates (16 bytes each). Typical music needs about a third.
 SCRATCH_BYTES_PER_AUDIO_SECOND = FRAMES_PER_SECOND * (4 * N_PITCHES * 4 + N_CONTOUR_BINS * 4 + N_PITCHES * (8 + 16))
 
-# The output budget: what one transcription may produce, in proportion to the audio (docs/api.md, "Budgets").
+# The output budget: what one transcription may produce, in proportion to the audio (docs/api.md, Budgets).
 # A real dense mix gives ~10 notes per second; the budget stops degenerate parameters (thresholds near 0 make
 # nearly every cell a note) while producing, before the answer outgrows its platform limits.
 MAX_NOTES_PER_AUDIO_SECOND = 100
