@@ -68,6 +68,10 @@ def create_pipeline(settings: ServiceSettings, *, visibility_timeout_s: int) -> 
     return JobQueues(url=url, arn=arn, dead_letter_url=dlq_url)
 
 
+JOB_THREAD = "sqs-event-source"
+"""The poller's thread: the worker function runs on it."""
+
+
 class QueuePoller:
     """Lambda's SQS event source mapping, in a thread: receive, invoke, delete what succeeded."""
 
@@ -86,14 +90,15 @@ class QueuePoller:
         self._context = context_factory
         self._batch_size = batch_size
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqs-event-source", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=JOB_THREAD, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, *, timeout_s: float = 30.0) -> None:
+        """Stop polling; a batch still running after `timeout_s` is left to the (daemon) thread."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=timeout_s)
 
     def _run(self) -> None:
         while not self._stop.is_set():

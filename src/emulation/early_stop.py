@@ -1,0 +1,28 @@
+"""SIGTERM while `make serve` is still importing its libraries: exit 0 at once (nothing runs yet).
+
+`python -m emulation.local_server` spends about a second importing moto, boto3 and uvicorn before
+`main` installs its own signal handling; the default action of SIGTERM would kill it then with 143.
+`emulation.local_server` imports this module before anything else, and only when it runs as the
+program does this module change anything: a library import of the server keeps its signals as they are.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+PROGRAM = "emulation.local_server"
+
+
+def _exit_0(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _running_as_program() -> bool:
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == PROGRAM
+
+
+if _running_as_program() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _exit_0)
