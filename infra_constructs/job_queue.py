@@ -34,8 +34,9 @@ class JobQueueProps:
     """The queue's name; the dead-letter queue is <name>-dlq."""
     visibility_timeout_s: int
     """How long a received message stays hidden; above the consumer's timeout (AWS advises 6x for Lambda)."""
-    max_receives: int = 3
-    """Receives before a message moves to the dead-letter queue; left out: 3."""
+    max_receives: int
+    """Receives before a message moves to the dead-letter queue: the environment's `jobs.max_receives`,
+    which holds the default."""
     retention_s: int = 4 * 24 * 3600
     """How long an unprocessed message is kept; left out: 4 days (SQS's default)."""
     dead_letter_retention_s: int = MAX_RETENTION_S

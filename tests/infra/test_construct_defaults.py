@@ -78,10 +78,31 @@ def props_calls_in_the_stacks() -> dict[str, list[set[str]]]:
     return calls
 
 
-def test_a_props_default_the_stacks_always_override_is_not_kept() -> None:
-    """Found by what it is, not by its name: a props field every stack call sets has a default no deployment
-    uses, a second copy of a value whose home is the settings (the key's deletion window was one, under
-    another name than its setting's)."""
+def settings_defaults() -> set[tuple[type, Any]]:
+    """(type, value) of every default the environment's settings hold, nested settings included."""
+    from config import schema
+    from contract import settings
+
+    classes = [c for c in vars(schema).values() if isinstance(c, type) and dataclasses.is_dataclass(c)]
+    classes += [settings.JobLimits]
+    found = set()
+    for cls in classes:
+        for field in dataclasses.fields(cls):
+            value = default_of(field)
+            if value is not dataclasses.MISSING and not dataclasses.is_dataclass(value):
+                found.add((type(value), repr(value)))
+    return found
+
+
+def meaningful(value: Any) -> bool:
+    """A value that identifies a setting: not None, a flag or an empty value, which many fields share."""
+    return value is not dataclasses.MISSING and value is not None and not isinstance(value, bool) and value != ()
+
+
+def test_a_props_default_that_repeats_a_setting_is_not_kept() -> None:
+    """Found by what it is, not by its name: a props field every stack call sets, whose default is the value of
+    one of the settings' defaults, is a second copy of that value (the key's deletion window was one: 30 in
+    EncryptionKeyProps.deletion_window_days and in EncryptionSettings.key_deletion_window_days)."""
     import infra_constructs
 
     classes = {
@@ -92,9 +113,15 @@ def test_a_props_default_the_stacks_always_override_is_not_kept() -> None:
     }
     calls = props_calls_in_the_stacks()
     assert calls, "no props calls found in stacks/: has the layout moved?"
+    defaults = settings_defaults()
     repeated = []
     for name, sites in calls.items():
         for field in dataclasses.fields(classes[name]):
-            if default_of(field) is not dataclasses.MISSING and all(field.name in passed for passed in sites):
-                repeated.append(f"{name}.{field.name}")
-    assert repeated == [], f"defaults every stack call overrides (drop them; the settings hold the value): {repeated}"
+            value = default_of(field)
+            if not meaningful(value) or not all(field.name in passed for passed in sites):
+                continue
+            if (type(value), repr(value)) in defaults:
+                repeated.append(f"{name}.{field.name}={value!r}")
+    assert repeated == [], (
+        f"props defaults that repeat a setting's (drop them; the settings hold the value): {repeated}"
+    )
