@@ -59,7 +59,8 @@ PROD = EnvironmentConfig(
         bucket="audio-inference-terraform-state", key_prefix="audio-inference/prod/", region="us-east-1"
     ),
     # ci=CiIdentities(repository="<owner>/<name>"): off until a team names its GitHub repository; then
-    # `make bootstrap ENV=prod` makes the OIDC provider and the plan and deploy roles (docs/operations.md, CI/CD for adopters).
+    # `make bootstrap ENV=prod` makes the OIDC provider and the plan and deploy roles
+    # (docs/operations.md, CI/CD for adopters).
     ci=None,
 )
 

@@ -1,6 +1,6 @@
 // The API as the page uses it: POST /predict for what fits a request, the jobs flow for the rest.
 // Same rules as the Python client (src/client): retries on 429/502/503/504 only, with backoff and
-// jitter; the API key goes to the API's origin only, never to the presigned storage links nor to any
+// jitter, a Retry-After honoured up to 30 s; the API key goes to the API's origin only, never to the presigned storage links nor to any
 // other URL an answer names, and a call with the key does not follow redirects. Links from answers are
 // used only when they are https (or http on loopback, for `make serve`): never javascript: or data:.
 
@@ -9,6 +9,7 @@ const MULTIPART_OVERHEAD = 2048; // boundaries, part headers and the threshold f
 const TOO_LONG_FOR_A_REQUEST = new Set(["payload_too_large", "audio_too_long", "request_too_large"]);
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 const MAX_RETRIES = 3;
+const RETRY_AFTER_CAP_MS = 30_000; // the longest wait between attempts, whatever Retry-After asks (as the Python client)
 const JOB_TIMEOUT_MS = 60 * 60 * 1000;
 
 const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
@@ -188,9 +189,20 @@ async function withRetries(send) {
       throw new ApiError({ code: "network_error", message: "could not reach the API (network or CORS): check its URL" });
     }
     if (!RETRY_STATUSES.has(answer.status) || attempt === MAX_RETRIES) return answer;
-    const retryAfter = Number(answer.headers.get("Retry-After"));
-    await sleep(retryAfter > 0 ? retryAfter * 1000 : 500 * 2 ** attempt + Math.random() * 500);
+    const asked = retryAfterMs(answer.headers.get("Retry-After"));
+    const wait = asked !== null ? asked : 500 * 2 ** attempt + Math.random() * 500;
+    await sleep(Math.min(wait, RETRY_AFTER_CAP_MS));
   }
+}
+
+// Retry-After in milliseconds from now (delay-seconds or an HTTP date), null when absent or unreadable.
+// Capped by the caller: a server asking for 999999 s, or a date in 2099, waits RETRY_AFTER_CAP_MS.
+export function retryAfterMs(value) {
+  if (value === null || value === undefined) return null;
+  const text = String(value).trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const when = Date.parse(text);
+  return Number.isNaN(when) ? null : Math.max(0, when - Date.now());
 }
 
 async function expectJson(answer, status) {

@@ -9,6 +9,7 @@ from audio_inference_client.errors import (
     BadInputError,
     JobFailedError,
     NotInResultError,
+    ProtocolError,
     ServiceError,
     TranscriptionTimeout,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "JobFailedError",
     "NotInResultError",
     "Note",
+    "ProtocolError",
     "Result",
     "Segment",
     "ServiceError",

@@ -1,8 +1,12 @@
 """`audio-inference transcribe FILE [--model NAME]`: the client as a command, for people and for scripts.
 
-Exit codes: 0 done; 2 bad input (arguments, an unreadable file, a request or audio the service
-refused); 3 the service failed (5xx, throttled through every retry, unreachable, a job that failed on
-its side); 4 timed out. Progress bars (upload, then the job) go to stderr when it is a terminal, or
+Exit codes: 0 done; 1 an unexpected error in this command; 2 bad input (arguments, an unreadable file,
+a request or audio the service refused, an output file it cannot write); 3 the service failed (5xx,
+throttled through every retry, unreachable, a job that failed on its side); 4 timed out (--timeout
+bounds the whole command: retries, Retry-After waits, the upload, the job and the downloads); 5 the
+service answered off the API's contract (ProtocolError: not JSON, a field missing, a URL the client will
+not use, an answer over its size cap). Every error is one line on stderr, what the server said in it
+made printable. Progress bars (upload, then the job) go to stderr when it is a terminal, or
 with --progress. The API key is read from --api-key or $AUDIO_INFERENCE_API_KEY and never printed.
 """
 
@@ -12,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from tqdm import tqdm
@@ -24,12 +29,22 @@ from audio_inference_client.client import (
     SILERO_VAD,
     Client,
 )
-from audio_inference_client.errors import AudioInferenceError, BadInputError, TranscriptionTimeout
+from audio_inference_client.errors import (
+    AudioInferenceError,
+    BadInputError,
+    ProtocolError,
+    TranscriptionTimeout,
+    printable,
+)
 
 URL_VARIABLE = "AUDIO_INFERENCE_URL"
 KEY_VARIABLE = "AUDIO_INFERENCE_API_KEY"
 LOCAL_URL = "http://127.0.0.1:8080"
-EXIT_OK, EXIT_BAD_INPUT, EXIT_SERVICE, EXIT_TIMEOUT = 0, 2, 3, 4
+EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_SERVICE, EXIT_TIMEOUT, EXIT_PROTOCOL = 0, 1, 2, 3, 4, 5
+EXIT_CODES = (
+    "exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out (--timeout bounds the whole command), "
+    "5 the service answered off the API's contract (a ProtocolError), 1 an unexpected error in this command"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
             f"--model {BASIC_PITCH} (the service's default) answers notes and MIDI; --model {SILERO_VAD} "
             "answers the segments where someone speaks. Each model takes only its own options."
         ),
-        epilog="exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out",
+        epilog=EXIT_CODES,
     )
     transcribe.add_argument("file", help="WAV, FLAC, OGG/Vorbis or MP3")
     transcribe.add_argument("--url", help=f"the API's base URL (default: ${URL_VARIABLE}, else {LOCAL_URL})")
@@ -87,7 +102,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="any model's parameter by name, e.g. for a model this command has no options for (repeatable)",
     )
-    transcribe.add_argument("--timeout", type=float, default=3600.0, help="seconds for the whole transcription")
+    transcribe.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="seconds for the whole command: retries, waits, upload, job and downloads (default: 3600)",
+    )
     transcribe.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"
     )
@@ -117,7 +137,7 @@ class Progress:
             if self._upload is not None:  # the upload is done: its bar stays, finished, above the job's
                 self._upload.close()
             self._job = tqdm(bar_format="{desc} [{elapsed}]", file=sys.stderr, leave=True)
-        self._job.set_description_str(f"job: {status}")
+        self._job.set_description_str(f"job: {printable(status, 40)}")
 
     def close(self) -> None:
         for bar in (self._upload, self._job):
@@ -127,7 +147,18 @@ class Progress:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; whatever happens, one line on stderr and an exit code, never a traceback."""
     args = parser().parse_args(argv)
+    progress = Progress(args.progress if args.progress is not None else sys.stderr.isatty())
+    try:
+        return _transcribe(args, progress)
+    except Exception as error:  # a bug here: still one line, still an exit code
+        progress.close()
+        _say(f"unexpected error: {type(error).__name__}: {error}")
+        return EXIT_UNEXPECTED
+
+
+def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
     url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
     api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
     names = {name for kinds in MODEL_PARAMETERS.values() for name in kinds}
@@ -135,24 +166,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parameters.update(_named_parameters(args.param, MODEL_PARAMETERS.get(args.model or BASIC_PITCH, {})))
     except ValueError as error:
-        print(f"audio-inference: --param: {error}", file=sys.stderr)
+        _say(f"--param: {error}")
         return EXIT_BAD_INPUT
     if args.midi and args.model in MODEL_PARAMETERS and args.model not in MODELS_WITH_MIDI:
-        print(
-            f"audio-inference: --midi: model {args.model} answers no MIDI (only {', '.join(sorted(MODELS_WITH_MIDI))} "
-            "does); use --json for its result",
-            file=sys.stderr,
+        _say(
+            f"--midi: model {args.model} answers no MIDI (only {', '.join(sorted(MODELS_WITH_MIDI))} "
+            "does); use --json for its result"
         )
         return EXIT_BAD_INPUT
-    progress = Progress(args.progress if args.progress is not None else sys.stderr.isatty())
+    started = time.monotonic()
     try:
         with Client(url, api_key=api_key, timeout=args.timeout) as client:
             result = client.transcribe(
                 args.file, model=args.model, on_upload=progress.upload, on_job=progress.job, **parameters
             )
             progress.close()
-            if args.midi:
-                result.save_midi(args.midi)
+            if args.midi:  # within what is left of --timeout
+                left = args.timeout - (time.monotonic() - started)
+                if left <= 0:
+                    raise TranscriptionTimeout(f"no time left of --timeout {args.timeout:g} s for the MIDI download")
+                result.save_midi(args.midi, timeout=left)
             if args.json == "-":
                 json.dump(result.document, sys.stdout, indent=2)
                 sys.stdout.write("\n")
@@ -160,17 +193,27 @@ def main(argv: list[str] | None = None) -> int:
                 result.save_json(args.json)
     except AudioInferenceError as error:
         progress.close()
-        print(f"audio-inference: {error}", file=sys.stderr)
+        _say(str(error))
         if isinstance(error, TranscriptionTimeout):
             return EXIT_TIMEOUT
+        if isinstance(error, ProtocolError):
+            return EXIT_PROTOCOL
         return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_SERVICE
     except OSError as error:  # writing an output file
         progress.close()
-        print(f"audio-inference: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        if error.filename is not None:
+            _say(f"cannot write {error.filename}: {error.strerror or error}")
+        else:
+            _say(f"cannot write the output: {error.strerror or error}")
         return EXIT_BAD_INPUT
-    summary = f"{result.summary()} (via {result.via}, {result.reference})"
+    summary = printable(f"{result.summary()} (via {result.via}, {result.reference})", 2000)
     print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
+
+
+def _say(message: str) -> None:
+    """One line on stderr: the message made printable (no control characters, capped)."""
+    print(f"audio-inference: {printable(message, 2000)}", file=sys.stderr)
 
 
 def _named_parameters(pairs: list[str], kinds: dict[str, type]) -> dict[str, float | bool | str]:

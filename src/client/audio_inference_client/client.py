@@ -3,13 +3,19 @@
 What fits a request (`SYNC_LIMIT_BYTES` of body, the service's `audio.max_upload_bytes`) goes to
 `POST /predict`; anything larger, or audio the service finds too long for a request, goes through
 the jobs flow: `POST /jobs`, the file uploaded straight to storage with the presigned form, the job's
-status polled with growing intervals, the result downloaded. The whole call is bounded by `timeout`.
+status polled with growing intervals, the result downloaded. The whole call is bounded by `timeout`:
+retries, `Retry-After` waits, uploads and slow answers included (transport.py).
+
+Every answer is read against the API's contract before anything is done with it: a field missing or
+mistyped, a body that is not a JSON object, a URL the client will not use (urls.py) is a ProtocolError
+showing the answer's first bytes. A job's `status_url` and upload form are checked before the upload.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
@@ -18,19 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import requests
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
+from audio_inference_client import shapes
 from audio_inference_client.errors import (
     AudioInferenceError,
     BadAudioJobError,
     BadInputError,
     JobFailedError,
+    ProtocolError,
     ServiceError,
     TranscriptionTimeout,
+    printable,
 )
 from audio_inference_client.result import Result, result_for
-from audio_inference_client.transport import Transport, is_loopback, origin
+from audio_inference_client.transport import ERROR_LIMIT_BYTES, Answer, Deadline, Transport
+from audio_inference_client.urls import UnsafeUrl, checked, storage_link
 
 SYNC_LIMIT_BYTES = 4_500_000
 """The largest body `POST /predict` takes (the service's audio.max_upload_bytes)."""
@@ -72,6 +81,9 @@ AUDIO_FAULTS = frozenset(
     {"undecodable_audio", "empty_audio", "audio_too_long", "unsupported_audio_format", "upload_rejected"}
 )
 """Job failure codes that are the audio's fault (BadAudioJobError) rather than the service's."""
+PENDING = re.compile(r"^[a-z][a-z_]{0,31}$")
+"""A job status that is not final (awaiting_upload, queued, running, or one a newer service adds)."""
+JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 CONTENT_TYPES = {
     ".wav": "audio/wav",
@@ -110,8 +122,10 @@ class _Audio:
 class Client:
     """A client for one deployment of the API (or `make serve`'s http://127.0.0.1:8080).
 
-    `timeout` bounds a whole `transcribe` call (requests, upload, waiting for a job); `request_timeout`
-    each HTTP request. 429, 502, 503 and 504 are retried up to `max_retries` times with backoff and jitter.
+    `timeout` bounds each whole call (`transcribe`: requests, retries, upload, waiting for a job, the
+    result; `health`; a result's `save_midi`); `request_timeout` how long any one read or connect may
+    wait. 429, 502, 503 and 504 are retried up to `max_retries` times with backoff and jitter, a
+    `Retry-After` honoured up to 30 s and only where it ends before the deadline.
     """
 
     def __init__(
@@ -127,10 +141,16 @@ class Client:
         poll_interval_s: float = 0.5,
         max_poll_interval_s: float = 10.0,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise BadInputError(f"the API URL must start with http:// or https://, got {base_url!r}", code="bad_url")
-        scheme, host, _ = origin(base_url)
-        if api_key and scheme != "https" and not is_loopback(host):
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise BadInputError(
+                f"the API URL must start with http:// or https://, got {printable(repr(base_url), 200)}",
+                code="bad_url",
+            )
+        try:
+            api = checked(base_url)
+        except UnsafeUrl as unsafe:
+            raise BadInputError(f"the API URL is {unsafe}", code="bad_url") from None
+        if api_key and api.scheme != "https" and not api.loopback:
             raise BadInputError(
                 f"the API URL {base_url!r} is plain http to another machine: the API key would cross the "
                 "network readable; use https (plain http only to localhost or 127.0.0.1)",
@@ -144,7 +164,11 @@ class Client:
         self.max_poll_interval_s = max_poll_interval_s
         self._has_key = bool(api_key)
         self._transport = Transport(
-            api_url=self.base_url, api_key=api_key or None, max_retries=max_retries, backoff_s=backoff_s
+            api_url=self.base_url,
+            api_key=api_key or None,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            request_timeout=request_timeout,
         )
 
     def __repr__(self) -> str:  # never the key itself
@@ -161,8 +185,9 @@ class Client:
 
     def health(self) -> dict[str, Any]:
         """GET /health: the service's model and version."""
-        response = self._transport.request("GET", f"{self.base_url}/health", timeout=self.request_timeout)
-        return self._json_or_raise(response, expected=(200,))
+        deadline = Deadline.after(self.timeout)
+        answer = self._transport.request("GET", f"{self.base_url}/health", deadline=deadline, what="GET /health")
+        return _json_object(answer, expected=(200,), what="GET /health")
 
     def transcribe(
         self,
@@ -178,7 +203,7 @@ class Client:
         """Run `model` (None: the service's default, basic-pitch unless the deployment says otherwise) on
         a file (path) or audio bytes with that model's parameters (see MODEL_PARAMETERS). The result is
         the model's kind: `Transcription` (notes), `SpeechSegments` (speech), else a plain `Result`."""
-        deadline = time.monotonic() + self.timeout
+        deadline = Deadline.after(self.timeout)
         fields = _parameter_fields(model, parameters)
         source = _audio(audio, filename, content_type)
         if model is not None:
@@ -194,7 +219,7 @@ class Client:
     # POST /predict -----------------------------------------------------------------------------------
 
     def _predict(
-        self, source: _Audio, fields: dict[str, str], deadline: float, on_upload: UploadProgress | None
+        self, source: _Audio, fields: dict[str, str], deadline: Deadline, on_upload: UploadProgress | None
     ) -> Result:
         with source.open() as handle:
 
@@ -203,17 +228,36 @@ class Client:
                 encoder = _monitored({**fields, "file": (source.name, handle, source.content_type)}, on_upload)
                 return {"data": encoder, "headers": {"Content-Type": encoder.content_type}}
 
-            response = self._transport.request(
-                "POST", f"{self.base_url}/predict", body=attempt, timeout=self._remaining(deadline)
+            answer = self._transport.request(
+                "POST", f"{self.base_url}/predict", body=attempt, deadline=deadline, what="the transcription"
             )
-        answer = self._json_or_raise(response, expected=(200,))
+        body = _json_object(answer, expected=(200,), what="POST /predict")
+        try:
+            downloads = shapes.obj(body, "downloads", "answer")
+            midi_url = _link(downloads, "midi_url", "answer.downloads")
+            json_url = _link(downloads, "json_url", "answer.downloads")
+            reference = shapes.optional_text(body, "request_id", "answer") or ""
+            # An answer over Lambda's 6 MB carries the stored result's links in place of the result.
+            in_downloads = "result" not in body and isinstance(body.get("result_in_downloads"), dict)
+            document = None if in_downloads else shapes.obj(body, "result", "answer")
+            if in_downloads and json_url is None:
+                raise shapes.OffContract("answer.downloads.json_url is missing")
+        except shapes.OffContract as problem:
+            raise _off_contract("POST /predict", problem, answer) from None
+        if document is None:
+            assert json_url is not None
+            stored = self._transport.request("GET", json_url, api=False, deadline=deadline, what="the result download")
+            document = _json_object(stored, expected=(200,), what="the stored result")
+            answer = stored
         return result_for(
-            answer["result"],
+            document,
+            answer=answer.body,
             via="predict",
-            reference=str(answer.get("request_id", "")),
-            midi_url=answer["downloads"].get("midi_url"),
+            reference=printable(reference, 200),
+            midi_url=midi_url,
             transport=self._transport,
             request_timeout=self.request_timeout,
+            timeout=self.timeout,
         )
 
     # The jobs flow -----------------------------------------------------------------------------------
@@ -223,7 +267,7 @@ class Client:
         source: _Audio,
         model: str | None,
         parameters: dict[str, float | bool | str],
-        deadline: float,
+        deadline: Deadline,
         on_upload: UploadProgress | None,
         on_job: JobProgress | None,
     ) -> Result:
@@ -235,126 +279,197 @@ class Client:
         }
         if model is not None:
             request["model"] = model
-        created = self._json_or_raise(
-            self._transport.request(
-                "POST",
-                f"{self.base_url}/jobs",
-                json=request,
-                timeout=self._remaining(deadline),
-            ),
-            expected=(201,),
+        answer = self._transport.request(
+            "POST", f"{self.base_url}/jobs", json=request, deadline=deadline, what="POST /jobs"
         )
-        job_id = str(created["job_id"])
-        self._upload(source, created["upload"], deadline, on_upload)
-        status = self._wait(created["status_url"], job_id, deadline, on_job)
-        outcome = status["result"]
-        document = self._json_or_raise(
-            self._transport.request("GET", outcome["json_url"], api=False, timeout=self._remaining(deadline)),
-            expected=(200,),
-        )
+        job = self._checked_job(answer)
+        self._upload(source, job, deadline, on_upload)
+        status, answer = self._wait(job, deadline, on_job)
+        try:
+            outcome = shapes.obj(status, "result", "status")
+            json_url = _link(outcome, "json_url", "status.result")
+            midi_url = _link(outcome, "midi_url", "status.result")
+            if json_url is None:
+                raise shapes.OffContract("status.result.json_url is missing")
+        except shapes.OffContract as problem:
+            raise _off_contract(f"job {job.job_id}'s status", problem, answer) from None
+        stored = self._transport.request("GET", json_url, api=False, deadline=deadline, what="the result download")
+        document = _json_object(stored, expected=(200,), what="the stored result")
         return result_for(
             document,
+            answer=stored.body,
             via="job",
-            reference=job_id,
-            midi_url=outcome.get("midi_url"),
+            reference=job.job_id,
+            midi_url=midi_url,
             transport=self._transport,
             request_timeout=self.request_timeout,
+            timeout=self.timeout,
         )
 
-    def _upload(self, source: _Audio, form: dict[str, Any], deadline: float, on_upload: UploadProgress | None) -> None:
+    def _checked_job(self, answer: Answer) -> _Job:
+        """POST /jobs's answer, every URL in it checked before anything is sent there: the status URL on
+        the API's own origin (it gets the key), the upload form's URL a storage link."""
+        created = _json_object(answer, expected=(201,), what="POST /jobs")
+        try:
+            job_id = shapes.text(created, "job_id", "answer")
+            if not JOB_ID.match(job_id):
+                raise shapes.OffContract(f"answer.job_id: not a job id: {printable(job_id, 60)}")
+            upload = shapes.obj(created, "upload", "answer")
+            upload_url = shapes.text(upload, "url", "answer.upload")
+            fields = shapes.obj(upload, "fields", "answer.upload")
+            form = [(name, shapes.text(fields, name, "answer.upload.fields")) for name in fields]
+            status_url = shapes.text(created, "status_url", "answer")
+        except shapes.OffContract as problem:
+            raise _off_contract("POST /jobs", problem, answer) from None
+        if status_url.startswith("/") and not status_url.startswith("//"):  # relative to the API's origin
+            status_url = f"{self._transport.api_origin}{status_url}"
+        self._transport.check_api_url(status_url, "the job's status URL")
+        self._transport.check_storage_url(upload_url, "the job's upload form")
+        return _Job(job_id, status_url, upload_url, form)
+
+    def _upload(self, source: _Audio, job: _Job, deadline: Deadline, on_upload: UploadProgress | None) -> None:
         """The presigned POST: every field it returned, then the file last (storage's rule)."""
         with source.open() as handle:
 
             def attempt() -> dict[str, Any]:
                 handle.seek(0)
-                encoder = _monitored(
-                    [*form["fields"].items(), ("file", (source.name, handle, source.content_type))], on_upload
-                )
+                encoder = _monitored([*job.form, ("file", (source.name, handle, source.content_type))], on_upload)
                 return {"data": encoder, "headers": {"Content-Type": encoder.content_type}}
 
-            response = self._transport.request(
-                "POST", form["url"], api=False, body=attempt, timeout=self._remaining(deadline)
+            answer = self._transport.request(
+                "POST", job.upload_url, api=False, body=attempt, deadline=deadline, what="the upload"
             )
-        if response.status_code not in (200, 201, 204):
-            code, message = _storage_error(response)
-            error = BadInputError if 400 <= response.status_code < 500 else ServiceError
-            raise error(f"the upload was refused: {message}", code=code, status=response.status_code)
+        if answer.status not in (200, 201, 204):
+            code, message = _storage_error(answer)
+            error = BadInputError if 400 <= answer.status < 500 else ServiceError
+            raise error(f"the upload was refused: {message}", code=code, status=answer.status)
 
-    def _wait(self, status_url: str, job_id: str, deadline: float, on_job: JobProgress | None) -> dict[str, Any]:
+    def _wait(self, job: _Job, deadline: Deadline, on_job: JobProgress | None) -> tuple[dict[str, Any], Answer]:
         """Poll the job's status until it is final, the interval growing 1.5x per poll up to its cap."""
         interval = self.poll_interval_s
         started = time.monotonic()
+        what = f"job {job.job_id}"
         while True:
-            status = self._json_or_raise(
-                self._transport.request("GET", status_url, timeout=self._remaining(deadline, job_id)),
-                expected=(200,),
-            )
-            state = str(status["status"])
+            answer = self._transport.request("GET", job.status_url, deadline=deadline, what=what)
+            status = _json_object(answer, expected=(200,), what=f"{what}'s status")
+            try:
+                state = shapes.text(status, "status", "status")
+                if not PENDING.match(state):
+                    raise shapes.OffContract(f"status.status: not a job status: {printable(state, 60)}")
+                failure: tuple[str | None, str | None] = (None, None)
+                if state in ("failed", "expired") and status.get("error") is not None:
+                    error = shapes.obj(status, "error", "status")
+                    failure = (
+                        shapes.optional_text(error, "code", "status.error"),
+                        shapes.optional_text(error, "message", "status.error"),
+                    )
+            except shapes.OffContract as problem:
+                raise _off_contract(f"{what}'s status", problem, answer) from None
             if on_job is not None:
                 on_job(state, time.monotonic() - started)
             if state == "succeeded":
-                return status
-            if state == "failed":
-                error = status.get("error") or {}
-                code = str(error.get("code", "job_failed"))
-                message = str(error.get("message", "the job failed"))
+                return status, answer
+            if state in ("failed", "expired"):
+                code = printable(failure[0] or f"job_{state}", 100)
+                reason = "the job's upload form expired before its upload arrived" if state == "expired" else ""
+                message = printable(failure[1] or reason or "the job failed")
                 if code in AUDIO_FAULTS:
-                    raise BadAudioJobError(message, code=code, job_id=job_id)
-                raise JobFailedError(message, code=code, job_id=job_id)
-            if time.monotonic() + interval > deadline:
+                    raise BadAudioJobError(message, code=code, job_id=job.job_id)
+                raise JobFailedError(message, code=code, job_id=job.job_id)
+            if interval >= deadline.left():
                 raise TranscriptionTimeout(
-                    f"job {job_id} was still {state} after {self.timeout:.0f} s; its status: {status_url}",
+                    f"job {job.job_id} was still {state} after {self.timeout:g} s; its status: {job.status_url}",
                     code="job_timeout",
                 )
             time.sleep(interval)
             interval = min(interval * 1.5, self.max_poll_interval_s)
 
-    # Helpers -----------------------------------------------------------------------------------------
 
-    def _remaining(self, deadline: float, job_id: str | None = None) -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            what = f"job {job_id}" if job_id else "the transcription"
-            raise TranscriptionTimeout(f"{what} did not finish within {self.timeout:.0f} s", code="timeout")
-        return min(self.request_timeout, left)
+@dataclass(frozen=True)
+class _Job:
+    """A job as POST /jobs answered it, its URLs checked."""
 
-    @staticmethod
-    def _json_or_raise(response: requests.Response, *, expected: tuple[int, ...]) -> dict[str, Any]:
-        if response.status_code in expected:
-            try:
-                body: dict[str, Any] = response.json()
-            except ValueError:
-                raise ServiceError(
-                    "the service answered with something that is not JSON",
-                    code="bad_answer",
-                    status=response.status_code,
-                ) from None
-            return body
-        raise _api_error(response)
+    job_id: str
+    status_url: str
+    upload_url: str
+    form: list[tuple[str, str]]
 
 
-def _api_error(response: requests.Response) -> AudioInferenceError:
-    """The service's error shape, {"error": {"code", "message", "request_id"}}, as a typed error."""
-    request_id = response.headers.get("X-Request-Id")
-    code, message = f"http_{response.status_code}", response.reason or "request failed"
+def _link(parent: dict[str, Any], key: str, path: str) -> str | None:
+    """A storage link an answer names (None where absent, null or empty): https, or http on loopback."""
+    value = parent.get(key)
+    if value is None or value == "":
+        return None
+    link = shapes.text(parent, key, path)
     try:
-        error = response.json()["error"]
-        code, message = str(error["code"]), str(error["message"])
-        request_id = error.get("request_id") or request_id
-    except (ValueError, KeyError, TypeError):
-        pass
-    status = response.status_code
+        storage_link(link)
+    except UnsafeUrl as unsafe:
+        raise shapes.OffContract(f"{path}.{key}: {unsafe}") from None
+    return link
+
+
+def _off_contract(what: str, problem: shapes.OffContract, answer: Answer) -> ProtocolError:
+    return ProtocolError(f"{what} answered off the API's contract: {problem}", answer=answer.body, status=answer.status)
+
+
+def _json_object(answer: Answer, *, expected: tuple[int, ...], what: str) -> dict[str, Any]:
+    """The answer's JSON object if its status is one of `expected`; else the service's error, typed."""
+    if answer.status not in expected and answer.status < 400:
+        raise ProtocolError(
+            f"{what} answered HTTP {answer.status}, not {' or '.join(map(str, expected))}",
+            answer=answer.body,
+            code="unexpected_status",
+            status=answer.status,
+        )
+    if answer.status not in expected:
+        raise _api_error(answer)
+    try:
+        return shapes.is_object(shapes.parse(answer.body), "answer")
+    except shapes.OffContract as problem:
+        raise ProtocolError(
+            f"{what} answered HTTP {answer.status} with {problem}"
+            if str(problem).startswith("not JSON")
+            else f"{what} answered HTTP {answer.status} with something other than a JSON object",
+            answer=answer.body,
+            code="bad_answer",
+            status=answer.status,
+        ) from None
+
+
+def _api_error(answer: Answer) -> AudioInferenceError:
+    """The service's error shape, {"error": {"code", "message", "request_id"}}, as a typed error; what
+    the server said made printable and capped."""
+    request_id = answer.headers.get("X-Request-Id")
+    code, message = f"http_{answer.status}", answer.reason or "request failed"
+    if answer.truncated:
+        message = f"{message} (an error answer over {ERROR_LIMIT_BYTES} bytes, not read further)"
+    else:
+        try:
+            error = shapes.obj(shapes.is_object(shapes.parse(answer.body), "answer"), "error", "answer")
+            code, message = shapes.text(error, "code", "error"), shapes.text(error, "message", "error")
+            request_id = shapes.optional_text(error, "request_id", "error") or request_id
+        except shapes.OffContract:
+            pass
+    status = answer.status
     kind = BadInputError if 400 <= status < 500 and status != 429 else ServiceError
-    return kind(message, code=code, status=status, request_id=request_id)
+    return kind(
+        printable(message),
+        code=printable(code, 100),
+        status=status,
+        request_id=printable(request_id, 100) if request_id else None,
+    )
 
 
-def _storage_error(response: requests.Response) -> tuple[str, str]:
+def _storage_error(answer: Answer) -> tuple[str, str]:
     """S3 answers in XML: <Error><Code>EntityTooLarge</Code><Message>...</Message></Error>."""
-    try:
-        root = ElementTree.fromstring(response.content)
-        return root.findtext("Code") or f"http_{response.status_code}", root.findtext("Message") or response.reason
-    except ElementTree.ParseError:
-        return f"http_{response.status_code}", response.reason or "refused"
+    code, message = f"http_{answer.status}", answer.reason or "refused"
+    if not answer.truncated:
+        try:
+            root = ElementTree.fromstring(answer.body)
+            code, message = root.findtext("Code") or code, root.findtext("Message") or message
+        except ElementTree.ParseError:
+            pass
+    return printable(code, 100), printable(message)
 
 
 def _audio(audio: str | os.PathLike[str] | bytes, filename: str | None, content_type: str | None) -> _Audio:

@@ -5,6 +5,8 @@ per model): `Transcription` (basic-pitch: notes and a MIDI file), `SpeechSegment
 where someone speaks). A model this client does not know (a deployment's own) gives a plain `Result`:
 its document, duration and parameters. Asking a result for what its model does not answer (notes of
 speech segments, MIDI without notes) raises `NotInResultError`, naming what the result does have.
+A document off its schema (a field the class reads missing or mistyped) is a `ProtocolError` when the
+result is made, not a KeyError later.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from audio_inference_client.errors import NotInResultError, ServiceError
+from audio_inference_client import shapes
+from audio_inference_client.errors import NotInResultError, ProtocolError, ServiceError
+from audio_inference_client.transport import MIDI_LIMIT_BYTES, Deadline
 
 if TYPE_CHECKING:
     from audio_inference_client.transport import Transport
@@ -33,15 +37,20 @@ class Note:
     pitch_bends: tuple[int, ...] | None = None
 
     @classmethod
-    def from_document(cls, note: dict[str, Any]) -> Note:
-        bends = note.get("pitch_bends")
+    def from_document(cls, note: Any, path: str = "note") -> Note:
+        """A note of the result document; shapes.OffContract (naming `path`) if it is not one."""
+        note = shapes.is_object(note, path)
+        bends = None
+        if note.get("pitch_bends") is not None:
+            listed = shapes.array(note, "pitch_bends", path)
+            bends = tuple(shapes.is_integer(bend, f"{path}.pitch_bends[{i}]") for i, bend in enumerate(listed))
         return cls(
-            start_s=float(note["start_s"]),
-            end_s=float(note["end_s"]),
-            pitch=int(note["pitch"]),
-            velocity=int(note["velocity"]),
-            amplitude=float(note["amplitude"]),
-            pitch_bends=tuple(int(b) for b in bends) if bends is not None else None,
+            start_s=shapes.number(note, "start_s", path),
+            end_s=shapes.number(note, "end_s", path),
+            pitch=shapes.integer(note, "pitch", path),
+            velocity=shapes.integer(note, "velocity", path),
+            amplitude=shapes.number(note, "amplitude", path),
+            pitch_bends=bends,
         )
 
 
@@ -57,8 +66,9 @@ class Segment:
         return self.end_s - self.start_s
 
     @classmethod
-    def from_document(cls, segment: dict[str, Any]) -> Segment:
-        return cls(start_s=float(segment["start_s"]), end_s=float(segment["end_s"]))
+    def from_document(cls, segment: Any, path: str = "segment") -> Segment:
+        segment = shapes.is_object(segment, path)
+        return cls(start_s=shapes.number(segment, "start_s", path), end_s=shapes.number(segment, "end_s", path))
 
 
 class Result:
@@ -79,6 +89,7 @@ class Result:
         midi_url: str | None,
         transport: Transport,
         request_timeout: float,
+        timeout: float = 3600.0,
     ) -> None:
         self.document = document
         self.via = via
@@ -88,6 +99,14 @@ class Result:
         self._midi_url = midi_url
         self._transport = transport
         self._request_timeout = request_timeout
+        self._timeout = timeout
+        self._check()
+
+    def _check(self) -> None:
+        """What this class reads from the document is there and of its type (shapes.OffContract if not)."""
+        shapes.text(shapes.obj(self.document, "model", "result"), "name", "result.model")
+        shapes.number(shapes.obj(self.document, "audio", "result"), "duration_s", "result.audio")
+        shapes.obj(self.document, "parameters", "result")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.summary()}, via {self.via} {self.reference}>"
@@ -142,22 +161,30 @@ class Result:
         target.write_text(json.dumps(self.document, indent=2) + "\n")
         return target
 
-    def save_midi(self, path: str | os.PathLike[str]) -> Path:
-        """Download the MIDI file the service stored with the result (its link is valid for an hour)."""
+    def save_midi(self, path: str | os.PathLike[str], *, timeout: float | None = None) -> Path:
+        """Download the MIDI file the service stored with the result (its link is valid for an hour),
+        within `timeout` seconds (default: the client's timeout), at most MIDI_LIMIT_BYTES."""
         if self._midi_url is None:
             raise NotInResultError(
                 f"this {self.model} result has no MIDI file (it holds {self.answers}); MIDI comes from "
                 "model=basic-pitch"
             )
-        response = self._transport.request("GET", self._midi_url, api=False, timeout=self._request_timeout)
-        if response.status_code != 200 or not response.content.startswith(b"MThd"):
+        answer = self._transport.request(
+            "GET",
+            self._midi_url,
+            api=False,
+            deadline=Deadline.after(self._timeout if timeout is None else timeout),
+            limit=MIDI_LIMIT_BYTES,
+            what="the MIDI download",
+        )
+        if answer.status != 200 or not answer.body.startswith(b"MThd"):
             raise ServiceError(
                 "could not download the MIDI file (its link may have expired)",
                 code="download_failed",
-                status=response.status_code,
+                status=answer.status,
             )
         target = Path(path)
-        target.write_bytes(response.content)
+        target.write_bytes(answer.body)
         return target
 
 
@@ -169,9 +196,14 @@ class Transcription(Result):
     def summary(self) -> str:
         return f"{len(self.notes)} notes in {self.duration_s:.1f} s of audio"
 
+    def _check(self) -> None:
+        super()._check()
+        self.__dict__["notes"] = self.notes  # read (and checked) once, when the result is made
+
     @cached_property
     def notes(self) -> list[Note]:  # built once: a long job's document holds tens of thousands
-        return [Note.from_document(note) for note in self.document["notes"]]
+        listed = shapes.array(self.document, "notes", "result")
+        return [Note.from_document(note, f"result.notes[{i}]") for i, note in enumerate(listed)]
 
 
 class SpeechSegments(Result):
@@ -185,9 +217,16 @@ class SpeechSegments(Result):
             f"({self.speech_ratio:.0%})"
         )
 
+    def _check(self) -> None:
+        super()._check()
+        self.__dict__["segments"] = self.segments
+        shapes.number(self.document, "speech_s", "result")
+        shapes.number(self.document, "speech_ratio", "result")
+
     @cached_property
     def segments(self) -> list[Segment]:
-        return [Segment.from_document(segment) for segment in self.document["segments"]]
+        listed = shapes.array(self.document, "segments", "result")
+        return [Segment.from_document(segment, f"result.segments[{i}]") for i, segment in enumerate(listed)]
 
     @property
     def speech_s(self) -> float:
@@ -203,8 +242,14 @@ RESULT_TYPES: dict[str, type[Result]] = {"basic-pitch": Transcription, "silero-v
 """The typed result of each model this client knows, by the document's model.name."""
 
 
-def result_for(document: dict[str, Any], **where: Any) -> Result:
-    """The typed result of `document`'s model (a plain Result for a model this client does not know)."""
-    model = document.get("model")
-    name = model.get("name") if isinstance(model, dict) else None
-    return RESULT_TYPES.get(str(name), Result)(document, **where)
+def result_for(document: Any, *, answer: bytes | None = None, **where: Any) -> Result:
+    """The typed result of `document`'s model (a plain Result for a model this client does not know);
+    a ProtocolError, showing the first bytes of `answer` (the answer it came in), if it is off its schema."""
+    try:
+        shapes.is_object(document, "result")
+        model = document.get("model")
+        name = model.get("name") if isinstance(model, dict) else None
+        return RESULT_TYPES.get(str(name), Result)(document, **where)
+    except shapes.OffContract as problem:
+        shown = answer if answer is not None else json.dumps(document)[:1024]
+        raise ProtocolError(f"the result document is off its schema: {problem}", answer=shown) from None
