@@ -1,9 +1,12 @@
 """Decode audio bytes to mono float32 at the model's sample rate.
 
-Decoding goes through libsndfile (`soundfile`): WAV, FLAC, OGG/Vorbis and MP3,
-any sample rate and channel count. Mixing to mono and resampling happen block
-by block (`soxr` at high quality, as the reference resamples), so a 10-minute
-stereo file never sits in memory at its original rate.
+The container is sniffed from the first bytes against the one list of accepted formats
+(`inference.formats`); a file name or a content type never chooses it. WAV, FLAC, MP3 and
+Ogg/Vorbis are decoded by libsndfile (`soundfile`); Ogg/Opus, MP4/M4A (AAC, ALAC) and WebM/Matroska
+(Opus, Vorbis) by FFmpeg through PyAV, with that one demuxer and no protocol
+(`inference.pyav_source`). Any sample rate in bounds and any channel count. Mixing to mono and
+resampling happen block by block (`soxr` at high quality, as the reference resamples), so a
+10-minute stereo file never sits in memory at its original rate.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import io
 import math
 import mmap
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -31,11 +35,12 @@ from inference.errors import (
     UnsupportedSampleRateError,
     ZeroLengthAudioError,
 )
-from inference.truncation import OGG_MAX_PAGE, mp3_truncation, ogg_truncation
+from inference.formats import ACCEPTED_DESCRIPTION, FLAC, MP3, OGG, SNIFF_BYTES, WAV, AudioFormat, Sniffed, sniff
+from inference.truncation import OGG_MAX_PAGE, ebml_truncation, mp3_truncation, mp4_truncation, ogg_truncation
 
-# libsndfile container names we accept, and how users know them.
-SUPPORTED_FORMATS = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "FLAC": "FLAC", "OGG": "OGG/Vorbis", "MP3": "MP3"}
-SUPPORTED_DESCRIPTION = "WAV, FLAC, OGG/Vorbis or MP3"
+# libsndfile's container names, and the sniffed format each must agree with.
+_SNDFILE_FORMATS = {"WAV": WAV, "WAVEX": WAV, "RF64": WAV, "FLAC": FLAC, "OGG": OGG, "MP3": MP3}
+_OGG_SUBTYPES = {"VORBIS": "Vorbis", "OPUS": "Opus"}
 _BLOCK_FRAMES = 1 << 18
 
 
@@ -89,16 +94,37 @@ class DecodedAudio:
 
 
 def sniff_format(head: bytes) -> str | None:
-    """The container the first bytes announce, if it is one we know."""
-    if (head[:4] == b"RIFF" and head[8:12] == b"WAVE") or head[:4] in (b"RF64", b"BW64"):
-        return "WAV"
-    if head[:4] == b"fLaC":
-        return "FLAC"
-    if head[:4] == b"OggS":
-        return "OGG/Vorbis"
-    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "MP3"
-    return None
+    """What the first bytes announce, if it is a format we accept (`inference.formats.sniff` says more)."""
+    sniffed = sniff(head)
+    return sniffed.detected if sniffed.format is not None else None
+
+
+class _Source(Protocol):
+    """An opened decoder: its header, and float32 frames x channels block by block (errors typed)."""
+
+    samplerate: int
+    channels: int
+    frames: int
+    format: str
+
+    def blocks(self, blocksize: int) -> Iterator[np.ndarray]: ...
+
+
+class _SndfileSource:
+    """libsndfile's SoundFile as a `_Source`."""
+
+    def __init__(self, sound: sf.SoundFile, format_name: str) -> None:
+        self._sound = sound
+        self.samplerate: int = sound.samplerate
+        self.channels: int = sound.channels
+        self.frames: int = sound.frames
+        self.format = format_name
+
+    def blocks(self, blocksize: int) -> Iterator[np.ndarray]:
+        try:
+            yield from self._sound.blocks(blocksize=blocksize, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise UndecodableAudioError(f"the audio stream is corrupt ({_reason(exc)})") from None
 
 
 def _check_riff_complete(head: bytes, size: int) -> None:
@@ -129,18 +155,18 @@ class AudioStream:
 
     def __init__(
         self,
-        sound: sf.SoundFile,
+        source: _Source,
         *,
         target_sample_rate: int,
         max_duration_s: float,
         max_decoded_samples: int | None = None,
     ) -> None:
-        self._sound = sound
+        self._source = source
         self._max_decoded_samples = max_decoded_samples
         self.sample_rate = target_sample_rate
-        self.source_sample_rate: int = sound.samplerate
-        self.channels: int = sound.channels
-        self.format = SUPPORTED_FORMATS[sound.format]
+        self.source_sample_rate: int = source.samplerate
+        self.channels: int = source.channels
+        self.format = source.format
         self._max_frames = int(math.floor(max_duration_s * self.source_sample_rate))
         self.n_samples = 0
         self.n_in = 0
@@ -149,23 +175,20 @@ class AudioStream:
         rate, target = self.source_sample_rate, self.sample_rate
         resampler = soxr.ResampleStream(rate, target, 1, dtype="float32", quality="HQ") if rate != target else None
         held = np.zeros(0, dtype=np.float32)
-        try:
-            for block in self._sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
-                self.n_in += block.shape[0]
-                if self.n_in > self._max_frames:
-                    raise AudioTooLongError(f"the audio is longer than the allowed {self._max_frames / rate:g} s")
-                if self._max_decoded_samples is not None and self.n_in * self.channels > self._max_decoded_samples:
-                    raise _too_large(self.n_in, rate, self.channels, self._max_decoded_samples, so_far=True)
-                mono = _mix_to_mono(block)
-                if not np.isfinite(mono).all():
-                    raise NonFiniteAudioError("the audio contains NaN or infinite samples")
-                held = np.concatenate([held, resampler.resample_chunk(mono) if resampler else mono])
-                if held.shape[0] > self.HOLD_BACK:
-                    ready, held = held[: -self.HOLD_BACK], held[-self.HOLD_BACK :]
-                    self.n_samples += ready.shape[0]
-                    yield ready
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise UndecodableAudioError(f"the audio stream is corrupt ({_reason(exc)})") from None
+        for block in self._source.blocks(_BLOCK_FRAMES):
+            self.n_in += block.shape[0]
+            if self.n_in > self._max_frames:
+                raise AudioTooLongError(f"the audio is longer than the allowed {self._max_frames / rate:g} s")
+            if self._max_decoded_samples is not None and self.n_in * self.channels > self._max_decoded_samples:
+                raise _too_large(self.n_in, rate, self.channels, self._max_decoded_samples, so_far=True)
+            mono = _mix_to_mono(block)
+            if not np.isfinite(mono).all():
+                raise NonFiniteAudioError("the audio contains NaN or infinite samples")
+            held = np.concatenate([held, resampler.resample_chunk(mono) if resampler else mono])
+            if held.shape[0] > self.HOLD_BACK:
+                ready, held = held[: -self.HOLD_BACK], held[-self.HOLD_BACK :]
+                self.n_samples += ready.shape[0]
+                yield ready
         if self.n_in == 0:
             raise ZeroLengthAudioError("the audio decodes to zero samples")
         if resampler is not None:
@@ -211,49 +234,68 @@ def open_audio(
         if path.stat().st_size == 0:
             raise EmptyAudioError("the audio file is empty (0 bytes)")
         with path.open("rb") as fh:
-            head = fh.read(16)
-        readable: str | io.BytesIO = str(path)
+            head = fh.read(SNIFF_BYTES)
         size = path.stat().st_size
     else:
         data = bytes(source)
         if not data:
             raise EmptyAudioError("no audio bytes were sent")
-        head = data[:16]
-        readable = io.BytesIO(data)
+        head = data[:SNIFF_BYTES]
         size = len(data)
 
-    sniffed = sniff_format(head)
+    sniffed = sniff(head)
+    if sniffed.format is None:
+        raise UnsupportedAudioFormatError(
+            f"not a supported audio format: this is {sniffed.detected}; accepted: {ACCEPTED_DESCRIPTION}"
+        )
     _check_riff_complete(head, size)
-    _check_container_complete(sniffed, source)
-    try:
-        sound = sf.SoundFile(readable)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        if sniffed:
-            raise UndecodableAudioError(f"the {sniffed} data could not be decoded ({_reason(exc)})") from None
-        raise UnsupportedAudioFormatError(f"not a supported audio format: expected {SUPPORTED_DESCRIPTION}") from None
-
-    with sound:
-        if sound.format not in SUPPORTED_FORMATS:
-            raise UnsupportedAudioFormatError(
-                f"{sound.format} audio is not supported: expected {SUPPORTED_DESCRIPTION}"
-            )
-        if sound.format == "OGG" and sound.subtype != "VORBIS":
-            raise UnsupportedAudioFormatError(f"OGG/{sound.subtype} is not supported: expected {SUPPORTED_DESCRIPTION}")
-        rate, channels = sound.samplerate, sound.channels
+    _check_container_complete(sniffed.format, source)
+    with ExitStack() as closing:
+        file: IO[bytes] = (
+            closing.enter_context(Path(source).open("rb")) if isinstance(source, (str, Path)) else io.BytesIO(data)
+        )
+        opened = _open_source(sniffed, file, closing)
+        rate, channels = opened.samplerate, opened.channels
         if rate <= 0 or channels <= 0:
             raise UndecodableAudioError("the file declares no sample rate or no channels")
         if bounds is not None:
-            _check_bounds(bounds, rate, channels, sound.frames)
-        if sound.frames and sound.frames / rate > max_duration_s:
+            _check_bounds(bounds, rate, channels, opened.frames)
+        if opened.frames and opened.frames / rate > max_duration_s:
             raise AudioTooLongError(
-                f"the audio lasts {sound.frames / rate:.1f} s; at most {max_duration_s:g} s is allowed"
+                f"the audio lasts {opened.frames / rate:.1f} s; at most {max_duration_s:g} s is allowed"
             )
         yield AudioStream(
-            sound,
+            opened,
             target_sample_rate=target_sample_rate,
             max_duration_s=max_duration_s,
             max_decoded_samples=bounds.max_decoded_samples if bounds else None,
         )
+
+
+def _open_source(sniffed: Sniffed, file: IO[bytes], closing: ExitStack) -> _Source:
+    """The sniffed format's decoder on `file`, closed with `closing`; typed errors for what it refuses."""
+    audio_format = sniffed.format
+    assert audio_format is not None
+    if audio_format.decoder == "pyav":
+        from inference.pyav_source import PyAVSource  # FFmpeg is loaded for the formats that need it
+
+        opened = PyAVSource(file, audio_format, sniffed.detected)
+        closing.callback(opened.close)
+        return opened
+    try:
+        sound = closing.enter_context(sf.SoundFile(file))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise UndecodableAudioError(f"the {sniffed.detected} data could not be decoded ({_reason(exc)})") from None
+    if _SNDFILE_FORMATS.get(sound.format) is not audio_format:
+        raise UndecodableAudioError(f"the {sniffed.detected} data could not be decoded (it reads as {sound.format})")
+    if audio_format is OGG:
+        codec = _OGG_SUBTYPES.get(sound.subtype)
+        if codec is None or codec != sniffed.codec:
+            raise UnsupportedAudioFormatError(
+                f"Ogg/{sound.subtype.title()} is not supported: expected {ACCEPTED_DESCRIPTION}"
+            )
+        return _SndfileSource(sound, f"{OGG.result_name}/{codec}")
+    return _SndfileSource(sound, audio_format.result_name)
 
 
 def _check_bounds(bounds: WorkBounds, rate: int, channels: int, frames: int) -> None:
@@ -276,23 +318,34 @@ def _too_large(frames: int, rate: int, channels: int, budget: int, *, so_far: bo
     )
 
 
-def _check_container_complete(sniffed: str | None, source: bytes | bytearray | memoryview | str | Path) -> None:
-    """Ogg and MP3 files cut short decode without a word: their containers say how they end."""
-    if sniffed not in ("OGG/Vorbis", "MP3"):
+def _check_container_complete(audio_format: AudioFormat, source: bytes | bytearray | memoryview | str | Path) -> None:
+    """Ogg, MP3, MP4 and WebM files cut short may decode without a word: their containers say how they end."""
+    ogg = audio_format.result_name == OGG.result_name
+    if not ogg and audio_format is not MP3 and audio_format.decoder != "pyav":
         return
     if isinstance(source, (str, Path)):
         with open(source, "rb") as fh:
-            if sniffed == "OGG/Vorbis":
+            if ogg:
                 fh.seek(max(0, Path(source).stat().st_size - OGG_MAX_PAGE))
                 problem = ogg_truncation(fh.read())
             else:
                 with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped, memoryview(mapped) as view:
-                    problem = mp3_truncation(view)
+                    problem = _whole_file_truncation(audio_format, view)
     else:
         data = memoryview(source)
-        problem = ogg_truncation(bytes(data[-OGG_MAX_PAGE:])) if sniffed == "OGG/Vorbis" else mp3_truncation(data)
+        problem = ogg_truncation(bytes(data[-OGG_MAX_PAGE:])) if ogg else _whole_file_truncation(audio_format, data)
     if problem:
         raise UndecodableAudioError(problem)
+
+
+def _whole_file_truncation(audio_format: AudioFormat, view: memoryview) -> str | None:
+    if audio_format is MP3:
+        return mp3_truncation(view)
+    if audio_format.demuxer == "mp4":
+        return mp4_truncation(view)
+    if audio_format.demuxer == "matroska":
+        return ebml_truncation(view)
+    return None
 
 
 def decode_audio(

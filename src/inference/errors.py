@@ -44,7 +44,8 @@ class UndecodableAudioError(AudioError):
 
 
 class UnsupportedAudioFormatError(AudioError):
-    """The bytes are not WAV, FLAC, OGG/Vorbis or MP3."""
+    """The bytes are not one of the accepted formats (`inference.formats.FORMATS`), or carry a codec not
+    allowed in theirs."""
 
 
 class ZeroLengthAudioError(AudioError):

@@ -1,4 +1,4 @@
-"""Whether an Ogg or MP3 upload was cut off, from what its container promises.
+"""Whether an Ogg, MP3, MP4 or WebM upload was cut off, from what its container promises.
 
 libsndfile decodes the first half of an Ogg or MP3 file without a word (and mpg123 even pads an
 MP3 to the length its Xing header states), so an interrupted upload would be transcribed as if it
@@ -9,12 +9,18 @@ were whole. The containers say how they end, and that is what is checked:
 - MP3 with a Xing/Info header (LAME and most encoders write one): the header states the number
   of frames; fewer complete frames than that means the file was cut. An MP3 without such a
   header states no length, so its truncation cannot be told from a shorter recording.
+- MP4/M4A: each top-level box states its size; a `moov` or `mdat` box that runs past the bytes present,
+  or a file without `moov`, was cut.
+- WebM/Matroska: each element states its size (a live recording's segment and clusters may leave
+  theirs unknown, their blocks still state theirs); an element that runs past the bytes present was cut.
 
 WAV's RIFF size is checked where the header is read (`inference.audio`); libsndfile itself refuses
 a FLAC file cut short (its decoder loses sync).
 """
 
 from __future__ import annotations
+
+from inference.formats import read_ebml_element
 
 _OGG_CAPTURE = b"OggS"
 _OGG_HEADER = 27
@@ -109,3 +115,88 @@ def _complete_frames(view: memoryview, offset: int) -> int:
             return count
         count += 1
         offset += length
+
+
+def mp4_truncation(data: bytes | memoryview) -> str | None:
+    """Why an MP4/M4A file is cut off, or None: each top-level box states its size, and the last one
+    must end within the bytes present; the index (`moov`) must be there at all (a phone recording
+    interrupted before it was finalised has samples and no index)."""
+    view = memoryview(data)
+    size, offset, seen_moov = len(view), 0, False
+    while offset < size:
+        if size - offset < 8:
+            return f"the MP4 data is truncated: it ends inside a box header at byte {offset:,}"
+        declared = int.from_bytes(view[offset : offset + 4], "big")
+        kind = bytes(view[offset + 4 : offset + 8])
+        header = 8
+        if declared == 1:  # a 64-bit size follows the type
+            if size - offset < 16:
+                return f"the MP4 data is truncated: it ends inside a box header at byte {offset:,}"
+            declared, header = int.from_bytes(view[offset + 8 : offset + 16], "big"), 16
+        elif declared == 0:  # the box runs to the end of the file
+            declared = size - offset
+        seen_moov = seen_moov or kind == b"moov"
+        if declared < header:
+            return None  # malformed, not cut: the demuxer refuses it
+        if offset + declared > size:
+            name = kind.decode("latin-1")
+            return f"the MP4 data is truncated: its {name!r} box declares {declared:,} bytes, {size - offset:,} arrived"
+        offset += declared
+    if not seen_moov:
+        return "the MP4 data is truncated: it has no 'moov' box (the index a finished recording ends or starts with)"
+    return None
+
+
+_EBML_HEADER = 0x1A45DFA3
+_MKV_SEGMENT = 0x18538067
+_MKV_CLUSTER = 0x1F43B675
+_MKV_TOP_LEVEL = frozenset(
+    {0x114D9B74, 0x1549A966, 0x1654AE6B, _MKV_CLUSTER, 0x1C53BB6B, 0x1941A469, 0x1043A770, 0x1254C367}
+)
+"""The Segment's children (SeekHead, Info, Tracks, Cluster, Cues, Attachments, Chapters, Tags): where a
+cluster of unknown size ends."""
+
+
+def ebml_truncation(data: bytes | memoryview) -> str | None:
+    """Why a WebM/Matroska file is cut off, or None. Every element states its size: the EBML header, the
+    Segment, and each of the Segment's children must end within the bytes present. A live recording
+    (MediaRecorder's) leaves the Segment's and the clusters' sizes unknown; then the walk goes into each
+    cluster, whose blocks state theirs. A live recording cut exactly between two blocks cannot be told
+    from a shorter one."""
+    view = memoryview(data)
+    size = len(view)
+    header = read_ebml_element(view, 0)
+    if header is None or header[0] != _EBML_HEADER:
+        return "the WebM data is truncated: it ends inside its EBML header"
+    if header[1] is None or header[2] + header[1] > size:
+        return "the WebM data is truncated: it ends inside its EBML header"
+    offset = header[2] + header[1]
+    segment = read_ebml_element(view, offset)
+    if segment is None:
+        return "the WebM data is truncated: it ends before its Segment"
+    if segment[0] != _MKV_SEGMENT:
+        return None  # not a Segment: malformed, the demuxer refuses it
+    limit = size if segment[1] is None else segment[2] + segment[1]
+    if limit > size:
+        return f"the WebM data is truncated: its Segment declares {segment[1]:,} bytes, {size - segment[2]:,} arrived"
+    offset = segment[2]
+    in_cluster = False
+    while offset < limit:
+        element = read_ebml_element(view, offset)
+        if element is None:
+            return f"the WebM data is truncated: it ends inside an element header at byte {offset:,}"
+        element_id, length, start = element
+        if element_id in _MKV_TOP_LEVEL:
+            in_cluster = False
+        if length is None:
+            if element_id != _MKV_CLUSTER or in_cluster:
+                return None  # only a cluster may leave its size unknown: malformed, the demuxer decides
+            in_cluster, offset = True, start
+            continue
+        if start + length > limit:
+            return (
+                f"the WebM data is truncated: an element at byte {offset:,} declares {length:,} bytes, "
+                f"{limit - start:,} arrived"
+            )
+        offset = start + length
+    return None

@@ -132,7 +132,9 @@ def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(ima
     assert not (task_root / "inference" / "testing").exists()
     assert not [p for p in image_root.rglob("*") if p.is_dir() and p.name in image_layout.PRUNED_DIRECTORIES]
     assert set((image_root / "opt").iterdir()) == {image_root / "opt" / "models"}
-    assert image_layout.size_mb(image_root) < 250, "the image's budget over the base image"
+    # 231 MB before PyAV (#33), 337 MB with it: FFmpeg and its codec libraries, which the wheel links and
+    # which cannot be pruned (docs/architecture.md, Audio decoding, and why PyAV).
+    assert image_layout.size_mb(image_root) < 350, "the image's budget over the base image"
 
 
 @pytest.fixture(scope="module")

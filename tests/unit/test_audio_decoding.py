@@ -92,7 +92,7 @@ def test_fails_empty_file(tmp_path):
 def test_fails_bytes_that_are_no_audio_format():
     with pytest.raises(UnsupportedAudioFormatError) as e:
         decode(b"%PDF-1.7 this is not audio at all" * 10)
-    assert "WAV, FLAC, OGG/Vorbis or MP3" in str(e.value)
+    assert "WAV, FLAC, MP3, Ogg (Vorbis, Opus), MP4/M4A (AAC, ALAC), WebM/Matroska (Opus, Vorbis)" in str(e.value)
 
 
 def test_fails_a_known_format_that_does_not_decode():

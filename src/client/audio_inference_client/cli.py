@@ -47,6 +47,11 @@ EXIT_CODES = (
 )
 
 
+FORMATS_HELP = "WAV, FLAC, MP3, Ogg (Vorbis, Opus), MP4/M4A (AAC, ALAC), WebM/Matroska (Opus, Vorbis)"
+"""The formats the service decodes (the client imports nothing of the server: tests/unit/test_formats.py keeps
+this equal to inference.formats.ACCEPTED_DESCRIPTION)."""
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="audio-inference", description="Audio Inference API client.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -60,7 +65,9 @@ def parser() -> argparse.ArgumentParser:
         ),
         epilog=EXIT_CODES,
     )
-    transcribe.add_argument("file", help="WAV, FLAC, OGG/Vorbis or MP3")
+    transcribe.add_argument(
+        "file", help="WAV, FLAC, MP3, Ogg (Vorbis, Opus), MP4/M4A (AAC, ALAC), WebM/Matroska (Opus, Vorbis)"
+    )
     transcribe.add_argument("--url", help=f"the API's base URL (default: ${URL_VARIABLE}, else {LOCAL_URL})")
     transcribe.add_argument("--api-key", help=f"the API key (default: ${KEY_VARIABLE})")
     transcribe.add_argument("--json", metavar="OUT", help="write the result JSON here ('-' = stdout)")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from contract.settings import JobLimits
+from inference.formats import FORMATS
 from service.http import errors
 from service.http.json_body import parse_json_body
 from service.http.parameters import MODEL_FIELD, RAW_AUDIO_TYPES, model_and_parameters, sanitize_filename
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 FIELDS = ("filename", "content_type", "size_bytes", MODEL_FIELD, "parameters")
+VIDEO_CONTAINER_TYPES = tuple(t for f in FORMATS for t in f.media_types if not t.startswith("audio/"))
+"""video/mp4 and video/webm: what browsers label .mp4 and .webm files (and Chrome's recordings) with; the
+audio inside is decoded as from an M4A or a WebM. A job's upload goes straight to S3, so any binary type
+arrives whole (a raw /predict body must be audio/*: API Gateway passes only those as binary)."""
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")  # type/subtype, RFC 6838
 
 
@@ -58,9 +63,11 @@ def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, An
     if not isinstance(media_type, str) or not media_type:
         raise errors.bad_request("content_type is required, e.g. 'audio/mpeg'")
     media_type = media_type.strip().lower()
-    if not _MEDIA_TYPE.match(media_type) or not (media_type.startswith("audio/") or media_type in RAW_AUDIO_TYPES):
+    accepted = media_type.startswith("audio/") or media_type in (*RAW_AUDIO_TYPES, *VIDEO_CONTAINER_TYPES)
+    if not _MEDIA_TYPE.match(media_type) or not accepted:
         raise errors.unsupported_media_type(
-            f"content_type {media_type!r} is not accepted: an audio/* type or application/octet-stream"
+            f"content_type {media_type!r} is not accepted: an audio/* type, {', '.join(VIDEO_CONTAINER_TYPES)} "
+            "or application/octet-stream"
         )
     size = document.get("size_bytes")
     if isinstance(size, float) and size.is_integer():
