@@ -172,27 +172,10 @@ def service_rows() -> str:
 
 def location_rows() -> str:
     out = ["| variable | meaning |", "|---|---|"]
-    module_docs = module_constant_docstrings(env_names)
+    by_value = {getattr(env_names, name): doc for name, doc in constant_docstrings(env_names).items()}
     for variable_name in (*env_names.LOCATION_VARIABLES, *env_names.SYNTH_OVERRIDES):
-        out.append(f"| `{variable_name}` | {cell(module_docs.get(variable_name, ''))} |")
+        out.append(f"| `{variable_name}` | {cell(by_value.get(variable_name, ''))} |")
     return "\n".join(out)
-
-
-def module_constant_docstrings(module: Any) -> dict[str, str]:
-    """The docstring under each module-level constant, by the constant's value."""
-    statements = ast.parse(inspect.getsource(module)).body
-    docs: dict[str, str] = {}
-    for node, after in zip(statements, [*statements[1:], None], strict=True):
-        if (
-            isinstance(node, ast.Assign | ast.AnnAssign)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-            if isinstance(target, ast.Name):
-                docs[str(getattr(module, target.id))] = " ".join(inspect.cleandoc(after.value.value).split())
-    return docs
 
 
 def undocumented() -> list[str]:
@@ -239,7 +222,10 @@ def render() -> str:
         "",
         "| constant | value | meaning |",
         "|---|---|---|",
-        *(f"| `{name}` | `{getattr(capacity, name)!r}` | {cell(doc)} |" for name, doc in capacity_constants().items()),
+        *(
+            f"| `{name}` | `{getattr(capacity, name)!r}` | {cell(doc)} |"
+            for name, doc in constant_docstrings(capacity).items()
+        ),
         "",
         "## Inference configuration",
         "",
@@ -265,9 +251,10 @@ def render() -> str:
     return "\n".join(parts)
 
 
-def capacity_constants() -> dict[str, str]:
-    statements = ast.parse(inspect.getsource(capacity)).body
-    out: dict[str, str] = {}
+def constant_docstrings(module: Any) -> dict[str, str]:
+    """The docstring under each upper-case module-level constant, by the constant's name."""
+    statements = ast.parse(inspect.getsource(module)).body
+    docs: dict[str, str] = {}
     for node, after in zip(statements, [*statements[1:], None], strict=True):
         if (
             isinstance(node, ast.Assign | ast.AnnAssign)
@@ -277,8 +264,8 @@ def capacity_constants() -> dict[str, str]:
         ):
             target = node.targets[0] if isinstance(node, ast.Assign) else node.target
             if isinstance(target, ast.Name) and target.id.isupper():
-                out[target.id] = " ".join(inspect.cleandoc(after.value.value).split())
-    return out
+                docs[target.id] = " ".join(inspect.cleandoc(after.value.value).split())
+    return docs
 
 
 def main(argv: list[str] | None = None) -> int:

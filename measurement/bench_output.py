@@ -26,20 +26,8 @@ from inference.errors import OutputTooLargeError
 from inference.midi import drop_overlapping_bends, notes_to_midi
 from inference.models.base import NoteEvent
 from inference.testing import signals
+from inference.testing.pairwise import pairwise_drop_overlapping_bends
 from inference.transcriber import Transcriber
-
-
-def pairwise_drop_overlapping_bends(notes: list[NoteEvent]) -> list[NoteEvent]:
-    """The quadratic form the sweep replaced, for the comparison only."""
-    ordered = sorted(notes, key=lambda n: (n.start_s, n.end_s, n.pitch))
-    keep = [n.pitch_bends for n in ordered]
-    for i in range(len(ordered)):
-        for j in range(i + 1, len(ordered)):
-            if ordered[j].start_s >= ordered[i].end_s:
-                break
-            keep[i] = None
-            keep[j] = None
-    return [NoteEvent(n.start_s, n.end_s, n.pitch, n.amplitude, b) for n, b in zip(ordered, keep, strict=True)]
 
 
 def overlapping(count: int) -> list[NoteEvent]:

@@ -25,19 +25,7 @@ from inference.models.basic_pitch.notes import (
     note_budget,
     notes_from_activations,
 )
-
-
-def quadratic_drop_overlapping_bends(notes: list[NoteEvent]) -> list[NoteEvent]:
-    """The reference's pairwise form, kept here as the definition the sweep must equal."""
-    ordered = sorted(notes, key=lambda n: (n.start_s, n.end_s, n.pitch))
-    keep = [n.pitch_bends for n in ordered]
-    for i in range(len(ordered)):
-        for j in range(i + 1, len(ordered)):
-            if ordered[j].start_s >= ordered[i].end_s:
-                break
-            keep[i] = None
-            keep[j] = None
-    return [NoteEvent(n.start_s, n.end_s, n.pitch, n.amplitude, b) for n, b in zip(ordered, keep, strict=True)]
+from inference.testing.pairwise import pairwise_drop_overlapping_bends
 
 
 def random_notes(seed: int, count: int, *, bends: bool) -> list[NoteEvent]:
@@ -57,7 +45,7 @@ def random_notes(seed: int, count: int, *, bends: bool) -> list[NoteEvent]:
 @pytest.mark.parametrize("seed", range(40))
 def test_the_sweep_drops_the_same_bends_as_the_pairwise_reference(seed: int) -> None:
     notes = random_notes(seed, random.Random(seed).choice([0, 1, 2, 5, 30, 200]), bends=True)
-    assert drop_overlapping_bends(notes) == quadratic_drop_overlapping_bends(notes)
+    assert drop_overlapping_bends(notes) == pairwise_drop_overlapping_bends(notes)
 
 
 def test_without_bends_nothing_is_compared() -> None:
