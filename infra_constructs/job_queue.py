@@ -1,8 +1,9 @@
 """An encrypted SQS queue with a dead-letter queue, for work an S3 bucket announces.
 
 Messages that fail `max_receives` times move to the dead-letter queue and stay there for its
-retention. `allow_bucket` gives one bucket, and only that bucket, the right to send its event
-notifications (the queue policy S3 needs before it accepts a notification configuration).
+retention. The queue's policy lets one bucket, and only that bucket, send its event notifications (the
+policy S3 needs before it accepts a notification configuration: `policy`, to order that after), and both
+queues refuse any request not made over TLS.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ class JobQueueProps:
     which holds the default."""
     retention_s: int = 4 * 24 * 3600
     """How long an unprocessed message is kept; left out: 4 days (SQS's default)."""
+    notifying_bucket_arn: str
+    """The bucket whose event notifications the queue takes (S3 may send them; nothing else may)."""
     dead_letter_retention_s: int = MAX_RETENTION_S
+    """How long failed messages wait for inspection; left out: 14 days (the maximum)."""
     kms_key_arn: str | None = None
     """Encrypt messages with this customer-managed key; left out: SQS-managed encryption."""
-    """How long failed messages wait for inspection; left out: 14 days (the maximum)."""
 
 
 class JobQueue(Construct):
@@ -66,6 +69,8 @@ class JobQueue(Construct):
         self.url: str = self.queue.url
         self.queue_name: str = self.queue.name
         self.dead_letter_queue_name: str = self.dead_letter_queue.name
+        self.policy = self._policy("policy", self.queue, [self._bucket_may_send(props.notifying_bucket_arn)])
+        self._policy("dead-letter-policy", self.dead_letter_queue, [])
 
     def _encrypted_queue(self, id_: str, name: str, **settings: Any) -> SqsQueue:
         """A queue encrypted at rest: the customer-managed key when given, else SQS-managed keys."""
@@ -94,33 +99,41 @@ class JobQueue(Construct):
         """Messages that exhausted their receives (their jobs are marked failed)."""
         return self.metric("ApproximateNumberOfMessagesVisible", dead_letters=True)
 
-    def allow_bucket(self, bucket_arn: str) -> SqsQueuePolicy:
-        """Let S3 send this bucket's event notifications here, and no other bucket's (nor another
-        account's bucket of the same name)."""
-        document = DataAwsIamPolicyDocument(
-            self,
-            "bucket-notifications-policy",
-            statement=[
-                DataAwsIamPolicyDocumentStatement(
-                    sid="AllowTheBucketsEventNotifications",
-                    effect="Allow",
-                    actions=["sqs:SendMessage"],
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(type="Service", identifiers=["s3.amazonaws.com"])
-                    ],
-                    resources=[self.queue.arn],
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="ArnEquals", variable="aws:SourceArn", values=[bucket_arn]
-                        ),
-                        # A bucket ARN names no account: this one must be ours, not a same-named one elsewhere.
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals",
-                            variable="aws:SourceAccount",
-                            values=[DataAwsCallerIdentity(self, "account").account_id],
-                        ),
-                    ],
+    def _bucket_may_send(self, bucket_arn: str) -> DataAwsIamPolicyDocumentStatement:
+        """S3 sends this bucket's event notifications here, and no other bucket's (nor another account's
+        bucket of the same name)."""
+        return DataAwsIamPolicyDocumentStatement(
+            sid="AllowTheBucketsEventNotifications",
+            effect="Allow",
+            actions=["sqs:SendMessage"],
+            principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="Service", identifiers=["s3.amazonaws.com"])],
+            resources=[self.queue.arn],
+            condition=[
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="ArnEquals", variable="aws:SourceArn", values=[bucket_arn]
+                ),
+                # A bucket ARN names no account: this one must be ours, not a same-named one elsewhere.
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="StringEquals",
+                    variable="aws:SourceAccount",
+                    values=[DataAwsCallerIdentity(self, "account").account_id],
+                ),
+            ],
+        )
+
+    def _policy(self, id_: str, queue: SqsQueue, statements: list[DataAwsIamPolicyDocumentStatement]) -> SqsQueuePolicy:
+        """The queue's policy: the given statements, and a deny of every request not made over TLS."""
+        tls_only = DataAwsIamPolicyDocumentStatement(
+            sid="DenyRequestsWithoutTls",
+            effect="Deny",
+            actions=["sqs:*"],
+            principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+            resources=[queue.arn],
+            condition=[
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="Bool", variable="aws:SecureTransport", values=["false"]
                 )
             ],
         )
-        return SqsQueuePolicy(self, "policy", queue_url=self.queue.url, policy=document.json)
+        document = DataAwsIamPolicyDocument(self, f"{id_}-document", statement=[*statements, tls_only])
+        return SqsQueuePolicy(self, id_, queue_url=queue.url, policy=document.json)

@@ -1,18 +1,26 @@
 """An AWS WAF web ACL in front of a REST API stage, with its request log.
 
-AWS's managed rule groups block first: the common rule set (OWASP-style generic attacks) and known bad
-inputs (Log4j and other exploit payloads), answering with WAF's own 403. One rule of the common set only
-counts: `SizeRestrictions_BODY` refuses any body over 8 KB, which is nearly every audio upload; it still
-labels such a request, and our rules take its place, answering in the service's error shape (WAF
-custom responses):
+AWS's managed rule groups run first: the common rule set (OWASP-style generic attacks) and known bad
+inputs (Log4j and other exploit payloads), blocking with WAF's own 403. Their rules that read the body
+only count (`BODY_RULES`): on `/predict` the body is compressed audio, and its first 16 KB (what WAF
+inspects behind API Gateway) match text patterns by chance. Each still labels what it matched, and our
+rules block by label everywhere but `/predict`. `NoUserAgent_HEADER` counts too: server-side clients
+with an API key often send no User-Agent; an unkeyed request without one is still blocked. Our rules
+answer in the service's error shape (WAF custom responses):
 
 1. a per-IP rate limit (429 `throttled`);
-2. a body over 8 KB anywhere but `/predict` (the label above; 413 `payload_too_large`);
-3. a `/predict` body whose Content-Length is over the service's synchronous limit (413 `payload_too_large`).
+2. a body over 8 KB anywhere but `/predict` (the size label; 413 `payload_too_large`);
+3. a body pattern of a known attack anywhere but `/predict` (the body labels; 403 `forbidden`);
+4. no User-Agent and no API key (403 `forbidden`);
+5. a `/predict` without Content-Length (411 `length_required`), so that the next rule cannot be dodged by a
+   chunked body;
+6. a `/predict` body whose Content-Length is over the service's synchronous limit (413 `payload_too_large`).
+   WAF sees only the header; the service counts the bytes that arrive and refuses more itself.
 
-Everything else is allowed: the API key, usage plan and the service's checks still apply behind it. WAF
-logs every request it evaluates to a log group named aws-waf-logs-* (WAF accepts no other names),
-encrypted and retained like the others, with the API key header redacted.
+Everything else is allowed: the API key, usage plan and the service's checks still apply behind it. The
+body inspection limit is set, not left to a default (`BODY_INSPECTION_LIMIT`). WAF logs every request it
+evaluates to a log group named aws-waf-logs-* (WAF accepts no other names), encrypted and retained like the
+others, with the API key header redacted; sampled requests, which keep every header, are off.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLo
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl,
+    Wafv2WebAclAssociationConfig,
+    Wafv2WebAclAssociationConfigRequestBody,
+    Wafv2WebAclAssociationConfigRequestBodyApiGateway,
     Wafv2WebAclCustomResponseBody,
     Wafv2WebAclDefaultAction,
     Wafv2WebAclDefaultActionAllow,
@@ -50,10 +61,45 @@ COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
 KNOWN_BAD_INPUTS_RULE_SET = "AWSManagedRulesKnownBadInputsRuleSet"
 MANAGED_RULE_GROUPS = (COMMON_RULE_SET, KNOWN_BAD_INPUTS_RULE_SET)
 """AWS's managed rule groups, evaluated first, in this order."""
-COUNTED_RULES = {COMMON_RULE_SET: ("SizeRestrictions_BODY",)}
-"""Rules of a managed group that only count (and label); our own rules replace them."""
-OVERSIZE_BODY_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+BODY_RULES = {
+    COMMON_RULE_SET: (
+        "SizeRestrictions_BODY",
+        "CrossSiteScripting_BODY",
+        "GenericLFI_BODY",
+        "GenericRFI_BODY",
+        "EC2MetaDataSSRF_BODY",
+    ),
+    KNOWN_BAD_INPUTS_RULE_SET: ("JavaDeserializationRCE_BODY", "Log4JRCE_BODY"),
+}
+"""The managed rules that read the request body (AWS's documentation of both groups)."""
+NO_USER_AGENT_RULE = "NoUserAgent_HEADER"
+COUNTED_RULES = {
+    COMMON_RULE_SET: (*BODY_RULES[COMMON_RULE_SET], NO_USER_AGENT_RULE),
+    KNOWN_BAD_INPUTS_RULE_SET: BODY_RULES[KNOWN_BAD_INPUTS_RULE_SET],
+}
+"""Rules of a managed group that only count (and label); our own rules block by their labels instead."""
+LABEL_NAMESPACES = {
+    COMMON_RULE_SET: "awswaf:managed:aws:core-rule-set:",
+    KNOWN_BAD_INPUTS_RULE_SET: "awswaf:managed:aws:known-bad-inputs:",
+}
+
+
+def rule_label(group: str, rule: str) -> str:
+    """The label a managed rule adds: its group's namespace and its name with the inspected part in title
+    case (SizeRestrictions_BODY labels ...:SizeRestrictions_Body)."""
+    name, _, part = rule.rpartition("_")
+    return f"{LABEL_NAMESPACES[group]}{name}_{part.title()}"
+
+
+OVERSIZE_BODY_LABEL = rule_label(COMMON_RULE_SET, "SizeRestrictions_BODY")
 """What the common rule set's SizeRestrictions_BODY (a body over 8 KB) labels a request with."""
+BODY_PATTERN_LABELS = tuple(
+    rule_label(group, rule) for group, rules in BODY_RULES.items() for rule in rules if not rule.startswith("Size")
+)
+"""The labels of the counted rules that match attack patterns in a body."""
+NO_USER_AGENT_LABEL = rule_label(COMMON_RULE_SET, NO_USER_AGENT_RULE)
+BODY_INSPECTION_LIMIT = "KB_16"
+"""How much of a body WAF inspects behind API Gateway: 16 KB, the price-included size, set explicitly."""
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 REDACTED_HEADERS = ("x-api-key",)
 """Headers WAF's log never holds (the API key would otherwise sit there for the retention period)."""
@@ -105,6 +151,21 @@ class WebAcl(Construct):
                 code="payload_too_large",
                 message=f"the request body is over 8 KB, the limit of every route but POST {props.predict_path}",
             ),
+            "body-pattern": WafError(
+                status=403,
+                code="forbidden",
+                message="the request body matches the pattern of a known attack",
+            ),
+            "no-user-agent": WafError(
+                status=403,
+                code="forbidden",
+                message="send a User-Agent header, or an API key",
+            ),
+            "predict-length-required": WafError(
+                status=411,
+                code="length_required",
+                message=f"POST {props.predict_path} needs a Content-Length header (no chunked bodies)",
+            ),
             "predict-too-large": WafError(
                 status=413,
                 code="payload_too_large",
@@ -135,6 +196,39 @@ class WebAcl(Construct):
                 {
                     "and_statement": {
                         "statement": [_label(OVERSIZE_BODY_LABEL), {"not_statement": {"statement": [on_predict]}}]
+                    }
+                },
+            ),
+            (
+                "body-pattern-off-predict",
+                "body-pattern",
+                {
+                    "and_statement": {
+                        "statement": [
+                            {"or_statement": {"statement": [_label(label) for label in BODY_PATTERN_LABELS]}},
+                            {"not_statement": {"statement": [on_predict]}},
+                        ]
+                    }
+                },
+            ),
+            (
+                "no-user-agent-unkeyed",
+                "no-user-agent",
+                {
+                    "and_statement": {
+                        "statement": [
+                            _label(NO_USER_AGENT_LABEL),
+                            {"not_statement": {"statement": [_header_present("x-api-key")]}},
+                        ]
+                    }
+                },
+            ),
+            (
+                "predict-length-required",
+                "predict-length-required",
+                {
+                    "and_statement": {
+                        "statement": [on_predict, {"not_statement": {"statement": [_header_present("content-length")]}}]
                     }
                 },
             ),
@@ -173,7 +267,16 @@ class WebAcl(Construct):
                 for key, error in self.errors.items()
             ],
             visibility_config=Wafv2WebAclVisibilityConfig(
-                cloudwatch_metrics_enabled=True, metric_name=props.name, sampled_requests_enabled=True
+                cloudwatch_metrics_enabled=True, metric_name=props.name, sampled_requests_enabled=False
+            ),
+            association_config=Wafv2WebAclAssociationConfig(
+                request_body=[
+                    Wafv2WebAclAssociationConfigRequestBody(
+                        api_gateway=Wafv2WebAclAssociationConfigRequestBodyApiGateway(
+                            default_size_inspection_limit=BODY_INSPECTION_LIMIT
+                        )
+                    )
+                ]
             ),
         )
         Wafv2WebAclAssociation(self, "association", resource_arn=props.stage_arn, web_acl_arn=self.web_acl.arn)
@@ -228,8 +331,10 @@ class WebAcl(Construct):
 
 
 def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
+    """Metrics on; sampled requests off: a sample keeps every header, the API key included (the log's
+    redaction does not reach samples)."""
     return Wafv2WebAclRuleVisibilityConfig(
-        cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+        cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=False
     )
 
 
@@ -254,6 +359,18 @@ def _uri_path_ends_with(path: str) -> dict[str, Any]:
             "positional_constraint": "ENDS_WITH",
             "search_string": path,
             "field_to_match": {"uri_path": {}},
+            "text_transformation": [{"priority": 0, "type": "NONE"}],
+        }
+    }
+
+
+def _header_present(name: str) -> dict[str, Any]:
+    """The header is sent and not empty (WAF has no test for presence; a missing header matches nothing)."""
+    return {
+        "size_constraint_statement": {
+            "comparison_operator": "GT",
+            "size": 0,
+            "field_to_match": {"single_header": {"name": name}},
             "text_transformation": [{"priority": 0, "type": "NONE"}],
         }
     }

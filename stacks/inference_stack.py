@@ -189,11 +189,12 @@ class InferenceStack(EnvironmentStack):
                 name=f"{env.resource_prefix}-jobs",
                 visibility_timeout_s=jobs.visibility_timeout_s,
                 max_receives=jobs.max_receives,
+                notifying_bucket_arn=self.input_bucket.arn,
                 kms_key_arn=self.kms_key_arn,
             ),
         )
         job_uploads = f"{env.storage.input_prefix}{object_keys.JOB_KEYS}"
-        self.input_bucket.notify_queue(queue.arn, prefix=job_uploads, after=queue.allow_bucket(self.input_bucket.arn))
+        self.input_bucket.notify_queue(queue.arn, prefix=job_uploads, after=queue.policy)
         worker = self._function(
             "worker-function",
             "worker",

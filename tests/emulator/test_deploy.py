@@ -259,7 +259,8 @@ def test_job_uploads_notify_the_queue_which_only_the_bucket_may_feed_and_the_wor
     assert config["Filter"]["Key"]["FilterRules"] == [{"Name": "Prefix", "Value": "uploads/jobs/"}] or config["Filter"][
         "Key"
     ]["FilterRules"] == [{"Name": "prefix", "Value": "uploads/jobs/"}]
-    (statement,) = json.loads(queue_arn["Policy"])["Statement"]
+    statement, tls_only = json.loads(queue_arn["Policy"])["Statement"]
+    assert tls_only["Effect"] == "Deny" and tls_only["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
     account = deployment.client("sts", env).get_caller_identity()["Account"]
     assert statement["Condition"] == {

@@ -287,7 +287,8 @@ def test_job_queue_is_encrypted_with_a_dead_letter_queue_and_room_for_the_worker
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_only_the_input_bucket_may_send_and_only_job_uploads_are_announced(stacks, env):
     stack = stacks[f"inference-{env}"]
-    (statement,) = policy_statements(stack, "job-queue/bucket-notifications-policy")
+    statement, tls_only = policy_statements(stack, "job-queue/policy-document")
+    assert tls_only["effect"] == "Deny" and tls_only["actions"] == ["sqs:*"]
     assert statement["actions"] == ["sqs:SendMessage"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["s3.amazonaws.com"]}]
     source_arn, source_account = statement["condition"]
@@ -299,6 +300,20 @@ def test_only_the_input_bucket_may_send_and_only_job_uploads_are_announced(stack
     (queue,) = notification["queue"]
     assert queue["events"] == ["s3:ObjectCreated:*"] and queue["filter_prefix"] == "uploads/jobs/"
     assert any("aws_sqs_queue_policy" in d for d in notification["depends_on"]), "S3 checks the policy first"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_both_queues_refuse_requests_without_tls(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    policies = stack["resource"]["aws_sqs_queue_policy"]
+    assert len(policies) == 2  # the jobs queue's and its dead-letter queue's
+    for suffix in ("job-queue/policy-document", "job-queue/dead-letter-policy-document"):
+        deny = policy_statements(stack, suffix)[-1]
+        assert deny["sid"] == "DenyRequestsWithoutTls" and deny["effect"] == "Deny" and deny["actions"] == ["sqs:*"]
+        assert deny["principals"] == [{"type": "*", "identifiers": ["*"]}]
+        assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+    urls = sorted(policy["queue_url"] for policy in policies.values())
+    assert len(urls) == 2 and any("dead-letter-queue" in url for url in urls), urls
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
