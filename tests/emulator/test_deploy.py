@@ -330,6 +330,9 @@ def test_prod_stage_is_behind_its_web_acl_which_logs_to_its_log_group(deployment
         "AWSManagedRulesKnownBadInputsRuleSet",
         "rate-limit-per-ip",
         "oversize-body",
+        "body-pattern-off-predict",
+        "no-user-agent-unkeyed",
+        "predict-length-required",
         "predict-body-over-limit",
     ]
     logging = waf.get_logging_configuration(ResourceArn=out["web_acl_arn"])["LoggingConfiguration"]
