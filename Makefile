@@ -10,27 +10,27 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser synthesizer speech bench-vad serve synth model docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
+.PHONY: help setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
 	offline-terraform clean bootstrap deploy diff rollback destroy
 
 ## help: list the targets with what each does
 help:
 	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt docker/requirements-inference.txt pyproject.toml src/client/pyproject.toml package.json package-lock.json
+$(STAMP): requirements.lock pyproject.toml src/client/pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m pip install --quiet --no-deps -e ./src/client
 	npm ci --no-audit --no-fund --loglevel=error
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install >/dev/null; fi
 	touch $(STAMP)
 
-$(SCANNERS_STAMP): requirements-scanners.txt
+$(SCANNERS_STAMP): requirements-scanners.lock
 	test -x $(SCANNERS)/bin/python || $(PYTHON) -m venv $(SCANNERS)
 	$(SCANNERS)/bin/python -m pip install --quiet --upgrade pip
-	$(SCANNERS)/bin/python -m pip install --quiet -r requirements-scanners.txt
+	$(SCANNERS)/bin/python -m pip install --quiet --require-hashes -r requirements-scanners.lock
 	touch $(SCANNERS_STAMP)
 
 ## setup: create .venv (Python and npm tools, the project and its client editable, pre-commit hooks), the scanners' venv, the model, Chromium
@@ -51,6 +51,13 @@ synth: $(STAMP)
 ## model: fetch every registered model's pinned file into models/ (Basic Pitch, Silero VAD; pip download --no-deps, sha256-checked)
 model: $(STAMP)
 	$(PY) -m inference fetch-model
+
+## lock: re-resolve the hash-locked requirements from the pins in requirements*.txt (uv; kept versions stay unless a pin moves)
+UV_COMPILE = UV_NO_CONFIG=1 $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --no-annotate --custom-compile-command 'make lock'
+lock: $(STAMP)
+	$(UV_COMPILE) --python-version 3.11 docker/requirements-inference.txt -o docker/requirements-inference.lock
+	$(UV_COMPILE) --python-version 3.11 requirements.txt requirements-dev.txt -o requirements.lock
+	$(UV_COMPILE) --python-version 3.11.5 requirements-scanners.txt -o requirements-scanners.lock
 
 ## docs: write docs/configuration.md from the settings' types, defaults and docstrings (config/reference.py)
 docs: $(STAMP)

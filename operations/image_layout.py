@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
-REQUIREMENTS = REPO / "docker" / "requirements-inference.txt"
+REQUIREMENTS = REPO / "docker" / "requirements-inference.lock"
 BUILD = REPO / "build" / "image"
 LAMBDA_TASK_ROOT = "/var/task"
 BUILD_TARGET = "/opt/task-root"
@@ -193,6 +193,7 @@ def install_dependencies(python: str) -> Path:
         "--disable-pip-version-check",
         "--no-cache-dir",
         "--only-binary=:all:",
+        "--require-hashes",
         "--target",
         str(target),
         "-r",
