@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
+.PHONY: help install setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
 	offline-terraform clean bootstrap deploy diff rollback destroy
 
 ## help: list the targets with what each does
@@ -32,6 +32,9 @@ $(SCANNERS_STAMP): requirements-scanners.lock
 	$(SCANNERS)/bin/python -m pip install --quiet --upgrade pip
 	$(SCANNERS)/bin/python -m pip install --quiet --require-hashes -r requirements-scanners.lock
 	touch $(SCANNERS_STAMP)
+
+## install: the project's hash-locked dependencies and the models, nothing else: what CI runs before any cloud credentials exist
+install: $(STAMP) model
 
 ## setup: create .venv (Python and npm tools, the project and its client editable, pre-commit hooks), the scanners' venv, the model, Chromium
 setup: $(STAMP) $(SCANNERS_STAMP) model browser speech

@@ -78,3 +78,13 @@ def test_the_workflows_present_the_subjects_the_ci_roles_trust() -> None:
         for name in ("plan.yml", "deploy.yml")
     }
     assert "vars.AWS_PLAN_ROLE_ARN" in roles["plan.yml"] and "vars.AWS_DEPLOY_ROLE_ARN" in roles["deploy.yml"]
+
+
+def test_dependencies_install_before_any_credentials_exist() -> None:
+    """No package's install script runs with a role assumed: `make install` (hash-locked pip, npm ci, the
+    models) comes before the credentials step, and nothing after it installs."""
+    for name in ("plan.yml", "deploy.yml"):
+        names = [s.get("run", "") or s.get("uses", "") for s in steps(load(name))]
+        credentials = next(i for i, n in enumerate(names) if n.startswith("aws-actions/configure-aws-credentials"))
+        assert "make install" in names[:credentials], name
+        assert not any(re.search(r"\b(pip|npm|npx) ", n) for n in names[credentials:]), name
