@@ -109,11 +109,12 @@ bench-output: $(STAMP) model
 bench-vad: $(STAMP) model speech
 	$(PY) -m measurement.bench_vad
 
-## evaluate: what fast precision does to the notes: GM pieces rendered by fluidsynth, onset F1 vs the score and vs exact, the speed frontier
+## evaluate: what fast precision does to the notes (GM pieces rendered by fluidsynth, onset F1 vs the score and vs exact, the speed frontier), then agreement with the reference per format (WAV ... M4A/AAC, WebM/Opus)
 evaluate: $(STAMP) model synthesizer
 	$(PY) -m measurement.precision_eval
+	$(PY) -m measurement.formats_eval
 
-## synthesizer: fluidsynth, a General MIDI soundfont and espeak-ng from the distribution's packages, for make evaluate and bench (apt-get when missing)
+## synthesizer: fluidsynth, a General MIDI soundfont, espeak-ng and ffmpeg (the reference decodes M4A and WebM with it) from the distribution's packages, for make evaluate and bench (apt-get when missing)
 synthesizer:
 	scripts/install_synth.sh
 

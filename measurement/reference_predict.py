@@ -1,12 +1,17 @@
 """Run basic-pitch 0.4.0's own predict() (ONNX backend) — executed INSIDE the reference venv.
 
 Usage: python reference_predict.py PARAMS_JSON FILE... ; prints one JSON object
-per file: {"file", "notes": [[start_s, end_s, pitch, amplitude], ...], "seconds"}.
+per file: {"file", "notes": [[start_s, end_s, pitch, amplitude], ...], "seconds"}, or
+{"file", "error"} where the reference could not read or transcribe it (the others still run).
+With REFERENCE_DECODED_DIR set, each file's samples as the reference's decoder reads them (librosa.load
+at the file's own rate and channels: libsndfile, else audioread) are written there too, as
+<file name>.wav in 32-bit float, for ours to transcribe the very samples the reference saw.
 Only the reference's code runs here; the project's code never imports it.
 """
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -26,18 +31,29 @@ for path in sys.argv[2:]:
     import contextlib
     import io
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        _, _, events = predict(
-            path,
-            model,
-            onset_threshold=params.get("onset_threshold", 0.5),
-            frame_threshold=params.get("frame_threshold", 0.3),
-            minimum_note_length=params.get("minimum_note_length_ms", 127.70),
-            minimum_frequency=params.get("minimum_frequency_hz"),
-            maximum_frequency=params.get("maximum_frequency_hz"),
-            melodia_trick=params.get("melodia_trick", True),
-        )
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            _, _, events = predict(
+                path,
+                model,
+                onset_threshold=params.get("onset_threshold", 0.5),
+                frame_threshold=params.get("frame_threshold", 0.3),
+                minimum_note_length=params.get("minimum_note_length_ms", 127.70),
+                minimum_frequency=params.get("minimum_frequency_hz"),
+                maximum_frequency=params.get("maximum_frequency_hz"),
+                melodia_trick=params.get("melodia_trick", True),
+            )
+    except Exception as exc:  # a file it cannot decode is a result: say which and why
+        print(json.dumps({"file": path, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        continue
     seconds = time.perf_counter() - start
+    if os.environ.get("REFERENCE_DECODED_DIR"):
+        import librosa
+        import soundfile
+
+        samples, rate = librosa.load(path, sr=None, mono=False)
+        target = os.path.join(os.environ["REFERENCE_DECODED_DIR"], os.path.basename(path) + ".wav")
+        soundfile.write(target, samples.T, rate, subtype="FLOAT")
     notes = [[float(s), float(e), int(p), float(a)] for s, e, p, a, _ in events]
     print(json.dumps({"file": path, "notes": notes, "seconds": seconds}), flush=True)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The synthesizers our ground truth is built with, from the distribution's packages: fluidsynth and a
-# General MIDI soundfont (`make evaluate` renders MIDI through them) and espeak-ng (speech at known
-# times for the VAD tests and bench). `install_synth.sh speech` installs espeak-ng alone (what
+# General MIDI soundfont (`make evaluate` renders MIDI through them), espeak-ng (speech at known
+# times for the VAD tests and bench) and the ffmpeg command (the reference, Basic Pitch 0.4.0 as its
+# users run it, decodes M4A and WebM through librosa -> audioread -> ffmpeg: `make evaluate`'s formats). `install_synth.sh speech` installs espeak-ng alone (what
 # `make test` needs). Installs with apt-get on Debian-like systems when missing (as root, or through
 # sudo); elsewhere it says what to install and fails.
 set -euo pipefail
@@ -13,8 +14,8 @@ if [ "${1:-all}" = "speech" ]; then
   packages="espeak-ng"
   have espeak-ng && exit 0
 else
-  packages="fluidsynth fluid-soundfont-gm espeak-ng"
-  have fluidsynth && soundfont && have espeak-ng && exit 0
+  packages="fluidsynth fluid-soundfont-gm espeak-ng ffmpeg"
+  have fluidsynth && soundfont && have espeak-ng && have ffmpeg && exit 0
 fi
 if ! have apt-get; then
   echo "install these (Debian package names): $packages" >&2

@@ -1,17 +1,18 @@
-// The page: choose a model (GET /health lists them) and a file, see upload and job progress, then the
+// The page: choose a model (GET /health lists them) and a file (or record one from the microphone), see upload and job progress, then the
 // result with the audio playing under a cursor: Basic Pitch's notes as a piano roll (MIDI and JSON
 // download), Silero VAD's speech segments as a timeline under the waveform (JSON download). The chosen
 // model's parameters re-run it.
 
 import { Api, ApiError } from "./api.js";
 import { PianoRoll } from "./piano-roll.js";
+import { Recording, RecorderError } from "./recorder.js";
 import { SpeechTimeline } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = "audio-inference-api";
 const VIEWS = { "basic-pitch": "notes", "silero-vad": "speech" }; // how each model's result is drawn
 
-const state = { file: null, audioUrl: null, jsonUrl: null, run: 0, view: null, models: Promise.resolve() };
+const state = { file: null, audioUrl: null, jsonUrl: null, run: 0, view: null, models: Promise.resolve(), recording: null };
 const roll = new PianoRoll($("piano-roll"), $("cursor"));
 const timeline = new SpeechTimeline({
   waveform: $("waveform"),
@@ -54,7 +55,12 @@ function showProgress(label, fraction) {
 }
 
 function showError(error) {
-  const text = error instanceof ApiError ? error.describe() : `Something went wrong in the page: ${error.message}`;
+  const text =
+    error instanceof ApiError
+      ? error.describe()
+      : error instanceof RecorderError
+        ? error.message
+        : `Something went wrong in the page: ${error.message}`;
   $("error").textContent = text;
   $("error").hidden = false;
   $("progress").hidden = true;
@@ -187,6 +193,61 @@ function choose(file) {
   transcribe();
 }
 
+// The record button: the microphone's level on the meter while it records, then the recording is
+// chosen like a file (same path: /predict or a job, the same result). A refused microphone, or a
+// browser without MediaRecorder, shows why in the page and sends nothing.
+async function startRecording() {
+  if (state.recording) return;
+  $("error").hidden = true;
+  $("record").disabled = true;
+  let recording;
+  try {
+    recording = await Recording.start({
+      onLevel: (level) => {
+        $("level").value = level;
+        $("record-time").textContent = clock(recording?.seconds() ?? 0);
+      },
+      onLimit: stopRecording,
+    });
+  } catch (error) {
+    $("record").disabled = false;
+    showError(error);
+    return;
+  }
+  state.recording = recording;
+  $("record").hidden = true;
+  $("stop").hidden = false;
+  $("level").hidden = false;
+  $("record-time").hidden = false;
+  $("stop").focus();
+  setState("recording");
+}
+
+async function stopRecording() {
+  const recording = state.recording;
+  if (!recording) return;
+  state.recording = null;
+  $("stop").hidden = true;
+  $("level").hidden = true;
+  $("level").value = 0;
+  $("record-time").hidden = true;
+  $("record").hidden = false;
+  $("record").disabled = false;
+  let file;
+  try {
+    file = await recording.stop();
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  choose(file);
+}
+
+function clock(seconds) {
+  const whole = Math.floor(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}
+
 function moveCursors(time) {
   if (state.view === "notes") roll.moveCursor(time);
   if (state.view === "speech") timeline.moveCursor(time);
@@ -220,6 +281,8 @@ function wire() {
     choose(event.dataTransfer.files[0]);
   });
   zone.addEventListener("keydown", (event) => (event.key === "Enter" || event.key === " ") && $("file").click());
+  $("record").addEventListener("click", startRecording);
+  $("stop").addEventListener("click", stopRecording);
 
   for (const input of document.querySelectorAll("fieldset.parameters input[data-parameter]")) {
     const shown = document.querySelector(`output[for="${input.id}"]`);
@@ -228,6 +291,13 @@ function wire() {
   }
 
   const player = $("player");
+  // Chromium's MediaRecorder writes a WebM without its duration (the player says Infinity, its bar cannot
+  // seek): one seek past the end makes the player read it through, then back to the start.
+  player.addEventListener("loadedmetadata", () => {
+    if (player.duration !== Infinity) return;
+    player.addEventListener("durationchange", () => (player.currentTime = 0), { once: true });
+    player.currentTime = Number.MAX_SAFE_INTEGER;
+  });
   player.addEventListener("play", () => requestAnimationFrame(followPlayback));
   player.addEventListener("seeked", () => moveCursors(player.currentTime));
   $("piano-roll").addEventListener("click", (event) => {

@@ -379,7 +379,7 @@ def page_content_security_policy(storage_origin: str) -> str:
         (
             "default-src 'self'",
             f"connect-src {connect}",
-            "media-src 'self' blob:",  # the chosen file plays from a blob: URL
+            "media-src 'self' blob:",  # the chosen file, or the recording, plays from a blob: URL
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'none'",

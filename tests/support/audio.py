@@ -1,12 +1,15 @@
-"""Audio bytes for tests, rendered in memory."""
+"""Audio bytes for tests, rendered in memory (the encoders live in inference.testing.encoding)."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+from inference.testing.encoding import encoded_bytes, libvorbis_webm
+
+__all__ = ["clusters_of_unknown_size", "encoded_bytes", "libvorbis_webm", "wav_bytes"]
 
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
@@ -14,64 +17,6 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
-
-
-class _Unseekable(io.RawIOBase):
-    """A write-only sink, as a live recorder writes: the muxer cannot go back to fill in sizes."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def write(self, chunk: Any) -> int:
-        self.data += chunk
-        return len(chunk)
-
-
-def encoded_bytes(
-    samples: np.ndarray,
-    rate: int,
-    container: str,
-    codec: str,
-    *,
-    live: bool = False,
-    options: dict[str, str] | None = None,
-    bit_rate: int | None = None,
-) -> bytes:
-    """`samples` (mono, or frames x channels) encoded with PyAV's encoders into `container` (an FFmpeg
-    muxer name: ipod for M4A, mp4, ogg, webm, matroska). `live` writes as a recorder does: to a sink
-    that cannot seek, with the segment's size left unknown. `bit_rate` in bits per second (default: the
-    encoder's)."""
-    import av
-
-    frames = samples if samples.ndim == 2 else samples[:, None]
-    channels = frames.shape[1]
-    layout = {1: "mono", 2: "stereo"}[channels]
-    sink: io.BytesIO | _Unseekable = _Unseekable() if live else io.BytesIO()
-    with av.open(sink, mode="w", format=container, options={"live": "1"} if live else {}) as out:
-        stream: Any = out.add_stream(codec, rate=rate, layout=layout)
-        stream.codec_context.options = {"strict": "experimental", **(options or {})}
-        if bit_rate:
-            stream.codec_context.bit_rate = bit_rate
-        step = stream.codec_context.frame_size or 1024
-        planar = np.ascontiguousarray(frames.T.astype(np.float32))
-        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=layout, rate=rate)
-        for start in range(0, planar.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(planar[:, start : start + step]), format="fltp", layout=layout
-            )
-            frame.sample_rate, frame.pts = rate, start
-            for converted in resampler.resample(frame):
-                for packet in stream.encode(converted):
-                    out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return bytes(sink.data) if isinstance(sink, _Unseekable) else sink.getvalue()
 
 
 def clusters_of_unknown_size(webm: bytes) -> bytes:
@@ -98,26 +43,3 @@ def clusters_of_unknown_size(webm: bytes) -> bytes:
             )
         offset = start + length
     return bytes(data)
-
-
-def libvorbis_webm(samples: np.ndarray, rate: int) -> bytes:
-    """Vorbis in WebM as Firefox writes it: libvorbis' packets (through libsndfile, in Ogg), remuxed into
-    WebM by FFmpeg without re-encoding. FFmpeg's own Vorbis encoder is experimental and much noisier."""
-    import av
-
-    ogg = io.BytesIO()
-    frames = samples if samples.ndim == 2 else samples[:, None]
-    with sf.SoundFile(ogg, "w", rate, frames.shape[1], format="OGG", subtype="VORBIS") as out:
-        for start in range(0, frames.shape[0], 8192):  # libsndfile's Vorbis writer crashes on one large write
-            out.write(frames[start : start + 8192])
-    ogg.seek(0)
-    webm = io.BytesIO()
-    with av.open(ogg, mode="r", format="ogg") as source, av.open(webm, mode="w", format="webm") as target:
-        stream_in: Any = source.streams.audio[0]
-        stream_out: Any = target.add_stream_from_template(stream_in)
-        for packet in source.demux(stream_in):
-            if packet.dts is None:
-                continue
-            packet.stream = stream_out
-            target.mux(packet)
-    return webm.getvalue()
