@@ -47,8 +47,13 @@ export class ApiError extends Error {
 }
 
 export class Api {
+  // baseUrl: https, or http on this machine (`make serve`); a key never travels in the clear.
   constructor(baseUrl, apiKey) {
-    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    const safe = safeLink(baseUrl);
+    if (safe === null) {
+      throw new ApiError({ code: "insecure_url", message: `the API URL must be https (http only on this machine): ${String(baseUrl).slice(0, 100)}` });
+    }
+    this.baseUrl = safe.replace(/\/+$/, "");
     this.apiKey = apiKey || "";
   }
 
@@ -81,10 +86,21 @@ export class Api {
     if (model) form.append("model", model);
     for (const [name, value] of Object.entries(parameters)) form.append(name, String(value));
     form.append("file", file, file.name);
-    const answer = await withRetries(() => upload(`${this.baseUrl}/predict`, form, this.keyHeaders(), onUpload));
+    // With a key: fetch, which can refuse a redirect (XMLHttpRequest follows one, key and all, to wherever
+    // a hostile API points); it reports no upload progress, so the bar fills at the end. Without a key
+    // (make serve), XMLHttpRequest and its progress.
+    const url = `${this.baseUrl}/predict`;
+    const answer = this.apiKey
+      ? await withRetries(() => fetch(url, { method: "POST", body: form, redirect: "error", headers: this.keyHeaders() }))
+      : await withRetries(() => upload(url, form, {}, onUpload));
+    onUpload(1);
     const body = await expectJson(answer, 200);
     const midiUrl = body.downloads.midi_url ? safeLink(body.downloads.midi_url) : null;
-    return { document: body.result, midiUrl, via: "predict", reference: body.request_id };
+    // A result over Lambda's 6 MB answer limit is stored and linked instead (result_in_downloads).
+    const document = body.result
+      ? body.result
+      : await expectJson(await withRetries(() => fetch(requireLink(body.downloads.json_url, "result link"))), 200);
+    return { document, midiUrl, via: "predict", reference: body.request_id };
   }
 
   async job(file, model, parameters, onUpload, onJob) {

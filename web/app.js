@@ -76,8 +76,8 @@ function api() {
 function loadModels() {
   const select = $("model");
   const previous = select.value;
-  state.models = api()
-    .models()
+  state.models = Promise.resolve()
+    .then(() => api().models()) // an API URL the page refuses (http off this machine) throws here
     .catch(() => [])
     .then((models) => {
       const options = models.map(({ name, version }) => {

@@ -205,7 +205,8 @@ HOSTILE_LINKS = (
 
 
 def answer_predict_with(browser: WebDriver, midi_url: str) -> None:
-    """Stand in for a hostile API: the page's upload (XMLHttpRequest) gets this answer, without network."""
+    """Stand in for a hostile API: the page's upload (fetch with a key, XMLHttpRequest without) gets this
+    answer, without network."""
     answer = {
         "request_id": "req-hostile",
         "result": result_document(3),
@@ -219,7 +220,12 @@ def answer_predict_with(browser: WebDriver, midi_url: str) -> None:
           setRequestHeader() {}
           getResponseHeader() { return null; }
           send() { this.status = 200; this.responseText = body; setTimeout(() => this.onload(), 0); }
-        };""",
+        };
+        const realFetch = window.__realFetch || window.fetch;
+        window.__realFetch = realFetch;
+        window.fetch = (url, init) => String(url).endsWith('/predict') && init && init.method === 'POST'
+          ? Promise.resolve(new Response(body, {status: 200, headers: {'Content-Type': 'application/json'}}))
+          : realFetch(url, init);""",
         answer,
     )
 

@@ -1,0 +1,182 @@
+"""The page keeps its key on every path (issue #28): against a hostile API on loopback in headless Chromium,
+a keyed POST /predict answered with a 307 to another origin never carries the key there (fetch refuses the
+redirect; XMLHttpRequest would follow it, key and all), and an http API URL off this machine is refused."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from inference.testing import signals
+from tests.support.audio import wav_bytes
+from tests.support.components import missing
+from tests.support.service import REPO
+
+KEY = "PAGE-SECRET-KEY"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+
+
+def serve(handler: type[BaseHTTPRequestHandler], host: str) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer((host, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture()
+def elsewhere() -> Iterator[tuple[ThreadingHTTPServer, Recorder]]:
+    """Another host (127.0.0.2) that records what reaches it."""
+    record = Recorder()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            record.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+            self.send_response(200)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Headers", "*")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_OPTIONS = _any
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    yield from ((server, record) for server in serve(Handler, "127.0.0.2"))
+
+
+@pytest.fixture()
+def hostile_api(elsewhere: tuple[ThreadingHTTPServer, Recorder]) -> Iterator[tuple[ThreadingHTTPServer, Recorder]]:
+    """An API that answers the preflight as an API would, then redirects the keyed POST to `elsewhere`."""
+    target = f"http://127.0.0.2:{elsewhere[0].server_address[1]}/steal"
+    record = Recorder()
+
+    class Handler(BaseHTTPRequestHandler):
+        def cors(self) -> None:
+            self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+            self.send_header("Access-Control-Allow-Headers", "x-api-key, content-type")
+            self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+
+        def do_OPTIONS(self) -> None:
+            record.seen.append(("OPTIONS", self.path, {}))
+            self.send_response(204)
+            self.cors()
+            self.end_headers()
+
+        def do_GET(self) -> None:  # /health: one model
+            body = json.dumps({"status": "ok", "models": [{"name": "basic-pitch", "version": "0.4.0"}]}).encode()
+            self.send_response(200)
+            self.cors()
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            record.seen.append(("POST", self.path, {k.lower(): v for k, v in self.headers.items()}))
+            self.send_response(307)
+            self.cors()
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    yield from ((server, record) for server in serve(Handler, "127.0.0.1"))
+
+
+@pytest.fixture()
+def page_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The page's own files, served plainly (as anyone may host them) on a third origin: / and /page/*, as
+    `make serve` lays them out."""
+    root = tmp_path_factory.mktemp("site")
+    shutil.copy(REPO / "web" / "index.html", root / "index.html")
+    (root / "page").symlink_to(REPO / "web", target_is_directory=True)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *_: None  # type: ignore[attr-defined]
+    for server in serve(handler, "127.0.0.1"):  # type: ignore[arg-type]
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture()
+def browser() -> Iterator[WebDriver]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        missing("Chromium and chromedriver are not installed (`make setup` installs them: scripts/install_browser.sh)")
+    options = Options()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def use_api(browser: WebDriver, page: str, api_url: str) -> None:
+    browser.get(f"{page}/")
+    browser.find_element(By.CSS_SELECTOR, "#settings summary").click()
+    url = browser.find_element(By.ID, "api-url")
+    url.clear()
+    url.send_keys(api_url)
+    browser.find_element(By.ID, "api-key").send_keys(KEY)
+    for field in ("api-url", "api-key"):
+        browser.execute_script(f"document.getElementById('{field}').dispatchEvent(new Event('change'))")
+
+
+def choose_clip(browser: WebDriver, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(wav_bytes(signals.render(signals.chords(1, 1.0), 22050, 1.0, seed=1), 22050))
+    browser.find_element(By.ID, "file").send_keys(str(clip))
+
+
+def test_a_redirect_from_the_api_never_carries_the_key_elsewhere(
+    browser: WebDriver,
+    page_origin: str,
+    hostile_api: tuple[ThreadingHTTPServer, Recorder],
+    elsewhere: tuple[ThreadingHTTPServer, Recorder],
+    tmp_path: Path,
+) -> None:
+    api_server, api_seen = hostile_api
+    use_api(browser, page_origin, f"http://127.0.0.1:{api_server.server_address[1]}")
+    choose_clip(browser, tmp_path)
+    WebDriverWait(browser, 30).until(lambda b: not b.find_element(By.ID, "error").get_attribute("hidden"))
+    posts = [seen for seen in api_seen.seen if seen[0] == "POST"]
+    assert posts and posts[0][2].get("x-api-key") == KEY  # the API itself got the key, and redirected
+    _, elsewhere_seen = elsewhere
+    assert all(headers.get("x-api-key") != KEY for _, _, headers in elsewhere_seen.seen), elsewhere_seen.seen
+    assert [seen for seen in elsewhere_seen.seen if seen[0] == "POST"] == []
+
+
+def test_an_http_api_off_this_machine_is_refused(browser: WebDriver, page_origin: str, tmp_path: Path) -> None:
+    use_api(browser, page_origin, "http://api.example.com/v1")
+    choose_clip(browser, tmp_path)
+    WebDriverWait(browser, 30).until(lambda b: not b.find_element(By.ID, "error").get_attribute("hidden"))
+    assert "https" in browser.find_element(By.ID, "error").text
