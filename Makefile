@@ -11,7 +11,7 @@ export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
-	offline-terraform clean bootstrap deploy diff rollback destroy
+	offline-terraform clean bootstrap keys deploy diff rollback destroy
 
 ## help: list the targets with what each does
 help:
@@ -139,9 +139,13 @@ clean:
 ENV ?= dev
 export AUTO_APPROVE WITH_REGISTRY DESTROY_PROD FORCE
 
-## bootstrap: ENV=prod: the remote state bucket (versioned, encrypted, private, TLS-only, undeletable); idempotent
+## bootstrap: ENV=...: the permissions boundary every stack role carries; with S3 state the remote state bucket (versioned, encrypted, private, TLS-only, undeletable); idempotent
 bootstrap: $(STAMP)
 	$(PY) -m operations.bootstrap --env $(ENV)
+
+## keys: ENV=... ACTION=create|list|rotate|revoke CONSUMER=<name> [KEY_ID=...]: API keys outside Terraform (a new value shown once)
+keys: $(STAMP)
+	$(PY) -m operations.keys --env $(ENV) $(ACTION) $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(KEY_ID),--key-id $(KEY_ID))
 
 ## deploy: ENV=...: registry, image build and push, the inference stack by digest (DIGEST=sha256:... skips the build)
 deploy: $(STAMP) model

@@ -652,6 +652,14 @@ class EnvironmentConfig:
     def repository_name(self) -> str:
         return f"{self.project}/{self.name}"
 
+    @property
+    def permissions_boundary_name(self) -> str:
+        """The customer-managed policy `make bootstrap` puts as the permissions boundary of every role the
+        stacks create (operations/ci_policies.permissions_boundary). Derived, not a setting: bootstrap writes
+        it and the stacks name it, and a second spelling could only disagree; the stacks derive its ARN from
+        the deploying account (a data source), so the same JSON deploys to any account."""
+        return f"{self.resource_prefix}-permissions-boundary"
+
     def served_models(self, default: str) -> tuple[str, ...]:
         """`models` with the inference config's default model first (what a request naming none gets):
         the functions' INFERENCE_MODELS, /health's order, and `make serve`'s (which plays dev)."""

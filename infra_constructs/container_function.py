@@ -51,6 +51,8 @@ class ContainerFunctionProps:
     """Variables the function reads (names from contract.env_names and contract.settings)."""
     kms_key_arn: str | None = None
     """Customer-managed key for the environment variables and the log group; left out: AWS-managed."""
+    permissions_boundary_arn: str
+    """The execution role's permissions boundary (ServiceRoleProps.permissions_boundary); required."""
 
 
 class ContainerFunction(Construct):
@@ -58,7 +60,13 @@ class ContainerFunction(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: ContainerFunctionProps) -> None:
         super().__init__(scope, id_)
-        self.role = ServiceRole(self, "execution-role", ServiceRoleProps(role_name=f"{props.function_name}-role"))
+        self.role = ServiceRole(
+            self,
+            "execution-role",
+            ServiceRoleProps(
+                role_name=f"{props.function_name}-role", permissions_boundary=props.permissions_boundary_arn
+            ),
+        )
         self.log_group = CloudwatchLogGroup(
             self,
             "log-group",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
@@ -14,6 +12,8 @@ from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepositoryImageScanningConfiguration,
 )
 from constructs import Construct
+
+from infra_constructs.service_role import current_account
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +95,5 @@ def repository_url(scope: Construct, *, repository_name: str, region: str) -> st
     plan can read, instead of looking the repository up: a first
     `cdktf diff` on a fresh account then works before the registry stack exists.
     """
-    account = DataAwsCallerIdentity(scope, "current-account")
-    partition = DataAwsPartition(scope, "current-partition")
+    account, partition = current_account(scope)
     return f"{account.account_id}.dkr.ecr.{region}.{partition.dns_suffix}/{repository_name}"

@@ -5,7 +5,12 @@ proxy integration, an invoke permission scoped to its method and path, and a
 CORS preflight on its resource that lists that resource's methods; every part
 joins the deployment's trigger, so any change redeploys the stage. The API
 itself carries binary media types, CORS on the errors API Gateway answers
-itself, JSON access logs, X-Ray, and optionally an API key with a usage plan.
+itself, JSON access logs, X-Ray, and optionally a usage plan per API consumer.
+
+No API key is made here: a key's value would sit in Terraform state (aws_api_gateway_api_key.value is
+stored whether set or generated), readable by whoever reads state. Keys are made, rotated and revoked
+by the operator's command (operations/keys.py, `make keys`), which finds each consumer's usage plan by
+its `Consumer` tag and shows a new value once.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Protocol
 
 from cdktf import Fn, TerraformResource, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
-from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
 from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
 from cdktf_cdktf_provider_aws.api_gateway_domain_name import (
@@ -46,7 +50,6 @@ from cdktf_cdktf_provider_aws.api_gateway_usage_plan import (
     ApiGatewayUsagePlanQuotaSettings,
     ApiGatewayUsagePlanThrottleSettings,
 )
-from cdktf_cdktf_provider_aws.api_gateway_usage_plan_key import ApiGatewayUsagePlanKey
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
@@ -82,6 +85,8 @@ ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 # A path segment: a literal, a path parameter {name}, or a greedy one {name+}.
 _SEGMENT = re.compile(r"^([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\+?\})$")
 _CLOUDWATCH_PUSH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+CONSUMER_TAG = "Consumer"
+"""The tag naming a usage plan's consumer: how the operator's key command finds a consumer's plan."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +103,7 @@ class GatewayResponse:
 
 @dataclass(frozen=True, kw_only=True)
 class ConsumerPlan:
-    """One API consumer: its key and its usage plan's limits."""
+    """One API consumer: its usage plan's limits (its keys are the operator's: operations/keys.py)."""
 
     name: str
     throttle_rate_limit: float
@@ -109,7 +114,7 @@ class ConsumerPlan:
 @dataclass(frozen=True, kw_only=True)
 class RestApiProps:
     api_name: str
-    """Names the API and prefixes its key, usage plan, logging role and access log group."""
+    """Names the API and prefixes its usage plans, logging role and access log group."""
     title: str = "REST API"
     """The description starts with it, followed by the routes."""
     stage_name: str
@@ -117,11 +122,11 @@ class RestApiProps:
     """Origins answered by preflight and error responses; the first one is used where
     API Gateway can send a single static value (error responses)."""
     api_key_required: bool
-    """Routes need x-api-key unless `add_route` says otherwise, and a key and usage plan
-    are created."""
+    """Routes need x-api-key unless `add_route` says otherwise, and a usage plan per consumer is
+    created (its keys are attached by the operator's command)."""
     consumer_plans: tuple[ConsumerPlan, ...] = ()
-    """With api_key_required: a key and a usage plan per consumer. Left out: one consumer, "default",
-    with the throttle and quota below."""
+    """With api_key_required: a usage plan per consumer, tagged Consumer=<name>. Left out: one consumer,
+    "default", with the throttle and quota below."""
     throttle_rate_limit: float
     """Usage plan steady-state requests per second (with an API key), where consumer_plans is left out."""
     throttle_burst_limit: int
@@ -154,6 +159,8 @@ class RestApiProps:
     """Request headers a browser may send (preflight and error responses)."""
     kms_key_arn: str | None = None
     """Customer-managed key for the access log group; left out: AWS-managed."""
+    permissions_boundary_arn: str
+    """The permissions boundary of the account logging role (ServiceRoleProps.permissions_boundary); required."""
     gateway_responses: tuple[GatewayResponse, ...] = (
         GatewayResponse(response_type="DEFAULT_4XX"),
         GatewayResponse(response_type="DEFAULT_5XX"),
@@ -243,8 +250,8 @@ class RestApi(Construct):
         )
         self._execution_logging()
         self.domain = self._custom_domain() if props.custom_domain else None
-        self.api_keys = self._api_keys_and_usage_plans() if props.api_key_required else {}
-        """Each consumer's API key, by consumer name (none where no key is required)."""
+        self.usage_plans = self._usage_plans() if props.api_key_required else {}
+        """Each consumer's usage plan, by consumer name (none where no key is required)."""
         self._refresh()
 
     def add_route(
@@ -512,7 +519,9 @@ class RestApi(Construct):
             self,
             "cloudwatch-role",
             ServiceRoleProps(
-                role_name=f"{self._props.api_name}-apigw-logs", service_principal="apigateway.amazonaws.com"
+                role_name=f"{self._props.api_name}-apigw-logs",
+                service_principal="apigateway.amazonaws.com",
+                permissions_boundary=self._props.permissions_boundary_arn,
             ),
         )
         attachment = IamRolePolicyAttachment(
@@ -524,8 +533,9 @@ class RestApi(Construct):
             self, "account", cloudwatch_role_arn=role.arn, reset_on_delete=True, depends_on=[attachment]
         )
 
-    def _api_keys_and_usage_plans(self) -> dict[str, ApiGatewayApiKey]:
-        """A key and a usage plan per consumer: limits apply per key, and a key is revoked alone."""
+    def _usage_plans(self) -> dict[str, ApiGatewayUsagePlan]:
+        """A usage plan per consumer, tagged with its name: limits apply per consumer, and the operator's
+        command attaches, rotates and revokes each consumer's keys on it (no key value in state)."""
         props = self._props
         plans = props.consumer_plans or (
             ConsumerPlan(
@@ -535,12 +545,9 @@ class RestApi(Construct):
                 quota_limit=props.quota_limit,
             ),
         )
-        keys: dict[str, ApiGatewayApiKey] = {}
+        usage_plans: dict[str, ApiGatewayUsagePlan] = {}
         for consumer in plans:
-            key = ApiGatewayApiKey(
-                self, f"api-key-{consumer.name}", name=f"{props.api_name}-{consumer.name}", enabled=True
-            )
-            plan = ApiGatewayUsagePlan(
+            usage_plans[consumer.name] = ApiGatewayUsagePlan(
                 self,
                 f"usage-plan-{consumer.name}",
                 name=f"{props.api_name}-{consumer.name}-plan",
@@ -549,12 +556,9 @@ class RestApi(Construct):
                     rate_limit=consumer.throttle_rate_limit, burst_limit=consumer.throttle_burst_limit
                 ),
                 quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=consumer.quota_limit, period=props.quota_period),
+                tags={CONSUMER_TAG: consumer.name},
             )
-            ApiGatewayUsagePlanKey(
-                self, f"usage-plan-key-{consumer.name}", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id
-            )
-            keys[consumer.name] = key
-        return keys
+        return usage_plans
 
     # --- what depends on the whole route table ---------------------------------
     def _cors_headers(self, path: str | None) -> dict[str, str]:

@@ -6,6 +6,11 @@ policy, so a snapshot diff shows which permission changed and `terraform plan`
 touches only that policy. Resources that must not start before their
 permissions exist (a function) register with `add_dependent`: they then depend
 on every policy, including grants made after they were created.
+
+Every role carries a permissions boundary (a required prop): the customer-managed policy `make bootstrap`
+owns, which caps what any grant can give and denies IAM, Organizations and account writes. The deploy
+role may create or change a role only with that boundary attached (operations/ci_policies.py), so no
+grant, by these stacks or by a hostile change to them, can make a role an administrator.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cdktf import TerraformResource
+from cdktf import TerraformResource, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
@@ -49,6 +56,9 @@ class Grantable(Protocol):
 class ServiceRoleProps:
     role_name: str
     """Name of the IAM role."""
+    permissions_boundary: str
+    """ARN of the managed policy that caps the role's permissions (`permissions_boundary_arn`); required:
+    the deploy role may create no role without it."""
     service_principal: str = "lambda.amazonaws.com"
     """The AWS service that assumes the role; left out: Lambda."""
 
@@ -72,7 +82,13 @@ class ServiceRole(Construct):
                 )
             ],
         )
-        self.role = IamRole(self, "role", name=props.role_name, assume_role_policy=assume.json)
+        self.role = IamRole(
+            self,
+            "role",
+            name=props.role_name,
+            assume_role_policy=assume.json,
+            permissions_boundary=props.permissions_boundary,
+        )
         self.arn: str = self.role.arn
         self.name: str = self.role.name
         self._policies: list[IamRolePolicy] = []
@@ -119,3 +135,19 @@ class ServiceRole(Construct):
         for dependent in self._dependents:
             add_dependency(dependent, policy)
         return policy
+
+
+def current_account(scope: Construct) -> tuple[DataAwsCallerIdentity, DataAwsPartition]:
+    """The deploying account and its partition, read once per stack (data sources at the stack's root)."""
+    stack = TerraformStack.of(scope)
+    account = stack.node.try_find_child("current-account") or DataAwsCallerIdentity(stack, "current-account")
+    partition = stack.node.try_find_child("current-partition") or DataAwsPartition(stack, "current-partition")
+    assert isinstance(account, DataAwsCallerIdentity) and isinstance(partition, DataAwsPartition)
+    return account, partition
+
+
+def permissions_boundary_arn(scope: Construct, policy_name: str) -> str:
+    """`arn:<partition>:iam::<deploying account>:policy/<policy_name>`: the boundary bootstrap made in the
+    account the stack deploys to (no account id in the synthesized JSON)."""
+    account, partition = current_account(scope)
+    return f"arn:{partition.partition}:iam::{account.account_id}:policy/{policy_name}"

@@ -11,6 +11,8 @@ denies DeleteBucket to every principal (removing that statement is a deliberate,
 Idempotent: every setting is put each run, so a second run changes nothing and a drifted bucket is
 repaired. The region is the environment's (`state.region`), never the shell's default.
 An environment with local state (dev: .state/ beside cdktf.out) has no bucket to make.
+Every environment gets its permissions boundary, `<project>-<env>-permissions-boundary`: the managed
+policy every role the stacks create carries (a deploy without it fails: run bootstrap first).
 Where the environment sets `ci` (off by default), bootstrap then puts the CI identities: the GitHub
 OIDC provider and the plan and deploy roles (operations/ci_identities.py), and prints the roles' ARNs.
 Bad input ends with a one-line error and exit code 2.
@@ -118,7 +120,8 @@ def configure_bucket(s3: Any, bucket: str, noncurrent_days: int) -> None:
 
 
 def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None) -> str:
-    """Make the environment's state bucket (and its CI identities, where set); a line for each."""
+    """Make the environment's state bucket (where its state is in S3), its permissions boundary and its CI
+    identities (where set); a line for each."""
     import boto3
 
     from config.environments import get_environment
@@ -129,25 +132,28 @@ def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None
         env = get_environment(environment)
     except ConfigError as exc:
         raise ReleaseError(str(exc)) from None
-    state = env.state
-    if not isinstance(state, S3StateBackend):
-        return f"{environment}: local state (.state/ beside cdktf.out): no state bucket to make"
-    s3 = boto3.client("s3", region_name=state.region) if s3 is None else s3
-    created = ensure_bucket(s3, state.bucket, state.region)
-    configure_bucket(s3, state.bucket, state.noncurrent_version_expiry_days)
-    verb = "created" if created else "already there; settings re-applied"
-    lines = [
-        f"{environment}: state bucket s3://{state.bucket} in {state.region} {verb} (versioned, SSE-KMS, "
-        f"public access blocked, TLS-only, deletion denied, noncurrent versions expire after "
-        f"{state.noncurrent_version_expiry_days} days)"
-    ]
-    if env.ci is not None:
-        from operations.ci_identities import ensure_ci_identities
+    from operations.ci_identities import ensure_ci_identities, ensure_permissions_boundary
 
-        sts = boto3.client("sts", region_name=state.region) if sts is None else sts
-        identity = sts.get_caller_identity()
-        partition = identity["Arn"].split(":")[1]
-        iam = boto3.client("iam", region_name=state.region) if iam is None else iam
+    state = env.state
+    if isinstance(state, S3StateBackend):
+        s3 = boto3.client("s3", region_name=state.region) if s3 is None else s3
+        created = ensure_bucket(s3, state.bucket, state.region)
+        configure_bucket(s3, state.bucket, state.noncurrent_version_expiry_days)
+        verb = "created" if created else "already there; settings re-applied"
+        lines = [
+            f"{environment}: state bucket s3://{state.bucket} in {state.region} {verb} (versioned, SSE-KMS, "
+            f"public access blocked, TLS-only, deletion denied, noncurrent versions expire after "
+            f"{state.noncurrent_version_expiry_days} days)"
+        ]
+    else:
+        lines = [f"{environment}: local state (.state/ beside cdktf.out): no state bucket to make"]
+    region = state.region if isinstance(state, S3StateBackend) else env.region
+    sts = boto3.client("sts", region_name=region) if sts is None else sts
+    identity = sts.get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    iam = boto3.client("iam", region_name=region) if iam is None else iam
+    lines.append(ensure_permissions_boundary(env, iam, identity["Account"], partition))
+    if env.ci is not None:
         lines += ensure_ci_identities(env, iam, identity["Account"], partition)
     return "\n".join(lines)
 

@@ -1,5 +1,10 @@
-"""`make bootstrap`'s optional part: the GitHub OIDC provider and the CI plan and deploy roles, put
-with boto3 so that a second run changes nothing and a hand edit is undone.
+"""`make bootstrap`'s IAM: the environment's permissions boundary (always), and where `ci` is set the
+GitHub OIDC provider and the CI plan and deploy roles, put with boto3 so that a second run changes
+nothing and a hand edit is undone.
+
+The boundary is the customer-managed policy `<project>-<env>-permissions-boundary`
+(operations/ci_policies.permissions_boundary): every role the stacks create carries it, and the deploy
+role may create or change a role only with it attached. Its document is put back on every run.
 
 The provider is the account's one for token.actions.githubusercontent.com: reused where it exists
 (only the audience sts.amazonaws.com is added to it; other client ids another team relies on stay).
@@ -55,15 +60,20 @@ def ensure_oidc_provider(iam: Any, account: str, partition: str = "aws") -> tupl
     return arn, False
 
 
-def _ensure_managed_policy(iam: Any, arn: str, name: str, document: dict[str, Any], tags: list[dict[str, str]]) -> bool:
+def _ensure_managed_policy(
+    iam: Any,
+    arn: str,
+    name: str,
+    document: dict[str, Any],
+    tags: list[dict[str, str]],
+    description: str = "CI role permissions (make bootstrap)",
+) -> bool:
     """Create the policy, or make `document` its default version; True when anything was put."""
     text = json.dumps(document, separators=(",", ":"))
     try:
         policy = iam.get_policy(PolicyArn=arn)["Policy"]
     except iam.exceptions.NoSuchEntityException:
-        iam.create_policy(
-            PolicyName=name, PolicyDocument=text, Tags=tags, Description="CI role permissions (make bootstrap)"
-        )
+        iam.create_policy(PolicyName=name, PolicyDocument=text, Tags=tags, Description=description)
         return True
     current = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
     if _document(current["Document"]) == document:
@@ -137,6 +147,27 @@ def ensure_role(
         iam.delete_role_policy(RoleName=name, PolicyName=inline)
         changed.append(f"removed inline {inline}")
     return RoleResult(name, role["Arn"], created, changed)
+
+
+def ensure_permissions_boundary(env: EnvironmentConfig, iam: Any, account: str, partition: str = "aws") -> str:
+    """Put the environment's permissions boundary; the line bootstrap prints."""
+    arn = ci_policies.permissions_boundary_arn(env, account, partition)
+    tags = [{"Key": k, "Value": v} for k, v in {**env.all_tags, "ManagedBy": "make bootstrap"}.items()]
+    existed = True
+    try:
+        iam.get_policy(PolicyArn=arn)
+    except iam.exceptions.NoSuchEntityException:
+        existed = False
+    changed = _ensure_managed_policy(
+        iam,
+        arn,
+        env.permissions_boundary_name,
+        ci_policies.permissions_boundary(env, account, partition),
+        tags,
+        description=f"The most any role of {env.stack_name} may do (make bootstrap; CI may not change it)",
+    )
+    state = "repaired" if existed and changed else ("already there" if existed else "created")
+    return f"{env.name}: permissions boundary {arn} {state} (every role the stacks create carries it)"
 
 
 def ensure_ci_identities(env: EnvironmentConfig, iam: Any, account: str, partition: str = "aws") -> list[str]:

@@ -8,10 +8,23 @@ Two roles, both assumed only with a GitHub Actions OIDC token of one repository 
   and the state bucket's KMS key through S3 only;
 - the deploy role, `sub` = repo:<o>/<n>:ref:refs/heads/<branch>: what `make deploy` needs (the registry
   stack, the ECR push to the environment's repository, the inference stack), by resource ARN wherever
-  the service scopes by resource, IAM writes and PassRole only on the stacks' own role prefix.
+  the service scopes by resource (by the environment's tags where it cannot: KMS keys, API Gateway),
+  IAM writes and PassRole only on the stacks' own role prefix, and a role created or changed only with
+  the environment's permissions boundary attached.
 
-The roles' own names lie outside every prefix they may write (`github-<project>-<env>-...`), so the
-deploy role cannot edit itself. Resource "*" appears only for the actions in UNSCOPABLE_ACTIONS.
+The permissions boundary (`permissions_boundary`, `<project>-<env>-permissions-boundary`, put by
+bootstrap) is the most any role of the stacks can do: the functions' data, queues, keys, logs, traces
+and image, and no IAM, Organizations, account or STS role-assumption at all. Every IAM action that
+AWS's service authorization reference lets a policy condition on `iam:PermissionsBoundary` is allowed
+only where that key equals the boundary (CreateRole, PutRolePolicy, DeleteRolePolicy, AttachRolePolicy,
+DetachRolePolicy, PutRolePermissionsBoundary); DeleteRolePermissionsBoundary, which would lift it, is
+denied. The key exists on no other role action, so each other one is safe by other means, with its reason
+in ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY; UpdateAssumeRolePolicy, which could hand a role to another
+account, is denied outright (the stacks set a role's trust when they create it).
+
+The roles' own names lie outside every prefix they may write (`github-<project>-<env>-...`), and a Deny
+names them and the boundary policy, so the deploy role can neither edit itself nor its limit.
+Resource "*" appears only for the actions in UNSCOPABLE_ACTIONS.
 """
 
 from __future__ import annotations
@@ -43,8 +56,63 @@ UNSCOPABLE_ACTIONS = {
     "logs:DeleteLogDelivery": "log deliveries (WAF logging) have no resource type",
     "logs:ListLogDeliveries": "log deliveries (WAF logging) have no resource type",
     "lambda:CreateEventSourceMapping": "a mapping not yet made has no ARN; conditioned on lambda:FunctionArn",
+    "xray:PutTraceSegments": "X-Ray has no resource types (the boundary lets the functions send traces)",
+    "xray:PutTelemetryRecords": "X-Ray has no resource types (the boundary lets the functions send traces)",
 }
 """The actions the CI roles may allow on Resource "*", each with the reason (held by the IAM gate)."""
+
+BOUNDARY_CONDITIONED_ROLE_ACTIONS = (
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+)
+"""The deploy role's role writes that AWS evaluates `iam:PermissionsBoundary` for (the service
+authorization reference; tests/security/test_ci_iam.py checks the list against parliament's copy of it):
+each is allowed only where the key equals the environment's boundary. For CreateRole and
+PutRolePermissionsBoundary the key is the boundary in the request; for the policy writes, the role's own,
+so a role without it (made by hand, or before the boundary existed) gets no policy from CI."""
+ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY = {
+    "iam:DeleteRole": "deleting a role grants nothing; IAM refuses while the role still has policies, whose "
+    "removal is boundary-conditioned",
+    "iam:UpdateRole": "changes only a role's description and maximum session length, never what it may do",
+    "iam:TagRole": "no policy here conditions on a role's tags, so a tag grants nothing",
+    "iam:UntagRole": "no policy here conditions on a role's tags, so removing one takes nothing away",
+    "iam:ListInstanceProfilesForRole": "a read terraform makes before deleting a role",
+    "iam:PassRole": "only of the stacks' roles (each carries the boundary) and only to Lambda and API Gateway "
+    "(iam:PassedToService)",
+}
+"""The role actions the deploy role may use that AWS offers no `iam:PermissionsBoundary` key for, each with
+why it cannot widen a role. iam:UpdateAssumeRolePolicy has no such key either and is denied: a trust
+change is the one role write without the key that could give a role away."""
+DENIED_ROLE_ACTIONS = ("iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary")
+"""Denied on every role: a trust rewrite (the stacks set trust at creation) and lifting a boundary."""
+POLICY_WRITES = (
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagPolicy",
+    "iam:UntagPolicy",
+)
+ROLE_WRITES = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:TagRole",
+    "iam:UntagRole",
+)
 
 SERVICES_PASSED_ROLES = ("lambda.amazonaws.com", "apigateway.amazonaws.com")
 """The services the stacks hand their roles to: the functions and the API Gateway account's logging role."""
@@ -109,6 +177,10 @@ class _Arns:
         self.keys = f"arn:{p}:kms:{r}:{a}:key/*"
         self.aliases = f"arn:{p}:kms:{r}:{a}:alias/{prefix}-*"
         self.roles = f"arn:{p}:iam::{a}:role/{prefix}-*"
+        self.all_roles = f"arn:{p}:iam::{a}:role/*"
+        self.boundary = permissions_boundary_arn(env, a, p)
+        self.ci_roles = f"arn:{p}:iam::{a}:role/github-{prefix}-*"
+        self.ci_policies = f"arn:{p}:iam::{a}:policy/github-{prefix}-*"
         self.functions = f"arn:{p}:lambda:{r}:{a}:function:{prefix}-*"
         self.mappings = f"arn:{p}:lambda:{r}:{a}:event-source-mapping:*"
         self.queues = f"arn:{p}:sqs:{r}:{a}:{prefix}-*"
@@ -129,22 +201,17 @@ class _Arns:
         self.web_acls = f"arn:{p}:wafv2:{r}:{a}:regional/webacl/{prefix}-*/*"
         self.managed_rule_sets = f"arn:{p}:wafv2:{r}:{a}:regional/managedruleset/*/*"
         gateway = f"arn:{p}:apigateway:{r}::"
-        # API Gateway names its resources by random ids, so paths are the finest scope it offers.
-        self.gateway = [
-            f"{gateway}/{path}"
-            for path in (
-                "restapis",
-                "restapis/*",
-                "apikeys",
-                "apikeys/*",
-                "usageplans",
-                "usageplans/*",
-                "account",
-                "tags/*",
-                "domainnames",
-                "domainnames/*",
-            )
+        # API Gateway names its resources by random ids: paths, then the environment's tags, are the finest
+        # scope it offers. No API key: keys live outside Terraform (operations/keys.py).
+        self.gateway_collections = [f"{gateway}/{path}" for path in ("restapis", "usageplans", "domainnames")]
+        self.gateway_items = [f"{gateway}/{path}/*" for path in ("restapis", "usageplans", "domainnames")]
+        self.gateway_account = f"{gateway}/account"
+        self.gateway_tags = f"{gateway}/tags/*"
+        self.gateway = [*self.gateway_collections, *self.gateway_items, self.gateway_account, self.gateway_tags]
+        self.gateway_secrets = [
+            f"{gateway}/{path}" for path in ("apikeys", "apikeys/*", "usageplans/*/keys", "usageplans/*/keys/*")
         ]
+        """What returns or changes API key values: a key, or a usage plan's keys (GetUsagePlanKeys has `value`)."""
         self.stages = f"{gateway}/restapis/*/stages/*"
 
 
@@ -158,6 +225,19 @@ def _statement(sid: str, actions: list[str], resources: list[str] | str, **condi
 def _tagged(env: EnvironmentConfig) -> dict[str, Any]:
     """KMS key ids are random: key actions hold only for the environment's keys (tagged by default_tags)."""
     return {"StringEquals": {"aws:ResourceTag/Environment": env.name, "aws:ResourceTag/Project": env.project}}
+
+
+def _request_tagged(env: EnvironmentConfig) -> dict[str, Any]:
+    """A create that carries the environment's tags (the provider's default_tags send them)."""
+    return {"StringEquals": {"aws:RequestTag/Environment": env.name, "aws:RequestTag/Project": env.project}}
+
+
+def _deny(sid: str, actions: list[str], resources: list[str] | str, **condition: Any) -> dict[str, Any]:
+    return {**_statement(sid, actions, resources, **condition), "Effect": "Deny"}
+
+
+def permissions_boundary_arn(env: EnvironmentConfig, account: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account}:policy/{env.permissions_boundary_name}"
 
 
 def _state_key_via_s3(arns: _Arns, actions: list[str]) -> dict[str, Any]:
@@ -258,17 +338,6 @@ KMS_WRITE = [
     "kms:GenerateDataKey",
 ]
 IAM_READ = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"]
-IAM_WRITE = [
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:UpdateRole",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:TagRole",
-    "iam:UntagRole",
-    "iam:PutRolePolicy",
-    "iam:DeleteRolePolicy",
-    "iam:ListInstanceProfilesForRole",  # terraform checks it before deleting a role
-]
 LAMBDA_READ = [
     "lambda:GetFunction",
     "lambda:GetFunctionConfiguration",
@@ -367,6 +436,8 @@ def plan_permissions(env: EnvironmentConfig, account: str, partition: str = "aws
             _statement("WebAclRead", WAF_READ, arns.web_acls),
             _statement("WebAclAssociationRead", ["wafv2:GetWebACLForResource"], [arns.stages, arns.web_acls]),
             _statement("ApiGatewayRead", ["apigateway:GET"], arns.gateway),
+            # GET under usageplans/* would include a plan's keys, with their values: no secret for a plan.
+            _deny("NoApiKeyValues", ["apigateway:GET"], arns.gateway_secrets),
         ],
     }
 
@@ -395,12 +466,24 @@ def deploy_permissions(env: EnvironmentConfig, account: str, partition: str = "a
             ),
             _statement("KeysWrite", KMS_WRITE, arns.keys, **_tagged(env)),
             _statement("AliasesWrite", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"], arns.aliases),
-            _statement("StackRolesWrite", IAM_WRITE, arns.roles),
+            _statement(
+                "StackRolesWriteOnlyWithTheBoundary",
+                ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+                arns.roles,
+                StringEquals={"iam:PermissionsBoundary": arns.boundary},
+            ),
             _statement(
                 "StackRolesAttachApiGatewayLogging",
                 ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
                 arns.roles,
                 ArnEquals={"iam:PolicyARN": AWS_MANAGED_APIGW_LOGS_POLICY.replace("arn:aws:", f"arn:{partition}:")},
+                StringEquals={"iam:PermissionsBoundary": arns.boundary},
+            ),
+            # No iam:PermissionsBoundary key exists for these: ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY says why each is safe.
+            _statement(
+                "StackRolesManage",
+                [a for a in ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY if a != "iam:PassRole"],
+                arns.roles,
             ),
             _statement(
                 "StackRolesPassToTheirServices",
@@ -440,12 +523,99 @@ def deploy_permissions(env: EnvironmentConfig, account: str, partition: str = "a
             _statement("AlarmsWrite", CLOUDWATCH_ALARM_WRITE, arns.alarms),
             _statement("DashboardWrite", ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"], arns.dashboard),
             _statement("WebAclWrite", WAF_WRITE, [arns.web_acls, arns.managed_rule_sets, arns.stages]),
+            _statement("ApiGatewayCreateTagged", ["apigateway:POST"], arns.gateway_collections, **_request_tagged(env)),
+            # Child resources (methods, stages, a plan's settings) carry their API's or plan's tags for IAM.
             _statement(
-                "ApiGatewayWrite",
+                "ApiGatewayWriteTagged",
                 ["apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
-                arns.gateway,
+                arns.gateway_items,
+                **_tagged(env),
+            ),
+            # The account's CloudWatch role setting has no tags; PassRole limits which role it may name.
+            _statement("ApiGatewayAccountLoggingRole", ["apigateway:PATCH"], arns.gateway_account),
+            _statement(
+                "ApiGatewayTagsKeepTheEnvironments", ["apigateway:PUT"], arns.gateway_tags, **_request_tagged(env)
+            ),
+            _statement(
+                "ApiGatewayUntagOthers",
+                ["apigateway:DELETE"],
+                arns.gateway_tags,
+                **{"ForAllValues:StringNotEquals": {"aws:TagKeys": ["Environment", "Project"]}},
             ),
             _statement("ApiGatewayWebAcl", ["apigateway:SetWebACL"], arns.stages),
+            _deny(
+                "NoApiKeys",
+                ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
+                arns.gateway_secrets,
+            ),
+            _deny("NoTrustRewriteNoBoundaryRemoval", list(DENIED_ROLE_ACTIONS), arns.all_roles),
+            _deny("NoWriteToTheBoundaryOrTheCiPolicies", list(POLICY_WRITES), [arns.boundary, arns.ci_policies]),
+            _deny("NoWriteToTheCiRoles", list(ROLE_WRITES), arns.ci_roles),
+        ],
+    }
+
+
+def permissions_boundary(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+    """The most any role the stacks create may do (the functions' and API Gateway's logging role): the
+    environment's buckets, queues, keys, log groups and image, X-Ray; and explicitly no IAM, no
+    Organizations, no account settings, no role assumption. Made like aws-cdk-lib's bootstrap
+    CustomPermissionsBoundary: a managed policy bootstrap owns and CI may not write."""
+    p, r, a, prefix = partition, env.region, account, env.resource_prefix
+    buckets = [f"arn:{p}:s3:::{prefix}-input-*", f"arn:{p}:s3:::{prefix}-output-*"]
+    if env.model_store.bucket:
+        buckets += [f"arn:{p}:s3:::{env.model_store.bucket}", f"arn:{p}:s3:::{env.model_store.bucket}/*"]
+    logs = f"arn:{p}:logs:{r}:{a}:log-group:"
+    # the functions' own groups, the API's access logs and its execution logs (named by the API's random id);
+    # not WAF's, which the log delivery service writes
+    names = (f"/aws/lambda/{prefix}-", f"/aws/apigateway/{prefix}-", "API-Gateway-Execution-Logs_")
+    log_groups = [f"{logs}{name}*" for name in names]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement(
+                "EnvironmentData",
+                [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:DeleteObject",
+                    "s3:ListBucket",
+                ],
+                buckets,
+            ),
+            _statement(
+                "EnvironmentQueues",
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                f"arn:{p}:sqs:{r}:{a}:{prefix}-*",
+            ),
+            _statement(
+                "EnvironmentKeys", ["kms:Decrypt", "kms:GenerateDataKey"], f"arn:{p}:kms:{r}:{a}:key/*", **_tagged(env)
+            ),
+            # The functions write their own logs; API Gateway's logging role (AWS's managed
+            # AmazonAPIGatewayPushToCloudWatchLogs) writes access and execution logs.
+            _statement(
+                "EnvironmentLogs",
+                [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                ],
+                log_groups,
+            ),
+            _statement("LogGroupsDescribe", ["logs:DescribeLogGroups"], f"{logs}*"),
+            _statement("Traces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),
+            _statement(
+                "EnvironmentImagePull",
+                ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                f"arn:{p}:ecr:{r}:{a}:repository/{env.repository_name}",
+            ),
+            # Deny guards: a boundary allows nothing it does not list, and these say so where it matters most.
+            _deny("NoIdentityOrAccountAdministration", ["iam:*", "organizations:*", "account:*"], "*"),
+            _deny("NoRoleAssumption", ["sts:AssumeRole"], "*"),
         ],
     }
 
@@ -471,12 +641,14 @@ def compact_size(document: dict[str, Any]) -> int:
 
 
 def documents(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, dict[str, Any]]:
-    """Every CI document by name: <role>-trust and <role>-permissions, as the IAM gate walks them."""
+    """Every document bootstrap puts, by name: the permissions boundary, and where `ci` is set <role>-trust
+    and <role>-permissions, as the IAM gate walks them."""
     ci = env.ci
     if ci is None:
-        return {}
+        return {"permissions-boundary": permissions_boundary(env, account, partition)}
     provider = oidc_provider_arn(account, partition)
     return {
+        "permissions-boundary": permissions_boundary(env, account, partition),
         "plan-trust": trust_policy(provider, plan_subject(ci)),
         "plan-permissions": plan_permissions(env, account, partition),
         "deploy-trust": trust_policy(provider, deploy_subject(ci)),

@@ -27,6 +27,7 @@ from infra_constructs.secure_bucket import (
     grant_on_keys,
     grant_on_prefix,
 )
+from infra_constructs.service_role import permissions_boundary_arn
 from infra_constructs.web_acl import WebAcl, WebAclProps
 from stacks import observability
 from stacks.base import EnvironmentStack, encryption_key
@@ -47,6 +48,8 @@ class InferenceStack(EnvironmentStack):
         self.kms_key_arn = self.key.arn if self.key else None
         self.input_bucket, self.output_bucket = self._storage()
         self.repository_url = repository_url(self, repository_name=env.repository_name, region=env.region)
+        # Every role of the stack carries the boundary `make bootstrap` puts in the deploying account.
+        self.permissions_boundary_arn = permissions_boundary_arn(self, env.permissions_boundary_name)
         function = env.function
         self.predict_function = self._function(
             "inference-function",
@@ -137,6 +140,7 @@ class InferenceStack(EnvironmentStack):
                 reserved_concurrency=reserved_concurrency,
                 log_retention_days=env.log_retention_days,
                 kms_key_arn=self.kms_key_arn,
+                permissions_boundary_arn=self.permissions_boundary_arn,
                 environment=self._function_environment(),
             ),
         )
@@ -289,6 +293,7 @@ class InferenceStack(EnvironmentStack):
             certificate_arn=api.certificate_arn,
             manage_account_logging_role=api.manage_account_logging_role,
             kms_key_arn=self.kms_key_arn,
+            permissions_boundary_arn=self.permissions_boundary_arn,
             binary_media_types=http_contract.BINARY_MEDIA_TYPES,
             consumer_plans=tuple(
                 ConsumerPlan(
@@ -337,19 +342,13 @@ class InferenceStack(EnvironmentStack):
     def _outputs(self) -> None:
         api, function = self.api, self.predict_function
         TerraformOutput(self, "predict_url", value=api.url_for("/predict"), description="POST multipart audio here")
-        if api.api_keys:
+        if api.usage_plans:
+            # Key values never pass through state: `make keys` makes them (operations/keys.py).
             TerraformOutput(
                 self,
-                "api_key_ids",
-                value={name: key.id for name, key in api.api_keys.items()},
-                description="Each consumer's API key id (what a job records as its owner)",
-            )
-            TerraformOutput(
-                self,
-                "api_key_values",
-                value={name: key.value for name, key in api.api_keys.items()},
-                sensitive=True,
-                description="Each consumer's API key: hand each consumer its own",
+                "usage_plan_ids",
+                value={name: plan.id for name, plan in api.usage_plans.items()},
+                description="Each consumer's usage plan (make keys attaches the consumer's keys to it)",
             )
         if api.domain is not None:
             TerraformOutput(

@@ -25,6 +25,7 @@ import pytest
 
 from config.environments import DEV, PROD
 from config.schema import S3StateBackend
+from operations import ci_identities, ci_policies
 from tests.support import fake_docker
 from tests.support.components import provider_mirror, terraform_binary
 from tests.support.emulator import MotoServer
@@ -241,6 +242,11 @@ def test_bootstrap_then_prod_diff_on_a_fresh_account(
         r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if "NoncurrentVersionExpiration" in r
     ]
     assert expiry["NoncurrentVersionExpiration"] == {"NoncurrentDays": PROD.state.noncurrent_version_expiry_days}
+    iam = prod.client("iam")
+    boundary = ci_policies.permissions_boundary_arn(PROD, PROD_ACCOUNT)
+    version = iam.get_policy(PolicyArn=boundary)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=boundary, VersionId=version)["PolicyVersion"]["Document"]
+    assert ci_identities._document(document) == ci_policies.permissions_boundary(PROD, PROD_ACCOUNT)
     diff = prod.run(DIFF)  # moto answers S3 on one host: the docs' path-style setting
     count = managed_resource_count(stacks["inference-prod"])
     plain = re.sub(r"\x1b\[[0-9;]*m", "", diff.stdout)  # cdktf colours terraform's summary

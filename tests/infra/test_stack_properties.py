@@ -13,6 +13,8 @@ from contract import http as http_contract
 from contract.settings import ServiceSettings
 from inference.config import InferenceConfig, load_config
 from inference.pinned import BASIC_PITCH
+from infra_constructs.rest_api import CONSUMER_TAG
+from operations import keys
 from tests.support.stacks import one_resource, policy_statements, resources_of
 
 pytestmark = pytest.mark.slow
@@ -438,7 +440,7 @@ def test_the_stage_is_throttled_for_every_method(stacks, env):
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_every_route_but_health_needs_a_key_and_each_consumer_has_its_own_key_and_plan(stacks, env):
+def test_every_route_but_health_needs_a_key_and_each_consumer_has_its_own_plan(stacks, env):
     settings = ENVIRONMENTS[env].api
     stack = stacks[f"inference-{env}"]
     for route in ("predict-post", "jobs-post", "jobs-by-job_id-get"):
@@ -446,26 +448,30 @@ def test_every_route_but_health_needs_a_key_and_each_consumer_has_its_own_key_an
     assert one_resource(stack, "aws_api_gateway_method", "health-get")["api_key_required"] is False
     for options in ("predict-options", "health-options"):
         assert one_resource(stack, "aws_api_gateway_method", options)["api_key_required"] is False, options
-    keys = {k["name"]: k for k in resources_of(stack, "aws_api_gateway_api_key").values()}
     plans = {p["name"]: p for p in resources_of(stack, "aws_api_gateway_usage_plan").values()}
     names = [c.name for c in settings.consumers]
-    assert sorted(keys) == sorted(f"audio-inference-{env}-api-{n}" for n in names)
     assert sorted(plans) == sorted(f"audio-inference-{env}-api-{n}-plan" for n in names)
     for consumer in settings.consumers:
         rate, burst, quota = settings.limits_of(consumer)
         plan = plans[f"audio-inference-{env}-api-{consumer.name}-plan"]
         assert plan["throttle_settings"] == {"rate_limit": rate, "burst_limit": burst}
         assert plan["quota_settings"] == {"limit": quota, "period": settings.quota_period}
-        key = one_resource(stack, "aws_api_gateway_api_key", f"api-key-{consumer.name}")
-        assert key["name"].endswith(consumer.name)
-        plan_key = one_resource(stack, "aws_api_gateway_usage_plan_key", f"usage-plan-key-{consumer.name}")
-        assert plan_key["key_type"] == "API_KEY"
-        assert plan_key["key_id"].startswith(f"${{aws_api_gateway_api_key.rest-api_api-key-{consumer.name}_")
-        assert plan_key["usage_plan_id"].startswith(
-            f"${{aws_api_gateway_usage_plan.rest-api_usage-plan-{consumer.name}_"
-        )
-    assert stack["output"]["api_key_values"]["sensitive"] is True
-    assert "sensitive" not in stack["output"]["api_key_ids"] or stack["output"]["api_key_ids"]["sensitive"] is False
+        # how `make keys` finds the consumer's plan (with the provider's Environment and Project tags)
+        assert plan["tags"] == {keys.CONSUMER_TAG: consumer.name} and keys.CONSUMER_TAG == CONSUMER_TAG
+    assert stack["output"]["usage_plan_ids"].get("sensitive") is not True
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_api_key_or_key_value_is_in_the_stack_its_state_or_its_outputs(stacks, env):
+    """Terraform stores every attribute of a resource it manages, a key's generated value included: the
+    stacks manage usage plans, never keys (operations/keys.py makes them); no output names a key."""
+    stack = stacks[f"inference-{env}"]
+    assert not resources_of(stack, "aws_api_gateway_api_key")
+    assert not resources_of(stack, "aws_api_gateway_usage_plan_key")
+    assert "aws_api_gateway_api_key" not in stack.get("data", {})
+    assert not [name for name in stack["output"] if "key" in name and name != "usage_plan_ids"]
+    text = json.dumps(stack)
+    assert "aws_api_gateway_api_key" not in text and "api_key_value" not in text
 
 
 def test_prod_has_several_consumers_with_their_own_limits():
@@ -562,8 +568,7 @@ def test_provider_tags_every_resource(stacks):
 def test_outputs_cover_what_operators_need(stacks):
     assert set(stacks["inference-prod"]["output"]) == {
         "predict_url",
-        "api_key_ids",
-        "api_key_values",
+        "usage_plan_ids",
         "input_bucket_name",
         "output_bucket_name",
         "repository_url",

@@ -82,14 +82,55 @@ def test_a_second_run_changes_nothing_and_a_drifted_bucket_is_repaired(s3: Any, 
     s3.delete_bucket_policy(Bucket=STATE.bucket)
     assert bootstrap.main(["--env", "prod"]) == 0
     assert settings(s3) == first
-    assert "already there; settings re-applied" in capsys.readouterr().out.splitlines()[-1]
+    assert "already there; settings re-applied" in capsys.readouterr().out.splitlines()[-2]
 
 
-def test_dev_has_local_state_and_nothing_to_make(s3: Any, capsys) -> None:
+def boundary_document(iam: Any, env: Any) -> dict[str, Any]:
+    arn = ci_policies.permissions_boundary_arn(env, ACCOUNT)
+    default = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return ci_identities._document(
+        iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]["Document"]
+    )
+
+
+def test_dev_has_local_state_no_bucket_and_its_permissions_boundary(s3: Any, capsys) -> None:
     assert DEV.state is None
     assert bootstrap.main(["--env", "dev"]) == 0
-    assert capsys.readouterr().out == "dev: local state (.state/ beside cdktf.out): no state bucket to make\n"
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/audio-inference-dev-permissions-boundary"
+    assert capsys.readouterr().out.splitlines() == [
+        "dev: local state (.state/ beside cdktf.out): no state bucket to make",
+        f"dev: permissions boundary {arn} created (every role the stacks create carries it)",
+    ]
     assert s3.list_buckets()["Buckets"] == []
+    iam = boto3.client("iam", region_name=DEV.region)
+    assert boundary_document(iam, DEV) == ci_policies.permissions_boundary(DEV, ACCOUNT)
+
+
+def test_the_boundary_is_put_back_when_edited_and_left_alone_when_not(s3: Any, capsys) -> None:
+    iam = boto3.client("iam", region_name=STATE.region)
+    assert bootstrap.main(["--env", "prod"]) == 0
+    wanted = ci_policies.permissions_boundary(PROD, ACCOUNT)
+    assert boundary_document(iam, PROD) == wanted
+    statements = {s["Sid"]: s for s in wanted["Statement"]}
+    assert statements["NoIdentityOrAccountAdministration"] == {
+        "Sid": "NoIdentityOrAccountAdministration",
+        "Effect": "Deny",
+        "Action": ["account:*", "iam:*", "organizations:*"],
+        "Resource": "*",
+    }
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith("already there (every role the stacks create carries it)")
+    widened = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:PutRolePolicy", "Resource": "*"}],
+    }
+    arn = ci_policies.permissions_boundary_arn(PROD, ACCOUNT)
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(widened), SetAsDefault=True)
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"prod: permissions boundary {arn} repaired (every role the stacks create carries it)"
+    )
+    assert boundary_document(iam, PROD) == wanted
 
 
 def test_an_unknown_environment_is_one_line(s3: Any, capsys) -> None:
@@ -141,7 +182,7 @@ def test_with_ci_set_bootstrap_makes_the_provider_and_both_roles(iam: Any, capsy
     out = capsys.readouterr().out.splitlines()
     names = ci_policies.role_names(PROD_WITH_CI)
     plan_arn, deploy_arn = (f"arn:aws:iam::{ACCOUNT}:role/{names[k]}" for k in ("plan", "deploy"))
-    assert out[1:] == [
+    assert out[2:] == [
         f"prod: GitHub OIDC provider {ci_policies.oidc_provider_arn(ACCOUNT)} created",
         f"prod: plan role {plan_arn} created",
         f"prod: deploy role {deploy_arn} created",
@@ -215,7 +256,7 @@ def test_an_existing_github_provider_is_reused_and_keeps_its_other_audiences(iam
         ThumbprintList=["a" * 40],
     )
     assert bootstrap.main(["--env", "prod"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].endswith("already there")
+    assert capsys.readouterr().out.splitlines()[2].endswith("already there")
     assert ci_state(iam)["provider"][1] == ["another-team", "sts.amazonaws.com"]
     assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
 
@@ -242,7 +283,7 @@ def test_an_existing_provider_without_the_sts_audience_gets_it_added() -> None:
 def test_with_ci_off_bootstrap_makes_no_identity(s3: Any, capsys) -> None:
     assert PROD.ci is None and DEV.ci is None, "off by default in both environments"
     assert bootstrap.main(["--env", "prod"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert len(capsys.readouterr().out.splitlines()) == 2  # the state bucket and the permissions boundary
     iam = boto3.client("iam", region_name=STATE.region)
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("github-")] == []

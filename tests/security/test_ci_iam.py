@@ -1,7 +1,11 @@
-"""The IAM gate's checks that only the CI roles need (the general ones, test_iam.py, walk their documents
-too): each trust pins GitHub's audience and an exact subject; the plan role holds no write; the deploy
-role writes IAM only on the stacks' role prefix, passes roles only to their services, and cannot touch
-users, groups, access keys or itself. Each check is shown to catch a planted fault."""
+"""The IAM gate's checks that only the CI roles and the permissions boundary need (the general ones,
+test_iam.py, walk their documents too): each trust pins GitHub's audience and an exact subject; the plan
+role holds no write and reads no secret (no key value, no object but the state's); the deploy role writes
+IAM only on the stacks' role prefix, creates or changes a role only with the environment's boundary
+(every action AWS offers `iam:PermissionsBoundary` for is conditioned on it), cannot lift a boundary,
+rewrite a trust, or write the boundary or itself, passes roles only to their services, and cannot touch
+users, groups or access keys; the boundary allows no IAM, Organizations, account or role assumption.
+Each check is shown to catch a planted fault."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from config.environments import ENVIRONMENTS
 from config.schema import EnvironmentConfig
 from operations import ci_policies
 from tests.security import scanners
@@ -260,7 +265,7 @@ TERRAFORM_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
         {
             "iam:CreateRole",
             "iam:DeleteRole",
-            "iam:UpdateAssumeRolePolicy",
+            "iam:PutRolePermissionsBoundary",  # the boundary; a trust change (UpdateAssumeRolePolicy) is denied
             "iam:TagRole",
             "iam:ListInstanceProfilesForRole",
         },
@@ -327,8 +332,10 @@ DATA_WITHOUT_PERMISSIONS = {"aws_caller_identity", "aws_partition", "aws_iam_pol
 def test_the_ci_roles_cover_every_resource_type_the_environments_stacks_make(stacks: dict[str, Any]) -> None:
     for env in ci_environments():
         documents = DOCUMENTS[env.name]
-        plan = {a for s in documents["plan-permissions"]["Statement"] for a in _actions(s)}
-        deploy = {a for s in documents["deploy-permissions"]["Statement"] for a in _actions(s)}
+        plan = {a for s in documents["plan-permissions"]["Statement"] if s["Effect"] == "Allow" for a in _actions(s)}
+        deploy = {
+            a for s in documents["deploy-permissions"]["Statement"] if s["Effect"] == "Allow" for a in _actions(s)
+        }
         for stack_name in (env.registry_stack_name, env.stack_name):
             for resource_type in stacks[stack_name].get("resource", {}):
                 read, write = (
@@ -339,3 +346,179 @@ def test_the_ci_roles_cover_every_resource_type_the_environments_stacks_make(sta
                     f"deploy role lacks {sorted((read | write) - deploy)} for {resource_type}"
                 )
             assert set(stacks[stack_name].get("data", {})) <= DATA_WITHOUT_PERMISSIONS
+
+
+# The permissions boundary and what the deploy role may do to a role.
+
+SAMPLE_ROLE = f"arn:aws:iam::{CI_ACCOUNT}:role/audio-inference-prod-predict-role"
+
+
+def condition_keys(prefixes: list[str]) -> dict[str, list[str]]:
+    """Every action of these services with the condition keys AWS's reference lists for it (parliament's copy)."""
+    keys: dict[str, list[str]] = scanners.parliament("parliament_condition_keys.py", prefixes)
+    return keys
+
+
+def _covers(statement: dict[str, Any], action: str, resource: str) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _actions(statement)) and any(
+        fnmatch.fnmatchcase(resource, r) for r in _resources(statement)
+    )
+
+
+def boundary_problems(document: dict[str, Any], boundary: str, with_key: set[str]) -> list[str]:
+    """Every allowed IAM action that AWS can condition on iam:PermissionsBoundary but is not conditioned on
+    exactly this boundary; every other allowed role action not in ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY; a trust
+    rewrite or a boundary removal not denied on the stacks' roles."""
+    problems = []
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        sid = statement.get("Sid", "?")
+        for action in (a for a in _actions(statement) if a.lower().startswith("iam:")):
+            if action in with_key:
+                found = statement.get("Condition", {}).get("StringEquals", {}).get("iam:PermissionsBoundary")
+                if found != boundary:
+                    problems.append(f"{sid}: {action} not conditioned on iam:PermissionsBoundary = {boundary}")
+            elif action not in ci_policies.ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY and action not in ci_policies.IAM_READ:
+                problems.append(
+                    f"{sid}: {action} has no boundary key and no reason in ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY"
+                )
+    denied = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    for action in ci_policies.DENIED_ROLE_ACTIONS:
+        if not any(_covers(s, action, SAMPLE_ROLE) and not s.get("Condition") for s in denied):
+            problems.append(f"{action} is not denied on the stacks' roles")
+    return problems
+
+
+def test_the_conditioned_role_actions_are_exactly_those_aws_offers_the_boundary_key_for() -> None:
+    keys = condition_keys(["iam"])
+    with_key = {a for a, found in keys.items() if "iam:PermissionsBoundary" in found}
+    role_actions_with_key = {a for a in with_key if "Role" in a}
+    assert set(ci_policies.BOUNDARY_CONDITIONED_ROLE_ACTIONS) | {"iam:DeleteRolePermissionsBoundary"} == (
+        role_actions_with_key
+    )
+    for action in [*ci_policies.ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY, *ci_policies.DENIED_ROLE_ACTIONS]:
+        assert action in keys, f"{action} is not an IAM action"
+        if action != "iam:DeleteRolePermissionsBoundary":
+            assert "iam:PermissionsBoundary" not in keys[action], f"{action} could be conditioned: condition it"
+    assert all(len(reason) > 30 for reason in ci_policies.ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY.values())
+
+
+@pytest.mark.parametrize("environment", sorted(DOCUMENTS))
+def test_the_deploy_role_creates_or_changes_a_role_only_with_the_boundary(environment: str) -> None:
+    env = next(e for e in ci_environments() if e.name == environment)
+    with_key = {a for a, found in condition_keys(["iam"]).items() if "iam:PermissionsBoundary" in found}
+    boundary = ci_policies.permissions_boundary_arn(env, CI_ACCOUNT)
+    document = DOCUMENTS[environment]["deploy-permissions"]
+    assert boundary_problems(document, boundary, with_key) == []
+    allowed = {a for s in document["Statement"] if s["Effect"] == "Allow" for a in _actions(s)}
+    assert set(ci_policies.BOUNDARY_CONDITIONED_ROLE_ACTIONS) <= allowed
+    assert not set(ci_policies.DENIED_ROLE_ACTIONS) & allowed
+
+
+def test_the_boundary_check_catches_an_unconditioned_put_role_policy_and_an_allowed_trust_rewrite() -> None:
+    env = next(e for e in ci_environments() if e.name == "prod")
+    with_key = {a for a, found in condition_keys(["iam"]).items() if "iam:PermissionsBoundary" in found}
+    boundary = ci_policies.permissions_boundary_arn(env, CI_ACCOUNT)
+    roles = f"arn:aws:iam::{CI_ACCOUNT}:role/{env.resource_prefix}-*"
+    planted = {
+        "Statement": [
+            {"Sid": "Put", "Effect": "Allow", "Action": ["iam:PutRolePolicy"], "Resource": roles},
+            {"Sid": "Trust", "Effect": "Allow", "Action": ["iam:UpdateAssumeRolePolicy"], "Resource": roles},
+            {
+                "Sid": "Other",
+                "Effect": "Allow",
+                "Action": ["iam:CreateRole"],
+                "Resource": roles,
+                "Condition": {
+                    "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::aws:policy/AdministratorAccess"}
+                },
+            },
+        ]
+    }
+    assert boundary_problems(planted, boundary, with_key) == [
+        f"Put: iam:PutRolePolicy not conditioned on iam:PermissionsBoundary = {boundary}",
+        "Trust: iam:UpdateAssumeRolePolicy has no boundary key and no reason in ROLE_ACTIONS_WITHOUT_BOUNDARY_KEY",
+        f"Other: iam:CreateRole not conditioned on iam:PermissionsBoundary = {boundary}",
+        "iam:UpdateAssumeRolePolicy is not denied on the stacks' roles",
+        "iam:DeleteRolePermissionsBoundary is not denied on the stacks' roles",
+    ]
+
+
+@pytest.mark.parametrize("environment", sorted(DOCUMENTS))
+def test_the_deploy_role_may_not_write_the_boundary_its_own_policies_or_its_own_roles(environment: str) -> None:
+    env = next(e for e in ci_environments() if e.name == environment)
+    denied = [s for s in DOCUMENTS[environment]["deploy-permissions"]["Statement"] if s["Effect"] == "Deny"]
+    policies = [ci_policies.permissions_boundary_arn(env, CI_ACCOUNT)] + [
+        f"arn:aws:iam::{CI_ACCOUNT}:policy/{name}-1" for name in ci_policies.role_names(env).values()
+    ]
+    for policy in policies:
+        for action in ci_policies.POLICY_WRITES:
+            assert any(_covers(s, action, policy) for s in denied), f"{action} on {policy} is not denied"
+    for name in ci_policies.role_names(env).values():
+        for action in ci_policies.ROLE_WRITES:
+            role = f"arn:aws:iam::{CI_ACCOUNT}:role/{name}"
+            assert any(_covers(s, action, role) for s in denied), f"{action} on {role} is not denied"
+
+
+BOUNDARY_DENIED = (
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "organizations:LeaveOrganization",
+    "account:PutAlternateContact",
+)
+
+
+def test_the_boundary_allows_no_iam_organizations_account_or_role_assumption() -> None:
+    for env in ENVIRONMENTS.values():
+        document = ci_policies.permissions_boundary(env, CI_ACCOUNT)
+        allowed = [a for s in document["Statement"] if s["Effect"] == "Allow" for a in _actions(s)]
+        assert not [a for a in allowed if a.split(":")[0] in ("iam", "organizations", "account", "sts")]
+        denied = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+        for action in (*BOUNDARY_DENIED, "sts:AssumeRole"):
+            assert any(_covers(s, action, "arn:aws:iam::999999999999:role/admin") for s in denied), action
+        prefix = env.resource_prefix
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Allow" and statement["Resource"] != "*":
+                for resource in _resources(statement):
+                    assert (
+                        prefix in resource
+                        or resource.endswith(f":repository/{env.repository_name}")
+                        or "API-Gateway-Execution-Logs_" in resource
+                        or resource.endswith(("log-group:*", ":key/*"))
+                    ), resource
+
+
+def test_the_plan_role_reads_no_secret_and_no_object_but_the_state() -> None:
+    document = DOCUMENTS["prod"]["plan-permissions"]
+    allows = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+    denies = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    gateway = "arn:aws:apigateway:us-east-1::"
+    for path in ("apikeys", "apikeys/k1", "usageplans/p1/keys", "usageplans/p1/keys/k1"):
+        resource = f"{gateway}/{path}"
+        allowed = any(_covers(s, "apigateway:GET", resource) for s in allows)
+        assert not allowed or any(_covers(s, "apigateway:GET", resource) for s in denies), path
+    assert any(_covers(s, "apigateway:GET", f"{gateway}/usageplans/p1") for s in allows), "plans stay readable"
+    objects = [r for s in allows if "s3:GetObject" in _actions(s) for r in _resources(s)]
+    assert objects == [
+        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod.tfstate",
+        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod-registry.tfstate",
+    ]
+    assert not [s for s in allows if any(a.startswith("s3:GetObject") and a != "s3:GetObject" for a in _actions(s))]
+
+
+def test_the_deploy_role_writes_api_gateway_only_on_the_environments_tags_and_never_a_key() -> None:
+    env = next(e for e in ci_environments() if e.name == "prod")
+    statements = DOCUMENTS["prod"]["deploy-permissions"]["Statement"]
+    for statement in statements:
+        writes = [a for a in _actions(statement) if a.startswith("apigateway:") and a != "apigateway:GET"]
+        if statement["Effect"] != "Allow" or not writes or statement["Sid"] == "ApiGatewayWebAcl":
+            continue
+        if statement["Sid"] == "ApiGatewayAccountLoggingRole":
+            assert _resources(statement) == ["arn:aws:apigateway:us-east-1::/account"]
+            continue
+        condition = json.dumps(statement.get("Condition", {}))
+        assert f'"{env.name}"' in condition or "aws:TagKeys" in condition, statement["Sid"]
+    denies = [s for s in statements if s["Effect"] == "Deny"]
+    for method in ("GET", "POST", "DELETE"):
+        assert any(_covers(s, f"apigateway:{method}", "arn:aws:apigateway:us-east-1::/apikeys/k1") for s in denies)

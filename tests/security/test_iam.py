@@ -110,10 +110,12 @@ def ci_environments() -> list[EnvironmentConfig]:
 
 
 def ci_statements() -> list[Statement]:
-    """The CI roles' trust and permission documents (operations/ci_policies.py), as bootstrap puts them."""
+    """The CI roles' trust and permission documents and every environment's permissions boundary
+    (operations/ci_policies.py), as bootstrap puts them."""
+    without_ci = [env for env in ENVIRONMENTS.values() if not env.state]
     return [
         statement
-        for env in ci_environments()
+        for env in [*ci_environments(), *without_ci]
         for name, document in ci_policies.documents(env, CI_ACCOUNT).items()
         for statement in statements_of_policy(
             f"ci {env.name}: {name}", document, unscopable=frozenset(ci_policies.UNSCOPABLE_ACTIONS)
@@ -241,3 +243,47 @@ def test_a_misspelt_action_is_caught() -> None:
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}
     answers = scanners.parliament("parliament_findings.py", {"typo": json.dumps(policy)})
     assert answers["typo"] == ["UNKNOWN_ACTION: Unknown action s3:GetObjekt"]
+
+
+def test_every_role_the_stacks_create_carries_the_environments_boundary(stacks: dict[str, Stack]) -> None:
+    roles = 0
+    for name in stack_names():
+        env = next(e for e in ENVIRONMENTS.values() if name in (e.stack_name, e.registry_stack_name))
+        for role in stacks[name].get("resource", {}).get("aws_iam_role", {}).values():
+            roles += 1
+            assert role.get("permissions_boundary") == (
+                "arn:${data.aws_partition.current-partition.partition}:iam::"
+                "${data.aws_caller_identity.current-account.account_id}:policy/"
+                f"{env.permissions_boundary_name}"
+            ), role["name"]
+    assert roles >= 4, "both functions' roles and the logging role, in each environment"
+
+
+APIGW_LOGS_MANAGED_POLICY = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+)
+"""What AWS's AmazonAPIGatewayPushToCloudWatchLogs allows (the logging role's one managed policy)."""
+
+
+def test_the_boundary_allows_every_action_the_stacks_grant(stacks: dict[str, Stack]) -> None:
+    """A boundary narrower than a grant breaks the function at run time: each granted action is in it."""
+    for env in ENVIRONMENTS.values():
+        boundary = ci_policies.permissions_boundary(env, CI_ACCOUNT)
+        allowed = {a for s in boundary["Statement"] if s["Effect"] == "Allow" for a in _as_tuple(s["Action"])}
+        granted = {
+            action
+            for statement in statements_of(env.stack_name, stacks[env.stack_name])
+            if statement.effect == "Allow" and not statement.service_principals and statement.actions != TRUST
+            if "kms:CreateGrant" not in statement.actions and not statement.key_policy
+            for action in statement.actions
+        }
+        granted = {a for a in granted if not a.startswith("kms:") or a in ("kms:Decrypt", "kms:GenerateDataKey")}
+        assert granted, "the walk found the grants"
+        assert granted - allowed == set()
+        assert set(APIGW_LOGS_MANAGED_POLICY) - allowed == set()

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from infra_constructs.container_function import ContainerFunctionProps
     from infra_constructs.rest_api import RestApiProps
 
+BOUNDARY_ARN = f"arn:aws:iam::123456789012:policy/{DEV.permissions_boundary_name}"
+"""What a construct built alone names as its roles' boundary (a stack derives it from the account)."""
+
 
 def function_props(**explicit: Any) -> ContainerFunctionProps:
     from infra_constructs.container_function import ContainerFunctionProps
@@ -26,6 +29,7 @@ def function_props(**explicit: Any) -> ContainerFunctionProps:
         "architecture": settings.architecture,
         "reserved_concurrency": settings.reserved_concurrency,
         "log_retention_days": DEV.log_retention_days,
+        "permissions_boundary_arn": BOUNDARY_ARN,
     }
     return ContainerFunctionProps(**{**values, **explicit})
 
@@ -48,5 +52,6 @@ def rest_api_props(**explicit: Any) -> RestApiProps:
         "certificate_arn": api.certificate_arn,
         "log_retention_days": DEV.log_retention_days,
         "manage_account_logging_role": api.manage_account_logging_role,
+        "permissions_boundary_arn": BOUNDARY_ARN,
     }
     return RestApiProps(**{**values, **explicit})
