@@ -12,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = "audio-inference-api";
 const VIEWS = { "basic-pitch": "notes", "silero-vad": "speech" }; // how each model's result is drawn
 
-const state = { file: null, audioUrl: null, jsonUrl: null, run: 0, view: null, models: Promise.resolve(), recording: null };
+const state = { file: null, audioUrl: null, jsonUrl: null, run: 0, modelsLoad: 0, view: null, models: Promise.resolve(), recording: null };
 const roll = new PianoRoll($("piano-roll"), $("cursor"));
 const timeline = new SpeechTimeline({
   waveform: $("waveform"),
@@ -76,10 +76,12 @@ function api() {
 function loadModels() {
   const select = $("model");
   const previous = select.value;
+  const load = ++state.modelsLoad; // a newer load (the API URL changed) wins over a slower, older answer
   state.models = Promise.resolve()
     .then(() => api().models()) // an API URL the page refuses (http off this machine) throws here
     .catch(() => [])
     .then((models) => {
+      if (load !== state.modelsLoad) return;
       const options = models.map(({ name, version }) => {
         const option = document.createElement("option");
         option.value = name;

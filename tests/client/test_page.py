@@ -467,3 +467,29 @@ def test_the_model_selector_follows_health_and_shows_names_as_text(
 
     assert models_offered(browser, None) == [("", "the service's default")]  # no model sent, no fields
     assert not shown(browser, "onset-threshold") and not shown(browser, "vad-threshold")
+
+
+def test_a_slow_older_health_answer_never_overwrites_a_newer_one(browser: WebDriver, local_server: LocalServer) -> None:
+    """The model list is filled from the newest /health asked for: an older answer arriving late (a slow
+    first load, then the API URL changed) is dropped, as CI once saw under load."""
+    browser.get(f"{local_server.url}/")
+    browser.execute_script(
+        """const realFetch = window.__realFetch || (window.__realFetch = window.fetch);
+        let asked = 0;
+        const answer = (models, ms) => new Promise((resolve) => setTimeout(
+          () => resolve(new Response(JSON.stringify({status: 'ok', models}), {status: 200})), ms));
+        window.fetch = (url, init) => {
+          if (!String(url).endsWith('/health')) return realFetch(url, init);
+          asked += 1;
+          return asked === 1
+            ? answer([{name: 'basic-pitch', version: 'old'}], 1500)
+            : answer([{name: 'silero-vad', version: 'new'}], 0);
+        };
+        document.getElementById('model').replaceChildren();
+        document.getElementById('api-url').dispatchEvent(new Event('change'));
+        document.getElementById('api-url').dispatchEvent(new Event('change'));"""
+    )
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#model option"), timeout=10)
+    time.sleep(2.5)  # the older answer has arrived by now
+    options = [option.text for option in browser.find_elements(By.CSS_SELECTOR, "#model option")]
+    assert options == ["silero-vad new"], options
