@@ -17,7 +17,7 @@ The provider's checksums are committed in the dependency lock file `.terraform.l
 repository's root, beside the project's other locks (requirements.lock, package-lock.json): the stacks
 are synthesized into cdktf.out/, which any clean or synth may rewrite, so the lock lives outside it and
 `install_lock_file` copies it into each stack's folder before `terraform init`, which runs with
-`-lockfile=readonly` (READONLY_LOCK_ENV): a provider whose checksum differs fails the init instead of
+`-lockfile=readonly` (with_readonly_lock): a provider whose checksum differs fails the init instead of
 being recorded. Regenerate it only when the bindings' pin moves (docs/operations.md says how).
 """
 
@@ -33,8 +33,15 @@ PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
 LOCK_FILE_NAME = ".terraform.lock.hcl"
 LOCK_FILE = Path(__file__).resolve().parents[1] / LOCK_FILE_NAME
 """The committed dependency lock file: hashicorp/aws at the bindings' version, with its checksums."""
-READONLY_LOCK_ENV = {"TF_CLI_ARGS_init": "-lockfile=readonly"}
-"""Environment that makes every `terraform init` (cdktf's own included) check the lock, never rewrite it."""
+READONLY_LOCK = "-lockfile=readonly"
+INIT_ARGS_ENV = "TF_CLI_ARGS_init"
+
+
+def with_readonly_lock(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` whose TF_CLI_ARGS_init also holds -lockfile=readonly (kept: what it held already, such as a
+    -backend-config): every `terraform init`, cdktf's own included, checks the lock and never rewrites it."""
+    args = environ.get(INIT_ARGS_ENV, "").split()
+    return {**environ, INIT_ARGS_ENV: " ".join([*args, READONLY_LOCK] if READONLY_LOCK not in args else args)}
 
 
 def install_lock_file(stack_dir: Path, lock_file: Path = LOCK_FILE) -> Path:

@@ -185,10 +185,17 @@ def test_every_cdktf_call_uses_the_committed_lock_file_read_only(tmp_path, monke
     monkeypatch.setattr(operate, "REPO", tmp_path)
     for environ in ({}, {"TF_PROVIDER_MIRROR": str(tmp_path / "no-mirror-here")}):
         operate.Cdktf({"CDKTF_OUT": "out", **environ})("diff", DEV.stack_name)
-    for argv, env, lock in ran:
+    operate.Cdktf({"CDKTF_OUT": "out", "TF_CLI_ARGS_init": "-backend-config=use_path_style=true"})(
+        "diff", DEV.stack_name
+    )
+    for argv, _env, lock in ran:
         assert "--skip-provider-lock" in argv  # cdktf's `terraform providers lock` would rewrite the lock
-        assert env["TF_CLI_ARGS_init"] == "-lockfile=readonly"
         assert lock == terraform_mirror.LOCK_FILE.read_text()
+    assert [env["TF_CLI_ARGS_init"] for _, env, _ in ran] == [
+        "-lockfile=readonly",
+        "-lockfile=readonly",
+        "-backend-config=use_path_style=true -lockfile=readonly",  # what the operator gave init is kept
+    ]
 
 
 def test_deploy_stops_at_the_first_failing_step(held_digest, capsys, monkeypatch) -> None:
