@@ -4,7 +4,9 @@
     make bootstrap ENV=prod        (.venv/bin/python -m operations.bootstrap --env prod)
 
 Made as `cdk bootstrap` makes its staging bucket, because state is the one thing a deploy cannot
-recreate: versioned (every state write is kept), encrypted (SSE-KMS with a bucket key), public access
+recreate: versioned (every state write is kept), encrypted (SSE-KMS with a bucket key, by default with the
+state key: a customer-managed KMS key, `alias/<project>-<env>-terraform-state`, rotated yearly, whose key
+policy lets the account's IAM govern it, so that s3:GetObject alone no longer reads state), public access
 blocked, owner-enforced, TLS-only, superseded versions expiring after
 `state.noncurrent_version_expiry_days` (the current state never expires), and a bucket policy that
 denies DeleteBucket to every principal (removing that statement is a deliberate, separate act).
@@ -27,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from operations import ci_policies
 from operations.build_and_push import EXPECTED_ERRORS, ReleaseError, report
 
 
@@ -95,12 +98,47 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> bool:
     return True
 
 
-def configure_bucket(s3: Any, bucket: str, noncurrent_days: int) -> None:
+def ensure_state_key(kms: Any, env: Any, account: str, partition: str = "aws") -> tuple[str, bool]:
+    """The environment's state key, found by its alias or created; its policy and rotation put back each run.
+    (key ARN, created)."""
+    alias = ci_policies.state_key_alias(env)
+    policy = json.dumps(ci_policies.state_key_policy(account, partition))
+    try:
+        key = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        created = False
+    except kms.exceptions.NotFoundException:
+        tags = [{"TagKey": k, "TagValue": v} for k, v in {**env.all_tags, "ManagedBy": "make bootstrap"}.items()]
+        key = kms.create_key(
+            Description=f"Terraform state of {env.resource_prefix} (make bootstrap)",
+            KeyUsage="ENCRYPT_DECRYPT",
+            KeySpec="SYMMETRIC_DEFAULT",
+            Policy=policy,
+            Tags=tags,
+        )["KeyMetadata"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        created = True
+    if key.get("KeyState", "Enabled") != "Enabled":
+        raise ReleaseError(
+            f"state key {alias} ({key['Arn']}) is {key['KeyState']}: allowed Enabled (cancel its deletion or "
+            "enable it in KMS, then run bootstrap again)"
+        )
+    if not created:
+        kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=policy)
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    return str(key["Arn"]), created
+
+
+def configure_bucket(s3: Any, bucket: str, noncurrent_days: int, key_arn: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                    "BucketKeyEnabled": True,
+                }
+            ]
         },
     )
     s3.put_public_access_block(
@@ -119,9 +157,9 @@ def configure_bucket(s3: Any, bucket: str, noncurrent_days: int) -> None:
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle(noncurrent_days))
 
 
-def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None) -> str:
-    """Make the environment's state bucket (where its state is in S3), its permissions boundary and its CI
-    identities (where set); a line for each."""
+def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None, kms: Any = None) -> str:
+    """Make the environment's state key and bucket (where its state is in S3), its permissions boundary and
+    its CI identities (where set); a line for each."""
     import boto3
 
     from config.environments import get_environment
@@ -135,26 +173,31 @@ def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None
     from operations.ci_identities import ensure_ci_identities, ensure_permissions_boundary
 
     state = env.state
-    if isinstance(state, S3StateBackend):
-        s3 = boto3.client("s3", region_name=state.region) if s3 is None else s3
-        created = ensure_bucket(s3, state.bucket, state.region)
-        configure_bucket(s3, state.bucket, state.noncurrent_version_expiry_days)
-        verb = "created" if created else "already there; settings re-applied"
-        lines = [
-            f"{environment}: state bucket s3://{state.bucket} in {state.region} {verb} (versioned, SSE-KMS, "
-            f"public access blocked, TLS-only, deletion denied, noncurrent versions expire after "
-            f"{state.noncurrent_version_expiry_days} days)"
-        ]
-    else:
-        lines = [f"{environment}: local state (.state/ beside cdktf.out): no state bucket to make"]
     region = state.region if isinstance(state, S3StateBackend) else env.region
     sts = boto3.client("sts", region_name=region) if sts is None else sts
     identity = sts.get_caller_identity()
     partition = identity["Arn"].split(":")[1]
+    key_arn = ""
+    if isinstance(state, S3StateBackend):
+        kms = boto3.client("kms", region_name=state.region) if kms is None else kms
+        key_arn, key_created = ensure_state_key(kms, env, identity["Account"], partition)
+        s3 = boto3.client("s3", region_name=state.region) if s3 is None else s3
+        created = ensure_bucket(s3, state.bucket, state.region)
+        configure_bucket(s3, state.bucket, state.noncurrent_version_expiry_days, key_arn)
+        verb = "created" if created else "already there; settings re-applied"
+        lines = [
+            f"{environment}: state key {ci_policies.state_key_alias(env)} {key_arn} "
+            f"{'created' if key_created else 'already there'} (customer-managed, rotated yearly)",
+            f"{environment}: state bucket s3://{state.bucket} in {state.region} {verb} (versioned, SSE-KMS with "
+            f"the state key, public access blocked, TLS-only, deletion denied, noncurrent versions expire after "
+            f"{state.noncurrent_version_expiry_days} days)",
+        ]
+    else:
+        lines = [f"{environment}: local state (.state/ beside cdktf.out): no state bucket to make"]
     iam = boto3.client("iam", region_name=region) if iam is None else iam
     lines.append(ensure_permissions_boundary(env, iam, identity["Account"], partition))
     if env.ci is not None:
-        lines += ensure_ci_identities(env, iam, identity["Account"], partition)
+        lines += ensure_ci_identities(env, iam, identity["Account"], partition, state_key_arn=key_arn)
     return "\n".join(lines)
 
 

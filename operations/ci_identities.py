@@ -170,8 +170,11 @@ def ensure_permissions_boundary(env: EnvironmentConfig, iam: Any, account: str, 
     return f"{env.name}: permissions boundary {arn} {state} (every role the stacks create carries it)"
 
 
-def ensure_ci_identities(env: EnvironmentConfig, iam: Any, account: str, partition: str = "aws") -> list[str]:
-    """Put the provider and both roles; the lines bootstrap prints (the ARNs the repository needs)."""
+def ensure_ci_identities(
+    env: EnvironmentConfig, iam: Any, account: str, partition: str = "aws", *, state_key_arn: str
+) -> list[str]:
+    """Put the provider and both roles (which may use the state key `state_key_arn` only through S3); the
+    lines bootstrap prints (the ARNs the repository needs)."""
     ci = env.ci
     assert ci is not None, "only called when the environment sets ci"
     provider, provider_created = ensure_oidc_provider(iam, account, partition)
@@ -183,7 +186,7 @@ def ensure_ci_identities(env: EnvironmentConfig, iam: Any, account: str, partiti
             name=names["plan"],
             description=f"GitHub Actions plan for {ci.repository} pull requests: read-only (make bootstrap)",
             trust=ci_policies.trust_policy(provider, ci_policies.plan_subject(ci)),
-            permissions=ci_policies.plan_permissions(env, account, partition),
+            permissions=ci_policies.plan_permissions(env, account, partition, state_key_arn=state_key_arn),
             account=account,
             partition=partition,
         ),
@@ -193,7 +196,7 @@ def ensure_ci_identities(env: EnvironmentConfig, iam: Any, account: str, partiti
             name=names["deploy"],
             description=f"GitHub Actions deploy of {env.name} from {ci.repository} {ci.deploy_branch} (make bootstrap)",
             trust=ci_policies.trust_policy(provider, ci_policies.deploy_subject(ci)),
-            permissions=ci_policies.deploy_permissions(env, account, partition),
+            permissions=ci_policies.deploy_permissions(env, account, partition, state_key_arn=state_key_arn),
             account=account,
             partition=partition,
         ),

@@ -5,12 +5,14 @@ Two roles, both assumed only with a GitHub Actions OIDC token of one repository 
 `sub`, StringEquals, no wildcards; AWS can condition on no other GitHub claim):
 - the plan role, `sub` = repo:<o>/<n>:pull_request: Describe/Get/List on the resources the stacks make
   (by the environment's name prefixes), read of the two state objects (the plan runs with -lock=false),
-  and the state bucket's KMS key through S3 only;
+  and the state key (bootstrap's customer-managed KMS key, `state_key_alias`) only through S3, only in
+  this account and only for the state bucket (`kms:EncryptionContext:aws:s3:arn`);
 - the deploy role, `sub` = repo:<o>/<n>:ref:refs/heads/<branch>: what `make deploy` needs (the registry
   stack, the ECR push to the environment's repository, the inference stack), by resource ARN wherever
   the service scopes by resource (by the environment's tags where it cannot: KMS keys, API Gateway),
   IAM writes and PassRole only on the stacks' own role prefix, and a role created or changed only with
-  the environment's permissions boundary attached.
+  the environment's permissions boundary attached; the state key only as the plan role uses it (through
+  S3 for the state bucket), and no write to that key or its alias.
 
 The permissions boundary (`permissions_boundary`, `<project>-<env>-permissions-boundary`, put by
 bootstrap) is the most any role of the stacks can do: the functions' data, queues, keys, logs, traces
@@ -155,13 +157,58 @@ def trust_policy(provider_arn: str, subject: str) -> dict[str, Any]:
     }
 
 
+def state_key_alias(env: EnvironmentConfig) -> str:
+    """The alias of the customer-managed KMS key bootstrap makes for the state bucket's default encryption."""
+    return f"alias/{env.resource_prefix}-terraform-state"
+
+
+def state_key_policy(account: str, partition: str = "aws") -> dict[str, Any]:
+    """The state key's key policy: the account's IAM governs it (KMS's default key policy), so who may use
+    the key is said by identity policies: the CI roles' (below) and the operators' own."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TheAccountsIamGovernsTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+STATE_KEY_ADMINISTRATION = [
+    "kms:PutKeyPolicy",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:DisableKey",
+    "kms:UpdateKeyDescription",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:UpdateAlias",
+    "kms:CreateGrant",
+    "kms:Encrypt",
+]
+"""What the deploy role is denied on the state key (its tags are the environment's, which KeysWrite keys on):
+bootstrap alone administers it."""
+
+
 class _Arns:
     """The ARNs the environment's stacks create, by their name prefixes."""
 
-    def __init__(self, env: EnvironmentConfig, account: str, partition: str) -> None:
+    def __init__(self, env: EnvironmentConfig, account: str, partition: str, state_key_arn: str) -> None:
         state = env.state
         if not isinstance(state, S3StateBackend):
             raise ValueError(f"{env.name}: CI identities need an S3 state backend")
+        if not state_key_arn.startswith(f"arn:{partition}:kms:{state.region}:{account}:key/"):
+            raise ValueError(
+                f"state_key_arn={state_key_arn!r} is invalid: allowed a key ARN of {account} in {state.region}"
+            )
         self.state = state
         p, r, a, prefix = partition, env.region, account, env.resource_prefix
         self.partition, self.account, self.region = p, a, r
@@ -171,7 +218,8 @@ class _Arns:
             for stack in (env.stack_name, env.registry_stack_name)
         ]
         self.state_locks = [f"{key}.tflock" for key in self.state_objects]
-        self.state_keys = f"arn:{p}:kms:{state.region}:{a}:key/*"
+        self.state_key = state_key_arn
+        self.state_alias = f"arn:{p}:kms:{state.region}:{a}:{state_key_alias(env)}"
         self.buckets = [f"arn:{p}:s3:::{prefix}-input-*", f"arn:{p}:s3:::{prefix}-output-*"]
         self.repository = f"arn:{p}:ecr:{r}:{a}:repository/{env.repository_name}"
         self.keys = f"arn:{p}:kms:{r}:{a}:key/*"
@@ -241,11 +289,17 @@ def permissions_boundary_arn(env: EnvironmentConfig, account: str, partition: st
 
 
 def _state_key_via_s3(arns: _Arns, actions: list[str]) -> dict[str, Any]:
+    """The state key, only as S3 uses it for the state bucket. With a bucket key (bootstrap enables it) S3's
+    encryption context is the bucket's ARN, not the object's; s3:GetObject/PutObject limit the objects."""
     return _statement(
         "StateKeyThroughS3Only",
         actions,
-        arns.state_keys,
-        StringEquals={"kms:ViaService": f"s3.{arns.state.region}.amazonaws.com", "kms:CallerAccount": arns.account},
+        arns.state_key,
+        StringEquals={
+            "kms:ViaService": f"s3.{arns.state.region}.amazonaws.com",
+            "kms:CallerAccount": arns.account,
+            "kms:EncryptionContext:aws:s3:arn": arns.state_bucket,
+        },
     )
 
 
@@ -410,9 +464,11 @@ WAF_WRITE = [
 ]
 
 
-def plan_permissions(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+def plan_permissions(
+    env: EnvironmentConfig, account: str, partition: str = "aws", *, state_key_arn: str
+) -> dict[str, Any]:
     """Read-only: enough for `make diff ENV=<env>` (terraform plan -lock=false of both stacks)."""
-    arns = _Arns(env, account, partition)
+    arns = _Arns(env, account, partition, state_key_arn)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -442,11 +498,14 @@ def plan_permissions(env: EnvironmentConfig, account: str, partition: str = "aws
     }
 
 
-def deploy_permissions(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+def deploy_permissions(
+    env: EnvironmentConfig, account: str, partition: str = "aws", *, state_key_arn: str
+) -> dict[str, Any]:
     """What `make deploy ENV=<env>` needs: the plan role's reads, the state written under its lock, and
     every write the registry stack, the image push and the inference stack make, on their own names."""
-    arns = _Arns(env, account, partition)
-    reads = [s for s in plan_permissions(env, account, partition)["Statement"] if s["Sid"] != "StateObjectsRead"]
+    arns = _Arns(env, account, partition, state_key_arn)
+    plan = plan_permissions(env, account, partition, state_key_arn=state_key_arn)
+    reads = [s for s in plan["Statement"] if s["Sid"] != "StateObjectsRead"]
     reads = [s for s in reads if s["Sid"] != "StateKeyThroughS3Only"]
     return {
         "Version": "2012-10-17",
@@ -551,6 +610,15 @@ def deploy_permissions(env: EnvironmentConfig, account: str, partition: str = "a
             _deny("NoTrustRewriteNoBoundaryRemoval", list(DENIED_ROLE_ACTIONS), arns.all_roles),
             _deny("NoWriteToTheBoundaryOrTheCiPolicies", list(POLICY_WRITES), [arns.boundary, arns.ci_policies]),
             _deny("NoWriteToTheCiRoles", list(ROLE_WRITES), arns.ci_roles),
+            # The state key is tagged as the environment's (KeysWrite would reach it) and its alias matches
+            # AliasesWrite's prefix: bootstrap alone administers them, and the key decrypts only through S3.
+            _deny("NoWriteToTheStateKey", STATE_KEY_ADMINISTRATION, [arns.state_key, arns.state_alias]),
+            _deny(
+                "StateKeyOnlyThroughS3",
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                arns.state_key,
+                StringNotEquals={"kms:ViaService": f"s3.{arns.state.region}.amazonaws.com"},
+            ),
         ],
     }
 
@@ -640,17 +708,22 @@ def compact_size(document: dict[str, Any]) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
-def documents(env: EnvironmentConfig, account: str, partition: str = "aws") -> dict[str, dict[str, Any]]:
-    """Every document bootstrap puts, by name: the permissions boundary, and where `ci` is set <role>-trust
-    and <role>-permissions, as the IAM gate walks them."""
+def documents(
+    env: EnvironmentConfig, account: str, partition: str = "aws", *, state_key_arn: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every IAM document bootstrap puts, by name: the permissions boundary, and where `ci` is set (which
+    needs the state key's ARN) <role>-trust and <role>-permissions, as the IAM gate walks them."""
     ci = env.ci
+    found = {"permissions-boundary": permissions_boundary(env, account, partition)}
     if ci is None:
-        return {"permissions-boundary": permissions_boundary(env, account, partition)}
+        return found
+    if state_key_arn is None:
+        raise ValueError(f"{env.name}: the CI roles' documents name the state key: give state_key_arn")
     provider = oidc_provider_arn(account, partition)
     return {
-        "permissions-boundary": permissions_boundary(env, account, partition),
+        **found,
         "plan-trust": trust_policy(provider, plan_subject(ci)),
-        "plan-permissions": plan_permissions(env, account, partition),
+        "plan-permissions": plan_permissions(env, account, partition, state_key_arn=state_key_arn),
         "deploy-trust": trust_policy(provider, deploy_subject(ci)),
-        "deploy-permissions": deploy_permissions(env, account, partition),
+        "deploy-permissions": deploy_permissions(env, account, partition, state_key_arn=state_key_arn),
     }

@@ -9,7 +9,9 @@
 
 Prod asks for confirmation (cdktf's own prompt, after its plan) unless AUTO_APPROVE=1, and is destroyed
 only with DESTROY_PROD=1. The stacks declare their dependency (app.py), so cdktf orders them itself.
-Offline, $TF_PROVIDER_MIRROR makes every cdktf call install the provider from that mirror.
+Offline, $TF_PROVIDER_MIRROR makes every cdktf call install the provider from that mirror. Every call
+copies the committed provider lock (.terraform.lock.hcl) into its stacks' folders first, and terraform init
+only reads it (-lockfile=readonly): a provider that does not match its checksum stops the operation.
 Bad input ends with a one-line error and exit code 2; a failed step with its own exit code.
 """
 
@@ -55,17 +57,19 @@ class Cdktf:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = {**environ, **QUIET_NODE}
         self.output = self.environ.get(OUTPUT_ENV) or "cdktf.out"
-        self.offline: list[str] = []
+        # The committed lock file is copied into each stack's folder and every init only reads it; cdktf's own
+        # `terraform providers lock` would rewrite it (and asks the public registry even with a mirror).
+        self.environ = terraform_mirror.with_readonly_lock(self.environ)
+        self.lock = ["--skip-provider-lock"]
         mirror = terraform_mirror.mirror_dir(self.environ)
-        if mirror is not None:
-            if not self.environ.get("TF_CLI_CONFIG_FILE"):
-                config = terraform_mirror.write_cli_config(REPO / "build" / "terraformrc", mirror)
-                self.environ["TF_CLI_CONFIG_FILE"] = str(config)
-            # `terraform providers lock` asks the public registry even with a mirror configured.
-            self.offline = ["--skip-provider-lock"]
+        if mirror is not None and not self.environ.get("TF_CLI_CONFIG_FILE"):
+            config = terraform_mirror.write_cli_config(REPO / "build" / "terraformrc", mirror)
+            self.environ["TF_CLI_CONFIG_FILE"] = str(config)
 
     def __call__(self, command: str, *stacks: str, digest: str | None = None, flags: tuple[str, ...] = ()) -> None:
-        argv = ["npx", "cdktf", command, *stacks, "--output", self.output, *flags, *self.offline]
+        argv = ["npx", "cdktf", command, *stacks, "--output", self.output, *flags, *self.lock]
+        for stack in stacks:  # synth writes cdk.tf.json beside it and leaves the lock file alone
+            terraform_mirror.install_lock_file(REPO / self.output / "stacks" / stack)
         environ = dict(self.environ)
         environ.pop(env_names.SYNTH_IMAGE_DIGEST, None)
         if digest:

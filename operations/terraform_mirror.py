@@ -12,16 +12,44 @@ whose path you export as TF_CLI_CONFIG_FILE.
 An explicit CLI configuration is needed (an implied local mirror such as
 terraform.d/plugins is not enough): `cdktf deploy` also runs `terraform
 providers lock`, which only stays offline with a configured filesystem_mirror.
+
+The provider's checksums are committed in the dependency lock file `.terraform.lock.hcl` at the
+repository's root, beside the project's other locks (requirements.lock, package-lock.json): the stacks
+are synthesized into cdktf.out/, which any clean or synth may rewrite, so the lock lives outside it and
+`install_lock_file` copies it into each stack's folder before `terraform init`, which runs with
+`-lockfile=readonly` (with_readonly_lock): a provider whose checksum differs fails the init instead of
+being recorded. Regenerate it only when the bindings' pin moves (docs/operations.md says how).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
+LOCK_FILE_NAME = ".terraform.lock.hcl"
+LOCK_FILE = Path(__file__).resolve().parents[1] / LOCK_FILE_NAME
+"""The committed dependency lock file: hashicorp/aws at the bindings' version, with its checksums."""
+READONLY_LOCK = "-lockfile=readonly"
+INIT_ARGS_ENV = "TF_CLI_ARGS_init"
+
+
+def with_readonly_lock(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` whose TF_CLI_ARGS_init also holds -lockfile=readonly (kept: what it held already, such as a
+    -backend-config): every `terraform init`, cdktf's own included, checks the lock and never rewrites it."""
+    args = environ.get(INIT_ARGS_ENV, "").split()
+    return {**environ, INIT_ARGS_ENV: " ".join([*args, READONLY_LOCK] if READONLY_LOCK not in args else args)}
+
+
+def install_lock_file(stack_dir: Path, lock_file: Path = LOCK_FILE) -> Path:
+    """Copy the committed lock file into a synthesized stack's folder (made if synth has not yet run)."""
+    stack_dir.mkdir(parents=True, exist_ok=True)
+    target = stack_dir / LOCK_FILE_NAME
+    shutil.copyfile(lock_file, target)
+    return target
 
 
 def standard_locations(environ: dict[str, str] | None = None) -> list[Path]:

@@ -25,7 +25,7 @@ import pytest
 
 from config.environments import DEV, PROD
 from config.schema import S3StateBackend
-from operations import ci_identities, ci_policies
+from operations import ci_identities, ci_policies, terraform_mirror
 from tests.support import fake_docker
 from tests.support.components import provider_mirror, terraform_binary
 from tests.support.emulator import MotoServer
@@ -234,6 +234,9 @@ def test_bootstrap_then_prod_diff_on_a_fresh_account(
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and rule["BucketKeyEnabled"]
+    key = prod.client("kms").describe_key(KeyId=ci_policies.state_key_alias(PROD))["KeyMetadata"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == key["Arn"], "the state key, not aws/s3"
+    assert prod.client("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
     assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
     statements = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]}
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -251,6 +254,8 @@ def test_bootstrap_then_prod_diff_on_a_fresh_account(
     count = managed_resource_count(stacks["inference-prod"])
     plain = re.sub(r"\x1b\[[0-9;]*m", "", diff.stdout)  # cdktf colours terraform's summary
     assert f"Plan: {count} to add, 0 to change, 0 to destroy." in plain
+    lock = workdir / "cdktf.out" / "stacks" / PROD.stack_name / terraform_mirror.LOCK_FILE_NAME
+    assert lock.read_bytes() == terraform_mirror.LOCK_FILE.read_bytes(), "init read the committed lock and kept it"
     assert prod.docker_calls() == [], "a diff builds nothing"
     with capsys.disabled():  # the record: each command with its time
         print("\noperator commands on the emulator:\n  " + "\n  ".join(operator.transcript))

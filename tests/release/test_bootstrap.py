@@ -44,14 +44,23 @@ def settings(s3: Any) -> dict[str, Any]:
     }
 
 
+def state_key_arn() -> str:
+    kms = boto3.client("kms", region_name=STATE.region)
+    return str(kms.describe_key(KeyId=ci_policies.state_key_alias(PROD))["KeyMetadata"]["Arn"])
+
+
 def test_the_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(s3: Any, capsys) -> None:
     assert bootstrap.main(["--env", "prod"]) == 0
-    assert capsys.readouterr().out.startswith(f"prod: state bucket s3://{STATE.bucket} in {STATE.region} created")
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith(f"prod: state bucket s3://{STATE.bucket} in {STATE.region} created")
     assert s3.get_bucket_location(Bucket=STATE.bucket)["LocationConstraint"] in (None, STATE.region)
     found = settings(s3)
     assert found["versioning"] == "Enabled"
     assert found["encryption"] == [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}
+        {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": state_key_arn()},
+            "BucketKeyEnabled": True,
+        }
     ]
     assert found["public_access"] == dict.fromkeys(
         ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
@@ -73,6 +82,57 @@ def test_the_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletabl
     assert not any("Expiration" in r for r in found["lifecycle"]), "the current state never expires"
 
 
+def test_the_state_key_is_made_once_rotated_governed_by_the_accounts_iam_and_reused(s3: Any, capsys) -> None:
+    kms = boto3.client("kms", region_name=STATE.region)
+    alias = "alias/audio-inference-prod-terraform-state"
+    assert ci_policies.state_key_alias(PROD) == alias
+    assert bootstrap.main(["--env", "prod"]) == 0
+    key = state_key_arn()
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"prod: state key {alias} {key} created (customer-managed, rotated yearly)"
+    )
+    metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
+    assert (metadata["KeyManager"], metadata["KeyState"], metadata["KeySpec"]) == (
+        "CUSTOMER",
+        "Enabled",
+        "SYMMETRIC_DEFAULT",
+    )
+    assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is True
+    assert json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]) == ci_policies.state_key_policy(
+        ACCOUNT
+    )
+    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key)["Tags"]}
+    assert tags["Environment"] == "prod" and tags["ManagedBy"] == "make bootstrap"
+
+    kms.disable_key_rotation(KeyId=key)  # drift: put back
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert (
+        capsys.readouterr().out.splitlines()[0]
+        == f"prod: state key {alias} {key} already there (customer-managed, rotated yearly)"
+    )
+    assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == [metadata["KeyId"]], "one key, reused"
+    assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is True
+    assert json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]) == ci_policies.state_key_policy(
+        ACCOUNT
+    )
+    assert settings(s3)["encryption"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == key
+
+
+def test_a_state_key_pending_deletion_is_refused_in_one_line(s3: Any, capsys) -> None:
+    assert bootstrap.main(["--env", "prod"]) == 0
+    key = state_key_arn()
+    boto3.client("kms", region_name=STATE.region).schedule_key_deletion(
+        KeyId=key.split("/")[-1], PendingWindowInDays=7
+    )  # moto: an id
+    capsys.readouterr()
+    assert bootstrap.main(["--env", "prod"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: state key alias/audio-inference-prod-terraform-state ({key}) is PendingDeletion: allowed Enabled "
+        "(cancel its deletion or enable it in KMS, then run bootstrap again)\n"
+    )
+
+
 def test_a_second_run_changes_nothing_and_a_drifted_bucket_is_repaired(s3: Any, capsys) -> None:
     assert bootstrap.main(["--env", "prod"]) == 0
     first = settings(s3)
@@ -80,6 +140,12 @@ def test_a_second_run_changes_nothing_and_a_drifted_bucket_is_repaired(s3: Any, 
     assert settings(s3) == first
     s3.put_bucket_versioning(Bucket=STATE.bucket, VersioningConfiguration={"Status": "Suspended"})
     s3.delete_bucket_policy(Bucket=STATE.bucket)
+    s3.put_bucket_encryption(  # back to the AWS-managed aws/s3 key
+        Bucket=STATE.bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
     assert bootstrap.main(["--env", "prod"]) == 0
     assert settings(s3) == first
     assert "already there; settings re-applied" in capsys.readouterr().out.splitlines()[-2]
@@ -182,7 +248,7 @@ def test_with_ci_set_bootstrap_makes_the_provider_and_both_roles(iam: Any, capsy
     out = capsys.readouterr().out.splitlines()
     names = ci_policies.role_names(PROD_WITH_CI)
     plan_arn, deploy_arn = (f"arn:aws:iam::{ACCOUNT}:role/{names[k]}" for k in ("plan", "deploy"))
-    assert out[2:] == [
+    assert out[3:] == [
         f"prod: GitHub OIDC provider {ci_policies.oidc_provider_arn(ACCOUNT)} created",
         f"prod: plan role {plan_arn} created",
         f"prod: deploy role {deploy_arn} created",
@@ -210,8 +276,17 @@ def test_with_ci_set_bootstrap_makes_the_provider_and_both_roles(iam: Any, capsy
     assert found["deploy"]["trust"]["Statement"][0]["Condition"]["StringEquals"][f"{condition}:sub"] == (
         "repo:octo-org/audio-inference:ref:refs/heads/main"
     )
-    assert merged(found["plan"]["policies"]) == ci_policies.plan_permissions(PROD_WITH_CI, ACCOUNT)["Statement"]
-    assert merged(found["deploy"]["policies"]) == ci_policies.deploy_permissions(PROD_WITH_CI, ACCOUNT)["Statement"]
+    key = state_key_arn()
+    assert (
+        merged(found["plan"]["policies"])
+        == (ci_policies.plan_permissions(PROD_WITH_CI, ACCOUNT, state_key_arn=key)["Statement"])
+    )
+    assert (
+        merged(found["deploy"]["policies"])
+        == (ci_policies.deploy_permissions(PROD_WITH_CI, ACCOUNT, state_key_arn=key)["Statement"])
+    )
+    statements = {s["Sid"]: s for s in merged(found["plan"]["policies"])}
+    assert statements["StateKeyThroughS3Only"]["Resource"] == key, "the key bootstrap made, by its ARN"
     assert len(found["deploy"]["policies"]) >= 2, "the deploy document is split to IAM's managed policy size"
     assert found["plan"]["inline"] == found["deploy"]["inline"] == []
     assert found["plan"]["max_session"] == CI.max_session_s
@@ -256,7 +331,7 @@ def test_an_existing_github_provider_is_reused_and_keeps_its_other_audiences(iam
         ThumbprintList=["a" * 40],
     )
     assert bootstrap.main(["--env", "prod"]) == 0
-    assert capsys.readouterr().out.splitlines()[2].endswith("already there")
+    assert capsys.readouterr().out.splitlines()[3].endswith("already there")
     assert ci_state(iam)["provider"][1] == ["another-team", "sts.amazonaws.com"]
     assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
 
@@ -283,7 +358,7 @@ def test_an_existing_provider_without_the_sts_audience_gets_it_added() -> None:
 def test_with_ci_off_bootstrap_makes_no_identity(s3: Any, capsys) -> None:
     assert PROD.ci is None and DEV.ci is None, "off by default in both environments"
     assert bootstrap.main(["--env", "prod"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 2  # the state bucket and the permissions boundary
+    assert len(capsys.readouterr().out.splitlines()) == 3  # the state key and bucket, the permissions boundary
     iam = boto3.client("iam", region_name=STATE.region)
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("github-")] == []

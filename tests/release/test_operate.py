@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
 from emulation.local_server import free_port
-from operations import build_and_push, operate
+from operations import build_and_push, operate, terraform_mirror
 
 MANIFEST = json.dumps(
     {
@@ -168,9 +169,33 @@ def test_offline_every_cdktf_call_installs_from_the_mirror(tmp_path) -> None:
     mirror = tmp_path / "mirror"
     (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
     cdktf = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": str(tmp_path / "rc")})
-    assert cdktf.offline == ["--skip-provider-lock"]
+    assert cdktf.environ["TF_CLI_CONFIG_FILE"] == str(tmp_path / "rc")
     assert cdktf.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] == "20"
-    assert operate.Cdktf({}).offline == []
+
+
+def test_every_cdktf_call_uses_the_committed_lock_file_read_only(tmp_path, monkeypatch) -> None:
+    ran: list[tuple[list[str], dict[str, str], str]] = []
+
+    def fake_run(argv: list[str], cwd: Any, env: dict[str, str], check: bool) -> Any:
+        lock = tmp_path / "out" / "stacks" / DEV.stack_name / ".terraform.lock.hcl"
+        ran.append((argv, env, lock.read_text()))
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(operate.subprocess, "run", fake_run)
+    monkeypatch.setattr(operate, "REPO", tmp_path)
+    for environ in ({}, {"TF_PROVIDER_MIRROR": str(tmp_path / "no-mirror-here")}):
+        operate.Cdktf({"CDKTF_OUT": "out", **environ})("diff", DEV.stack_name)
+    operate.Cdktf({"CDKTF_OUT": "out", "TF_CLI_ARGS_init": "-backend-config=use_path_style=true"})(
+        "diff", DEV.stack_name
+    )
+    for argv, _env, lock in ran:
+        assert "--skip-provider-lock" in argv  # cdktf's `terraform providers lock` would rewrite the lock
+        assert lock == terraform_mirror.LOCK_FILE.read_text()
+    assert [env["TF_CLI_ARGS_init"] for _, env, _ in ran] == [
+        "-lockfile=readonly",
+        "-lockfile=readonly",
+        "-backend-config=use_path_style=true -lockfile=readonly",  # what the operator gave init is kept
+    ]
 
 
 def test_deploy_stops_at_the_first_failing_step(held_digest, capsys, monkeypatch) -> None:

@@ -19,7 +19,7 @@ from config.environments import ENVIRONMENTS
 from config.schema import EnvironmentConfig
 from operations import ci_policies
 from tests.security import scanners
-from tests.security.test_iam import CI_ACCOUNT, ci_environments
+from tests.security.test_iam import CI_ACCOUNT, ci_environments, sample_state_key_arn
 
 OIDC = ci_policies.GITHUB_OIDC_HOST
 PLAN_NON_READ_ALLOWED = {
@@ -118,7 +118,10 @@ def writes(document: dict[str, Any]) -> list[str]:
     ]
 
 
-DOCUMENTS = {env.name: ci_policies.documents(env, CI_ACCOUNT) for env in ci_environments()}
+DOCUMENTS = {
+    env.name: ci_policies.documents(env, CI_ACCOUNT, state_key_arn=sample_state_key_arn(env))
+    for env in ci_environments()
+}
 
 
 @pytest.mark.parametrize("environment", sorted(DOCUMENTS))
@@ -170,6 +173,62 @@ def test_the_plan_role_reads_state_but_never_the_lock_and_decrypts_only_through_
         "s3.us-east-1.amazonaws.com"
     )
     assert not any(r.endswith(".tflock") for s in statements.values() for r in _resources(s))
+
+
+@pytest.mark.parametrize("role", ["plan", "deploy"])
+def test_the_ci_roles_use_only_the_state_key_only_through_s3_only_for_the_state_bucket(role: str) -> None:
+    env = next(e for e in ci_environments() if e.name == "prod")
+    key = sample_state_key_arn(env)
+    statements = DOCUMENTS["prod"][f"{role}-permissions"]["Statement"]
+    state_key = [s for s in statements if s["Effect"] == "Allow" and key in _resources(s)]
+    assert state_key == [
+        {
+            "Sid": "StateKeyThroughS3Only",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"] if role == "plan" else ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key,  # the state key itself: no key/* and no other key
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": "s3.us-east-1.amazonaws.com",
+                    "kms:CallerAccount": CI_ACCOUNT,
+                    # with a bucket key, S3 asks KMS with the bucket's ARN as the context, not the object's
+                    "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::audio-inference-terraform-state",
+                }
+            },
+        }
+    ]
+    plan_kms = [a for s in statements if s["Effect"] == "Allow" for a in _actions(s) if a.startswith("kms:")]
+    if role == "plan":  # the environment's keys are read (Describe/Get/List), none but the state key decrypted
+        assert sorted(set(plan_kms) - set(ci_policies.KMS_READ)) == ["kms:Decrypt", "kms:ListAliases"]
+
+
+def test_the_deploy_role_cannot_administer_the_state_key_or_use_it_outside_s3() -> None:
+    env = next(e for e in ci_environments() if e.name == "prod")
+    key = sample_state_key_arn(env)
+    denies = {s["Sid"]: s for s in DOCUMENTS["prod"]["deploy-permissions"]["Statement"] if s["Effect"] == "Deny"}
+    administration = denies["NoWriteToTheStateKey"]
+    assert administration["Resource"] == [
+        key,
+        f"arn:aws:kms:us-east-1:{CI_ACCOUNT}:alias/audio-inference-prod-terraform-state",
+    ]
+    assert {
+        "kms:PutKeyPolicy",
+        "kms:ScheduleKeyDeletion",
+        "kms:DisableKey",
+        "kms:UpdateAlias",
+        "kms:CreateGrant",
+    } <= set(administration["Action"])
+    assert denies["StateKeyOnlyThroughS3"]["Condition"] == {
+        "StringNotEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }
+
+
+def test_the_ci_documents_need_the_state_key() -> None:
+    env = next(e for e in ci_environments() if e.name == "prod")
+    with pytest.raises(ValueError, match="state_key_arn"):
+        ci_policies.documents(env, CI_ACCOUNT)
+    with pytest.raises(ValueError, match="state_key_arn='arn:aws:kms:us-east-1:123456789012:alias/x' is invalid"):
+        ci_policies.plan_permissions(env, CI_ACCOUNT, state_key_arn="arn:aws:kms:us-east-1:123456789012:alias/x")
 
 
 @pytest.mark.parametrize("environment", sorted(DOCUMENTS))

@@ -109,6 +109,12 @@ def ci_environments() -> list[EnvironmentConfig]:
     return [env if env.ci else dataclasses.replace(env, ci=SAMPLE_CI) for env in ENVIRONMENTS.values() if env.state]
 
 
+def sample_state_key_arn(env: EnvironmentConfig) -> str:
+    """A state key ARN as bootstrap reads it back (KMS makes the id): the CI documents name the key itself."""
+    region = getattr(env.state, "region", env.region)
+    return f"arn:aws:kms:{region}:{CI_ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
 def ci_statements() -> list[Statement]:
     """The CI roles' trust and permission documents and every environment's permissions boundary
     (operations/ci_policies.py), as bootstrap puts them."""
@@ -116,7 +122,9 @@ def ci_statements() -> list[Statement]:
     return [
         statement
         for env in [*ci_environments(), *without_ci]
-        for name, document in ci_policies.documents(env, CI_ACCOUNT).items()
+        for name, document in ci_policies.documents(
+            env, CI_ACCOUNT, state_key_arn=sample_state_key_arn(env) if env.state else None
+        ).items()
         for statement in statements_of_policy(
             f"ci {env.name}: {name}", document, unscopable=frozenset(ci_policies.UNSCOPABLE_ACTIONS)
         )

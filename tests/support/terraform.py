@@ -44,6 +44,8 @@ class TerraformStack:
         local_backend: bool = False,
     ) -> None:
         shutil.copytree(source, workdir)
+        # The committed provider lock, read only: a provider whose checksum differs fails init.
+        terraform_mirror.install_lock_file(workdir)
         self.terraform = terraform
         self.workdir = workdir
         self.mirror = mirror
@@ -80,7 +82,7 @@ class TerraformStack:
         return result
 
     def init(self, backend: bool = True) -> None:
-        args = ["init", "-input=false"] + ([] if backend else ["-backend=false"])
+        args = ["init", "-input=false", "-lockfile=readonly"] + ([] if backend else ["-backend=false"])
         if self.mirror is not None:
             args.append(f"-plugin-dir={self.mirror}")
         result = self.run(*args, check=False)
