@@ -6,7 +6,6 @@ silero-vad chosen, it draws spoken sentences as a timeline under the waveform.""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,10 +15,7 @@ import pytest
 import requests
 import soundfile as sf
 import soxr
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -27,7 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from inference.testing import signals
 from tests.client.scripted_server import result_document
 from tests.client.speech_clips import speech_clip, speech_wav
-from tests.support.components import missing
+from tests.support.browser import launch_chromium
 from tests.support.service import REPO, LocalServer
 
 SCREENSHOTS = REPO / "build" / "test-output" / "page"
@@ -46,18 +42,9 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(downloads: Path) -> Iterator[WebDriver]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        missing("Chromium and chromedriver are not installed (`make setup` installs them: scripts/install_browser.sh)")
-    options = Options()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(argument)
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    driver = launch_chromium(
+        prefs={"download.default_directory": str(downloads), "download.prompt_for_download": False}
     )
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     try:
         yield driver

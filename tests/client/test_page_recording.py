@@ -7,7 +7,6 @@ browser without MediaRecorder, is told in the page and sends nothing."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +14,12 @@ from typing import Any
 
 import pytest
 import soundfile as sf
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from inference.testing import signals
 from tests.client.test_page import SCREENSHOTS, state, wait_for
-from tests.support.components import missing
+from tests.support.browser import launch_chromium
 from tests.support.service import LocalServer
 
 SEED = 61
@@ -39,28 +35,10 @@ def microphone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[sig
     return path, notes
 
 
-def launch(*arguments: str) -> WebDriver:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        missing("Chromium and chromedriver are not installed (`make setup` installs them: scripts/install_browser.sh)")
-    options = Options()
-    options.binary_location = chromium
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
-        *arguments,
-    ):
-        options.add_argument(argument)
-    return webdriver.Chrome(service=Service(driver_path), options=options)
-
-
 @pytest.fixture(scope="module")
 def browser(microphone: tuple[Path, list[signals.Note]]) -> Iterator[WebDriver]:
     """Chromium whose permission prompt answers "allow", with a fake microphone playing the chords."""
-    driver = launch(
+    driver = launch_chromium(
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={microphone[0]}",
@@ -74,7 +52,7 @@ def browser(microphone: tuple[Path, list[signals.Note]]) -> Iterator[WebDriver]:
 @pytest.fixture(scope="module")
 def denying_browser(microphone: tuple[Path, list[signals.Note]]) -> Iterator[WebDriver]:
     """The same microphone, but every permission prompt answered "block", as a person who refuses it."""
-    driver = launch(
+    driver = launch_chromium(
         "--deny-permission-prompts",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={microphone[0]}",
