@@ -179,25 +179,6 @@ def state_key_policy(account: str, partition: str = "aws") -> dict[str, Any]:
     }
 
 
-STATE_KEY_ADMINISTRATION = [
-    "kms:PutKeyPolicy",
-    "kms:EnableKeyRotation",
-    "kms:DisableKeyRotation",
-    "kms:DisableKey",
-    "kms:UpdateKeyDescription",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:CreateAlias",
-    "kms:DeleteAlias",
-    "kms:UpdateAlias",
-    "kms:CreateGrant",
-    "kms:Encrypt",
-]
-"""What the deploy role is denied on the state key (its tags are the environment's, which KeysWrite keys on):
-bootstrap alone administers it."""
-
-
 class _Arns:
     """The ARNs the environment's stacks create, by their name prefixes."""
 
@@ -374,6 +355,8 @@ ECR_WRITE = [
     "ecr:GetDownloadUrlForLayer",
 ]
 KMS_READ = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+KMS_DATA_USE = ("kms:Decrypt", "kms:GenerateDataKey")
+"""Using a key's material (through S3, SQS, logs): not administering it."""
 KMS_WRITE = [
     "kms:PutKeyPolicy",
     "kms:EnableKeyRotation",
@@ -388,9 +371,12 @@ KMS_WRITE = [
     # services encrypting with the key on the deployer's behalf (ECR, Lambda environment, SQS, logs)
     "kms:CreateGrant",
     "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:GenerateDataKey",
+    *KMS_DATA_USE,
 ]
+STATE_KEY_ADMINISTRATION = [*(action for action in KMS_WRITE if action not in KMS_DATA_USE), "kms:DisableKey"]
+"""What the deploy role is denied on the state key (its tags are the environment's, which KeysWrite keys on):
+every KMS write it may do to its own keys, and disabling; bootstrap alone administers it. Using the key
+(decrypt, data keys) stays possible through S3 only."""
 IAM_READ = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"]
 LAMBDA_READ = [
     "lambda:GetFunction",

@@ -35,32 +35,26 @@ def microphone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[sig
     return path, notes
 
 
-@pytest.fixture(scope="module")
-def browser(microphone: tuple[Path, list[signals.Note]]) -> Iterator[WebDriver]:
-    """Chromium whose permission prompt answers "allow", with a fake microphone playing the chords."""
+def microphone_browser(permission: str, microphone: Path) -> Iterator[WebDriver]:
     driver = launch_chromium(
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone[0]}",
+        permission, "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}"
     )
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser(microphone: tuple[Path, list[signals.Note]]) -> Iterator[WebDriver]:
+    """Chromium whose permission prompt answers "allow", with a fake microphone playing the chords."""
+    yield from microphone_browser("--use-fake-ui-for-media-stream", microphone[0])
 
 
 @pytest.fixture(scope="module")
 def denying_browser(microphone: tuple[Path, list[signals.Note]]) -> Iterator[WebDriver]:
     """The same microphone, but every permission prompt answered "block", as a person who refuses it."""
-    driver = launch_chromium(
-        "--deny-permission-prompts",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone[0]}",
-    )
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    yield from microphone_browser("--deny-permission-prompts", microphone[0])
 
 
 WATCH_REQUESTS = """
