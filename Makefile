@@ -11,7 +11,7 @@ export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
-	offline-terraform clean bootstrap keys deploy diff rollback destroy
+	offline-terraform clean bootstrap keys page deploy diff rollback destroy
 
 ## help: list the targets with what each does
 help:
@@ -146,6 +146,10 @@ bootstrap: $(STAMP)
 ## keys: ENV=... ACTION=create|list|rotate|revoke CONSUMER=<name> [KEY_ID=...]: API keys outside Terraform (a new value shown once)
 keys: $(STAMP)
 	$(PY) -m operations.keys --env $(ENV) $(ACTION) $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(KEY_ID),--key-id $(KEY_ID))
+
+## page: ENV=... [OUT=dir]: the page for a deployed stage, its CSP naming that API and its buckets (default build/page-ENV)
+page: $(STAMP)
+	$(PY) -m operations.page --env $(ENV) $(if $(OUT),--out $(OUT))
 
 ## deploy: ENV=...: registry, image build and push, the inference stack by digest (DIGEST=sha256:... skips the build)
 deploy: $(STAMP) model

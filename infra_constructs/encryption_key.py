@@ -2,7 +2,8 @@
 
 The key encrypts the buckets, log groups, queues, function environments and the image repository.
 Its policy lets the account's IAM policies govern it (roles then get only the uses they are granted),
-CloudWatch Logs use it for this environment's log groups (the logs encryption context), S3 use it to
+CloudWatch Logs use it for this environment's log groups (the logs encryption context; the API's
+execution log group by its exact name, added once the API exists), S3 use it to
 send this environment's buckets' event notifications to encrypted queues and CloudWatch alarms publish
 to an encrypted topic (both only for this account and this environment's resources: aws:SourceAccount
 and aws:SourceArn, so no other account's bucket or alarm can use AWS as a confused deputy). Rotation is on.
@@ -67,6 +68,8 @@ class EncryptionKey(Construct):
     def __init__(self, scope: Construct, id_: str, props: EncryptionKeyProps) -> None:
         super().__init__(scope, id_)
         account = DataAwsCallerIdentity(self, "account").account_id
+        self._logs_arn_prefix = f"arn:aws:logs:{props.region}:{account}:log-group:"
+        self._log_group_arns = [self._logs_arn_prefix + name for name in log_group_patterns(props.resource_prefix)]
         statements: list[dict[str, Any]] = [
             {
                 "Sid": "AccountAdministersAndIamPoliciesGrantUse",
@@ -81,14 +84,7 @@ class EncryptionKey(Construct):
                 "Principal": {"Service": f"logs.{props.region}.amazonaws.com"},
                 "Action": list(perms.KMS_LOGS),
                 "Resource": "*",
-                "Condition": {
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": [
-                            f"arn:aws:logs:{props.region}:{account}:log-group:{name}"
-                            for name in log_group_patterns(props.resource_prefix)
-                        ]
-                    }
-                },
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self._log_group_arns}},
             },
         ]
         if props.for_bucket_notifications:
@@ -122,18 +118,29 @@ class EncryptionKey(Construct):
                     },
                 }
             )
-        # A key policy, not an IAM policy: written as the JSON KMS stores.
-        policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+        self._statements = statements
         self.key = KmsKey(
             self,
             "key",
             description=f"{props.alias}: buckets, logs, queues, functions",
             enable_key_rotation=True,
             deletion_window_in_days=props.deletion_window_days,
-            policy=policy,
+            policy=self._policy(),
         )
         KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
         self.arn: str = self.key.arn
+
+    def _policy(self) -> str:
+        # A key policy, not an IAM policy: written as the JSON KMS stores.
+        return json.dumps({"Version": "2012-10-17", "Statement": self._statements})
+
+    def allow_log_group(self, name: str) -> None:
+        """Let CloudWatch Logs use the key for one more log group, by its exact name: one whose name
+        carries no environment prefix (API Gateway's execution logs are named by the API's random id), so
+        the key policy names that API's group alone, never every API's. The key then waits for the
+        resource the name comes from, and the log group, which uses the key, for the key."""
+        self._log_group_arns.append(self._logs_arn_prefix + name)
+        self.key.policy = self._policy()
 
     def grant_use(
         self, grantee: Grantable, name: str = "encryption-key", *, via: tuple[str, ...] = ("s3",), region: str
@@ -155,11 +162,11 @@ class EncryptionKey(Construct):
 
 
 def log_group_patterns(resource_prefix: str) -> tuple[str, ...]:
-    """The names of the log groups an environment's stacks create (functions, API access and execution
-    logs, WAF), as patterns: the key is made before them, so it cannot name their ARNs."""
+    """The names of the log groups an environment's stacks create (functions, API access logs, WAF), as
+    patterns: the key is made before them, so it cannot name their ARNs. API Gateway's execution logs are
+    named by the API's id, not the environment: `EncryptionKey.allow_log_group` names that one group."""
     return (
         f"/aws/lambda/{resource_prefix}-*",
         f"/aws/apigateway/{resource_prefix}-*",
-        "API-Gateway-Execution-Logs_*",
         f"aws-waf-logs-{resource_prefix}-*",
     )

@@ -465,6 +465,12 @@ class RestApi(Construct):
         self._preflights[path] = integration_response
         return [options, integration, response, integration_response]
 
+    @property
+    def execution_log_group_name(self) -> str:
+        """The name API Gateway gives the stage's execution logs (its API's id and the stage): fixed by
+        the service, so it carries no environment prefix."""
+        return f"API-Gateway-Execution-Logs_{self.api.id}/{self._props.stage_name}"
+
     def _execution_logging(self) -> None:
         """INFO execution logs, CloudWatch metrics and the stage's throttle for every method (the usage
         plan limits only keyed calls), logs into a log group made here (API Gateway would otherwise create
@@ -473,7 +479,7 @@ class RestApi(Construct):
         execution_logs = CloudwatchLogGroup(
             self,
             "execution-log-group",
-            name=f"API-Gateway-Execution-Logs_{self.api.id}/{props.stage_name}",
+            name=self.execution_log_group_name,
             retention_in_days=props.log_retention_days,
             kms_key_id=props.kms_key_arn,
         )

@@ -32,6 +32,7 @@ Resource "*" appears only for the actions in UNSCOPABLE_ACTIONS.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from config.schema import CiIdentities, EnvironmentConfig, S3StateBackend
@@ -139,8 +140,23 @@ def deploy_subject(ci: CiIdentities) -> str:
     return f"repo:{ci.repository}:ref:refs/heads/{ci.deploy_branch}"
 
 
-def trust_policy(provider_arn: str, subject: str) -> dict[str, Any]:
-    """Only a token from the GitHub provider, for STS, with exactly this subject."""
+DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
+"""The one workflow file whose jobs may assume the deploy role."""
+
+
+def deploy_claims(ci: CiIdentities) -> dict[str, str]:
+    """GitHub's claims the deploy role's trust pins besides `sub` (AWS STS tests GitHub's own claims since
+    January 2026): the job's workflow is deploy.yml as committed on the deploy branch, and the run's ref is
+    that branch. `sub` alone admits every workflow on the branch: one started by `issue_comment`,
+    `workflow_run` or `pull_request_target` runs there too, with the branch's sub, and may check out
+    untrusted code. The plan role pins no workflow: a pull request's author writes its workflow files."""
+    branch = f"refs/heads/{ci.deploy_branch}"
+    return {"job_workflow_ref": f"{ci.repository}/{DEPLOY_WORKFLOW}@{branch}", "ref": branch}
+
+
+def trust_policy(provider_arn: str, subject: str, claims: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Only a token from the GitHub provider, for STS, with exactly this subject (and these claims)."""
+    pinned = {f"{GITHUB_OIDC_HOST}:{claim}": value for claim, value in (claims or {}).items()}
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -150,7 +166,11 @@ def trust_policy(provider_arn: str, subject: str) -> dict[str, Any]:
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                        **pinned,
+                    }
                 },
             }
         ],
@@ -710,6 +730,6 @@ def documents(
         **found,
         "plan-trust": trust_policy(provider, plan_subject(ci)),
         "plan-permissions": plan_permissions(env, account, partition, state_key_arn=state_key_arn),
-        "deploy-trust": trust_policy(provider, deploy_subject(ci)),
+        "deploy-trust": trust_policy(provider, deploy_subject(ci), deploy_claims(ci)),
         "deploy-permissions": deploy_permissions(env, account, partition, state_key_arn=state_key_arn),
     }

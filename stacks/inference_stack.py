@@ -63,6 +63,8 @@ class InferenceStack(EnvironmentStack):
         self._grant_api_storage(self.predict_function)
         self.job_queue, self.worker = self._jobs()
         self.api = self._api()
+        if self.key:
+            self.key.allow_log_group(self.api.execution_log_group_name)
         for route in http_contract.ROUTES:
             if route == http_contract.HEALTH:  # answered by API Gateway: /health cannot drain the function
                 self.api.add_mock_route(route.method, route.path, body=self._health_answer(), api_key_required=False)

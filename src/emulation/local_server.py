@@ -52,6 +52,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config.environments import DEV
 from contract import http as http_contract
+from contract import page_policy
 from contract.env_names import INFERENCE_SETTINGS, SERVICE_SETTINGS
 from contract.settings import ServiceSettings
 from emulation import gateway
@@ -348,43 +349,28 @@ def _bound_address(scope: Scope) -> str:
 
 def page_file(method: str, path: str) -> Response | None:
     """The consumers' page (web/): `/` and `/page/<file>`; every other path is the API's. Only the
-    files that are there, by name: nothing outside web/ can be asked for."""
+    files that are there, by name: nothing outside web/ can be asked for. index.html goes out with its
+    `<meta>` policy naming the emulated storage, as `make page` names a deployed stage's origins."""
     if method not in ("GET", "HEAD"):
         return None
     name = "index.html" if path == "/" else path.removeprefix("/page/") if path.startswith("/page/") else None
     if name is None or name not in _page_files():
         return None
     target = PAGE_DIR / name
+    storage = os.environ.get("AWS_ENDPOINT_URL", "")
+    connect = [storage] if storage else []
+    content = target.read_bytes()
+    if name == "index.html":
+        content = page_policy.with_policy(content.decode(), connect).encode()
     return Response(
-        content=target.read_bytes(),
+        content=content,
         media_type=PAGE_TYPES[target.suffix],
         headers={
             "Cache-Control": "no-cache",
             "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": page_content_security_policy(os.environ.get("AWS_ENDPOINT_URL", "")),
+            "Content-Security-Policy": page_policy.header_policy(connect),
             "Referrer-Policy": "no-referrer",
         },
-    )
-
-
-PAGE_API_ORIGINS = ("https://*.amazonaws.com",)
-"""Besides this server: deployed stages (execute-api) and their buckets' presigned links (S3)."""
-
-
-def page_content_security_policy(storage_origin: str) -> str:
-    """The page's CSP: its own files only, no inline script; requests only to this server, the
-    emulated storage (`storage_origin`) and AWS's API and S3 hosts; never framed (clickjacking)."""
-    connect = " ".join(["'self'", *([storage_origin] if storage_origin else []), *PAGE_API_ORIGINS])
-    return "; ".join(
-        (
-            "default-src 'self'",
-            f"connect-src {connect}",
-            "media-src 'self' blob:",  # the chosen file, or the recording, plays from a blob: URL
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'none'",
-            "frame-ancestors 'none'",
-        )
     )
 
 

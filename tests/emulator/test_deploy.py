@@ -6,11 +6,15 @@ Tests run in file order: the last one destroys everything and prints the figures
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from config.environments import DEV, PROD
 from contract import http as http_contract
+from contract import page_policy
 from contract.settings import ServiceSettings
 from inference.config import load_config
 from tests.support.deployment import ACCOUNTS, APPLY_ORDER, Deployment
@@ -19,6 +23,7 @@ from tests.support.stacks import Stack, managed_resource_count
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 ENVS = {"dev": DEV, "prod": PROD}
+REPO = Path(__file__).resolve().parents[2]
 
 
 def key_arn(deployment: Deployment, env: str, alias: str) -> str:
@@ -339,6 +344,52 @@ def test_prod_stage_is_behind_its_web_acl_which_logs_to_its_log_group(deployment
     assert destination.split(":log-group:")[1].split(":")[0] == out["waf_log_group_name"]
     assert "web_acl_arn" not in deployment.outputs["inference-dev"]
     deployment.report.verify(f"wafv2:{out['web_acl_arn']}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_make_page_names_this_api_and_its_buckets_and_the_key_this_apis_execution_logs(deployment, env, tmp_path):
+    """Issue #28: `make page` (the command, as an operator runs it) writes the page with connect-src naming
+    the deployed API and its buckets alone; the key lets CloudWatch Logs encrypt this API's execution logs
+    by their exact name, not every API's."""
+    settings = ENVS[env]
+    out = deployment.outputs[f"inference-{env}"]
+    (api,) = [
+        a
+        for a in deployment.client("apigateway", env).get_rest_apis()["items"]
+        if a["name"] == f"{settings.resource_prefix}-api"
+    ]
+    site = tmp_path / "site"
+    ran = subprocess.run(
+        [sys.executable, "-m", "operations.page", "--env", env, "--out", str(site)],
+        cwd=REPO,
+        env={**deployment.credentials[env], "PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    policy = page_policy.carried_policy((site / "index.html").read_text())
+    connect = next(d.split()[1:] for d in policy.split(";") if d.split()[0] == "connect-src")
+    region = settings.region
+    assert connect == [
+        "'self'",
+        f"https://{api['id']}.execute-api.{region}.amazonaws.com",
+        *(
+            host
+            for bucket in (out["input_bucket_name"], out["output_bucket_name"])
+            for host in (f"https://{bucket}.s3.amazonaws.com", f"https://{bucket}.s3.{region}.amazonaws.com")
+        ),
+    ]
+    assert (site / "page" / "app.js").is_file()
+
+    kms = deployment.client("kms", env)
+    key_policy = json.loads(kms.get_key_policy(KeyId=data_key_arn(deployment, env), PolicyName="default")["Policy"])
+    (logs,) = [s for s in key_policy["Statement"] if str(s["Principal"].get("Service", "")).startswith("logs.")]
+    groups = [arn.split(":log-group:")[1] for arn in logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]]
+    execution_logs = [g for g in groups if g.startswith("API-Gateway-Execution-Logs_")]
+    assert execution_logs == [f"API-Gateway-Execution-Logs_{api['id']}/{settings.api.stage_name}"]
+    described = deployment.client("logs", env).describe_log_groups(logGroupNamePrefix=execution_logs[0])["logGroups"]
+    assert [g.get("kmsKeyId") for g in described] == [data_key_arn(deployment, env)]
 
 
 @pytest.mark.parametrize("stack_name", APPLY_ORDER)

@@ -135,6 +135,20 @@ def test_both_trusts_require_the_audience_and_one_exact_subject(environment: str
     )
 
 
+@pytest.mark.parametrize("environment", sorted(DOCUMENTS))
+def test_only_the_deploy_workflow_on_the_deploy_branch_may_assume_the_deploy_role(environment: str) -> None:
+    """Issue #28: `sub` names the branch, not the workflow: any workflow on main (one an `issue_comment` or
+    `pull_request_target` starts) presents the same sub. The trust pins GitHub's job_workflow_ref and ref."""
+    (ci,) = [env.ci for env in ci_environments() if env.name == environment]
+    assert ci is not None
+    exact = DOCUMENTS[environment]["deploy-trust"]["Statement"][0]["Condition"]["StringEquals"]
+    assert exact[f"{OIDC}:job_workflow_ref"] == f"{ci.repository}/.github/workflows/deploy.yml@refs/heads/main"
+    assert exact[f"{OIDC}:ref"] == "refs/heads/main"
+    no_pin = json.loads(json.dumps(DOCUMENTS[environment]["deploy-trust"]))
+    del no_pin["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:job_workflow_ref"]
+    assert no_pin != DOCUMENTS[environment]["deploy-trust"]  # what the pin adds is in the document bootstrap puts
+
+
 def test_the_trust_check_catches_a_missing_or_wildcard_subject() -> None:
     good = DOCUMENTS["prod"]["deploy-trust"]
     no_sub = json.loads(json.dumps(good))

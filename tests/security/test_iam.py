@@ -295,3 +295,33 @@ def test_the_boundary_allows_every_action_the_stacks_grant(stacks: dict[str, Sta
         assert granted, "the walk found the grants"
         assert granted - allowed == set()
         assert set(APIGW_LOGS_MANAGED_POLICY) - allowed == set()
+
+
+def test_the_keys_logs_statement_names_only_this_environments_log_groups(stacks: dict[str, Stack]) -> None:
+    """Issue #28: CloudWatch Logs may use a stack's key for that environment's groups, and for API Gateway's
+    execution logs only of this stack's API (by its id), never `API-Gateway-Execution-Logs_*` (every API's)."""
+    checked = 0
+    for name in stack_names():
+        env = ENVIRONMENTS[name.split("-")[1]]
+        resources = stacks[name].get("resource", {})
+        apis = list(resources.get("aws_api_gateway_rest_api", {}))
+        allowed_execution_logs = {
+            f"API-Gateway-Execution-Logs_${{aws_api_gateway_rest_api.{api}.id}}/{env.api.stage_name}" for api in apis
+        }
+        for key in resources.get("aws_kms_key", {}).values():
+            policy = json.loads(key["policy"])
+            logs = [s for s in policy["Statement"] if str(s["Principal"].get("Service", "")).startswith("logs.")]
+            assert len(logs) == 1, name
+            groups = [arn.split(":log-group:", 1)[1] for arn in logs[0]["Condition"]["ArnLike"][LOGS_CONTEXT]]
+            for group in groups:
+                assert (
+                    group.startswith((f"/aws/lambda/{env.resource_prefix}-", f"/aws/apigateway/{env.resource_prefix}-"))
+                    or group.startswith(f"aws-waf-logs-{env.resource_prefix}-")
+                    or group in allowed_execution_logs
+                ), f"{name}: the key's logs statement names {group}"
+            assert allowed_execution_logs <= set(groups), f"{name}: the API's execution logs cannot use the key"
+            checked += 1
+        for group in resources.get("aws_cloudwatch_log_group", {}).values():
+            if group["name"].startswith("API-Gateway-Execution-Logs_"):
+                assert group["name"] in allowed_execution_logs and group.get("kms_key_id"), name
+    assert checked == len(stack_names()), "every stack has its key"

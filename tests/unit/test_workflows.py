@@ -13,7 +13,8 @@ import yaml
 from config.schema import CiIdentities
 from operations import ci_policies
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -78,6 +79,15 @@ def test_the_workflows_present_the_subjects_the_ci_roles_trust() -> None:
         for name in ("plan.yml", "deploy.yml")
     }
     assert "vars.AWS_PLAN_ROLE_ARN" in roles["plan.yml"] and "vars.AWS_DEPLOY_ROLE_ARN" in roles["deploy.yml"]
+    # The deploy role trusts job_workflow_ref = <repo>/.github/workflows/deploy.yml@refs/heads/<branch>: the
+    # jobs that assume it are deploy.yml's own (a job calling a reusable workflow would present that one's).
+    assert (
+        ci_policies.DEPLOY_WORKFLOW == ".github/workflows/deploy.yml" and (REPO / ci_policies.DEPLOY_WORKFLOW).is_file()
+    )
+    assert all("uses" not in job for job in deploy["jobs"].values())
+    assert ci_policies.deploy_claims(ci)["job_workflow_ref"] == (
+        f"octo-org/audio-inference/.github/workflows/deploy.yml@refs/heads/{ci.deploy_branch}"
+    )
 
 
 def test_dependencies_install_before_any_credentials_exist() -> None:
