@@ -76,6 +76,10 @@ class SecureBucketProps:
     """Encrypt objects with this customer-managed key (SSE-KMS, bucket keys on); left out: SSE-S3."""
 
 
+LIFECYCLE_WAIT = "15m"
+"""How long terraform waits for a bucket's lifecycle rules to read back steadily (the provider's default: 3m)."""
+
+
 class SecureBucket(Construct):
     def __init__(self, scope: Construct, id_: str, props: SecureBucketProps) -> None:
         super().__init__(scope, id_)
@@ -174,13 +178,18 @@ class SecureBucket(Construct):
                     ],
                 )
             )
-        S3BucketLifecycleConfiguration(
+        lifecycle = S3BucketLifecycleConfiguration(
             self,
             "lifecycle",
             bucket=bucket_id,
             rule=rules,
             depends_on=[versioning] if versioning else None,
         )
+        # After writing the rules the provider (5.100.0) waits for 10 identical reads 5 s apart, within 3
+        # minutes by default: 10 reads of 13 s or more each (a busy endpoint; a slow region, says the
+        # provider's own comment) time out with the rules already in place ("last state: 'true'"). The
+        # bindings carry no timeouts block for this resource; the provider's schema has one.
+        lifecycle.add_override("timeouts", {"create": LIFECYCLE_WAIT, "update": LIFECYCLE_WAIT})
 
         if props.cors_allowed_origins:
             S3BucketCorsConfiguration(

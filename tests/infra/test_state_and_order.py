@@ -63,3 +63,19 @@ def test_each_inference_stack_depends_on_its_registry(synth_dir: Path) -> None:
     for env in ENVIRONMENTS.values():
         assert manifest[env.stack_name]["dependencies"] == [env.registry_stack_name]
         assert manifest[env.registry_stack_name]["dependencies"] == []
+
+
+def test_every_lifecycle_configuration_waits_long_enough_for_a_busy_endpoint(stacks: dict[str, Stack]) -> None:
+    """Issue #29: the provider reads the rules back until 10 reads 5 s apart agree, within 3 minutes by
+    default; on a loaded machine (the emulator at load 4-7 on 2 cores) those reads took longer and 28 tests
+    errored with "timeout while waiting for state to become 'true' (last state: 'true')". Every bucket's
+    lifecycle configuration now allows SecureBucket's LIFECYCLE_WAIT for create and update."""
+    from infra_constructs.secure_bucket import LIFECYCLE_WAIT
+
+    found = [
+        config
+        for stack in stacks.values()
+        for config in stack.get("resource", {}).get("aws_s3_bucket_lifecycle_configuration", {}).values()
+    ]
+    assert len(found) >= 4, "both buckets of both environments"
+    assert all(config.get("timeouts") == {"create": LIFECYCLE_WAIT, "update": LIFECYCLE_WAIT} for config in found)
