@@ -16,7 +16,6 @@ of fast's reductions (int8 alone, bf16 alone, both = fast), the activation maps 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -82,7 +81,9 @@ def prf(reference: list[tuple[float, float, int]], estimate: list[tuple[float, f
     (ri, rp), (ei, ep) = arrays(reference), arrays(estimate)
     if not len(rp) or not len(ep):
         return (float(len(rp) == len(ep)),) * 3
-    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None)
+    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None
+    )
     return float(p), float(r), float(f)
 
 
@@ -96,7 +97,9 @@ def main() -> int:
         config.model.artifact_uri, config.model.sha256, model_name=config.model.name, version=config.model.version
     )
     points = diagnostic_variants()
-    models = {v.label: transcriber_for(config, session_for(v, artifact, args.threads), v.batch_size).model for v in points}
+    models = {
+        v.label: transcriber_for(config, session_for(v, artifact, args.threads), v.batch_size).model for v in points
+    }
     settings = note_settings(config.inference)
     thresholds = {"note": config.inference.frame_threshold, "onset": config.inference.onset_threshold}
     for rec in real_music.recordings():
@@ -106,12 +109,20 @@ def main() -> int:
 
         samples = sf.read(wav, dtype="float32")[0][: int(args.seconds * c.SAMPLE_RATE)]
         clipped, lo, hi = stack_range(artifact, samples)
-        print(f"\n{rec.name} ({rec.kind}, {samples.shape[0] / c.SAMPLE_RATE:.0f} s): harmonic stack "
-              f"{lo:+.3f}..{hi:+.3f} vs calibrated {c.INT8_BODY_RANGE[0]:+.3f}..{c.INT8_BODY_RANGE[1]:+.3f}, "
-              f"clipped {clipped:.2%}")
+        print(
+            f"\n{rec.name} ({rec.kind}, {samples.shape[0] / c.SAMPLE_RATE:.0f} s): harmonic stack "
+            f"{lo:+.3f}..{hi:+.3f} vs calibrated {c.INT8_BODY_RANGE[0]:+.3f}..{c.INT8_BODY_RANGE[1]:+.3f}, "
+            f"clipped {clipped:.2%}"
+        )
         maps = {label: m.activations(samples, 2, True, "exact") for label, m in models.items()}
         exact = maps[points[0].label]
-        exact_notes = [(n.start_s, n.end_s, n.pitch) for n in note_events(notes_from_activations(exact.note, exact.onset, **asdict(settings)), [None] * 0 or [None] * len(notes_from_activations(exact.note, exact.onset, **asdict(settings))))]
+        exact_notes = [
+            (n.start_s, n.end_s, n.pitch)
+            for n in note_events(
+                notes_from_activations(exact.note, exact.onset, **asdict(settings)),
+                [None] * 0 or [None] * len(notes_from_activations(exact.note, exact.onset, **asdict(settings))),
+            )
+        ]
         for v in points[1:]:
             act = maps[v.label]
             cells = []
@@ -120,7 +131,9 @@ def main() -> int:
                 d = a - e
                 near = (e > thresholds.get(out, 0.3) - 0.15) & (e < thresholds.get(out, 0.3) + 0.15)
                 dn = d[near] if near.any() else np.zeros(1)
-                cells.append(f"{out} mean {d.mean():+.4f} sd {d.std():.4f} near-thr mean {dn.mean():+.4f} sd {dn.std():.4f}")
+                cells.append(
+                    f"{out} mean {d.mean():+.4f} sd {d.std():.4f} near-thr mean {dn.mean():+.4f} sd {dn.std():.4f}"
+                )
             frame_notes = notes_from_activations(act.note, act.onset, **asdict(settings))
             notes = [(n.start_s, n.end_s, n.pitch) for n in note_events(frame_notes, [None] * len(frame_notes))]
             p, r, f = prf(exact_notes, notes)
