@@ -8,7 +8,13 @@ of fast's reductions (int8 alone, bf16 alone, both = fast), the activation maps 
   difference (noise), over all cells and over the cells near the thresholds where notes are decided;
 - the notes: consistency (onset F1 vs exact, 50 ms), precision and recall vs exact;
 - the int8 input (the harmonic stack) on real audio against its calibrated range: the share of values
-  outside it (clipped) and the observed min / max.
+  outside it (clipped) and the observed min / max;
+- the note map's logit shift near the frame threshold (exact minus variant, mean): a systematic shift
+  is what a correction could take out; then such a correction fitted on half the set (every other
+  recording) and applied to the other half, to see whether it buys consistency.
+
+Each int8 variant twice: its weights rounded as fast ships them ("row-sums") and to nearest (fast
+before issue #31).
 
     .venv/bin/python -m measurement.precision_diagnose [--seconds 60]
 """
@@ -21,16 +27,27 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from inference.artifact import resolve_artifact
 from inference.config import load_config
 from inference.models.basic_pitch import constants as c
 from inference.models.basic_pitch.model import note_events, note_settings
-from inference.models.basic_pitch.notes import notes_from_activations
+from inference.models.basic_pitch.notes import NoteSettings, notes_from_activations
+from inference.testing.scoring import onset_f1
 from measurement import real_music
-from measurement.precision_eval import FAST, FAST_WITHOUT_BF16, HARMONIC, Variant, session_for, transcriber_for
+from measurement.precision_eval import (
+    FAST,
+    FAST_WITHOUT_BF16,
+    HARMONIC,
+    Variant,
+    precision_recall,
+    session_for,
+    transcriber_for,
+)
 
 BF16_ONLY = "f32 front + note/onset heads, bf16 rest (no int8)"
+NEAREST = ", weights to nearest"
 
 
 def diagnostic_variants() -> list[Variant]:
@@ -39,8 +56,21 @@ def diagnostic_variants() -> list[Variant]:
         Variant("onnxruntime f32 (exact)", "onnxruntime"),
         Variant("openvino f32, as fast compiles it", "openvino", rewrite_f32_stages=True),
         Variant(FAST_WITHOUT_BF16, "openvino", int8=HARMONIC, rewrite_f32_stages=True),
+        Variant(
+            FAST_WITHOUT_BF16 + NEAREST, "openvino", int8=HARMONIC, rewrite_f32_stages=True, weight_rounding="nearest"
+        ),
         Variant(BF16_ONLY, "openvino", True, front, note_onset, rewrite_f32_stages=True),
         Variant(FAST, "openvino", True, front, note_onset, int8=HARMONIC, rewrite_f32_stages=True),
+        Variant(
+            FAST + NEAREST,
+            "openvino",
+            True,
+            front,
+            note_onset,
+            int8=HARMONIC,
+            rewrite_f32_stages=True,
+            weight_rounding="nearest",
+        ),
     ]
 
 
@@ -68,23 +98,22 @@ def stack_range(artifact: Any, samples: np.ndarray) -> tuple[float, float, float
     return outside / total, lo, hi
 
 
-def prf(reference: list[tuple[float, float, int]], estimate: list[tuple[float, float, int]]) -> tuple[float, ...]:
-    import mir_eval
+Notes = list[tuple[float, float, int]]
 
-    def arrays(notes: list[tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray]:
-        if not notes:
-            return np.zeros((0, 2)), np.zeros(0)
-        return np.array([[s, max(e, s + 1e-3)] for s, e, _ in notes]), np.array(
-            [440.0 * 2 ** ((p - 69) / 12) for _, _, p in notes]
-        )
 
-    (ri, rp), (ei, ep) = arrays(reference), arrays(estimate)
-    if not len(rp) or not len(ep):
-        return (float(len(rp) == len(ep)),) * 3
-    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None
-    )
-    return float(p), float(r), float(f)
+def notes_of(note: np.ndarray, onset: np.ndarray, settings: NoteSettings) -> Notes:
+    frame_notes = notes_from_activations(note.copy(), onset.copy(), **asdict(settings))
+    return [(n.start_s, n.end_s, n.pitch) for n in note_events(frame_notes, [None] * len(frame_notes))]
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p.astype(np.float64), 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def shifted(p: np.ndarray, beta: float) -> np.ndarray:
+    """sigmoid(logit(p) + beta), without the logarithms."""
+    return (p / (p + (1 - p) * np.float32(np.exp(-beta)))).astype(np.float32)
 
 
 def main() -> int:
@@ -97,17 +126,15 @@ def main() -> int:
         config.model.artifact_uri, config.model.sha256, model_name=config.model.name, version=config.model.version
     )
     points = diagnostic_variants()
-    models = {
+    models: dict[str, Any] = {
         v.label: transcriber_for(config, session_for(v, artifact, args.threads), v.batch_size).model for v in points
     }
     settings = note_settings(config.inference)
-    thresholds = {"note": config.inference.frame_threshold, "onset": config.inference.onset_threshold}
+    thresholds = {"note": config.inference.frame_threshold, "onset": config.inference.onset_threshold, "contour": 0.3}
+    kept: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {v.label: [] for v in points[1:]}
+    summary: dict[str, list[tuple[float, float, float, float]]] = {v.label: [] for v in points[1:]}
     for rec in real_music.recordings():
-        wav = real_music.materialise(rec)
-        samples = real_music.decoded("", "", 0, None) if False else None
-        import soundfile as sf
-
-        samples = sf.read(wav, dtype="float32")[0][: int(args.seconds * c.SAMPLE_RATE)]
+        samples = sf.read(real_music.materialise(rec), dtype="float32")[0][: int(args.seconds * c.SAMPLE_RATE)]
         clipped, lo, hi = stack_range(artifact, samples)
         print(
             f"\n{rec.name} ({rec.kind}, {samples.shape[0] / c.SAMPLE_RATE:.0f} s): harmonic stack "
@@ -116,30 +143,61 @@ def main() -> int:
         )
         maps = {label: m.activations(samples, 2, True, "exact") for label, m in models.items()}
         exact = maps[points[0].label]
-        exact_notes = [
-            (n.start_s, n.end_s, n.pitch)
-            for n in note_events(
-                notes_from_activations(exact.note, exact.onset, **asdict(settings)),
-                [None] * 0 or [None] * len(notes_from_activations(exact.note, exact.onset, **asdict(settings))),
-            )
-        ]
+        assert exact.contour is not None
+        exact_notes = notes_of(exact.note, exact.onset, settings)
+        decided = (exact.note > 0.2) & (exact.note < 0.6)
         for v in points[1:]:
             act = maps[v.label]
             cells = []
             for out in ("note", "onset", "contour"):
                 a, e = getattr(act, out), getattr(exact, out)
                 d = a - e
-                near = (e > thresholds.get(out, 0.3) - 0.15) & (e < thresholds.get(out, 0.3) + 0.15)
+                near = np.abs(e - thresholds[out]) < 0.15
                 dn = d[near] if near.any() else np.zeros(1)
                 cells.append(
                     f"{out} mean {d.mean():+.4f} sd {d.std():.4f} near-thr mean {dn.mean():+.4f} sd {dn.std():.4f}"
                 )
-            frame_notes = notes_from_activations(act.note, act.onset, **asdict(settings))
-            notes = [(n.start_s, n.end_s, n.pitch) for n in note_events(frame_notes, [None] * len(frame_notes))]
-            p, r, f = prf(exact_notes, notes)
-            print(f"  {v.label}: notes {len(notes)} vs {len(exact_notes)}  consistency {f:.3f} (P {p:.3f} R {r:.3f})")
+            beta = float(np.mean(logit(exact.note[decided]) - logit(act.note[decided])))
+            notes = notes_of(act.note, act.onset, settings)
+            p, r = precision_recall(exact_notes, notes)
+            f = onset_f1(exact_notes, notes)
+            summary[v.label].append(
+                (f, r - p, beta, float((act.onset - exact.onset)[np.abs(exact.onset - 0.5) < 0.15].mean()))
+            )
+            kept[v.label].append((exact.note, exact.onset, act.note, act.onset))
+            print(
+                f"  {v.label}: notes {len(notes)} vs {len(exact_notes)}  consistency {f:.3f} (P {p:.3f} R {r:.3f}) "
+                f"note logit shift near threshold {beta:+.4f}"
+            )
             for cell in cells:
                 print(f"      {cell}")
+    print("\nper variant over the set: lowest consistency, recall - precision (most negative), note logit shift")
+    print("near the threshold (range), onset shift near 0.5 (range)")
+    for label, figures in summary.items():
+        f1s, gaps, betas, onsets = (np.array(column) for column in zip(*figures, strict=True))
+        print(
+            f"  {label:70} {f1s.min():.3f}  {gaps.min():+.3f}  {betas.min():+.4f}..{betas.max():+.4f}  "
+            f"{onsets.min():+.4f}..{onsets.max():+.4f}"
+        )
+    print("\na logit correction of the note map fitted on every other recording, applied to the rest:")
+    for label, maps_kept in kept.items():
+        fit = [(en, fn) for i, (en, _, fn, _) in enumerate(maps_kept) if i % 2 == 0]
+        beta = float(
+            np.mean(
+                np.concatenate(
+                    [logit(en[(en > 0.2) & (en < 0.6)]) - logit(fn[(en > 0.2) & (en < 0.6)]) for en, fn in fit]
+                )
+            )
+        )
+        before, after = [], []
+        for en, eo, fn, fo in maps_kept[1::2]:
+            exact_notes = notes_of(en, eo, settings)
+            before.append(onset_f1(exact_notes, notes_of(fn, fo, settings)))
+            after.append(onset_f1(exact_notes, notes_of(shifted(fn, beta), fo, settings)))
+        print(
+            f"  {label:70} beta {beta:+.4f}: lowest consistency on the other half {min(before):.3f} -> "
+            f"{min(after):.3f}, mean {np.mean(before):.3f} -> {np.mean(after):.3f}"
+        )
     return 0
 
 
