@@ -24,11 +24,13 @@ done < <(rows)
 [ -z "$missing" ] && exit 0
 
 work="$(mktemp -d)"
-chmod 755 "$work"  # apt-get downloads as _apt where it can
 trap 'rm -rf "$work"' EXIT
+sandbox=""  # as root, apt downloads as _apt, which may not write into our temporary folder
+[ "$(id -u)" -eq 0 ] && sandbox="-o APT::Sandbox::User=root"
 for spec in $(printf '%s\n' $missing | sort -u); do
   echo "fetching $spec (apt-get download) for the real-music evaluation set"
-  if ! (cd "$work" && apt-get download -q "$spec" >/dev/null); then
+  # shellcheck disable=SC2086  # $sandbox: none or one option, two words
+  if ! (cd "$work" && apt-get download -q $sandbox "$spec" >/dev/null); then
     echo "apt-get download $spec failed: that version may have left the archive (apt-cache policy ${spec%%=*});" \
       "measurement/real_music.tsv pins it with its files' sha256" >&2
     exit 1
