@@ -593,7 +593,7 @@ def print_real() -> None:
     print(
         f"\nend to end, 10 min of the set's longest recording, 2 threads: exact {figures['exact']:.2f} s, fast "
         f"({figures['compute']}) {figures['fast']:.2f} s: {ratio:.2f}x (target >= {SPEED_TARGET}x, goal "
-        f"{SPEED_GOAL}x); fast's consistency with exact on it {figures['consistency']:.3f}"
+        f"{SPEED_GOAL}x); fast's consistency with exact on it {figures['consistency']:.4f}"
     )
     verdict = (
         "meets the goal"
@@ -603,7 +603,7 @@ def print_real() -> None:
         else "DOES NOT HOLD the target"
     )
     print(
-        f"fast on real music: lowest consistency {value:.3f} ({name}; target >= {REAL_TARGET}, goal >= "
+        f"fast on real music: lowest consistency {value:.4f} ({name}; target >= {REAL_TARGET}, goal >= "
         f"{REAL_GOAL}) at {ratio:.2f}x exact: {verdict} on this CPU"
     )
     for v in points[1:]:
