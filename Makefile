@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
+.PHONY: help install setup browser synthesizer real-music speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
 	offline-terraform clean bootstrap keys page deploy diff rollback destroy
 
 ## help: list the targets with what each does
@@ -110,13 +110,17 @@ bench-vad: $(STAMP) model speech
 	$(PY) -m measurement.bench_vad
 
 ## evaluate: what fast precision does to the notes (GM pieces rendered by fluidsynth, onset F1 vs the score and vs exact, the speed frontier), then agreement with the reference per format (WAV ... M4A/AAC, WebM/Opus)
-evaluate: $(STAMP) model synthesizer
+evaluate: $(STAMP) model synthesizer real-music
 	$(PY) -m measurement.precision_eval
 	$(PY) -m measurement.formats_eval
 
 ## synthesizer: fluidsynth, a General MIDI soundfont, espeak-ng and ffmpeg (the reference decodes M4A and WebM with it) from the distribution's packages, for make evaluate and bench (apt-get when missing)
 synthesizer:
 	scripts/install_synth.sh
+
+## real-music: the real-music evaluation set (measurement/real_music.tsv: game soundtracks, instrument samples, voice packs under free licences) from Debian's packages (apt-get download, no root), checked by sha256, into build/real-music/
+real-music:
+	scripts/install_real_music.sh
 
 ## speech: espeak-ng alone, the VAD tests' speech at known times (apt-get when missing)
 speech:

@@ -27,6 +27,7 @@ from inference.graph_rewrites import rewrite_for_cpu
 __all__ = [
     "PRECISIONS",
     "RUNTIMES",
+    "WEIGHT_ROUNDINGS",
     "Int8Input",
     "Session",
     "cpu_has_bf16",
@@ -34,6 +35,7 @@ __all__ = [
     "function_vcpus",
     "open_onnxruntime",
     "open_openvino",
+    "round_keeping_row_sums",
 ]
 
 LAMBDA_MB_PER_VCPU = 1769
@@ -126,6 +128,9 @@ class OpenVinoSession:
         return [np.array(result[compiled.output(name)], copy=True) for name in outputs]
 
 
+WEIGHT_ROUNDINGS = ("nearest", "row-sums")
+
+
 @dataclass(frozen=True)
 class Int8Input:
     """A tensor whose consuming convolutions run in int8: the tensor quantized to 256 levels over
@@ -138,6 +143,35 @@ class Int8Input:
     high: float
     convolutions: tuple[str, ...] = ()
     """Which of the convolutions reading it (friendly-name prefixes); all of them when empty."""
+    weight_rounding: str = "row-sums"
+    """How the weights reach their levels: "nearest" (each to its nearest level), or "row-sums" (the
+    nearest, then in each kernel row the fewest weights moved one level so the row's levels sum to its
+    exact sum, rounded: `round_keeping_row_sums`). Nearest rounding leaves each row's sum off by up to
+    half its width in levels, and on a smooth input (a spectrogram) that error adds up into a shift:
+    docs/performance.md, Real music."""
+
+    def __post_init__(self) -> None:
+        if self.weight_rounding not in WEIGHT_ROUNDINGS:
+            raise ValueError(
+                f"Int8Input.weight_rounding: {self.weight_rounding!r} is not one of {list(WEIGHT_ROUNDINGS)}"
+            )
+
+
+def round_keeping_row_sums(levels: np.ndarray) -> np.ndarray:
+    """`levels` (weights divided by their level step) rounded to integers so that every row (the last
+    axis) sums to its exact sum rounded: each value to its nearest integer, then in a row short of
+    (over) its sum by n, the n values rounded down (up) the furthest moved one up (down), ties in
+    order. No value moves more than one level from its nearest, and a row's rounding error sums to
+    at most 0.5 level, where nearest rounding leaves up to half the row's length."""
+    exact = np.asarray(levels, dtype=np.float64)
+    rounded = np.round(exact)
+    residual = exact - rounded
+    need = np.round(residual.sum(axis=-1, keepdims=True))
+    rank_up = np.argsort(np.argsort(-residual, axis=-1, kind="stable"), axis=-1, kind="stable")
+    rank_down = np.argsort(np.argsort(residual, axis=-1, kind="stable"), axis=-1, kind="stable")
+    rounded += (rank_up < need).astype(np.float64)
+    rounded -= (rank_down < -need).astype(np.float64)
+    return rounded
 
 
 def cpu_has_int8(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -279,6 +313,10 @@ def quantize_inputs(model: Any, inputs: Sequence[Int8Input]) -> Any:
             reach = np.abs(values).reshape(values.shape[0], -1).max(axis=1).astype(np.float32)
             reach = np.maximum(reach, np.float32(1e-12)).reshape(-1, *[1] * (values.ndim - 1))
             bound, lower = ov.opset13.constant(reach), ov.opset13.constant(-reach)
+            if spec.weight_rounding == "row-sums":  # the weights on their levels already: the FakeQuantize keeps them
+                step = reach.astype(np.float64) / 127
+                levels = np.clip(round_keeping_row_sums(values / step), -127, 127)
+                weights = ov.opset13.constant((levels * step).astype(values.dtype)).output(0)
             convolution.input(1).replace_source_output(
                 ov.opset13.fake_quantize(weights, lower, bound, lower, bound, 255).output(0)
             )

@@ -43,13 +43,16 @@ INT8_BODY_INPUT = (
     "model_1/conv2d_2/Conv2D;model_1/conv2d_2/Conv2D;model_1/conv2d_4/Conv2D;model_1/conv2d_4/Conv2D1__376:0"
 )
 """The harmonic stack, (batch, 8, 172, 264), which both body convolutions read: `fast` runs the first,
-INT8_CONVOLUTION, in int8 (the 8x32 5x5 one in int8 cost the violin 0.03 of F1: docs/performance.md)."""
+INT8_CONVOLUTION, in int8 (the 8x32 5x5 one in int8 cost the violin 0.03 of F1 with the weights rounded
+to nearest; with their row sums kept, runtimes.Int8Input's default, it costs none there, but on real music
+fast's split with both in int8 keeps 0.957 against 0.970, and it was no faster: docs/performance.md)."""
 INT8_CONVOLUTION = "model_1/re_lu_1/"
 """The 8x8 3x39 convolution on the harmonic stack (its friendly name's prefix): ~70% of the work."""
 INT8_BODY_RANGE = (-0.8769183158874512, 1.6038227081298828)
-"""The harmonic stack's range, calibrated on generated audio (tests/runtime/test_int8.py recomputes
+"""The harmonic stack's range, calibrated on generated audio (tests/runtime/test_precision.py recomputes
 it): the front end scales each window's log-CQT to [0, 1] before its batch normalisation, so every
-window, silence and clipping included, lands in this range; it is the network's, not the audio's."""
+window, silence and clipping included, lands in this range; it is the network's, not the audio's (on
+the real-music set it spans exactly this and clips nothing: measurement/precision_diagnose.py)."""
 
 # Scratch space a streamed transcription writes per second of audio, at most (predict_stream and
 # file_notes): the note and onset maps as the model writes them, the frames and the remaining energy
