@@ -36,6 +36,11 @@ API_HANDLER = ("service.handler.handler",)
 """The image command of the function behind the API (module.function, as Lambda resolves it)."""
 WORKER_HANDLER = ("service.worker.handler",)
 """The jobs worker's image command: the same image, its own handler."""
+DRAINER_HANDLER = ("service.dead_letters.handler",)
+"""The dead-letter drainer's image command."""
+DRAINER_CONCURRENCY = 2
+"""The drainer's reserved concurrency and its mapping's maximum: the same (AWS's minimum, 2), so it is
+never throttled; each invocation takes up to 10 dead letters, a status write each."""
 
 
 class InferenceStack(EnvironmentStack):
@@ -193,6 +198,8 @@ class InferenceStack(EnvironmentStack):
                 name=f"{env.resource_prefix}-jobs",
                 visibility_timeout_s=jobs.visibility_timeout_s,
                 max_receives=jobs.max_receives,
+                retention_s=jobs.queue_retention_s,
+                dead_letter_visibility_timeout_s=jobs.dead_letter_visibility_timeout_s,
                 notifying_bucket_arn=self.input_bucket.arn,
                 kms_key_arn=self.kms_key_arn,
             ),
@@ -213,8 +220,35 @@ class InferenceStack(EnvironmentStack):
         self._grant_model(worker)
         if self.key:
             self.key.grant_use(worker, via=("s3", "sqs"), region=env.region)  # objects under SSE-KMS; messages
-        worker.add_sqs_source("job-messages", queue.arn, batch_size=jobs.batch_size)
+        worker.add_sqs_source(
+            "job-messages", queue.arn, batch_size=jobs.batch_size, maximum_concurrency=jobs.queue_max_concurrency
+        )
+        self.drainer = self._drainer(queue)
         return queue, worker
+
+    def _drainer(self, queue: JobQueue) -> ContainerFunction:
+        """The dead-letter queue's consumer: marks each dead letter's job failed with the reason (throttled,
+        killed, timed out) and keeps its upload, so no job reads `queued` or `running` for ever. It loads no
+        model; it reads jobs' uploads' metadata and reads and writes jobs' status documents."""
+        env, jobs = self.env, self.env.jobs
+        drainer = self._function(
+            "dead-letter-function",
+            "dead-letters",
+            DRAINER_HANDLER,
+            memory_mb=jobs.drainer_memory_mb,
+            timeout_s=jobs.drainer_timeout_s,
+            ephemeral_storage_mb=512,  # Lambda's minimum: it writes nothing to /tmp
+            reserved_concurrency=DRAINER_CONCURRENCY,
+        )
+        # It reads an upload's metadata (is it the job's own?) and the jobs' status documents, and writes them.
+        self.input_bucket.grant_read(drainer, "job-uploads", f"{env.storage.input_prefix}{object_keys.JOB_KEYS}")
+        self.output_bucket.grant_read_write(drainer, "job-status", f"{env.storage.output_prefix}{object_keys.JOB_KEYS}")
+        if self.key:
+            self.key.grant_use(drainer, via=("s3", "sqs"), region=env.region)
+        drainer.add_sqs_source(
+            "dead-letters", queue.dead_letter_arn, batch_size=10, maximum_concurrency=DRAINER_CONCURRENCY
+        )
+        return drainer
 
     def _grant_model(self, function: ContainerFunction) -> None:
         """The model bucket's prefix, read-only, when the model comes from a bucket."""
@@ -332,7 +366,11 @@ class InferenceStack(EnvironmentStack):
 
     def _observability(self) -> None:
         """Alarms to the environment's topic, and its dashboard, over the API, both functions and the queue."""
-        functions = {"predict-function": self.predict_function, "worker-function": self.worker}
+        functions = {
+            "predict-function": self.predict_function,
+            "worker-function": self.worker,
+            "dead-letter-function": self.drainer,
+        }
         api, queue = self.api, self.job_queue
         self.alarms = observability.alarms(
             self, self.env, kms_key_arn=self.kms_key_arn, api=api, functions=functions, queue=queue

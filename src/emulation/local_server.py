@@ -589,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = _StopSignals()
     emulator: ThreadedMotoServer | None = None
     poller: QueuePoller | None = None
+    drainer: QueuePoller | None = None
     try:
         _log_gateway_to_stdout()
         emulator_port = args.emulator_port or free_port()
@@ -611,6 +612,16 @@ def main(argv: list[str] | None = None) -> int:
             sqs=boto3.client("sqs"),
         )
         poller.start()
+        from service import dead_letters
+
+        drainer = QueuePoller(
+            queues.dead_letters(),
+            dead_letters.handler,
+            lambda request_id: LocalContext(aws_request_id=request_id, function_name="audio-inference-local-drainer"),
+            sqs=boto3.client("sqs"),
+            batch_size=10,
+        )
+        drainer.start()
 
         app = create_app(
             lambda_entry.handler, body_timeout_s=args.body_timeout, integration_timeout_s=args.integration_timeout
@@ -626,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
         stop.cleaning_up = True
         if poller is not None:
             poller.stop(timeout_s=STOP_GRACE_S)  # a job still running is left to its (daemon) thread
+        if drainer is not None:
+            drainer.stop(timeout_s=STOP_GRACE_S)
         if emulator is not None:
             emulator.stop()
         stop.restore()

@@ -9,9 +9,7 @@ back as a batch item failure, so only it is retried.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.parse
 from typing import Any
 
 import boto3
@@ -26,6 +24,7 @@ from contract import metrics as metric_names
 from contract.settings import ServiceSettings
 from inference.config import load_config
 from inference.transcriber import load_models
+from service.jobs.messages import uploaded_keys
 from service.jobs.runner import run_job
 from service.jobs.store import JobStore
 from service.json_stderr import ON_LAMBDA, route_stderr_to
@@ -44,18 +43,6 @@ FINAL_STATUS_METRICS = {"succeeded": metric_names.JOBS_SUCCEEDED, "failed": metr
 logger.setLevel(settings.log_level)
 if ON_LAMBDA in os.environ:  # the local server routes its own process's stderr (emulation.local_server)
     route_stderr_to(logger)
-
-
-def uploaded_keys(body: str) -> list[str]:
-    """The object keys an S3 notification announces (URL-decoded); none for S3's test event."""
-    message = json.loads(body)
-    if message.get("Event") == "s3:TestEvent":
-        return []
-    return [
-        urllib.parse.unquote_plus(record["s3"]["object"]["key"])
-        for record in message.get("Records", [])
-        if str(record.get("eventName", "")).startswith("ObjectCreated:")
-    ]
 
 
 def record_handler(record: SQSRecord) -> None:
