@@ -43,9 +43,10 @@ setup: $(STAMP) $(SCANNERS_STAMP) model browser speech
 browser:
 	scripts/install_browser.sh
 
-## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator
+## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator; SERVE_ARGS=--api-keys plays the consumers' keys
+SERVE_ARGS ?=
 serve: $(STAMP) model
-	$(PY) -m emulation.local_server
+	$(PY) -m emulation.local_server $(SERVE_ARGS)
 
 ## synth: write cdktf.out/stacks/<stack>/cdk.tf.json for every stack
 synth: $(STAMP)
