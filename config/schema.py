@@ -130,9 +130,18 @@ class ApiConsumer:
     """None: api.throttle_burst_limit."""
     quota_limit: int | None = None
     """Requests per api.quota_period; None: api.quota_limit."""
+    max_jobs_in_flight: int | None = None
+    """Jobs one of this consumer's keys may have unfinished at once (1-100,000); None: jobs.max_jobs_in_flight.
+    Its share of the workers while everyone's queue is full is its share of the sum of these."""
+    max_audio_hours_per_day: float | None = None
+    """Audio hours of this consumer's jobs per UTC day (0.001-27,000); None: jobs.max_audio_s_per_day."""
 
     def __post_init__(self) -> None:
         matches("api.consumers.name", self.name, _CONSUMER, "2-32 lowercase letters, digits and '-'")
+        if self.max_jobs_in_flight is not None:
+            int_in("api.consumers.max_jobs_in_flight", self.max_jobs_in_flight, 1, 100_000)
+        if self.max_audio_hours_per_day is not None:
+            number_in("api.consumers.max_audio_hours_per_day", self.max_audio_hours_per_day, 0.001, 27_000)
         if self.throttle_rate_limit is not None:
             number_in("api.consumers.throttle_rate_limit", self.throttle_rate_limit, 0.001, 10_000)
         if self.throttle_burst_limit is not None:
@@ -726,10 +735,19 @@ class EnvironmentConfig:
         require(default in self.models, "models", self.models, f"a list that includes the default model {default!r}")
         return (default, *(name for name in self.models if name != default))
 
-    def service_settings(self, *, input_bucket: str, output_bucket: str) -> ServiceSettings:
+    def service_settings(self, *, input_bucket: str, output_bucket: str, job_queue_url: str = "") -> ServiceSettings:
         """What this environment's functions are told through their variables (`contract.settings`):
-        the buckets' names (references at synth time) and every other value from these settings."""
+        the buckets' names and the jobs queue's URL (references at synth time) and every other value
+        from these settings."""
+        own = tuple(
+            f"{c.name}:{c.max_jobs_in_flight or self.jobs.max_jobs_in_flight}:"
+            f"{round(c.max_audio_hours_per_day * 3600) if c.max_audio_hours_per_day else self.jobs.max_audio_s_per_day}"
+            for c in self.api.consumers
+            if c.max_jobs_in_flight is not None or c.max_audio_hours_per_day is not None
+        )
         return ServiceSettings(
+            consumer_job_limits=own,
+            job_queue_url=job_queue_url,
             environment=self.name,
             input_bucket=input_bucket,
             input_prefix=self.storage.input_prefix,

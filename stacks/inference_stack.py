@@ -56,6 +56,7 @@ class InferenceStack(EnvironmentStack):
         # Every role of the stack carries the boundary `make bootstrap` puts in the deploying account.
         self.permissions_boundary_arn = permissions_boundary_arn(self, env.permissions_boundary_name)
         function = env.function
+        self.job_queue = self._queue()  # first: every function is told its URL
         self.predict_function = self._function(
             "inference-function",
             "predict",
@@ -66,7 +67,7 @@ class InferenceStack(EnvironmentStack):
             reserved_concurrency=function.reserved_concurrency,
         )
         self._grant_api_storage(self.predict_function)
-        self.job_queue, self.worker = self._jobs()
+        self.worker = self._jobs(self.job_queue)
         self.api = self._api()
         for route in http_contract.ROUTES:
             if route == http_contract.HEALTH:  # answered by API Gateway: /health cannot drain the function
@@ -183,15 +184,29 @@ class InferenceStack(EnvironmentStack):
             f"{outputs}{object_keys.JOB_KEYS}*/{object_keys.JOB_STATUS_DOCUMENT}",
             perms.S3_OBJECT_PUT,
         )
+        # Per-key job limits: each key's ledger, its key's consumer (make keys names it), the queue's depth.
+        grant_on_keys(
+            function,
+            "job-ledgers-objects",
+            output_arn,
+            f"{outputs}{object_keys.JOB_KEYS}{object_keys.JOB_LEDGERS}*",
+            perms.S3_OBJECT_PUT + perms.S3_OBJECT_GET,
+        )
+        grant_on_keys(
+            function,
+            "key-consumers-objects",
+            output_arn,
+            f"{outputs}{object_keys.JOB_KEYS}{object_keys.KEY_CONSUMERS}*",
+            perms.S3_OBJECT_GET,
+        )
+        function.role.grant("job-queue-depth", perms.SQS_DEPTH, [self.job_queue.arn])
         self._grant_model(function)
         if self.key:
             self.key.grant_use(function, via=("s3",), region=self.env.region)
 
-    def _jobs(self) -> tuple[JobQueue, ContainerFunction]:
-        """Uploads under the jobs prefix announce themselves to a queue; the worker consumes it and may
-        read only jobs' uploads and write only jobs' results."""
+    def _queue(self) -> JobQueue:
         env, jobs = self.env, self.env.jobs
-        queue = JobQueue(
+        return JobQueue(
             self,
             "job-queue",
             JobQueueProps(
@@ -204,6 +219,11 @@ class InferenceStack(EnvironmentStack):
                 kms_key_arn=self.kms_key_arn,
             ),
         )
+
+    def _jobs(self, queue: JobQueue) -> ContainerFunction:
+        """Uploads under the jobs prefix announce themselves to the queue; the worker consumes it and may
+        read only jobs' uploads and write only jobs' results."""
+        env, jobs = self.env, self.env.jobs
         job_uploads = f"{env.storage.input_prefix}{object_keys.JOB_KEYS}"
         self.input_bucket.notify_queue(queue.arn, prefix=job_uploads, after=queue.policy)
         worker = self._function(
@@ -224,7 +244,7 @@ class InferenceStack(EnvironmentStack):
             "job-messages", queue.arn, batch_size=jobs.batch_size, maximum_concurrency=jobs.queue_max_concurrency
         )
         self.drainer = self._drainer(queue)
-        return queue, worker
+        return worker
 
     def _drainer(self, queue: JobQueue) -> ContainerFunction:
         """The dead-letter queue's consumer: marks each dead letter's job failed with the reason (throttled,
@@ -260,7 +280,9 @@ class InferenceStack(EnvironmentStack):
 
     def _function_environment(self) -> dict[str, str]:
         """Every inference setting (from the config file) and every service setting, as variables."""
-        service = self.env.service_settings(input_bucket=self.input_bucket.name, output_bucket=self.output_bucket.name)
+        service = self.env.service_settings(
+            input_bucket=self.input_bucket.name, output_bucket=self.output_bucket.name, job_queue_url=self.job_queue.url
+        )
         return {
             **self.inference.to_environment(),
             env_names.INFERENCE_SETTINGS[("model", "artifact_uri")]: self._model_uri(),

@@ -19,8 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from config.schema import ApiSettings
+from contract.object_keys import key_consumer_document
 
 KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -90,6 +92,14 @@ class LocalKeys:
             key.tokens -= 1
             key.used += 1
             return key, None
+
+    def register(self, s3: Any, bucket: str, output_prefix: str) -> None:
+        """Name each key's consumer where `make keys` does (`service.jobs.quotas.Consumers` reads it):
+        the service finds a key's job limits from it."""
+        for key in self.keys.values():
+            s3.put_object(
+                Bucket=bucket, Key=key_consumer_document(output_prefix, key.key_id), Body=key.consumer.encode()
+            )
 
     def _period_start(self) -> datetime:
         today = self.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

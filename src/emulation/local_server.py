@@ -630,13 +630,20 @@ def main(argv: list[str] | None = None) -> int:
         # The models dev serves (its `models` setting), as the stacks tell dev's functions; INFERENCE_MODELS wins.
         os.environ.setdefault(SERVED_MODELS, ",".join(DEV.served_models(load_config().model.name)))
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
+        queues = create_pipeline(local_settings(), visibility_timeout_s=args.job_visibility_timeout)
+        os.environ[SERVICE_SETTINGS["job_queue_url"]] = queues.url  # a queued job's place
+        if keys is not None:  # its consumers' keys, tagged, and their job limits
+            keys.register(boto3.client("s3"), OUTPUT_BUCKET, local_settings().output_prefix)
+            played = ENVIRONMENTS[args.api_keys].service_settings(
+                input_bucket=INPUT_BUCKET, output_bucket=OUTPUT_BUCKET
+            )
+            os.environ[SERVICE_SETTINGS["consumer_job_limits"]] = ",".join(played.consumer_job_limits)
         from service import handler as lambda_entry  # loads and verifies the model
         from service import worker
         from service.json_stderr import route_stderr_to
 
         route_stderr_to(lambda_entry.logger)  # what the functions' libraries write is JSON, as on Lambda
 
-        queues = create_pipeline(local_settings(), visibility_timeout_s=args.job_visibility_timeout)
         poller = QueuePoller(
             queues,
             worker.handler,

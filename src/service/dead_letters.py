@@ -25,6 +25,7 @@ from botocore.config import Config
 from contract import metrics as metric_names
 from contract.settings import ServiceSettings
 from service.jobs.messages import uploaded_keys
+from service.jobs.quotas import Quotas
 from service.jobs.runner import settle_dead_letter
 from service.jobs.store import JobStore
 
@@ -36,6 +37,7 @@ settings = ServiceSettings.from_environment(os.environ)
 metrics.set_default_dimensions(**{metric_names.ENVIRONMENT_DIMENSION: settings.environment})
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
 store = JobStore(s3, settings)
+quotas = Quotas(s3, settings, store)
 processor = BatchProcessor(event_type=EventType.SQS)
 logger.setLevel(settings.log_level)
 
@@ -47,6 +49,7 @@ def record_handler(record: SQSRecord) -> None:
         was_open = before is not None and before[0].status not in ("succeeded", "failed")
         if outcome is not None and outcome.status == "failed" and was_open:
             metrics.add_metric(name=metric_names.JOBS_FAILED, unit=MetricUnit.Count, value=1)
+            quotas.charge(outcome.owner, outcome.job_id, 0.0)  # it no longer counts among its key's jobs
 
 
 @logger.inject_lambda_context

@@ -214,6 +214,9 @@ def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
         "job-results-objects",
         "job-results-list",
         "job-status-objects",
+        "job-ledgers-objects",
+        "key-consumers-objects",
+        "job-queue-depth",
         "encryption-key",
     }
     (key,) = docs["encryption-key"]
@@ -230,10 +233,18 @@ def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
         "job-uploads-objects": ([f"{INPUT_ARN}/uploads/jobs/*"], ["s3:PutObject"]),
         "job-results-objects": ([f"{OUTPUT_ARN}/results/jobs/*"], ["s3:GetObject"]),
         "job-status-objects": ([f"{OUTPUT_ARN}/results/jobs/*/status.json"], ["s3:PutObject"]),
+        "job-ledgers-objects": ([f"{OUTPUT_ARN}/results/jobs/_keys/*"], ["s3:GetObject", "s3:PutObject"]),
+        "key-consumers-objects": ([f"{OUTPUT_ARN}/results/jobs/_consumers/*"], ["s3:GetObject"]),
     }
     assert docs["job-uploads-list"][0]["condition"][0]["values"] == ["uploads/jobs/*"]
     assert docs["job-results-list"][0]["condition"][0]["values"] == ["results/jobs/*"]
-    assert "sqs:" not in json.dumps(docs)
+    # Per-key job limits: the queue's depth, no more of SQS; never an API key (reading one can read its value).
+    assert "apigateway:" not in json.dumps(docs)
+    (depth,) = docs["job-queue-depth"]
+    assert depth["actions"] == ["sqs:GetQueueAttributes"] and depth["resources"][0].startswith(
+        "${aws_sqs_queue.job-queue_"
+    )
+    assert "sqs:ReceiveMessage" not in json.dumps(docs) and "sqs:SendMessage" not in json.dumps(docs)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

@@ -39,3 +39,23 @@ def test_a_key_per_consumer_is_printed_and_jobs_belong_to_the_key_that_made_them
     job = f"{url}/jobs/{created.json()['job_id']}"
     assert requests.get(job, headers={"x-api-key": first}, timeout=10).json()["status"] == "awaiting_upload"
     assert requests.get(job, headers={"x-api-key": second}, timeout=10).status_code == 404, "another key's job"
+
+
+def test_one_consumers_backlog_is_held_at_its_limit_while_another_still_gets_its_jobs_in(
+    keyed_server: LocalServer,
+) -> None:
+    """batch-partner (prod) may have 5 jobs unfinished: the 6th is 429 with Retry-After naming the limit;
+    web-app's next job is created all the same (its own limit, its own place in the queue)."""
+    keys = printed_keys(keyed_server)
+    url, body = keyed_server.url, {"filename": "b.wav", "content_type": "audio/wav"}
+    partner = {"x-api-key": keys["batch-partner"]}
+    statuses = [requests.post(f"{url}/jobs", json=body, headers=partner, timeout=10).status_code for _ in range(5)]
+    assert statuses == [201] * 5
+    refused = requests.post(f"{url}/jobs", json=body, headers=partner, timeout=10)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    error = refused.json()["error"]
+    assert (
+        error["code"] == "too_many_jobs_in_flight" and "batch-partner's limit of 5 jobs in flight" in error["message"]
+    )
+    other = requests.post(f"{url}/jobs", json=body, headers={"x-api-key": keys["web-app"]}, timeout=10)
+    assert other.status_code == 201

@@ -42,6 +42,8 @@ class JobOutcome:
     """What the job's status is after this delivery."""
     audio_seconds: float = 0.0
     inference_seconds: float = 0.0
+    owner: str | None = None
+    """The API key id that created the job (its limits count the job until it is final)."""
 
 
 def run_job(
@@ -72,7 +74,7 @@ def run_job(
         message = "the upload is no longer there (deleted, or expired before a worker reached it): create the job again"
         store.advance(job_id, "failed", attempts=receive_count, error={"code": "upload_missing", "message": message})
         logger.info("job failed: upload missing", extra={"job_id": job_id})
-        return JobOutcome(job_id=job_id, status="failed")
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     foreign = _not_from_the_jobs_form(status, head)
     if foreign:  # S3 refuses such uploads (the form's signed fields); the worker refuses them everywhere
         store.advance(job_id, "awaiting_upload", refused_upload_etag=head.get("ETag"))
@@ -82,23 +84,24 @@ def run_job(
     if rejected:  # S3 enforces the presigned policy; checked again here for stores that do not (moto)
         store.advance(job_id, "failed", attempts=receive_count, error={"code": "upload_rejected", "message": rejected})
         logger.info("job failed: upload outside its policy", extra={"job_id": job_id})
-        return JobOutcome(job_id=job_id, status="failed")
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     transcriber = models.get(status.model) if status.model else next(iter(models.values()))
     if transcriber is None:  # the deployment stopped serving the job's model after it was created
         message = f"model {status.model} is no longer served here: allowed {', '.join(models)}"
         store.advance(job_id, "failed", attempts=receive_count, error={"code": "model_not_served", "message": message})
         logger.info("job failed: model not served", extra={"job_id": job_id, "model": status.model})
-        return JobOutcome(job_id=job_id, status="failed")
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     store.advance(job_id, "running", attempts=receive_count)
     try:
-        return _transcribe(
+        done = _transcribe(
             job_id, upload_key, store=store, s3=s3, transcriber=transcriber, parameters=status.parameters
         )
+        return dataclasses.replace(done, owner=status.owner)
     except AudioError as exc:
         error = from_inference_error(exc, long_audio_hint="send a shorter recording")
         store.advance(job_id, "failed", error={"code": error.code, "message": error.message})
         logger.info("job failed: unusable audio", extra={"job_id": job_id, "code": error.code})
-        return JobOutcome(job_id=job_id, status="failed")
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     except Exception as exc:
         if receive_count >= store.settings.jobs.max_receives:
             message = (
@@ -142,7 +145,7 @@ def settle_dead_letter(upload_key: str, *, s3: S3Client, store: JobStore, logger
     message = f"the job's message reached the dead-letter queue after {deliveries} deliveries: {what}; {kept}"
     final = store.advance(job_id, "failed", error={"code": DEAD_LETTER_CODE, "message": message})
     logger.info("dead-lettered job marked failed", extra={"job_id": job_id, "attempts": status.attempts})
-    return JobOutcome(job_id=job_id, status=final.status if final else "failed")
+    return JobOutcome(job_id=job_id, status=final.status if final else "failed", owner=status.owner)
 
 
 def _head(s3: S3Client, bucket: str, key: str) -> HeadObjectOutputTypeDef | None:
