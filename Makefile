@@ -11,7 +11,7 @@ export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
-	offline-terraform clean bootstrap keys deploy diff rollback destroy
+	offline-terraform clean bootstrap keys deploy diff rollback destroy cost
 
 ## help: list the targets with what each does
 help:
@@ -101,6 +101,11 @@ parity: $(STAMP) model
 ## bench: ours vs the reference vs the model alone, 30 s and 10 min files, per runtime and precision, printed as ratios
 bench: $(STAMP) model synthesizer
 	$(PY) -m measurement.bench
+
+## cost: dollars per audio hour per model, precision, memory size and architecture (measured seconds x public prices, ENV's region) and the worker memory to choose
+COST_ENV ?= prod
+cost: $(STAMP)
+	$(PY) -m measurement.cost --env $(COST_ENV)
 
 ## bench-output: the steps after the model against the note count, and the slowest /predict the output budget accepts (vs 29 s)
 bench-output: $(STAMP) model
