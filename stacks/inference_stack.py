@@ -429,6 +429,7 @@ class InferenceStack(EnvironmentStack):
         TerraformOutput(self, "job_dead_letter_queue_url", value=self.job_queue.dead_letter_queue.url)
         TerraformOutput(self, "worker_function_name", value=self.worker.function_name)
         TerraformOutput(self, "worker_log_group_name", value=self.worker.log_group.name)
+        TerraformOutput(self, "dead_letter_function_name", value=self.drainer.function_name)
         TerraformOutput(self, "alarm_topic_arn", value=self.alarms.topic.arn, description="Alarms notify this topic")
         TerraformOutput(self, "dashboard_name", value=self.dashboard.dashboard.dashboard_name)
         if self.web_acl is not None:

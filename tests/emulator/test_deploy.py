@@ -39,7 +39,7 @@ def test_first_prod_plan_on_an_empty_account_shows_every_resource_to_create(
     assert all(c["change"]["actions"] == ["create"] for c in plan.changes)
     assert len(plan.changes) == managed_resource_count(stacks["inference-prod"])
     functions = [c for c in plan.changes if c["type"] == "aws_lambda_function"]
-    assert len(functions) == 2, "the API function and the jobs worker"
+    assert len(functions) == 3, "the API function, the jobs worker and the dead-letter drainer"
     # The image URI is known at plan time: account, region and repository name, no registry lookup.
     for function in functions:
         assert function["change"]["after"]["image_uri"] == (
@@ -276,6 +276,10 @@ def test_job_uploads_notify_the_queue_which_only_the_bucket_may_feed_and_the_wor
     (mapping,) = lam.list_event_source_mappings(FunctionName=out["worker_function_name"])["EventSourceMappings"]
     assert mapping["EventSourceArn"] == queue_arn["QueueArn"] and mapping["BatchSize"] == settings.jobs.batch_size
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Never more pollers than the worker may run: throttled receives would dead-letter jobs unrun.
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": settings.jobs.queue_max_concurrency}
+    (drains,) = lam.list_event_source_mappings(FunctionName=out["dead_letter_function_name"])["EventSourceMappings"]
+    assert drains["EventSourceArn"] == dead_letter, "the drainer takes the dead letters"
     worker = lam.get_function(FunctionName=out["worker_function_name"])["Configuration"]
     assert (worker["MemorySize"], worker["Timeout"]) == (settings.jobs.worker_memory_mb, settings.jobs.worker_timeout_s)
     deployment.report.verify(f"sqs:{out['job_queue_url']}")
@@ -294,8 +298,8 @@ def test_keys_rotate_and_alarms_notify_the_encrypted_topic_with_a_dashboard(depl
     assert topic["KmsMasterKeyId"] == data_key_arn(deployment, env)
     cloudwatch = deployment.client("cloudwatch", env)
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{settings.resource_prefix}-alarms-")["MetricAlarms"]
-    assert len(alarms) == 10
-    function_names = {out["function_name"], out["worker_function_name"]}
+    assert len(alarms) == 14
+    function_names = {out["function_name"], out["worker_function_name"], out["dead_letter_function_name"]}
     for alarm in alarms:
         assert alarm["AlarmActions"] == alarm["OKActions"] == [out["alarm_topic_arn"]]
         dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}

@@ -633,6 +633,7 @@ def test_outputs_cover_what_operators_need(stacks):
         "job_dead_letter_queue_url",
         "worker_function_name",
         "worker_log_group_name",
+        "dead_letter_function_name",
         "alarm_topic_arn",
         "dashboard_name",
         "web_acl_arn",
