@@ -43,6 +43,8 @@ URL_VARIABLE = "AUDIO_INFERENCE_URL"
 KEY_VARIABLE = "AUDIO_INFERENCE_API_KEY"
 LOCAL_URL = "http://127.0.0.1:8080"
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_SERVICE, EXIT_TIMEOUT, EXIT_PROTOCOL = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+"""transcribe-dir stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
 EXIT_CODES = (
     "exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out (--timeout bounds the whole command), "
     "5 the service answered off the API's contract (a ProtocolError), 1 an unexpected error in this command"
@@ -81,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
             "<its path>.mid. OUT/manifest.json records each file's outcome: run the same command again to "
             "resume (files done are skipped, failed ones tried again). At most --concurrency files at once; "
             "429 and 5xx are retried with backoff, honouring Retry-After. Exit 0 when every file is done, 3 "
-            "when some failed (the summary lists them), 2 for bad arguments."
+            "when some failed (the summary lists them), 2 for bad arguments, 130 after Ctrl-C."
         ),
         epilog=EXIT_CODES,
     )
@@ -285,6 +287,10 @@ def _transcribe_dir(args: argparse.Namespace) -> int:
         bar.close()
         _say(str(error))
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # the files in flight finished and are in the manifest
+        bar.close()
+        _say(f"interrupted: what finished is in {Path(args.out) / batch.MANIFEST}; run the same command to resume")
+        return EXIT_INTERRUPTED
     bar.close()
     print(summary.line())
     for relative, reason in sorted(summary.failed.items()):
