@@ -142,7 +142,8 @@ def _model_options(command: argparse.ArgumentParser) -> None:
         "--timeout",
         type=float,
         default=3600.0,
-        help="seconds for the whole command: retries, waits, upload, job and downloads (default: 3600)",
+        help="seconds for the whole command (transcribe-dir: for each file): retries, waits, upload, job and downloads "
+        "(default: 3600)",
     )
     command.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"
