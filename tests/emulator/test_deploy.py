@@ -208,26 +208,27 @@ def test_log_groups_keep_logs_for_the_environment(deployment, env):
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-@pytest.mark.parametrize("function", ["predict", "worker"])
+@pytest.mark.parametrize("function", ["predict", "worker", "dead-letters"])
 def test_role_policies_are_the_scoped_grants(deployment, env, function):
     iam = deployment.client("iam", env)
     settings = ENVS[env]
     role = f"{settings.resource_prefix}-{function}-role"
     names = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
-    expected = {
-        "write-logs",
-        "xray-write",
-        "job-uploads-objects",
-        "job-uploads-list",
-        "job-results-objects",
-        "job-results-list",
-        "encryption-key",
-    }
-    expected |= (
-        {"predict-uploads-objects", "predict-results-objects", "job-status-objects"}
-        if function == "predict"
-        else {"job-messages-consume"}
-    )
+    expected = {"write-logs", "xray-write", "job-uploads-objects", "job-uploads-list", "encryption-key"}
+    expected |= {
+        "predict": {
+            "job-results-objects",
+            "job-results-list",
+            "predict-uploads-objects",
+            "predict-results-objects",
+            "job-status-objects",
+            "job-ledgers-objects",
+            "key-consumers-objects",
+            "job-queue-depth",
+        },
+        "worker": {"job-results-objects", "job-results-list", "job-messages-consume"},
+        "dead-letters": {"job-status-objects", "job-status-list", "dead-letters-consume"},
+    }[function]
     assert names == expected
     for name in names:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
