@@ -11,7 +11,7 @@ export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install setup browser synthesizer real-music speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \
-	offline-terraform clean bootstrap keys page deploy diff rollback destroy
+	offline-terraform clean bootstrap keys page deploy diff rollback destroy cost bench-scale
 
 ## help: list the targets with what each does
 help:
@@ -43,9 +43,10 @@ setup: $(STAMP) $(SCANNERS_STAMP) model browser speech
 browser:
 	scripts/install_browser.sh
 
-## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator
+## serve: the real handler on http://127.0.0.1:8080 (PORT overrides) over an embedded AWS emulator; SERVE_ARGS=--api-keys plays the consumers' keys
+SERVE_ARGS ?=
 serve: $(STAMP) model
-	$(PY) -m emulation.local_server
+	$(PY) -m emulation.local_server $(SERVE_ARGS)
 
 ## synth: write cdktf.out/stacks/<stack>/cdk.tf.json for every stack
 synth: $(STAMP)
@@ -100,6 +101,16 @@ parity: $(STAMP) model
 ## bench: ours vs the reference vs the model alone, 30 s and 10 min files, per runtime and precision, printed as ratios
 bench: $(STAMP) model synthesizer
 	$(PY) -m measurement.bench
+
+## bench-scale: the jobs pipeline at scale on the emulator: timed-wait jobs from 3 consumers on N played Lambda workers (throughput vs N, fairness, stranded jobs under throttling and kills)
+bench-scale: $(STAMP)
+	$(PY) -m emulation.scale --workers 1 2 4 8 16 --jobs 300 --wait 0.05
+	$(PY) -m emulation.scale --workers 16 --jobs 1200 --wait 0.05
+
+## cost: dollars per audio hour per model, precision, memory size and architecture (measured seconds x public prices, ENV's region) and the worker memory to choose
+COST_ENV ?= prod
+cost: $(STAMP)
+	$(PY) -m measurement.cost --env $(COST_ENV)
 
 ## bench-output: the steps after the model against the note count, and the slowest /predict the output budget accepts (vs 29 s)
 bench-output: $(STAMP) model

@@ -46,7 +46,14 @@ PROD = EnvironmentConfig(
         api_key_required=True,
         consumers=(
             ApiConsumer(name="web-app"),
-            ApiConsumer(name="batch-partner", throttle_rate_limit=5.0, throttle_burst_limit=10, quota_limit=5000),
+            ApiConsumer(
+                name="batch-partner",
+                throttle_rate_limit=5.0,
+                throttle_burst_limit=10,
+                quota_limit=5000,
+                max_jobs_in_flight=5,  # half web-app's share of the workers while both keep their queue full
+                max_audio_hours_per_day=200,
+            ),
         ),
         throttle_rate_limit=20.0,
         throttle_burst_limit=40,

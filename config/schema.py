@@ -130,9 +130,18 @@ class ApiConsumer:
     """None: api.throttle_burst_limit."""
     quota_limit: int | None = None
     """Requests per api.quota_period; None: api.quota_limit."""
+    max_jobs_in_flight: int | None = None
+    """Jobs one of this consumer's keys may have unfinished at once (1-100,000); None: jobs.max_jobs_in_flight.
+    Its share of the workers while everyone's queue is full is its share of the sum of these."""
+    max_audio_hours_per_day: float | None = None
+    """Audio hours of this consumer's jobs per UTC day (0.001-27,000); None: jobs.max_audio_s_per_day."""
 
     def __post_init__(self) -> None:
         matches("api.consumers.name", self.name, _CONSUMER, "2-32 lowercase letters, digits and '-'")
+        if self.max_jobs_in_flight is not None:
+            int_in("api.consumers.max_jobs_in_flight", self.max_jobs_in_flight, 1, 100_000)
+        if self.max_audio_hours_per_day is not None:
+            number_in("api.consumers.max_audio_hours_per_day", self.max_audio_hours_per_day, 0.001, 27_000)
         if self.throttle_rate_limit is not None:
             number_in("api.consumers.throttle_rate_limit", self.throttle_rate_limit, 0.001, 10_000)
         if self.throttle_burst_limit is not None:
@@ -431,9 +440,27 @@ class JobSettings(JobLimits):
     """The worker's /tmp (512-10,240 MB): the downloaded upload and the transcription's scratch (activation
     maps on disk); at least `required_scratch_mb(max_duration_s, max_upload_bytes)`."""
     worker_reserved_concurrency: int = 2
-    """Jobs running at once at most; -1: unreserved."""
+    """Jobs running at once at most; -1: unreserved (the account's pool). Not 0 or 1: the queue's
+    event source mapping runs at least 2 at once (`queue_max_concurrency`), and Lambda's SQS pollers do
+    not read reserved concurrency, so a worker that could run fewer would be throttled."""
     batch_size: int = 1
     """Messages per worker invocation (1-10): one long job each by default."""
+    queue_max_concurrency: int = 2
+    """The event source mapping's `scaling_config.maximum_concurrency` (2-1,000; AWS's minimum is 2):
+    how many worker invocations the queue's pollers start at once. At most `worker_reserved_concurrency`:
+    Lambda's SQS pollers ignore reserved concurrency, so a poller beyond it is throttled, and a throttled
+    receive counts toward `max_receives` as a failed one: jobs would reach the dead-letter queue without
+    the worker ever running them."""
+    queue_retention_s: int = 14 * 24 * 3600
+    """How long SQS keeps a job's message (60-1,209,600 s; 14 days, SQS's maximum). At least what a job
+    can wait: its upload's life (`storage.input_expiry_days`, after which the worker fails it: the upload
+    is gone), every retry (`max_receives` x the visibility timeout) and a day for S3's lifecycle to act.
+    A message SQS dropped would leave its job `queued` for ever; this one never is."""
+    drainer_memory_mb: int = 512
+    """Memory of the dead-letter drainer (128-10,240 MB): the function on the dead-letter queue that marks
+    each of its jobs failed with the reason (no model is loaded)."""
+    drainer_timeout_s: int = 60
+    """The drainer's timeout (10-900 s); the dead-letter queue's visibility timeout is six times it."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -442,6 +469,27 @@ class JobSettings(JobLimits):
         int_in("jobs.worker_ephemeral_storage_mb", self.worker_ephemeral_storage_mb, 512, 10_240)
         int_in("jobs.worker_reserved_concurrency", self.worker_reserved_concurrency, -1, 1000)
         int_in("jobs.batch_size", self.batch_size, 1, 10)
+        require(
+            self.worker_reserved_concurrency not in (0, 1),
+            "jobs.worker_reserved_concurrency",
+            self.worker_reserved_concurrency,
+            "-1 (unreserved) or at least 2: the queue's event source mapping starts at least 2 invocations at "
+            "once (AWS's minimum maximum_concurrency), and every one the worker cannot take is throttled, its "
+            "receive counted toward jobs.max_receives",
+        )
+        int_in("jobs.queue_max_concurrency", self.queue_max_concurrency, 2, 1000)
+        if self.worker_reserved_concurrency >= 2:
+            require(
+                self.queue_max_concurrency <= self.worker_reserved_concurrency,
+                "jobs.queue_max_concurrency",
+                self.queue_max_concurrency,
+                f"at most jobs.worker_reserved_concurrency={self.worker_reserved_concurrency}: Lambda's SQS "
+                "pollers ignore reserved concurrency, so invocations beyond it are throttled, and throttled "
+                "receives count toward jobs.max_receives (jobs would reach the dead-letter queue unrun)",
+            )
+        int_in("jobs.queue_retention_s", self.queue_retention_s, 60, 14 * 24 * 3600)
+        int_in("jobs.drainer_memory_mb", self.drainer_memory_mb, 128, 10_240)
+        int_in("jobs.drainer_timeout_s", self.drainer_timeout_s, 10, 900)
         needed_mb = required_scratch_mb(self.max_duration_s, self.max_upload_bytes)
         require(
             self.worker_ephemeral_storage_mb >= needed_mb,
@@ -462,6 +510,17 @@ class JobSettings(JobLimits):
     @property
     def visibility_timeout_s(self) -> int:
         return 6 * self.worker_timeout_s
+
+    @property
+    def dead_letter_visibility_timeout_s(self) -> int:
+        """Six times the drainer's timeout (AWS's advice; Lambda refuses a mapping below its timeout)."""
+        return 6 * self.drainer_timeout_s
+
+    def longest_wait_s(self, input_expiry_days: int) -> int:
+        """The longest a job's message can wait for a worker or the drainer to settle its job: its upload's
+        life (then the worker fails the job at once: the upload is gone), a day for S3's lifecycle to
+        act, and every retry."""
+        return (input_expiry_days + 1) * 24 * 3600 + self.max_receives * self.visibility_timeout_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -621,6 +680,16 @@ class EnvironmentConfig:
                 f"at least {usage_plan_per_5_min}, what the largest usage plan rate ({self.api.max_rate_limit:g} "
                 "requests per second) allows in 5 minutes (WAF's per-IP limit must not cut in below a usage plan's)",
             )
+        longest_wait_s = self.jobs.longest_wait_s(self.storage.input_expiry_days)
+        require(
+            self.jobs.queue_retention_s >= longest_wait_s,
+            "jobs.queue_retention_s",
+            self.jobs.queue_retention_s,
+            f"at least {longest_wait_s} s, the longest a job can wait (storage.input_expiry_days="
+            f"{self.storage.input_expiry_days} days of upload, a day of lifecycle lag, jobs.max_receives="
+            f"{self.jobs.max_receives} x {self.jobs.visibility_timeout_s} s of retries): a message SQS drops "
+            "leaves its job queued for ever",
+        )
         require(
             self.ci is None or isinstance(self.state, S3StateBackend),
             "ci",
@@ -666,10 +735,19 @@ class EnvironmentConfig:
         require(default in self.models, "models", self.models, f"a list that includes the default model {default!r}")
         return (default, *(name for name in self.models if name != default))
 
-    def service_settings(self, *, input_bucket: str, output_bucket: str) -> ServiceSettings:
+    def service_settings(self, *, input_bucket: str, output_bucket: str, job_queue_url: str = "") -> ServiceSettings:
         """What this environment's functions are told through their variables (`contract.settings`):
-        the buckets' names (references at synth time) and every other value from these settings."""
+        the buckets' names and the jobs queue's URL (references at synth time) and every other value
+        from these settings."""
+        own = tuple(
+            f"{c.name}:{c.max_jobs_in_flight or self.jobs.max_jobs_in_flight}:"
+            f"{round(c.max_audio_hours_per_day * 3600) if c.max_audio_hours_per_day else self.jobs.max_audio_s_per_day}"
+            for c in self.api.consumers
+            if c.max_jobs_in_flight is not None or c.max_audio_hours_per_day is not None
+        )
         return ServiceSettings(
+            consumer_job_limits=own,
+            job_queue_url=job_queue_url,
             environment=self.name,
             input_bucket=input_bucket,
             input_prefix=self.storage.input_prefix,

@@ -34,6 +34,7 @@ class WatchedApi(Protocol):
 class WatchedQueue(Protocol):
     def metric_oldest_message_age(self) -> Metric: ...
     def metric_dead_letters(self) -> Metric: ...
+    def metric_undrained_dead_letters(self) -> Metric: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +120,15 @@ class Alarms(Construct):
             f"{id_}-dead-letters",
             queue.metric_dead_letters(),
             1,
-            "a job's message exhausted its receives: its job is marked failed, its upload kept",
+            "a job's message exhausted its receives (failed, killed or throttled deliveries): the drainer "
+            "marks its job failed with the reason, its upload kept",
+        )
+        self._alarm(
+            f"{id_}-undrained-dead-letters",
+            queue.metric_undrained_dead_letters(),
+            p.queue_oldest_message_age_s,
+            f"a dead letter has waited over {p.queue_oldest_message_age_s} s: the drainer is failing, and its "
+            "job reads queued or running until it runs",
         )
 
     def _alarm(self, id_: str, metric: Metric, threshold: float, meaning: str) -> None:

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping
+from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
+    LambdaEventSourceMapping,
+    LambdaEventSourceMappingScalingConfig,
+)
 from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunction,
     LambdaFunctionEnvironment,
@@ -128,15 +131,24 @@ class ContainerFunction(Construct):
     def metric_concurrent_executions(self) -> Metric:
         return self.metric("ConcurrentExecutions", "Maximum")
 
-    def add_sqs_source(self, id_: str, queue_arn: str, *, batch_size: int) -> LambdaEventSourceMapping:
-        """Invoke the function with batches from the queue, reporting failed items one by one.
+    def add_sqs_source(
+        self, id_: str, queue_arn: str, *, batch_size: int, maximum_concurrency: int
+    ) -> LambdaEventSourceMapping:
+        """Invoke the function with batches from the queue, reporting failed items one by one, at most
+        `maximum_concurrency` invocations at once (2-1,000; at most the function's reserved concurrency,
+        or the pollers are throttled and each throttled receive counts toward the queue's maxReceiveCount).
 
         The mapping waits for the role's policies: Lambda checks the queue permissions when it is created.
         """
         self.role.grant(f"{id_}-consume", perms.SQS_CONSUME, [queue_arn])
         batching = {"batch_size": batch_size, "function_response_types": ["ReportBatchItemFailures"]}
         mapping = LambdaEventSourceMapping(
-            self, id_, function_name=self.function_name, event_source_arn=queue_arn, **batching
+            self,
+            id_,
+            function_name=self.function_name,
+            event_source_arn=queue_arn,
+            scaling_config=LambdaEventSourceMappingScalingConfig(maximum_concurrency=maximum_concurrency),
+            **batching,
         )
         self.role.add_dependent(mapping)
         return mapping

@@ -1,8 +1,9 @@
 """An encrypted SQS queue with a dead-letter queue, for work an S3 bucket announces.
 
-Messages that fail `max_receives` times move to the dead-letter queue and stay there for its
-retention. The queue's policy lets one bucket, and only that bucket, send its event notifications (the
-policy S3 needs before it accepts a notification configuration: `policy`, to order that after), and both
+Messages that fail `max_receives` times (throttled receives included) move to the dead-letter queue,
+whose consumer (the stack's drainer) marks each job failed; they stay there for its retention. The
+queue's policy lets one bucket, and only that bucket, send its event notifications (the policy S3
+needs before it accepts a notification configuration: `policy`, to order that after), and both
 queues refuse any request not made over TLS.
 """
 
@@ -38,12 +39,17 @@ class JobQueueProps:
     max_receives: int
     """Receives before a message moves to the dead-letter queue: the environment's `jobs.max_receives`,
     which holds the default."""
-    retention_s: int = 4 * 24 * 3600
-    """How long an unprocessed message is kept; left out: 4 days (SQS's default)."""
+    retention_s: int
+    """How long an unprocessed message is kept: longer than any job can wait (the environment's
+    `jobs.queue_retention_s`, checked against that bound)."""
     notifying_bucket_arn: str
     """The bucket whose event notifications the queue takes (S3 may send them; nothing else may)."""
     dead_letter_retention_s: int = MAX_RETENTION_S
-    """How long failed messages wait for inspection; left out: 14 days (the maximum)."""
+    """How long failed messages wait for inspection; left out: 14 days (the maximum). SQS counts a
+    standard queue's message age from its first enqueue, the dead-letter queue's retention included."""
+    dead_letter_visibility_timeout_s: int
+    """How long a dead letter its consumer (the drainer) received stays hidden: at least that
+    function's timeout (Lambda refuses an event source mapping below it)."""
     kms_key_arn: str | None = None
     """Encrypt messages with this customer-managed key; left out: SQS-managed encryption."""
 
@@ -53,8 +59,12 @@ class JobQueue(Construct):
         super().__init__(scope, id_)
         self._kms_key_arn = props.kms_key_arn
         self.dead_letter_queue = self._encrypted_queue(
-            "dead-letter-queue", f"{props.name}-dlq", message_retention_seconds=props.dead_letter_retention_s
+            "dead-letter-queue",
+            f"{props.name}-dlq",
+            message_retention_seconds=props.dead_letter_retention_s,
+            visibility_timeout_seconds=min(props.dead_letter_visibility_timeout_s, MAX_VISIBILITY_TIMEOUT_S),
         )
+        self.dead_letter_arn: str = self.dead_letter_queue.arn
         # The redrive policy is compact, as jsonencode writes it and SQS returns it: anything else re-plans.
         redrive = {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": props.max_receives}
         self.queue = self._encrypted_queue(
@@ -96,8 +106,14 @@ class JobQueue(Construct):
         return self.metric("ApproximateAgeOfOldestMessage")
 
     def metric_dead_letters(self) -> Metric:
-        """Messages that exhausted their receives (their jobs are marked failed)."""
-        return self.metric("ApproximateNumberOfMessagesVisible", dead_letters=True)
+        """Messages that exhausted their receives, as the drainer takes them (it marks their jobs failed):
+        receives from the dead-letter queue, summed. Its depth alone misses a message drained within the
+        minute SQS samples it in."""
+        return self.metric("NumberOfMessagesReceived", "Sum", dead_letters=True)
+
+    def metric_undrained_dead_letters(self) -> Metric:
+        """Seconds the oldest dead letter has waited for the drainer (it should take each in seconds)."""
+        return self.metric("ApproximateAgeOfOldestMessage", dead_letters=True)
 
     def _bucket_may_send(self, bucket_arn: str) -> DataAwsIamPolicyDocumentStatement:
         """S3 sends this bucket's event notifications here, and no other bucket's (nor another account's

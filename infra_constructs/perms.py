@@ -30,6 +30,8 @@ UNSCOPABLE_ACTIONS = {
 ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 # What Lambda's SQS event source mapping needs of the function's role.
+SQS_DEPTH = ("sqs:GetQueueAttributes",)
+"""Read a queue's approximate depth (a queued job's place)."""
 SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")
 
 # Using a KMS key for data: S3 objects under SSE-KMS, SQS messages, Lambda environments.

@@ -25,6 +25,7 @@ import secrets
 import sys
 from typing import Any
 
+from contract.object_keys import key_consumer_document
 from operations.build_and_push import EXPECTED_ERRORS, ReleaseError, report
 
 CONSUMER_TAG = "Consumer"
@@ -71,6 +72,24 @@ def consumer_keys(apigw: Any, env: Any, consumer: str | None = None) -> list[dic
         ),
         key=lambda k: (k["tags"][CONSUMER_TAG], str(k.get("createdDate", "")), k["id"]),
     )
+
+
+def name_the_consumer(s3: Any, env: Any, key_id: str, consumer: str | None) -> list[str]:
+    """Write (or, with None, delete) the document naming the key's consumer in the environment's output
+    bucket, where the service reads a key's job limits (`contract.object_keys.key_consumer_document`);
+    the service never reads keys through API Gateway, which could read their values."""
+    prefix = f"{env.resource_prefix}-output-"
+    buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(prefix)]
+    if len(buckets) != 1:
+        if consumer is None:
+            return []
+        return [f"{env.name}: no single {prefix}* bucket: key {key_id} gets the environment's job limits"]
+    key = key_consumer_document(env.storage.output_prefix, key_id)
+    if consumer is None:
+        s3.delete_object(Bucket=buckets[0], Key=key)
+        return []
+    s3.put_object(Bucket=buckets[0], Key=key, Body=consumer.encode(), ContentType="text/plain")
+    return [f"{env.name}: key {key_id} counts toward {consumer}'s job limits"]
 
 
 def _create(apigw: Any, env: Any, consumer: str, plan: dict[str, Any]) -> tuple[str, str]:
@@ -144,7 +163,14 @@ def _delete(apigw: Any, plan: dict[str, Any], key_id: str) -> None:
     apigw.delete_api_key(apiKey=key_id)
 
 
-def run(environment: str, action: str, consumer: str | None, key_id: str | None = None, apigw: Any = None) -> str:
+def run(
+    environment: str,
+    action: str,
+    consumer: str | None,
+    key_id: str | None = None,
+    apigw: Any = None,
+    s3: Any = None,
+) -> str:
     import boto3
 
     from config.environments import get_environment
@@ -158,6 +184,8 @@ def run(environment: str, action: str, consumer: str | None, key_id: str | None 
     if action != "list" and consumer not in names:
         raise ReleaseError(f"consumer={consumer!r} is invalid: allowed one of {names} (api.consumers of {env.name})")
     apigw = boto3.client("apigateway", region_name=env.region) if apigw is None else apigw
+    s3 = boto3.client("s3", region_name=env.region) if s3 is None else s3
+    before = {k["id"] for k in consumer_keys(apigw, env, consumer)} if action != "list" else set()
     if action == "list":
         lines = list_keys(apigw, env)
     elif action == "create":
@@ -166,6 +194,12 @@ def run(environment: str, action: str, consumer: str | None, key_id: str | None 
         lines = rotate(apigw, env, str(consumer))
     else:
         lines = revoke(apigw, env, str(consumer), key_id)
+    if action != "list":  # name each new key's consumer; forget the deleted ones
+        after = {k["id"] for k in consumer_keys(apigw, env, consumer)}
+        for made in sorted(after - before):
+            lines += name_the_consumer(s3, env, made, consumer)
+        for gone in sorted(before - after):
+            lines += name_the_consumer(s3, env, gone, None)
     return "\n".join(lines)
 
 

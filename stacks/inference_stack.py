@@ -36,6 +36,11 @@ API_HANDLER = ("service.handler.handler",)
 """The image command of the function behind the API (module.function, as Lambda resolves it)."""
 WORKER_HANDLER = ("service.worker.handler",)
 """The jobs worker's image command: the same image, its own handler."""
+DRAINER_HANDLER = ("service.dead_letters.handler",)
+"""The dead-letter drainer's image command."""
+DRAINER_CONCURRENCY = 2
+"""The drainer's reserved concurrency and its mapping's maximum: the same (AWS's minimum, 2), so it is
+never throttled; each invocation takes up to 10 dead letters, a status write each."""
 
 
 class InferenceStack(EnvironmentStack):
@@ -51,6 +56,7 @@ class InferenceStack(EnvironmentStack):
         # Every role of the stack carries the boundary `make bootstrap` puts in the deploying account.
         self.permissions_boundary_arn = permissions_boundary_arn(self, env.permissions_boundary_name)
         function = env.function
+        self.job_queue = self._queue()  # first: every function is told its URL
         self.predict_function = self._function(
             "inference-function",
             "predict",
@@ -61,7 +67,7 @@ class InferenceStack(EnvironmentStack):
             reserved_concurrency=function.reserved_concurrency,
         )
         self._grant_api_storage(self.predict_function)
-        self.job_queue, self.worker = self._jobs()
+        self.worker = self._jobs(self.job_queue)
         self.api = self._api()
         if self.key:
             self.key.allow_log_group(self.api.execution_log_group_name)
@@ -180,25 +186,46 @@ class InferenceStack(EnvironmentStack):
             f"{outputs}{object_keys.JOB_KEYS}*/{object_keys.JOB_STATUS_DOCUMENT}",
             perms.S3_OBJECT_PUT,
         )
+        # Per-key job limits: each key's ledger, its key's consumer (make keys names it), the queue's depth.
+        grant_on_keys(
+            function,
+            "job-ledgers-objects",
+            output_arn,
+            f"{outputs}{object_keys.JOB_KEYS}{object_keys.JOB_LEDGERS}*",
+            perms.S3_OBJECT_PUT + perms.S3_OBJECT_GET,
+        )
+        grant_on_keys(
+            function,
+            "key-consumers-objects",
+            output_arn,
+            f"{outputs}{object_keys.JOB_KEYS}{object_keys.KEY_CONSUMERS}*",
+            perms.S3_OBJECT_GET,
+        )
+        function.role.grant("job-queue-depth", perms.SQS_DEPTH, [self.job_queue.arn])
         self._grant_model(function)
         if self.key:
             self.key.grant_use(function, via=("s3",), region=self.env.region)
 
-    def _jobs(self) -> tuple[JobQueue, ContainerFunction]:
-        """Uploads under the jobs prefix announce themselves to a queue; the worker consumes it and may
-        read only jobs' uploads and write only jobs' results."""
+    def _queue(self) -> JobQueue:
         env, jobs = self.env, self.env.jobs
-        queue = JobQueue(
+        return JobQueue(
             self,
             "job-queue",
             JobQueueProps(
                 name=f"{env.resource_prefix}-jobs",
                 visibility_timeout_s=jobs.visibility_timeout_s,
                 max_receives=jobs.max_receives,
+                retention_s=jobs.queue_retention_s,
+                dead_letter_visibility_timeout_s=jobs.dead_letter_visibility_timeout_s,
                 notifying_bucket_arn=self.input_bucket.arn,
                 kms_key_arn=self.kms_key_arn,
             ),
         )
+
+    def _jobs(self, queue: JobQueue) -> ContainerFunction:
+        """Uploads under the jobs prefix announce themselves to the queue; the worker consumes it and may
+        read only jobs' uploads and write only jobs' results."""
+        env, jobs = self.env, self.env.jobs
         job_uploads = f"{env.storage.input_prefix}{object_keys.JOB_KEYS}"
         self.input_bucket.notify_queue(queue.arn, prefix=job_uploads, after=queue.policy)
         worker = self._function(
@@ -215,8 +242,35 @@ class InferenceStack(EnvironmentStack):
         self._grant_model(worker)
         if self.key:
             self.key.grant_use(worker, via=("s3", "sqs"), region=env.region)  # objects under SSE-KMS; messages
-        worker.add_sqs_source("job-messages", queue.arn, batch_size=jobs.batch_size)
-        return queue, worker
+        worker.add_sqs_source(
+            "job-messages", queue.arn, batch_size=jobs.batch_size, maximum_concurrency=jobs.queue_max_concurrency
+        )
+        self.drainer = self._drainer(queue)
+        return worker
+
+    def _drainer(self, queue: JobQueue) -> ContainerFunction:
+        """The dead-letter queue's consumer: marks each dead letter's job failed with the reason (throttled,
+        killed, timed out) and keeps its upload, so no job reads `queued` or `running` for ever. It loads no
+        model; it reads jobs' uploads' metadata and reads and writes jobs' status documents."""
+        env, jobs = self.env, self.env.jobs
+        drainer = self._function(
+            "dead-letter-function",
+            "dead-letters",
+            DRAINER_HANDLER,
+            memory_mb=jobs.drainer_memory_mb,
+            timeout_s=jobs.drainer_timeout_s,
+            ephemeral_storage_mb=512,  # Lambda's minimum: it writes nothing to /tmp
+            reserved_concurrency=DRAINER_CONCURRENCY,
+        )
+        # It reads an upload's metadata (is it the job's own?) and the jobs' status documents, and writes them.
+        self.input_bucket.grant_read(drainer, "job-uploads", f"{env.storage.input_prefix}{object_keys.JOB_KEYS}")
+        self.output_bucket.grant_read_write(drainer, "job-status", f"{env.storage.output_prefix}{object_keys.JOB_KEYS}")
+        if self.key:
+            self.key.grant_use(drainer, via=("s3", "sqs"), region=env.region)
+        drainer.add_sqs_source(
+            "dead-letters", queue.dead_letter_arn, batch_size=10, maximum_concurrency=DRAINER_CONCURRENCY
+        )
+        return drainer
 
     def _grant_model(self, function: ContainerFunction) -> None:
         """The model bucket's prefix, read-only, when the model comes from a bucket."""
@@ -228,7 +282,9 @@ class InferenceStack(EnvironmentStack):
 
     def _function_environment(self) -> dict[str, str]:
         """Every inference setting (from the config file) and every service setting, as variables."""
-        service = self.env.service_settings(input_bucket=self.input_bucket.name, output_bucket=self.output_bucket.name)
+        service = self.env.service_settings(
+            input_bucket=self.input_bucket.name, output_bucket=self.output_bucket.name, job_queue_url=self.job_queue.url
+        )
         return {
             **self.inference.to_environment(),
             env_names.INFERENCE_SETTINGS[("model", "artifact_uri")]: self._model_uri(),
@@ -334,7 +390,11 @@ class InferenceStack(EnvironmentStack):
 
     def _observability(self) -> None:
         """Alarms to the environment's topic, and its dashboard, over the API, both functions and the queue."""
-        functions = {"predict-function": self.predict_function, "worker-function": self.worker}
+        functions = {
+            "predict-function": self.predict_function,
+            "worker-function": self.worker,
+            "dead-letter-function": self.drainer,
+        }
         api, queue = self.api, self.job_queue
         self.alarms = observability.alarms(
             self, self.env, kms_key_arn=self.kms_key_arn, api=api, functions=functions, queue=queue
@@ -371,6 +431,7 @@ class InferenceStack(EnvironmentStack):
         TerraformOutput(self, "job_dead_letter_queue_url", value=self.job_queue.dead_letter_queue.url)
         TerraformOutput(self, "worker_function_name", value=self.worker.function_name)
         TerraformOutput(self, "worker_log_group_name", value=self.worker.log_group.name)
+        TerraformOutput(self, "dead_letter_function_name", value=self.drainer.function_name)
         TerraformOutput(self, "alarm_topic_arn", value=self.alarms.topic.arn, description="Alarms notify this topic")
         TerraformOutput(self, "dashboard_name", value=self.dashboard.dashboard.dashboard_name)
         if self.web_acl is not None:

@@ -51,6 +51,10 @@ SERVICE_SETTINGS: dict[str, str] = {
     "jobs.max_receives": "INFERENCE_JOB_MAX_RECEIVES",
     "jobs.max_duration_s": "INFERENCE_JOB_MAX_DURATION_S",
     "jobs.max_decoded_samples": "INFERENCE_JOB_MAX_DECODED_SAMPLES",
+    "jobs.max_jobs_in_flight": "INFERENCE_JOB_MAX_IN_FLIGHT",
+    "jobs.max_audio_s_per_day": "INFERENCE_JOB_MAX_AUDIO_S_PER_DAY",
+    "consumer_job_limits": "INFERENCE_CONSUMER_JOB_LIMITS",
+    "job_queue_url": "INFERENCE_JOB_QUEUE_URL",
 }
 
 # Synth-time overrides app.py reads (never a function's variable): the image a release pushed.

@@ -43,6 +43,15 @@ class JobLimits:
     max_receives: int = 3
     """Deliveries of a job's message before it goes to the dead-letter queue (1-100); the last failing
     one marks the job failed."""
+    max_jobs_in_flight: int = 10
+    """Jobs one API key may have unfinished at once (awaiting upload, queued or running; 1-100,000): the
+    next POST /jobs is 429 `too_many_jobs_in_flight` with Retry-After. A consumer's own value:
+    `api.consumers.max_jobs_in_flight`. One key's backlog then holds at most this many places in the
+    queue, ahead of anyone else's jobs."""
+    max_audio_s_per_day: int = 86_400
+    """Audio seconds of one API key's jobs finished per UTC day (1 to 10^8; 24 hours) before its POST /jobs
+    is 429 `audio_quota_exceeded`, Retry-After the next midnight UTC. A consumer's own value:
+    `api.consumers.max_audio_hours_per_day`."""
 
     def __post_init__(self) -> None:
         int_in("jobs.max_duration_s", self.max_duration_s, 1, 36_000)
@@ -50,6 +59,8 @@ class JobLimits:
         int_in("jobs.upload_url_expiry_s", self.upload_url_expiry_s, 60, 7 * 24 * 3600)
         int_in("jobs.max_receives", self.max_receives, 1, 100)
         int_in("jobs.max_decoded_samples", self.max_decoded_samples, 1, 100_000_000_000)
+        int_in("jobs.max_jobs_in_flight", self.max_jobs_in_flight, 1, 100_000)
+        int_in("jobs.max_audio_s_per_day", self.max_audio_s_per_day, 1, 100_000_000)
 
     def limits(self) -> JobLimits:
         """Just the limits (a subclass's other settings stay behind)."""
@@ -75,6 +86,11 @@ class ServiceSettings:
     log_level: str
     """The service's log level (the variable Powertools' Logger reads itself)."""
     jobs: JobLimits
+    consumer_job_limits: tuple[str, ...] = ()
+    """Each consumer's own job limits where they differ from `jobs`: `name:max_jobs_in_flight:
+    max_audio_s_per_day` (the consumer is its API key's `Consumer` tag)."""
+    job_queue_url: str = ""
+    """The jobs queue (GET /jobs/{id} reads its depth for a queued job's place); empty: not shown."""
 
     def __post_init__(self) -> None:
         require(bool(self.environment), "environment", self.environment, "a non-empty environment name")
@@ -87,6 +103,21 @@ class ServiceSettings:
         )
         one_of("log_level", self.log_level, LOG_LEVELS)
         require(isinstance(self.jobs, JobLimits), "jobs", self.jobs, "a JobLimits")
+        for entry in self.consumer_job_limits:
+            matches(
+                "consumer_job_limits",
+                entry,
+                r"^[a-z][a-z0-9-]{0,30}[a-z0-9]:[0-9]{1,6}:[0-9]{1,9}$",
+                "name:max_jobs_in_flight:max_audio_s_per_day",
+            )
+
+    def job_limits_of(self, consumer: str | None) -> tuple[int, int]:
+        """(jobs in flight, audio seconds per day) for a consumer: its own, else the environment's."""
+        for entry in self.consumer_job_limits:
+            name, jobs, seconds = entry.split(":")
+            if name == consumer:
+                return int(jobs), int(seconds)
+        return self.jobs.max_jobs_in_flight, self.jobs.max_audio_s_per_day
 
     def to_environment(self) -> dict[str, str]:
         """Every setting as the variable the service reads back."""
@@ -120,6 +151,8 @@ class ServiceSettings:
             cors_allowed_origins=tuple(o.strip() for o in read("cors_allowed_origins").split(",") if o.strip()),
             log_level=read("log_level"),
             jobs=jobs,
+            consumer_job_limits=tuple(e.strip() for e in read("consumer_job_limits").split(",") if e.strip()),
+            job_queue_url=read("job_queue_url"),
         )
 
 

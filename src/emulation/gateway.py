@@ -77,8 +77,16 @@ def _matches(route: http_contract.RouteSpec, path: str) -> bool:
     return re.match(http_contract.route_pattern(route.path), path) is not None
 
 
-def to_proxy_event(request: HttpRequest, route: http_contract.RouteSpec, request_id: str) -> dict[str, Any]:
-    """The REST API proxy event: binary media types base64-encoded, everything else as text."""
+def to_proxy_event(
+    request: HttpRequest,
+    route: http_contract.RouteSpec,
+    request_id: str,
+    *,
+    api_key: str | None = None,
+    api_key_id: str | None = None,
+) -> dict[str, Any]:
+    """The REST API proxy event: binary media types base64-encoded, everything else as text; the API
+    key API Gateway checked, and its id, in the request context's identity (None where none was)."""
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers:
         multi_headers.setdefault(name, []).append(value)
@@ -112,7 +120,12 @@ def to_proxy_event(request: HttpRequest, route: http_contract.RouteSpec, request
             "resourcePath": route.path,
             "httpMethod": request.method,
             "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": request.source_ip, "userAgent": request.header("user-agent"), "apiKey": None},
+            "identity": {
+                "sourceIp": request.source_ip,
+                "userAgent": request.header("user-agent"),
+                "apiKey": api_key,
+                **({"apiKeyId": api_key_id} if api_key_id else {}),
+            },
         },
         "body": (base64.b64encode(request.body).decode() if binary else request.body.decode("utf-8", "replace"))
         if request.body

@@ -15,7 +15,10 @@ body as base64) is a 502, and a function still running at API Gateway's integrat
 504, while it goes on in the background. Each answer the gateway gives itself is logged as one JSON line.
 SIGTERM or Ctrl-C at any point stops the server within a few seconds (`STOP_GRACE_S`), exit code 0.
 
-    python -m emulation.local_server [--host 127.0.0.1] [--port 8080] [--emulator-port N]
+    python -m emulation.local_server [--host 127.0.0.1] [--port 8080] [--emulator-port N] [--api-keys [ENV]]
+
+`--api-keys` (or `make serve SERVE_ARGS=--api-keys`) plays API Gateway's keys and usage plans: a key
+per consumer of the environment, printed at start (`emulation.api_keys`).
 
 Not part of the Lambda image: uvicorn, Starlette and moto are development dependencies.
 """
@@ -50,12 +53,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from config.environments import DEV
+from config.environments import DEV, ENVIRONMENTS
 from contract import http as http_contract
 from contract import page_policy
 from contract.env_names import INFERENCE_SETTINGS, SERVICE_SETTINGS
 from contract.settings import ServiceSettings
 from emulation import gateway
+from emulation.api_keys import LocalKeys
 from emulation.header_timeout import header_timeout_protocol
 from emulation.local_jobs import JOB_THREAD, QueuePoller, create_pipeline
 from inference.config import load_config
@@ -120,6 +124,7 @@ def create_app(
     *,
     body_timeout_s: float = BODY_TIMEOUT_S,
     integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+    keys: LocalKeys | None = None,
 ) -> ASGIApp:
     """An ASGI app that plays API Gateway in front of `handler`: every method and path reaches it
     (no router of its own, so an odd path gets the gateway's answer, not a framework's). A body over
@@ -146,7 +151,7 @@ def create_app(
         invocations = invocations or _Invocations()
         try:
             answer, close = await _answer(
-                request, receive, handler, origins, invocations, body_timeout_s, integration_timeout_s
+                request, receive, handler, origins, invocations, body_timeout_s, integration_timeout_s, keys
             )
         except ClientDisconnect:
             return  # nobody to answer
@@ -165,6 +170,7 @@ async def _answer(
     invocations: _Invocations,
     body_timeout_s: float,
     integration_timeout_s: float,
+    keys: LocalKeys | None = None,
 ) -> tuple[gateway.HttpResponse, bool]:
     """The answer to one request, and whether its connection must close (a body left unread)."""
     limit = http_contract.GATEWAY_MAX_BODY_BYTES
@@ -187,7 +193,7 @@ async def _answer(
     )
     request_id = gateway.new_request_id()
     answer = await invocations.run(
-        lambda: answer_request(handler, http, origins, request_id=request_id), integration_timeout_s
+        lambda: answer_request(handler, http, origins, request_id=request_id, keys=keys), integration_timeout_s
     )
     if answer is None:
         _log_refusal(
@@ -381,9 +387,15 @@ def _page_files() -> set[str]:
 
 
 def answer_request(
-    handler: Handler, http: gateway.HttpRequest, origins: tuple[str, ...], *, request_id: str | None = None
+    handler: Handler,
+    http: gateway.HttpRequest,
+    origins: tuple[str, ...],
+    *,
+    request_id: str | None = None,
+    keys: LocalKeys | None = None,
 ) -> gateway.HttpResponse:
-    """What API Gateway and the function together answer to one request."""
+    """What API Gateway and the function together answer to one request; with `keys`, every route but
+    the public ones needs one of them, within its usage plan (`emulation.api_keys`)."""
     request_id = request_id or gateway.new_request_id()
     if len(http.body) > http_contract.GATEWAY_MAX_BODY_BYTES:
         _log_refusal(413, request_id, http.method, http.path, "the body is over API Gateway's 10 MB")
@@ -393,7 +405,16 @@ def answer_request(
     route = gateway.route_for(http.method, http.path)
     if route is None:
         return gateway.gateway_error("MISSING_AUTHENTICATION_TOKEN", request_id, origins, status=403, message="")
-    event = gateway.to_proxy_event(http, route, request_id)
+    key = None
+    if keys is not None and not route.public:
+        key, refusal = keys.check(http.header("x-api-key"))
+        if refusal is not None:
+            error = http_contract.GATEWAY_ERRORS[refusal]
+            _log_refusal(error.status or 403, request_id, http.method, http.path, error.message or refusal)
+            return gateway.gateway_error(refusal, request_id, origins, status=error.status or 403, message="")
+    event = gateway.to_proxy_event(
+        http, route, request_id, api_key=key.value if key else None, api_key_id=key.key_id if key else None
+    )
     if _payload_bytes(event) > http_contract.LAMBDA_MAX_EVENT_BYTES:
         # Lambda refuses the invocation; API Gateway answers with its 5XX response.
         _log_refusal(502, request_id, http.method, http.path, "the request is over Lambda's 6 MB invocation payload")
@@ -570,11 +591,23 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds the gateway waits for the function before answering 504 (default {INTEGRATION_TIMEOUT_S:g}, "
         "API Gateway's)",
     )
+    parser.add_argument(
+        "--api-keys",
+        nargs="?",
+        const="dev",
+        default=os.environ.get("LOCAL_API_KEYS") or None,
+        choices=sorted(ENVIRONMENTS),
+        metavar="ENV",
+        help="play API Gateway's API keys and usage plans: a key per consumer of ENV (dev when not named), "
+        "printed at start; every route but /health then needs one (also $LOCAL_API_KEYS=ENV)",
+    )
     args = parser.parse_args(argv)
+    keys = LocalKeys.for_consumers(ENVIRONMENTS[args.api_keys].api) if args.api_keys else None
 
     stop = _StopSignals()
     emulator: ThreadedMotoServer | None = None
     poller: QueuePoller | None = None
+    drainer: QueuePoller | None = None
     try:
         _log_gateway_to_stdout()
         emulator_port = args.emulator_port or free_port()
@@ -583,13 +616,20 @@ def main(argv: list[str] | None = None) -> int:
         # The models dev serves (its `models` setting), as the stacks tell dev's functions; INFERENCE_MODELS wins.
         os.environ.setdefault(SERVED_MODELS, ",".join(DEV.served_models(load_config().model.name)))
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
+        queues = create_pipeline(local_settings(), visibility_timeout_s=args.job_visibility_timeout)
+        os.environ[SERVICE_SETTINGS["job_queue_url"]] = queues.url  # a queued job's place
+        if keys is not None:  # its consumers' keys, tagged, and their job limits
+            keys.register(boto3.client("s3"), OUTPUT_BUCKET, local_settings().output_prefix)
+            played = ENVIRONMENTS[args.api_keys].service_settings(
+                input_bucket=INPUT_BUCKET, output_bucket=OUTPUT_BUCKET
+            )
+            os.environ[SERVICE_SETTINGS["consumer_job_limits"]] = ",".join(played.consumer_job_limits)
         from service import handler as lambda_entry  # loads and verifies the model
         from service import worker
         from service.json_stderr import route_stderr_to
 
         route_stderr_to(lambda_entry.logger)  # what the functions' libraries write is JSON, as on Lambda
 
-        queues = create_pipeline(local_settings(), visibility_timeout_s=args.job_visibility_timeout)
         poller = QueuePoller(
             queues,
             worker.handler,
@@ -597,14 +637,27 @@ def main(argv: list[str] | None = None) -> int:
             sqs=boto3.client("sqs"),
         )
         poller.start()
+        from service import dead_letters
+
+        drainer = QueuePoller(
+            queues.dead_letters(),
+            dead_letters.handler,
+            lambda request_id: LocalContext(aws_request_id=request_id, function_name="audio-inference-local-drainer"),
+            sqs=boto3.client("sqs"),
+            batch_size=10,
+        )
+        drainer.start()
 
         app = create_app(
-            lambda_entry.handler, body_timeout_s=args.body_timeout, integration_timeout_s=args.integration_timeout
+            lambda_entry.handler,
+            body_timeout_s=args.body_timeout,
+            integration_timeout_s=args.integration_timeout,
+            keys=keys,
         )
         server = uvicorn.Server(
             server_config(app, host=args.host, port=args.port, header_timeout_s=args.header_timeout)
         )
-        _print_banner(args.host, args.port, emulator_port)
+        _print_banner(args.host, args.port, emulator_port, keys)
         stop.serve(server)
     except _Stopped:
         pass  # stopped while starting: what was started is stopped below
@@ -612,13 +665,15 @@ def main(argv: list[str] | None = None) -> int:
         stop.cleaning_up = True
         if poller is not None:
             poller.stop(timeout_s=STOP_GRACE_S)  # a job still running is left to its (daemon) thread
+        if drainer is not None:
+            drainer.stop(timeout_s=STOP_GRACE_S)
         if emulator is not None:
             emulator.stop()
         stop.restore()
     return 0
 
 
-def _print_banner(host: str, port: int, emulator_port: int) -> None:
+def _print_banner(host: str, port: int, emulator_port: int, keys: LocalKeys | None = None) -> None:
     url = f"http://{host}:{port}"
     print(
         f"audio inference API on {url} (emulated S3 at http://127.0.0.1:{emulator_port}: "
@@ -635,6 +690,12 @@ def _print_banner(host: str, port: int, emulator_port: int) -> None:
         f'"content_type": "audio/mpeg"}}\' {url}/jobs   (docs/api.md, Long audio: jobs)',
         flush=True,
     )
+    if keys is not None:
+        print("  API keys, one per consumer (send x-api-key; /health needs none):", flush=True)
+        for line in keys.lines():
+            print(line, flush=True)
+    else:
+        print("  no API key asked (--api-keys plays the consumers' keys and usage plans)", flush=True)
     print("Ctrl-C stops it.", flush=True)
 
 

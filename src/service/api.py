@@ -82,7 +82,9 @@ def create_resolver(service: Service, *, logger: Logger, metrics: Metrics) -> AP
             metric.add_dimension(name="service", value=metric_names.SERVICE_NAME)
             metric.add_dimension(name=metric_names.ENVIRONMENT_DIMENSION, value=service.settings.environment)
             metric.add_dimension(name="code", value=exc.code)
-        return json_response(exc.status, http_contract.error_body(exc.code, exc.message, rid), {"X-Request-Id": rid})
+        return json_response(
+            exc.status, http_contract.error_body(exc.code, exc.message, rid), {"X-Request-Id": rid, **exc.headers}
+        )
 
     return app
 

@@ -22,6 +22,7 @@ from contract.settings import ServiceSettings
 from inference.config import load_config
 from inference.transcriber import load_models
 from service.api import create_resolver
+from service.jobs.quotas import Consumers, Quotas
 from service.jobs.store import JobStore
 from service.json_stderr import ON_LAMBDA, route_stderr_to
 from service.service import Service
@@ -34,12 +35,15 @@ tracer = Tracer(service=metric_names.SERVICE_NAME)
 settings = ServiceSettings.from_environment(os.environ)
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 3}))
 config = load_config()
+jobs = JobStore(s3, settings)
 service = Service(
     settings=settings,
     config=config,
     models=load_models(config, s3_client=s3),
     storage=Storage(s3, settings),
-    jobs=JobStore(s3, settings),
+    jobs=jobs,
+    quotas=Quotas(s3, settings, jobs, Consumers(s3, settings)),
+    sqs=boto3.client("sqs") if settings.job_queue_url else None,
 )
 metrics.set_default_dimensions(**{metric_names.ENVIRONMENT_DIMENSION: settings.environment})
 app = create_resolver(service, logger=logger, metrics=metrics)

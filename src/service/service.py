@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from contract.settings import ServiceSettings
 from inference.config import InferenceConfig
 from inference.transcriber import Transcriber
+from service.jobs.quotas import Quotas
 from service.jobs.store import JobStore
 from service.storage import Storage
 
@@ -26,6 +28,10 @@ class Service:
     """Each served model, loaded (`inference.transcriber.load_models`); the default first."""
     storage: Storage
     jobs: JobStore
+    quotas: Quotas | None = None
+    """Per-key limits on jobs (None: none, as where no key is asked)."""
+    sqs: Any = None
+    """Reads the jobs queue's depth for a queued job's place (None: no place shown)."""
 
     @property
     def transcriber(self) -> Transcriber:

@@ -9,9 +9,7 @@ back as a batch item failure, so only it is retried.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.parse
 from typing import Any
 
 import boto3
@@ -26,6 +24,8 @@ from contract import metrics as metric_names
 from contract.settings import ServiceSettings
 from inference.config import load_config
 from inference.transcriber import load_models
+from service.jobs.messages import uploaded_keys
+from service.jobs.quotas import Quotas
 from service.jobs.runner import run_job
 from service.jobs.store import JobStore
 from service.json_stderr import ON_LAMBDA, route_stderr_to
@@ -39,23 +39,12 @@ metrics.set_default_dimensions(**{metric_names.ENVIRONMENT_DIMENSION: settings.e
 s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5}))
 models = load_models(load_config(), s3_client=s3)  # jobs pass their own duration limit per file
 store = JobStore(s3, settings)
+quotas = Quotas(s3, settings, store)
 processor = BatchProcessor(event_type=EventType.SQS)
 FINAL_STATUS_METRICS = {"succeeded": metric_names.JOBS_SUCCEEDED, "failed": metric_names.JOBS_FAILED}
 logger.setLevel(settings.log_level)
 if ON_LAMBDA in os.environ:  # the local server routes its own process's stderr (emulation.local_server)
     route_stderr_to(logger)
-
-
-def uploaded_keys(body: str) -> list[str]:
-    """The object keys an S3 notification announces (URL-decoded); none for S3's test event."""
-    message = json.loads(body)
-    if message.get("Event") == "s3:TestEvent":
-        return []
-    return [
-        urllib.parse.unquote_plus(record["s3"]["object"]["key"])
-        for record in message.get("Records", [])
-        if str(record.get("eventName", "")).startswith("ObjectCreated:")
-    ]
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -71,6 +60,8 @@ def record_handler(record: SQSRecord) -> None:
             )
         if outcome is not None and outcome.status in FINAL_STATUS_METRICS:
             metrics.add_metric(name=FINAL_STATUS_METRICS[outcome.status], unit=MetricUnit.Count, value=1)
+            # The job leaves its key's jobs in flight; a succeeded one's audio counts toward the key's day.
+            quotas.charge(outcome.owner, outcome.job_id, outcome.audio_seconds)
 
 
 @logger.inject_lambda_context

@@ -49,6 +49,9 @@ def test_the_readmes_client_examples_work_as_written(local_server: LocalServer, 
     mp3(tmp_path / "song.mp3", 31, 8.0)
     assert mp3(tmp_path / "concert.mp3", 32, 180.0).stat().st_size > SYNC_LIMIT_BYTES
     speech_wav(tmp_path / "meeting.wav", 33)
+    (tmp_path / "recordings" / "live").mkdir(parents=True)
+    mp3(tmp_path / "recordings" / "a.mp3", 34, 4.0)
+    mp3(tmp_path / "recordings" / "live" / "b.mp3", 35, 4.0)
 
     environ = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     commands = [line.split("#", 1)[0].strip() for line in shell.splitlines()]
@@ -64,7 +67,10 @@ def test_the_readmes_client_examples_work_as_written(local_server: LocalServer, 
                 environ[name] = local_server.url
         else:
             assert line.startswith("pip install ./src/client") or not line, line
-    assert ran == 4
+    assert ran == 5
+    for name in ("a.mp3", "live/b.mp3"):  # the folder's outputs, named after its files, and its manifest
+        assert (tmp_path / "notes" / f"{name}.mid").read_bytes().startswith(b"MThd")
+    assert json.loads((tmp_path / "notes" / "manifest.json").read_text())["files"]["live/b.mp3"]["status"] == "done"
     assert (tmp_path / "song.mid").read_bytes().startswith(b"MThd") and (tmp_path / "song.json").exists()
     assert (tmp_path / "concert.mid").read_bytes().startswith(b"MThd")
     meeting = json.loads((tmp_path / "meeting.json").read_text())

@@ -44,7 +44,7 @@ def test_first_prod_plan_on_an_empty_account_shows_every_resource_to_create(
     assert all(c["change"]["actions"] == ["create"] for c in plan.changes)
     assert len(plan.changes) == managed_resource_count(stacks["inference-prod"])
     functions = [c for c in plan.changes if c["type"] == "aws_lambda_function"]
-    assert len(functions) == 2, "the API function and the jobs worker"
+    assert len(functions) == 3, "the API function, the jobs worker and the dead-letter drainer"
     # The image URI is known at plan time: account, region and repository name, no registry lookup.
     for function in functions:
         assert function["change"]["after"]["image_uri"] == (
@@ -213,26 +213,27 @@ def test_log_groups_keep_logs_for_the_environment(deployment, env):
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-@pytest.mark.parametrize("function", ["predict", "worker"])
+@pytest.mark.parametrize("function", ["predict", "worker", "dead-letters"])
 def test_role_policies_are_the_scoped_grants(deployment, env, function):
     iam = deployment.client("iam", env)
     settings = ENVS[env]
     role = f"{settings.resource_prefix}-{function}-role"
     names = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
-    expected = {
-        "write-logs",
-        "xray-write",
-        "job-uploads-objects",
-        "job-uploads-list",
-        "job-results-objects",
-        "job-results-list",
-        "encryption-key",
-    }
-    expected |= (
-        {"predict-uploads-objects", "predict-results-objects", "job-status-objects"}
-        if function == "predict"
-        else {"job-messages-consume"}
-    )
+    expected = {"write-logs", "xray-write", "job-uploads-objects", "job-uploads-list", "encryption-key"}
+    expected |= {
+        "predict": {
+            "job-results-objects",
+            "job-results-list",
+            "predict-uploads-objects",
+            "predict-results-objects",
+            "job-status-objects",
+            "job-ledgers-objects",
+            "key-consumers-objects",
+            "job-queue-depth",
+        },
+        "worker": {"job-results-objects", "job-results-list", "job-messages-consume"},
+        "dead-letters": {"job-status-objects", "job-status-list", "dead-letters-consume"},
+    }[function]
     assert names == expected
     for name in names:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
@@ -281,6 +282,10 @@ def test_job_uploads_notify_the_queue_which_only_the_bucket_may_feed_and_the_wor
     (mapping,) = lam.list_event_source_mappings(FunctionName=out["worker_function_name"])["EventSourceMappings"]
     assert mapping["EventSourceArn"] == queue_arn["QueueArn"] and mapping["BatchSize"] == settings.jobs.batch_size
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Never more pollers than the worker may run: throttled receives would dead-letter jobs unrun.
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": settings.jobs.queue_max_concurrency}
+    (drains,) = lam.list_event_source_mappings(FunctionName=out["dead_letter_function_name"])["EventSourceMappings"]
+    assert drains["EventSourceArn"] == dead_letter, "the drainer takes the dead letters"
     worker = lam.get_function(FunctionName=out["worker_function_name"])["Configuration"]
     assert (worker["MemorySize"], worker["Timeout"]) == (settings.jobs.worker_memory_mb, settings.jobs.worker_timeout_s)
     deployment.report.verify(f"sqs:{out['job_queue_url']}")
@@ -299,8 +304,8 @@ def test_keys_rotate_and_alarms_notify_the_encrypted_topic_with_a_dashboard(depl
     assert topic["KmsMasterKeyId"] == data_key_arn(deployment, env)
     cloudwatch = deployment.client("cloudwatch", env)
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{settings.resource_prefix}-alarms-")["MetricAlarms"]
-    assert len(alarms) == 10
-    function_names = {out["function_name"], out["worker_function_name"]}
+    assert len(alarms) == 14
+    function_names = {out["function_name"], out["worker_function_name"], out["dead_letter_function_name"]}
     for alarm in alarms:
         assert alarm["AlarmActions"] == alarm["OKActions"] == [out["alarm_topic_arn"]]
         dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}

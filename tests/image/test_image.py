@@ -33,6 +33,9 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 HANDLER_EVENTS = {
     "service.handler.handler": ["health", "predict_multipart_wav", "predict_raw_flac_query_parameters"],
     "service.worker.handler": ["worker_s3_test_event", "worker_job_uploaded"],
+    # The drainer (it sorts first): a dead letter of S3's test event settles nothing; the worker's job stays
+    # for the worker. Its dead-letter path itself: tests/service/test_jobs_never_stranded.py.
+    "service.dead_letters.handler": ["worker_s3_test_event"],
 }
 WORKER_JOB_ID = "0123456789abcdef0123456789abcdef"  # the job tests/events/worker_job_uploaded.json announces
 

@@ -40,6 +40,7 @@ AWS_METRICS = {
         "ApproximateNumberOfMessagesVisible",
         "ApproximateNumberOfMessagesNotVisible",
         "ApproximateAgeOfOldestMessage",
+        "NumberOfMessagesReceived",
     },
 }
 SERVICE_METRICS = {
@@ -74,7 +75,7 @@ def alarms_of(stack: Stack) -> dict[str, dict[str, Any]]:
 def test_every_alarm_watches_a_resource_the_stack_creates(stacks, env):
     stack, settings = stacks[f"inference-{env}"], ENVS[env]
     alarms = alarms_of(stack)
-    assert len(alarms) == 10
+    assert len(alarms) == 14  # 3 per function (3 functions), 2 on the API, 3 on the queue and its dead letters
     for alarm in alarms.values():
         check_metric(stack, settings, alarm["namespace"], alarm["metric_name"], alarm["dimensions"])
 
@@ -102,7 +103,13 @@ def test_alarms_cover_functions_api_and_queue_with_configured_thresholds(stacks,
     assert age["threshold"] == thresholds.queue_oldest_message_age_s
     dead = alarms[f"{prefix}-job-queue-dead-letters"]
     assert dead["threshold"] == 1 and "dead-letter-queue" in dead["dimensions"]["QueueName"]
+    # The drainer takes a dead letter within seconds: its depth would rarely show it; its receives do.
+    assert (dead["metric_name"], dead["statistic"]) == ("NumberOfMessagesReceived", "Sum")
     assert "dead-letter-queue" not in age["dimensions"]["QueueName"]
+    undrained = alarms[f"{prefix}-job-queue-undrained-dead-letters"]
+    assert undrained["metric_name"] == "ApproximateAgeOfOldestMessage"
+    assert "dead-letter-queue" in undrained["dimensions"]["QueueName"]
+    assert f"{prefix}-dead-letter-function-errors" in alarms
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

@@ -214,6 +214,9 @@ def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
         "job-results-objects",
         "job-results-list",
         "job-status-objects",
+        "job-ledgers-objects",
+        "key-consumers-objects",
+        "job-queue-depth",
         "encryption-key",
     }
     (key,) = docs["encryption-key"]
@@ -230,10 +233,18 @@ def test_the_api_function_reaches_only_its_own_prefixes(stacks, env):
         "job-uploads-objects": ([f"{INPUT_ARN}/uploads/jobs/*"], ["s3:PutObject"]),
         "job-results-objects": ([f"{OUTPUT_ARN}/results/jobs/*"], ["s3:GetObject"]),
         "job-status-objects": ([f"{OUTPUT_ARN}/results/jobs/*/status.json"], ["s3:PutObject"]),
+        "job-ledgers-objects": ([f"{OUTPUT_ARN}/results/jobs/_keys/*"], ["s3:GetObject", "s3:PutObject"]),
+        "key-consumers-objects": ([f"{OUTPUT_ARN}/results/jobs/_consumers/*"], ["s3:GetObject"]),
     }
     assert docs["job-uploads-list"][0]["condition"][0]["values"] == ["uploads/jobs/*"]
     assert docs["job-results-list"][0]["condition"][0]["values"] == ["results/jobs/*"]
-    assert "sqs:" not in json.dumps(docs)
+    # Per-key job limits: the queue's depth, no more of SQS; never an API key (reading one can read its value).
+    assert "apigateway:" not in json.dumps(docs)
+    (depth,) = docs["job-queue-depth"]
+    assert depth["actions"] == ["sqs:GetQueueAttributes"] and depth["resources"][0].startswith(
+        "${aws_sqs_queue.job-queue_"
+    )
+    assert "sqs:ReceiveMessage" not in json.dumps(docs) and "sqs:SendMessage" not in json.dumps(docs)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -332,11 +343,51 @@ def test_the_worker_is_the_same_image_with_its_handler_consuming_the_queue(stack
     )
     assert worker["ephemeral_storage"] == {"size": settings.jobs.worker_ephemeral_storage_mb}
     assert worker["environment"] == api["environment"], "both read the same settings"
-    mapping = one_resource(stack, "aws_lambda_event_source_mapping")
+    mapping = one_resource(stack, "aws_lambda_event_source_mapping", "worker-function/job-messages")
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["batch_size"] == settings.jobs.batch_size
     assert mapping["event_source_arn"].startswith("${aws_sqs_queue.job-queue_")
+    assert "dead-letter" not in mapping["event_source_arn"]
     assert any("job-messages-consume" in d for d in mapping["depends_on"]), "Lambda checks the role on creation"
+    # Lambda's SQS pollers ignore reserved concurrency: the mapping itself stops at what the worker may run.
+    maximum = mapping["scaling_config"]["maximum_concurrency"]
+    assert maximum == settings.jobs.queue_max_concurrency and 2 <= maximum <= worker["reserved_concurrent_executions"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_dead_letter_queue_is_drained_by_a_function_that_loads_no_model_and_is_never_throttled(stacks, env):
+    stack = stacks[f"inference-{env}"]
+    settings = DEV if env == "dev" else PROD
+    queue = one_resource(stack, "aws_sqs_queue", "job-queue/queue")
+    dead = one_resource(stack, "aws_sqs_queue", "job-queue/dead-letter-queue")
+    assert queue["message_retention_seconds"] == settings.jobs.queue_retention_s
+    assert queue["message_retention_seconds"] >= settings.jobs.longest_wait_s(settings.storage.input_expiry_days)
+    drainer = one_resource(stack, "aws_lambda_function", "dead-letter-function/function")
+    assert drainer["image_config"] == {"command": ["service.dead_letters.handler"]}
+    assert (drainer["memory_size"], drainer["timeout"]) == (
+        settings.jobs.drainer_memory_mb,
+        settings.jobs.drainer_timeout_s,
+    )
+    assert dead["visibility_timeout_seconds"] == 6 * drainer["timeout"], "Lambda refuses a mapping below the timeout"
+    mapping = one_resource(stack, "aws_lambda_event_source_mapping", "dead-letter-function/dead-letters")
+    assert mapping["event_source_arn"].startswith("${aws_sqs_queue.job-queue_dead-letter-queue_")
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["scaling_config"]["maximum_concurrency"] == drainer["reserved_concurrent_executions"] == 2
+    docs = grants_of(stack, "dead-letter-function")
+    assert set(docs) == {
+        "write-logs",
+        "xray-write",
+        "job-uploads-objects",
+        "job-uploads-list",
+        "job-status-objects",
+        "job-status-list",
+        "dead-letters-consume",
+        "encryption-key",
+    }
+    assert set(docs["job-uploads-objects"][0]["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}, "kept"
+    assert docs["job-status-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/jobs/*"]
+    (dead_arn,) = docs["dead-letters-consume"][0]["resources"]
+    assert dead_arn.startswith("${aws_sqs_queue.job-queue_dead-letter-queue_")
 
 
 def test_model_bucket_grant_is_read_only_on_its_prefix():
@@ -422,10 +473,11 @@ def test_health_is_answered_by_api_gateway_without_the_function(stacks, env):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_both_functions_serve_the_environments_models(stacks, env):
-    """The environment's `models` setting reaches the API function and the worker alike."""
+    """The environment's `models` setting reaches the API function and the worker alike (and the
+    drainer, which reads the same settings and loads no model)."""
     functions = resources_of(stacks[f"inference-{env}"], "aws_lambda_function").values()
     served = {fn["environment"]["variables"]["INFERENCE_MODELS"] for fn in functions}
-    assert served == {",".join(ENVIRONMENTS[env].models)} and len(list(functions)) == 2
+    assert served == {",".join(ENVIRONMENTS[env].models)} and len(list(functions)) == 3
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -581,6 +633,7 @@ def test_outputs_cover_what_operators_need(stacks):
         "job_dead_letter_queue_url",
         "worker_function_name",
         "worker_log_group_name",
+        "dead_letter_function_name",
         "alarm_topic_arn",
         "dashboard_name",
         "web_acl_arn",

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from config.environments import PROD
+from contract.object_keys import key_consumer_document
 from operations import keys
 from tests.support.emulator import MotoServer
 
@@ -157,3 +158,28 @@ def test_an_unknown_consumer_or_an_undeployed_plan_is_one_line(account, emulator
     assert missing.stderr == (
         "error: prod: no usage plan tagged Consumer=web-app (deploy inference-prod first: make deploy ENV=prod)\n"
     )
+
+
+def test_each_key_is_named_for_its_consumer_where_the_service_reads_its_job_limits(account) -> None:
+    """The service finds a key's job limits (api.consumers.max_jobs_in_flight...) by this document, never
+    by reading the key through API Gateway (which can read its value)."""
+    s3 = boto3.client(
+        "s3",
+        region_name=PROD.region,
+        endpoint_url=account["AWS_ENDPOINT_URL"],
+        aws_access_key_id=account["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=account["AWS_SECRET_ACCESS_KEY"],
+    )
+    bucket = f"{PROD.resource_prefix}-output-20261207"
+    s3.create_bucket(Bucket=bucket)
+    result = run_keys(account, "create", "--consumer", "batch-partner")
+    key_id, _ = created(result)
+    assert f"key {key_id} counts toward batch-partner's job limits" in result.stdout
+    document = key_consumer_document(PROD.storage.output_prefix, key_id)
+    assert s3.get_object(Bucket=bucket, Key=document)["Body"].read() == b"batch-partner"
+    rotated = run_keys(account, "rotate", "--consumer", "batch-partner")
+    new_id, _ = created(rotated)
+    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    assert listed == {key_consumer_document(PROD.storage.output_prefix, new_id)}, "the old key's is gone"
+    assert run_keys(account, "revoke", "--consumer", "batch-partner").returncode == 0
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

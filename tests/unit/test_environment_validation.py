@@ -368,3 +368,41 @@ def test_fails_ci_identities_with_local_state():
         dataclasses.replace(DEV, ci=ci)
     assert_names(e, "ci", ci)
     assert "S3StateBackend" in str(e.value)
+
+
+# --- never stranded: the queue's concurrency and retention (#30) -----------------------------------------
+
+
+def test_a_queue_concurrency_the_worker_cannot_take_is_refused_with_the_reason():
+    """Lambda's SQS pollers ignore reserved concurrency: a mapping above it throttles, and each throttled
+    receive counts toward max_receives (jobs would be dead-lettered unrun)."""
+    with pytest.raises(ConfigError) as e:
+        JobSettings(worker_reserved_concurrency=2, queue_max_concurrency=5)
+    assert_names(e, "jobs.queue_max_concurrency", 5)
+    assert "throttled" in str(e.value) and "max_receives" in str(e.value)
+    for reserved in (0, 1):  # AWS's maximum_concurrency is at least 2: such a worker always throttles
+        with pytest.raises(ConfigError) as e:
+            JobSettings(worker_reserved_concurrency=reserved)
+        assert_names(e, "jobs.worker_reserved_concurrency", reserved)
+    with pytest.raises(ConfigError) as e:
+        JobSettings(worker_reserved_concurrency=-1, queue_max_concurrency=1)
+    assert_names(e, "jobs.queue_max_concurrency", 1)
+    assert JobSettings(worker_reserved_concurrency=8, queue_max_concurrency=8).queue_max_concurrency == 8
+    assert JobSettings(worker_reserved_concurrency=-1, queue_max_concurrency=50).queue_max_concurrency == 50
+
+
+@pytest.mark.parametrize("env", [DEV, PROD], ids=["dev", "prod"])
+def test_the_environments_never_throttle_the_worker_and_keep_messages_longer_than_a_job_can_wait(env):
+    jobs = env.jobs
+    assert 2 <= jobs.queue_max_concurrency <= jobs.worker_reserved_concurrency
+    assert jobs.queue_retention_s >= jobs.longest_wait_s(env.storage.input_expiry_days)
+
+
+def test_a_retention_shorter_than_a_job_can_wait_is_refused():
+    with pytest.raises(ConfigError) as e:
+        dataclasses.replace(DEV, jobs=JobSettings(queue_retention_s=2 * 24 * 3600))
+    assert_names(e, "jobs.queue_retention_s", 2 * 24 * 3600)
+    assert "queued for ever" in str(e.value)
+    with pytest.raises(ConfigError) as e:  # uploads kept longer than SQS can keep a message
+        dataclasses.replace(DEV, storage=StorageSettings(input_expiry_days=14))
+    assert_names(e, "jobs.queue_retention_s", 14 * 24 * 3600)

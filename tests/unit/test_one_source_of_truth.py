@@ -89,8 +89,16 @@ def test_every_service_setting_has_a_variable_and_survives_the_trip() -> None:
         cors_allowed_origins=("https://a.example", "https://b.example"),
         log_level="DEBUG",
         jobs=JobLimits(
-            max_duration_s=61, max_upload_bytes=1234, upload_url_expiry_s=70, max_receives=9, max_decoded_samples=777
+            max_duration_s=61,
+            max_upload_bytes=1234,
+            upload_url_expiry_s=70,
+            max_receives=9,
+            max_decoded_samples=777,
+            max_jobs_in_flight=4,
+            max_audio_s_per_day=3600,
         ),
+        consumer_job_limits=("web-app:3:7200", "batch-partner:2:60"),
+        job_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
     )
     for f in dataclasses.fields(JobLimits):  # every limit differs from its default, so each one is exercised
         assert getattr(settings.jobs, f.name) != getattr(JobLimits(), f.name)

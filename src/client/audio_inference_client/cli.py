@@ -17,10 +17,12 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from audio_inference_client import batch
 from audio_inference_client.client import (
     BASIC_PITCH,
     MODEL_PARAMETERS,
@@ -41,6 +43,8 @@ URL_VARIABLE = "AUDIO_INFERENCE_URL"
 KEY_VARIABLE = "AUDIO_INFERENCE_API_KEY"
 LOCAL_URL = "http://127.0.0.1:8080"
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_SERVICE, EXIT_TIMEOUT, EXIT_PROTOCOL = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+"""transcribe-dir stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
 EXIT_CODES = (
     "exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out (--timeout bounds the whole command), "
     "5 the service answered off the API's contract (a ProtocolError), 1 an unexpected error in this command"
@@ -68,17 +72,42 @@ def parser() -> argparse.ArgumentParser:
     transcribe.add_argument(
         "file", help="WAV, FLAC, MP3, Ogg (Vorbis, Opus), MP4/M4A (AAC, ALAC), WebM/Matroska (Opus, Vorbis)"
     )
-    transcribe.add_argument("--url", help=f"the API's base URL (default: ${URL_VARIABLE}, else {LOCAL_URL})")
-    transcribe.add_argument("--api-key", help=f"the API key (default: ${KEY_VARIABLE})")
     transcribe.add_argument("--json", metavar="OUT", help="write the result JSON here ('-' = stdout)")
     transcribe.add_argument("--midi", metavar="OUT", help=f"write the MIDI file here ({BASIC_PITCH} only)")
-    transcribe.add_argument(
+    _model_options(transcribe)
+    directory = commands.add_parser(
+        "transcribe-dir",
+        help="run a model on every audio file in a folder: per-file outputs, a manifest, resumable",
+        description=(
+            "Every audio file under DIR (recursively) gives OUT/<its path>.json, and with basic-pitch "
+            "<its path>.mid. OUT/manifest.json records each file's outcome: run the same command again to "
+            "resume (files done are skipped, failed ones tried again). At most --concurrency files at once; "
+            "429 and 5xx are retried with backoff, honouring Retry-After. Exit 0 when every file is done, 3 "
+            "when some failed (the summary lists them), 2 for bad arguments, 130 after Ctrl-C."
+        ),
+        epilog=EXIT_CODES,
+    )
+    directory.add_argument("dir", help="the folder of recordings")
+    directory.add_argument("--out", required=True, metavar="DIR", help="where the outputs and manifest.json go")
+    directory.add_argument("--concurrency", type=int, default=4, help="files at once (default 4)")
+    directory.add_argument(
+        "--attempts", type=int, default=3, help="tries per file when the service fails it (default 3)"
+    )
+    _model_options(directory)
+    return root
+
+
+def _model_options(command: argparse.ArgumentParser) -> None:
+    """The service, the model and its options, --timeout and --progress: both commands take them."""
+    command.add_argument("--url", help=f"the API's base URL (default: ${URL_VARIABLE}, else {LOCAL_URL})")
+    command.add_argument("--api-key", help=f"the API key (default: ${KEY_VARIABLE})")
+    command.add_argument(
         "--model",
         metavar="NAME",
         help=f"the model: {', '.join(MODEL_PARAMETERS)} or another the service lists in GET /health "
         "(default: the service's, basic-pitch unless the deployment says otherwise)",
     )
-    notes = transcribe.add_argument_group(f"{BASIC_PITCH} options")
+    notes = command.add_argument_group(f"{BASIC_PITCH} options")
     notes.add_argument("--onset-threshold", type=float, metavar="0-1")
     notes.add_argument("--frame-threshold", type=float, metavar="0-1")
     notes.add_argument("--minimum-note-length-ms", type=float, metavar="MS")
@@ -93,7 +122,7 @@ def parser() -> argparse.ArgumentParser:
         choices=PRECISIONS,
         help="exact (the service's default: f32) or fast (reduced precision where the service's CPU has it)",
     )
-    speech = transcribe.add_argument_group(f"{SILERO_VAD} options")
+    speech = command.add_argument_group(f"{SILERO_VAD} options")
     speech.add_argument(
         "--threshold", type=float, metavar="0.01-0.99", help="speech probability that starts a segment (0.5)"
     )
@@ -102,23 +131,23 @@ def parser() -> argparse.ArgumentParser:
         "--min-silence-duration-ms", type=float, metavar="MS", help="shorter silence does not end a segment (100)"
     )
     speech.add_argument("--speech-pad-ms", type=float, metavar="MS", help="widen each segment by this (30)")
-    transcribe.add_argument(
+    command.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="NAME=VALUE",
         help="any model's parameter by name, e.g. for a model this command has no options for (repeatable)",
     )
-    transcribe.add_argument(
+    command.add_argument(
         "--timeout",
         type=float,
         default=3600.0,
-        help="seconds for the whole command: retries, waits, upload, job and downloads (default: 3600)",
+        help="seconds for the whole command (transcribe-dir: for each file): retries, waits, upload, job and downloads "
+        "(default: 3600)",
     )
-    transcribe.add_argument(
+    command.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"
     )
-    return root
 
 
 class Progress:
@@ -158,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     progress = Progress(args.progress if args.progress is not None else sys.stderr.isatty())
     try:
+        if args.command == "transcribe-dir":
+            return _transcribe_dir(args)
         return _transcribe(args, progress)
     except Exception as error:  # a bug here: still one line, still an exit code
         progress.close()
@@ -168,10 +199,8 @@ def main(argv: list[str] | None = None) -> int:
 def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
     url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
     api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
-    names = {name for kinds in MODEL_PARAMETERS.values() for name in kinds}
-    parameters = {name: getattr(args, name) for name in sorted(names) if getattr(args, name, None) is not None}
     try:
-        parameters.update(_named_parameters(args.param, MODEL_PARAMETERS.get(args.model or BASIC_PITCH, {})))
+        parameters = _parameters(args)
     except ValueError as error:
         _say(f"--param: {error}")
         return EXIT_BAD_INPUT
@@ -216,6 +245,60 @@ def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
     summary = printable(f"{result.summary()} (via {result.via}, {result.reference})", 2000)
     print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The model's options given as flags, then as --param NAME=VALUE (ValueError: a bad pair)."""
+    names = {name for kinds in MODEL_PARAMETERS.values() for name in kinds}
+    parameters = {name: getattr(args, name) for name in sorted(names) if getattr(args, name, None) is not None}
+    parameters.update(_named_parameters(args.param, MODEL_PARAMETERS.get(args.model or BASIC_PITCH, {})))
+    return parameters
+
+
+def _transcribe_dir(args: argparse.Namespace) -> int:
+    """A folder, resumable: a bar over its files, then the summary (counts and the failed files)."""
+    url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
+    api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
+    try:
+        parameters = _parameters(args)
+    except ValueError as error:
+        _say(f"--param: {error}")
+        return EXIT_BAD_INPUT
+    shown = args.progress if args.progress is not None else sys.stderr.isatty()
+    files = batch.audio_files(Path(args.dir)) if Path(args.dir).is_dir() else []
+    bar = tqdm(total=len(files), desc="files", unit="file", file=sys.stderr, disable=not shown)
+
+    def on_file(relative: str, outcome: str) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"{outcome}: {printable(relative, 60)}")
+
+    try:
+        Client(url, api_key=api_key)  # the URL and key checked once, before any file
+        summary = batch.transcribe_dir(
+            lambda: Client(url, api_key=api_key, timeout=args.timeout),
+            args.dir,
+            args.out,
+            model=args.model,
+            parameters=parameters,
+            concurrency=args.concurrency,
+            attempts=args.attempts,
+            on_file=on_file,
+        )
+    except BadInputError as error:
+        bar.close()
+        _say(str(error))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # the files in flight finished and are in the manifest
+        bar.close()
+        _say(f"interrupted: what finished is in {Path(args.out) / batch.MANIFEST}; run the same command to resume")
+        return EXIT_INTERRUPTED
+    bar.close()
+    print(summary.line())
+    for relative, reason in sorted(summary.failed.items()):
+        print(f"failed: {printable(relative, 300)}: {printable(reason, 500)}")
+    if summary.failed:
+        print(f"run the same command again to retry the {len(summary.failed)} failed file(s); done ones are skipped")
+    return EXIT_SERVICE if summary.failed else EXIT_OK
 
 
 def _say(message: str) -> None:

@@ -31,6 +31,8 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+        self.headers: dict[str, str] = {}
+        """Headers the answer carries besides the error (Retry-After on a 429)."""
 
 
 def _kind(status: int, code: str) -> Callable[[str], ApiError]:

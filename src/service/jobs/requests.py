@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -100,11 +100,21 @@ def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, An
 
 
 def create_job(
-    request: JobRequest, *, limits: JobLimits, store: JobStore, s3: S3Client, status_url: str, owner: str | None = None
+    request: JobRequest,
+    *,
+    limits: JobLimits,
+    store: JobStore,
+    s3: S3Client,
+    status_url: str,
+    owner: str | None = None,
+    admit: Callable[[str | None, str], None] | None = None,
 ) -> dict[str, Any]:
-    """Write `awaiting_upload` (owned by the caller's API key id, when there is one), then presign the
-    upload whose key and limits the server fixes."""
+    """Count the job against its key's limits (`admit(owner, job_id)` raises 429 past one), write
+    `awaiting_upload` (owned by the caller's API key id, when there is one), then presign the upload
+    whose key and limits the server fixes."""
     job_id = new_job_id()
+    if admit is not None:
+        admit(owner, job_id)
     created = now()
     token = secrets.token_urlsafe(24)
     expires = datetime.now(UTC) + timedelta(seconds=limits.upload_url_expiry_s)
@@ -149,9 +159,19 @@ def create_job(
     }
 
 
-def describe_job(job_id: str, *, store: JobStore, download_url: Any, caller: str | None = None) -> dict[str, Any]:
+def describe_job(
+    job_id: str,
+    *,
+    store: JobStore,
+    download_url: Any,
+    caller: str | None = None,
+    queue_depth: Callable[[], tuple[int, int]] | None = None,
+) -> dict[str, Any]:
     """The job as a client sees it; `download_url(key, name)` presigns a result. Another API key's job
-    is as unknown as one that does not exist (404: its existence is not confirmed either)."""
+    is as unknown as one that does not exist (404: its existence is not confirmed either). A queued
+    job shows its place: `queue_depth()` is (jobs waiting, jobs running) in the queue, and the waiting
+    ones are the most that can be ahead of it (SQS hands them out about in order, each key holding at
+    most its `max_jobs_in_flight`)."""
     found = store.read(job_id) if is_job_id(job_id) else None
     if found is not None and found[0].owner is not None and found[0].owner != caller:
         found = None
@@ -170,6 +190,9 @@ def describe_job(job_id: str, *, store: JobStore, download_url: Any, caller: str
         "created_at": status.created_at,
         "updated_at": status.updated_at,
     }
+    if state == "queued" and queue_depth is not None:
+        waiting, running = queue_depth()
+        view["queue"] = {"jobs_ahead_at_most": max(0, waiting - 1), "jobs_waiting": waiting, "jobs_running": running}
     if status.error:
         view["error"] = status.error
     if status.model:

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 def add_job_routes(app: APIGatewayRestResolver, service: Service, *, logger: Logger, metrics: Metrics) -> None:
     limits = service.settings.jobs
 
+    def queue_depth() -> tuple[int, int]:
+        """(waiting, running) messages in the jobs queue, as SQS approximates them."""
+        attributes = service.sqs.get_queue_attributes(
+            QueueUrl=service.settings.job_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
     @app.post(http_contract.CREATE_JOB.path)
     def create_job_route() -> Response[str]:
         event = app.current_event
@@ -38,6 +46,7 @@ def add_job_routes(app: APIGatewayRestResolver, service: Service, *, logger: Log
             s3=service.storage.s3,
             status_url=template,
             owner=api_key_id(app),
+            admit=service.quotas.admit if service.quotas else None,
         )
         metrics.add_metric(name=metric_names.JOBS_CREATED, unit=MetricUnit.Count, value=1)
         logger.info("job created", extra={"job_id": created["job_id"]})
@@ -46,6 +55,10 @@ def add_job_routes(app: APIGatewayRestResolver, service: Service, *, logger: Log
     @app.get(http_contract.GET_JOB.path.replace("{job_id}", "<job_id>"))
     def get_job_route(job_id: str) -> Response[str]:
         view = describe_job(
-            job_id, store=service.jobs, download_url=service.storage.download_url, caller=api_key_id(app)
+            job_id,
+            store=service.jobs,
+            download_url=service.storage.download_url,
+            caller=api_key_id(app),
+            queue_depth=queue_depth if service.sqs is not None else None,
         )
         return json_response(200, view, {"X-Request-Id": request_id(app)})

@@ -4,7 +4,9 @@ Safe to run twice for the same upload (SQS delivers at least once): a job alread
 acknowledged and left alone, results are written under fixed keys, and the status only moves forward.
 Audio that cannot be decoded fails the job at once (retrying cannot help); any other error is raised
 so SQS retries the message, and the last allowed attempt marks the job failed before the message
-moves to the dead-letter queue. The input is never deleted.
+moves to the dead-letter queue. A message that reaches it otherwise (throttled deliveries, a worker
+killed or timed out on each) is settled by the drainer (`settle_dead_letter`): failed, with the reason.
+The input is never deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from inference.errors import AudioError
 from inference.transcriber import Transcriber
@@ -39,6 +42,8 @@ class JobOutcome:
     """What the job's status is after this delivery."""
     audio_seconds: float = 0.0
     inference_seconds: float = 0.0
+    owner: str | None = None
+    """The API key id that created the job (its limits count the job until it is final)."""
 
 
 def run_job(
@@ -64,7 +69,12 @@ def run_job(
     if upload_key != status.upload_key:
         logger.warning("upload under a key the job did not issue; ignored", extra={"job_id": job_id})
         return JobOutcome(job_id=job_id, status=status.status)
-    head = s3.head_object(Bucket=store.settings.input_bucket, Key=status.upload_key)
+    head = _head(s3, store.settings.input_bucket, status.upload_key)
+    if head is None:  # deleted, or its lifecycle expired it while the job waited: no retry brings it back
+        message = "the upload is no longer there (deleted, or expired before a worker reached it): create the job again"
+        store.advance(job_id, "failed", attempts=receive_count, error={"code": "upload_missing", "message": message})
+        logger.info("job failed: upload missing", extra={"job_id": job_id})
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     foreign = _not_from_the_jobs_form(status, head)
     if foreign:  # S3 refuses such uploads (the form's signed fields); the worker refuses them everywhere
         store.advance(job_id, "awaiting_upload", refused_upload_etag=head.get("ETag"))
@@ -74,23 +84,24 @@ def run_job(
     if rejected:  # S3 enforces the presigned policy; checked again here for stores that do not (moto)
         store.advance(job_id, "failed", attempts=receive_count, error={"code": "upload_rejected", "message": rejected})
         logger.info("job failed: upload outside its policy", extra={"job_id": job_id})
-        return JobOutcome(job_id=job_id, status="failed")
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     transcriber = models.get(status.model) if status.model else next(iter(models.values()))
     if transcriber is None:  # the deployment stopped serving the job's model after it was created
         message = f"model {status.model} is no longer served here: allowed {', '.join(models)}"
         store.advance(job_id, "failed", attempts=receive_count, error={"code": "model_not_served", "message": message})
         logger.info("job failed: model not served", extra={"job_id": job_id, "model": status.model})
-        return JobOutcome(job_id=job_id, status="failed")
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     store.advance(job_id, "running", attempts=receive_count)
     try:
-        return _transcribe(
+        done = _transcribe(
             job_id, upload_key, store=store, s3=s3, transcriber=transcriber, parameters=status.parameters
         )
+        return dataclasses.replace(done, owner=status.owner)
     except AudioError as exc:
         error = from_inference_error(exc, long_audio_hint="send a shorter recording")
         store.advance(job_id, "failed", error={"code": error.code, "message": error.message})
         logger.info("job failed: unusable audio", extra={"job_id": job_id, "code": error.code})
-        return JobOutcome(job_id=job_id, status="failed")
+        return JobOutcome(job_id=job_id, status="failed", owner=status.owner)
     except Exception as exc:
         if receive_count >= store.settings.jobs.max_receives:
             message = (
@@ -98,6 +109,52 @@ def run_job(
                 "its upload is kept for inspection"
             )
             store.advance(job_id, "failed", error={"code": "worker_failed", "message": message})
+        raise
+
+
+DEAD_LETTER_CODE = "dead_lettered"
+"""The error code of a job whose message exhausted its deliveries without the worker finishing it."""
+
+
+def settle_dead_letter(upload_key: str, *, s3: S3Client, store: JobStore, logger: Logger) -> JobOutcome | None:
+    """Mark failed, with the reason, the job whose message reached the dead-letter queue (what the
+    drainer runs for each dead letter); None when the key belongs to no job. A job already final is left
+    alone (the worker's last attempt may have failed it); the upload is never touched. An upload the
+    worker would refuse anyway (another job's form, or too late) leaves the job waiting for its own."""
+    job_id = store.job_id_of(upload_key)
+    found = store.read(job_id) if job_id else None
+    if job_id is None or found is None:
+        logger.warning("dead letter of no job; dropped", extra={"key": upload_key})
+        return None
+    status, _ = found
+    if status.status in FINAL or upload_key != status.upload_key:
+        return JobOutcome(job_id=job_id, status=status.status)
+    head = _head(s3, store.settings.input_bucket, upload_key)
+    if status.status == "awaiting_upload" and head is not None and _not_from_the_jobs_form(status, head):
+        return JobOutcome(job_id=job_id, status=status.status)
+    deliveries = store.settings.jobs.max_receives
+    if status.attempts:
+        what = (
+            f"the worker started it {status.attempts} time(s) and never finished (killed, timed out or out of memory)"
+        )
+        if status.attempts < deliveries:
+            what += f"; the other {deliveries - status.attempts} deliveries were throttled or failed before it ran"
+    else:
+        what = "the worker never started it (its invocations were throttled, or failed before the job ran)"
+    kept = "its upload is kept for inspection" if head is not None else "its upload is gone"
+    message = f"the job's message reached the dead-letter queue after {deliveries} deliveries: {what}; {kept}"
+    final = store.advance(job_id, "failed", error={"code": DEAD_LETTER_CODE, "message": message})
+    logger.info("dead-lettered job marked failed", extra={"job_id": job_id, "attempts": status.attempts})
+    return JobOutcome(job_id=job_id, status=final.status if final else "failed", owner=status.owner)
+
+
+def _head(s3: S3Client, bucket: str, key: str) -> HeadObjectOutputTypeDef | None:
+    """The object's metadata, or None when it is not there."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
         raise
 
 

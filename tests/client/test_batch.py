@@ -1,0 +1,91 @@
+"""`audio-inference transcribe-dir` and `transcribe_dir` against `make serve`'s server: a folder in,
+per-file outputs named after the inputs, a manifest, a summary and exit code; a run stopped midway
+(Ctrl-C) and run again skips what it finished; a file the service refuses is listed, not retried
+forever; both models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from audio_inference_client import Client
+from audio_inference_client.batch import MANIFEST, transcribe_dir
+
+from inference.testing import signals
+from tests.client.test_client import command
+from tests.support.audio import wav_bytes
+from tests.support.service import LocalServer
+
+
+def catalog(folder: Path, count: int) -> list[str]:
+    """`count` short clips in two sub-folders, and one file that is not audio."""
+    names = []
+    for n in range(count):
+        name = f"{'live' if n % 2 else 'studio'}/take {n}.wav"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(wav_bytes(signals.render(signals.chords(2, 1.5), 16000, 1.5, seed=n), 16000))
+        names.append(name)
+    return names
+
+
+def test_a_run_stopped_midway_resumes_and_skips_the_finished_files(local_server: LocalServer, tmp_path: Path) -> None:
+    source, out = tmp_path / "in", tmp_path / "out"
+    names = catalog(source, 5)
+    finished: list[str] = []
+
+    def stop_after_two(relative: str, outcome: str) -> None:
+        finished.append(relative)
+        if len(finished) == 2:
+            raise KeyboardInterrupt  # Ctrl-C part way
+
+    with pytest.raises(KeyboardInterrupt):
+        transcribe_dir(lambda: Client(local_server.url), source, out, concurrency=1, on_file=stop_after_two)
+    manifest = json.loads((out / MANIFEST).read_text())["files"]
+    done = sorted(name for name, entry in manifest.items() if entry["status"] == "done")
+    # The two reported, and the one already running when Ctrl-C came (it finished; none started after).
+    assert set(finished) <= set(done) and 2 <= len(done) <= 3
+    for name in done:
+        assert json.loads((out / f"{name}.json").read_text())["notes"], "outputs named after the inputs"
+        assert (out / f"{name}.mid").read_bytes()[:4] == b"MThd"
+
+    resumed = command("transcribe-dir", str(source), "--out", str(out), "--concurrency", "2", url=local_server.url)
+    assert resumed.returncode == 0, resumed.stderr
+    left = 5 - len(done)
+    assert f"5 files: {left} done, {len(done)} skipped (done before), 0 failed" in resumed.stdout
+    manifest = json.loads((out / MANIFEST).read_text())["files"]
+    assert sorted(manifest) == sorted(names) and {e["status"] for e in manifest.values()} == {"done"}
+    for name in names:
+        assert (out / f"{name}.json").exists() and (out / f"{name}.mid").exists()
+    assert not list(out.rglob("*.part")), "no half-written output"
+
+    again = command("transcribe-dir", str(source), "--out", str(out), url=local_server.url)
+    assert again.returncode == 0 and "5 files: 0 done, 5 skipped" in again.stdout
+
+
+def test_a_refused_file_is_listed_with_the_reason_and_exit_3_and_speech_gives_json_only(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "in", tmp_path / "out"
+    catalog(source, 2)
+    (source / "notes.wav").write_bytes(b"this is not audio " * 50)
+    result = command(
+        "transcribe-dir",
+        str(source),
+        "--out",
+        str(out),
+        "--model",
+        "silero-vad",
+        "--threshold",
+        "0.4",
+        url=local_server.url,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "3 files: 2 done, 0 skipped (done before), 1 failed" in result.stdout
+    assert "failed: notes.wav:" in result.stdout and "run the same command again" in result.stdout
+    document = json.loads((out / "studio/take 0.wav.json").read_text())
+    assert "segments" in document and not list(out.rglob("*.mid")), "speech segments: JSON only"
+    manifest = json.loads((out / MANIFEST).read_text())["files"]
+    assert manifest["notes.wav"]["status"] == "failed" and manifest["notes.wav"]["error"]
+    bad = command("transcribe-dir", str(tmp_path / "nowhere"), "--out", str(out), url=local_server.url)
+    assert bad.returncode == 2 and "is not a folder" in bad.stderr
