@@ -40,7 +40,7 @@ PROD = EnvironmentConfig(
     name="prod",
     log_retention_days=30,
     models=("basic-pitch", "silero-vad"),
-    function=FunctionSettings(reserved_concurrency=20, image_tag="0.1.0"),
+    function=FunctionSettings(reserved_concurrency=20),
     api=ApiSettings(
         cors_allowed_origins=("https://app.example.com",),
         api_key_required=True,

@@ -203,6 +203,9 @@ class _Arns:
         self.state_alias = f"arn:{p}:kms:{state.region}:{a}:{state_key_alias(env)}"
         self.buckets = [f"arn:{p}:s3:::{prefix}-input-*", f"arn:{p}:s3:::{prefix}-output-*"]
         self.repository = f"arn:{p}:ecr:{r}:{a}:repository/{env.repository_name}"
+        # SSM parameter ARNs drop the name's leading '/'; GetParametersByPath is authorized on the path.
+        self.release_path = f"arn:{p}:ssm:{r}:{a}:parameter{env.release_path}"
+        self.release_parameter = f"arn:{p}:ssm:{r}:{a}:parameter{env.release_parameter}"
         self.keys = f"arn:{p}:kms:{r}:{a}:key/*"
         self.aliases = f"arn:{p}:kms:{r}:{a}:alias/{prefix}-*"
         self.roles = f"arn:{p}:iam::{a}:role/{prefix}-*"
@@ -463,6 +466,12 @@ def plan_permissions(
             _state_key_via_s3(arns, ["kms:Decrypt"]),
             _statement("BucketsRead", S3_BUCKET_READ, arns.buckets),
             _statement("RepositoryRead", ECR_READ, arns.repository),
+            # the release pointer the inference stack reads at plan time (operations/release_pointer.py)
+            _statement(
+                "ReleasePointerRead",
+                ["ssm:GetParameter", "ssm:GetParametersByPath"],
+                [arns.release_path, arns.release_parameter],
+            ),
             _statement("KeysRead", KMS_READ, arns.keys, **_tagged(env)),
             _statement("AliasesList", ["kms:ListAliases"], "*"),
             _statement("RolesRead", IAM_READ, arns.roles),
@@ -502,6 +511,7 @@ def deploy_permissions(
             *reads,
             _statement("BucketsWrite", S3_BUCKET_WRITE, arns.buckets),
             _statement("RepositoryWriteAndPush", ECR_WRITE, arns.repository),
+            _statement("ReleasePointerWrite", ["ssm:PutParameter"], arns.release_parameter),
             _statement("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
             _statement(
                 "KeysCreate",

@@ -3,8 +3,12 @@
 
     make deploy   ENV=dev [DIGEST=sha256:...]  registry, build and push (unless DIGEST), then the inference
                                                stack by the pushed (or given) digest
-    make diff     ENV=prod [DIGEST=...]        what a deploy would change (the deployed digest, when there is one)
+    make diff     ENV=prod [DIGEST=...]        what a deploy would change (the release pointer's digest, or DIGEST)
     make rollback ENV=prod DIGEST=sha256:...   deploy a digest the repository holds (refused otherwise)
+
+Deploy and rollback record the digest they deployed in the environment's release pointer (an SSM
+parameter, operations/release_pointer.py) once the stack is applied; the inference stack reads it at plan
+time, so a by-hand `npx cdktf deploy inference-<env>` or `cdktf diff` plans that same image.
     make destroy  ENV=dev [WITH_REGISTRY=1]    the inference stack, then the registry when asked
 
 Prod asks for confirmation (cdktf's own prompt, after its plan) unless AUTO_APPROVE=1, and is destroyed
@@ -29,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from contract import env_names
-from operations import build_and_push, terraform_mirror
+from operations import build_and_push, release_pointer, terraform_mirror
 from operations.build_and_push import ReleaseError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,8 +98,9 @@ def environment(name: str) -> Any:
         raise ReleaseError(str(exc)) from None
 
 
-def check_digest(env: Any, digest: str, ecr: Any) -> None:
-    """Refuse a digest that is malformed or that the environment's repository does not hold."""
+def check_digest(env: Any, digest: str, ecr: Any, deployed: str | None = None) -> None:
+    """Refuse a digest that is malformed or that the environment's repository does not hold; the refusal
+    lists what it holds, newest first, with push times, marking `deployed`."""
     if not DIGEST.match(digest):
         raise ReleaseError(f"DIGEST={digest!r} is invalid: allowed sha256:<64 lowercase hex digits>")
     try:
@@ -105,10 +110,18 @@ def check_digest(env: Any, digest: str, ecr: Any) -> None:
             f"ECR repository {env.repository_name!r} does not exist: deploy first (make deploy ENV={env.name})"
         ) from None
     except ecr.exceptions.ImageNotFoundException:
-        held = [i["imageDigest"] for i in ecr.describe_images(repositoryName=env.repository_name)["imageDetails"]]
+        pages = ecr.get_paginator("describe_images").paginate(repositoryName=env.repository_name)
+        held = sorted(
+            (i for page in pages for i in page["imageDetails"]), key=lambda i: i["imagePushedAt"], reverse=True
+        )
+        listed = [
+            f"{i['imageDigest']} pushed {i['imagePushedAt'].strftime('%Y-%m-%d %H:%M:%S %Z').strip()}"
+            + (" (deployed)" if i["imageDigest"] == deployed else "")
+            for i in held
+        ]
         raise ReleaseError(
-            f"DIGEST={digest} is not in {env.repository_name} (it holds {len(held)} image(s): "
-            f"{', '.join(sorted(held)) or 'none'})"
+            f"DIGEST={digest} is not in {env.repository_name} (it holds {len(held)} image(s), newest first: "
+            f"{'; '.join(listed) or 'none'})"
         ) from None
 
 
@@ -133,15 +146,19 @@ def approval_flags(env: Any, environ: Mapping[str, str]) -> tuple[str, ...]:
     return ()
 
 
-def deploy(env: Any, cdktf: Cdktf, ecr: Any, digest: str | None, environ: Mapping[str, str]) -> None:
+def deploy(env: Any, cdktf: Cdktf, aws: Any, digest: str | None, environ: Mapping[str, str]) -> None:
     approve = approval_flags(env, environ)
+    ecr, ssm = aws("ecr"), aws("ssm")
     if digest is None:
         cdktf("deploy", env.registry_stack_name, flags=approve)
         digest = build_and_push.release(env.name, ecr, force=truthy(environ, "FORCE"))
-    check_digest(env, digest, ecr)  # a given digest must be there; a pushed one, provably is
+    else:  # a given digest must be there (a pushed one, provably is); a refusal marks the deployed one
+        check_digest(env, digest, ecr, deployed=deployed_digest(env, aws("lambda")))
     # The registry is deployed (above, or by an earlier deploy): only the inference stack changes.
     cdktf("deploy", env.stack_name, digest=digest, flags=(*approve, "--ignore-missing-stack-dependencies"))
+    release_pointer.write(ssm, env, digest)
     print(f"deployed {env.stack_name} at {digest}")
+    print(f"recorded {digest} in {env.release_parameter} (a by-hand cdktf deploy/diff of {env.stack_name} uses it)")
 
 
 def destroy(env: Any, cdktf: Cdktf, environ: Mapping[str, str]) -> None:
@@ -165,20 +182,25 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         env = environment(args.env)
         import boto3
 
-        ecr = boto3.client("ecr", region_name=env.region)
+        def aws(service: str) -> Any:
+            return boto3.client(service, region_name=env.region)
+
         cdktf = Cdktf(environ)
         digest = args.digest or None
         if args.operation == "deploy":
-            deploy(env, cdktf, ecr, digest, environ)
+            deploy(env, cdktf, aws, digest, environ)
         elif args.operation == "rollback":
             if digest is None:
                 raise ReleaseError("rollback needs DIGEST=sha256:... (one the repository holds)")
-            deploy(env, cdktf, ecr, digest, environ)
+            deploy(env, cdktf, aws, digest, environ)
         elif args.operation == "diff":
             if digest is not None:
-                check_digest(env, digest, ecr)
-            else:
-                digest = deployed_digest(env, boto3.client("lambda", region_name=env.region))
+                check_digest(env, digest, aws("ecr"), deployed=deployed_digest(env, aws("lambda")))
+            elif release_pointer.read(aws("ssm"), env) is None:
+                from config.schema import release_pointer_missing
+
+                raise ReleaseError(release_pointer_missing(env))
+            # Without DIGEST the stack reads the release pointer itself, as a by-hand `cdktf diff` does.
             cdktf("diff", env.stack_name, digest=digest)
         else:
             destroy(env, cdktf, environ)

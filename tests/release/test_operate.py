@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
 from emulation.local_server import free_port
-from operations import build_and_push, operate, terraform_mirror
+from operations import build_and_push, operate, release_pointer, terraform_mirror
 
 MANIFEST = json.dumps(
     {
@@ -89,12 +90,19 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, **environ: str) -> tuple
     return code, capsys.readouterr().err.splitlines()
 
 
-def test_deploy_by_a_held_digest_skips_the_build(held_digest, steps, capsys) -> None:
+def ssm() -> Any:
+    return boto3.client("ssm", region_name=DEV.region)
+
+
+def test_deploy_by_a_held_digest_skips_the_build_and_records_it_in_the_release_pointer(
+    held_digest, steps, capsys
+) -> None:
     code, err = run(capsys, "deploy", "--env", "dev", "--digest", held_digest)
     assert (code, err) == (0, [])
     assert steps == [
         ("deploy", (DEV.stack_name,), held_digest, ("--auto-approve", "--ignore-missing-stack-dependencies"))
     ]
+    assert ssm().get_parameter(Name=DEV.release_parameter)["Parameter"]["Value"] == held_digest
 
 
 def test_deploy_releases_between_the_registry_and_the_inference_stack(held_digest, steps, capsys, monkeypatch) -> None:
@@ -153,9 +161,37 @@ def test_destroy_keeps_the_registry_unless_asked_and_prod_unless_flagged(held_di
     assert steps[-1] == ("destroy", (PROD.stack_name,), None, ("--auto-approve",))
 
 
-def test_diff_plans_against_the_digest_deployed_now(held_digest, steps, capsys) -> None:
+def test_diff_plans_against_the_release_pointer_and_refuses_without_one(held_digest, steps, capsys) -> None:
+    with contextlib.suppress(ssm().exceptions.ParameterNotFound):
+        ssm().delete_parameter(Name=DEV.release_parameter)
+    code, err = run(capsys, "diff", "--env", "dev")
+    assert (code, err) == (
+        2,
+        [
+            f"error: no release recorded for dev: SSM parameter {DEV.release_parameter} is missing or not a sha256 "
+            "digest; run `make deploy ENV=dev` (or `make rollback ENV=dev DIGEST=sha256:...`), "
+            "or set INFERENCE_IMAGE_DIGEST=sha256:... for this run"
+        ],
+    )
+    assert steps == []
+    release_pointer.write(ssm(), DEV, held_digest)
     assert run(capsys, "diff", "--env", "dev")[0] == 0
-    assert steps == [("diff", (DEV.stack_name,), None, ())]  # nothing deployed in this account yet
+    assert steps == [("diff", (DEV.stack_name,), None, ())]  # the stack reads the pointer itself, as by hand
+
+
+def test_a_refused_rollback_lists_the_images_newest_first_with_their_push_times(held_digest, steps, capsys) -> None:
+    ecr = boto3.client("ecr", region_name=DEV.region)
+    newer = ecr.put_image(
+        repositoryName=DEV.repository_name, imageManifest=MANIFEST.replace("d" * 64, "e" * 64), imageTag="newer"
+    )["image"]["imageId"]["imageDigest"]
+    try:
+        code, err = run(capsys, "rollback", "--env", "dev", "--digest", "sha256:" + "1" * 64)
+        assert code == 2 and len(err) == 1
+        listed = err[0].split("newest first: ", 1)[1].rstrip(")").split("; ")
+        assert [entry.split(" ")[0] for entry in listed] == [newer, held_digest]
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64} pushed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d( \w+)?", e) for e in listed)
+    finally:
+        ecr.batch_delete_image(repositoryName=DEV.repository_name, imageIds=[{"imageDigest": newer}])
 
 
 def test_an_unknown_environment_is_one_line(steps, capsys) -> None:
