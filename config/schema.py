@@ -534,7 +534,8 @@ class CiIdentities:
     repository: str
     """The GitHub repository, `owner/name`, exactly as GitHub spells it: the roles trust only its tokens."""
     deploy_branch: str = "main"
-    """The only branch whose workflow runs may assume the deploy role (`sub` = repo:<o>/<n>:ref:refs/heads/<branch>)."""
+    """The branch deploy.yml deploys from: set it as the GitHub environment's only deployment branch (the
+    deploy role trusts `sub` = repo:<o>/<n>:environment:<env>, which GitHub issues only to that branch then)."""
     max_session_s: int = 3600
     """How long one assumed session lasts (3,600-43,200 s); a deploy takes well under an hour."""
 

@@ -195,7 +195,7 @@ def ensure_ci_identities(
             env=env,
             name=names["deploy"],
             description=f"GitHub Actions deploy of {env.name} from {ci.repository} {ci.deploy_branch} (make bootstrap)",
-            trust=ci_policies.trust_policy(provider, ci_policies.deploy_subject(ci)),
+            trust=ci_policies.trust_policy(provider, ci_policies.deploy_subject(ci, env)),
             permissions=ci_policies.deploy_permissions(env, account, partition, state_key_arn=state_key_arn),
             account=account,
             partition=partition,

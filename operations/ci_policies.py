@@ -7,7 +7,8 @@ Two roles, both assumed only with a GitHub Actions OIDC token of one repository 
   (by the environment's name prefixes), read of the two state objects (the plan runs with -lock=false),
   and the state key (bootstrap's customer-managed KMS key, `state_key_alias`) only through S3, only in
   this account and only for the state bucket (`kms:EncryptionContext:aws:s3:arn`);
-- the deploy role, `sub` = repo:<o>/<n>:ref:refs/heads/<branch>: what `make deploy` needs (the registry
+- the deploy role, `sub` = repo:<o>/<n>:environment:<env> (deploy.yml's job for the environment; GitHub's
+  environment lets only the deploy branch deploy, and prod's waits for its reviewers): what `make deploy` needs (the registry
   stack, the ECR push to the environment's repository, the inference stack), by resource ARN wherever
   the service scopes by resource (by the environment's tags where it cannot: KMS keys, API Gateway),
   IAM writes and PassRole only on the stacks' own role prefix, and a role created or changed only with
@@ -134,9 +135,11 @@ def plan_subject(ci: CiIdentities) -> str:
     return f"repo:{ci.repository}:pull_request"
 
 
-def deploy_subject(ci: CiIdentities) -> str:
-    """GitHub's `sub` for a job on the deploy branch that names no `environment:` (deploy.yml)."""
-    return f"repo:{ci.repository}:ref:refs/heads/{ci.deploy_branch}"
+def deploy_subject(ci: CiIdentities, env: EnvironmentConfig) -> str:
+    """GitHub's `sub` for deploy.yml's job of this environment, which names its GitHub environment (the prod
+    job waits there for its reviewers' approval; the environment's deployment branches say only
+    `ci.deploy_branch` may deploy, which GitHub enforces before it issues the token)."""
+    return f"repo:{ci.repository}:environment:{env.name}"
 
 
 def trust_policy(provider_arn: str, subject: str) -> dict[str, Any]:
@@ -720,6 +723,6 @@ def documents(
         **found,
         "plan-trust": trust_policy(provider, plan_subject(ci)),
         "plan-permissions": plan_permissions(env, account, partition, state_key_arn=state_key_arn),
-        "deploy-trust": trust_policy(provider, deploy_subject(ci)),
+        "deploy-trust": trust_policy(provider, deploy_subject(ci, env)),
         "deploy-permissions": deploy_permissions(env, account, partition, state_key_arn=state_key_arn),
     }

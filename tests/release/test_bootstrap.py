@@ -274,7 +274,7 @@ def test_with_ci_set_bootstrap_makes_the_provider_and_both_roles(iam: Any, capsy
         }
     ]
     assert found["deploy"]["trust"]["Statement"][0]["Condition"]["StringEquals"][f"{condition}:sub"] == (
-        "repo:octo-org/audio-inference:ref:refs/heads/main"
+        "repo:octo-org/audio-inference:environment:prod"
     )
     key = state_key_arn()
     assert (

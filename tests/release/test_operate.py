@@ -201,12 +201,46 @@ def test_an_unknown_environment_is_one_line(steps, capsys) -> None:
     )
 
 
-def test_offline_every_cdktf_call_installs_from_the_mirror(tmp_path) -> None:
+def test_offline_every_cdktf_call_installs_from_the_mirror_even_with_a_cli_config_set(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Teams set TF_CLI_CONFIG_FILE for Terraform Cloud credentials (here: a file that does not exist);
+    offline, the mirror is the only place the provider can come from, so it wins, and says so."""
     mirror = tmp_path / "mirror"
     (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
-    cdktf = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": str(tmp_path / "rc")})
-    assert cdktf.environ["TF_CLI_CONFIG_FILE"] == str(tmp_path / "rc")
-    assert cdktf.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] == "20"
+    monkeypatch.setattr(operate, "REPO", tmp_path)
+    preset = str(tmp_path / "home" / ".terraformrc")
+    cdktf = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": preset})
+    config = tmp_path / "build" / "terraformrc"
+    assert cdktf.environ["TF_CLI_CONFIG_FILE"] == str(config)
+    assert config.read_text() == terraform_mirror.cli_config_text(mirror.resolve())
+    assert capsys.readouterr().err.splitlines() == [
+        f"note: TF_PROVIDER_MIRROR={mirror} wins over TF_CLI_CONFIG_FILE={preset}: terraform reads {config} "
+        "(the mirror) instead"
+    ]
+    assert cdktf.environ["CHECKPOINT_DISABLE"] == "1"
+    assert cdktf.environ["PATH"].split(":")[0] == str(operate.NODE_BIN)  # the project's Node, never the system's
+    # already the mirror's configuration: kept, nothing said
+    again = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": str(config)})
+    assert again.environ["TF_CLI_CONFIG_FILE"] == str(config) and capsys.readouterr().err == ""
+
+
+def test_the_by_hand_shell_line_exports_what_the_make_targets_use(tmp_path, monkeypatch, capsys) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    monkeypatch.setattr(terraform_mirror, "GENERATED_CONFIG", tmp_path / "build" / "terraformrc")
+    environ = {"PATH": "/usr/bin", "TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_ARGS_init": "-backend-config=x=y"}
+    lines = terraform_mirror.shell_exports(environ, output=tmp_path / "cdktf.out")
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines)
+    assert exports["PATH"] == f"{terraform_mirror.NODE_BIN}:/usr/bin"
+    assert exports["CHECKPOINT_DISABLE"] == "1"
+    assert exports["CDKTF_SKIP_PROVIDER_LOCK"] == "true"
+    assert exports["CDKTF_IGNORE_MISSING_STACK_DEPENDENCIES"] == "true"
+    assert exports["TF_CLI_ARGS_init"] == "'-backend-config=x=y -lockfile=readonly'"
+    assert exports["TF_CLI_CONFIG_FILE"] == str(tmp_path / "build" / "terraformrc")
+    for stack in (DEV.stack_name, PROD.stack_name, PROD.registry_stack_name):
+        lock = tmp_path / "cdktf.out" / "stacks" / stack / terraform_mirror.LOCK_FILE_NAME
+        assert lock.read_bytes() == terraform_mirror.LOCK_FILE.read_bytes()
 
 
 def test_every_cdktf_call_uses_the_committed_lock_file_read_only(tmp_path, monkeypatch) -> None:

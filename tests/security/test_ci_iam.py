@@ -131,7 +131,7 @@ def test_both_trusts_require_the_audience_and_one_exact_subject(environment: str
     assert trust_problems(documents["deploy-trust"]) == []
     assert documents["plan-trust"]["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"].endswith(":pull_request")
     assert documents["deploy-trust"]["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"].endswith(
-        ":ref:refs/heads/main"
+        f":environment:{environment}"
     )
 
 
