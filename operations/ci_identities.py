@@ -210,7 +210,7 @@ def ensure_ci_identities(
         )
         lines.append(f"{env.name}: {kind} role {result.arn} {state}")
     lines.append(
-        f"{env.name}: set the repository variables of {ci.repository}: "
-        f"AWS_PLAN_ROLE_ARN={results['plan'].arn} AWS_DEPLOY_ROLE_ARN={results['deploy'].arn}"
+        f"{env.name}: set in {ci.repository} the repository variable AWS_PLAN_ROLE_ARN={results['plan'].arn} "
+        f"and the {env.name} environment's variable AWS_DEPLOY_ROLE_ARN={results['deploy'].arn}"
     )
     return lines

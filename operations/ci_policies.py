@@ -8,12 +8,12 @@ Two roles, both assumed only with a GitHub Actions OIDC token of one repository 
   and the state key (bootstrap's customer-managed KMS key, `state_key_alias`) only through S3, only in
   this account and only for the state bucket (`kms:EncryptionContext:aws:s3:arn`);
 - the deploy role, `sub` = repo:<o>/<n>:environment:<env> (deploy.yml's job for the environment; GitHub's
-  environment lets only the deploy branch deploy, and prod's waits for its reviewers): what `make deploy` needs (the registry
-  stack, the ECR push to the environment's repository, the inference stack), by resource ARN wherever
-  the service scopes by resource (by the environment's tags where it cannot: KMS keys, API Gateway),
-  IAM writes and PassRole only on the stacks' own role prefix, and a role created or changed only with
-  the environment's permissions boundary attached; the state key only as the plan role uses it (through
-  S3 for the state bucket), and no write to that key or its alias.
+  environment lets only the deploy branch deploy, and prod's waits for its reviewers): what `make deploy`
+  needs (the registry stack, the ECR push to the environment's repository, the inference stack, the release
+  pointer), by resource ARN wherever the service scopes by resource (by the environment's tags where it
+  cannot: KMS keys, API Gateway), IAM writes and PassRole only on the stacks' own role prefix, and a role
+  created or changed only with the environment's permissions boundary attached; the state key only as the plan
+  role uses it (through S3 for the state bucket), and no write to that key or its alias.
 
 The permissions boundary (`permissions_boundary`, `<project>-<env>-permissions-boundary`, put by
 bootstrap) is the most any role of the stacks can do: the functions' data, queues, keys, logs, traces

