@@ -114,8 +114,6 @@ def test_dependencies_install_before_any_credentials_exist() -> None:
             if "steps" not in job:
                 continue
             names = [s.get("run", "") or s.get("uses", "") for s in job["steps"]]
-            credentials = next(
-                i for i, n in enumerate(names) if n.startswith("aws-actions/configure-aws-credentials")
-            )
+            credentials = next(i for i, n in enumerate(names) if n.startswith("aws-actions/configure-aws-credentials"))
             assert "make install" in names[:credentials], name
             assert not any(re.search(r"\b(pip|npm|npx) ", n) for n in names[credentials:]), name
