@@ -12,7 +12,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CHECKPOINT_DISABLE := 1
 # cdktf (deprecated upstream, no further releases) calls Node APIs Node 22 deprecates (util.isArray):
 # Node's deprecation warnings would print as cdktf [ERROR] lines on every run, with nothing to act on.
-export NODE_OPTIONS := --no-deprecation $(NODE_OPTIONS)
+# cdktf sets --max-old-space-size=4096 itself only when NODE_OPTIONS is unset, so it is kept here.
+export NODE_OPTIONS := --no-deprecation --max-old-space-size=4096 $(NODE_OPTIONS)
 
 .DEFAULT_GOAL := help
 .PHONY: help install setup browser synthesizer speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \

