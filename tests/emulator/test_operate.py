@@ -219,7 +219,12 @@ def test_these_are_the_readmes_commands() -> None:
         BY_HAND_DIFF,
         DESTROY,
     ]
-    assert SHELL_LINE in (REPO / "docs" / "operations.md").read_text()
+    docs = (REPO / "docs" / "operations.md").read_text()
+    assert SHELL_LINE in docs
+    # the stand-in docker lives where `make clean` does not reach (it once lived in build/)
+    assert "python -m tests.support.fake_docker .emulator/fake-docker" in docs
+    clean = next(line for line in (REPO / "Makefile").read_text().splitlines() if line.startswith("\trm -rf"))
+    assert ".emulator" not in clean and "build" in clean
 
 
 def test_bootstrap_twice_on_a_fresh_prod_account(prod: Operator) -> None:
