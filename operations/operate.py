@@ -63,7 +63,7 @@ class Cdktf:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         path = environ.get("PATH", "")
-        self.environ = {**environ, **terraform_mirror.BY_HAND, "PATH": f"{NODE_BIN}{os.pathsep}{path}"}
+        self.environ = {**environ, **terraform_mirror.NODE_ENVIRONMENT, "PATH": f"{NODE_BIN}{os.pathsep}{path}"}
         self.output = self.environ.get(OUTPUT_ENV) or "cdktf.out"
         # The committed lock file is copied into each stack's folder and every init only reads it; cdktf's own
         # `terraform providers lock` would rewrite it (and asks the public registry even with a mirror).

