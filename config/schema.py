@@ -56,13 +56,21 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]{1,100}$")
 _GIT_BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<![/.])$")
+
+
+def release_pointer_missing(env: EnvironmentConfig) -> str:
+    """One line: the environment has no release recorded (or a malformed one), and what records one."""
+    return (
+        f"no release recorded for {env.name}: SSM parameter {env.release_parameter} is missing or not a "
+        f"sha256 digest; run `make deploy ENV={env.name}` (or `make rollback ENV={env.name} DIGEST=sha256:...`), "
+        f"or set INFERENCE_IMAGE_DIGEST=sha256:... for this run"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,11 +88,10 @@ class FunctionSettings:
     """Must match the image that was pushed."""
     reserved_concurrency: int = 2
     """Reserved concurrent executions; -1 leaves the function unreserved."""
-    image_tag: str = "latest"
-    """Tag of the image in the environment's repository; overridden by
-    $INFERENCE_IMAGE_TAG at synth time. Ignored when image_digest is set."""
     image_digest: str = ""
-    """Pin by digest (sha256:...); overridden by $INFERENCE_IMAGE_DIGEST."""
+    """Pin by digest (sha256:...); overridden by $INFERENCE_IMAGE_DIGEST. Empty (the default): the image is
+    the environment's release pointer, the SSM parameter `/<project>/<env>/release/image-digest` that
+    `make deploy` and `make rollback` write and the stack reads at plan time (never a tag)."""
     log_level: str = "INFO"
     """The service's log level (DEBUG, INFO, WARNING, ERROR)."""
     precision: str = "exact"
@@ -98,12 +105,6 @@ class FunctionSettings:
         int_in("function.ephemeral_storage_mb", self.ephemeral_storage_mb, 512, 10_240)
         one_of("function.architecture", self.architecture, LAMBDA_ARCHITECTURES)
         int_in("function.reserved_concurrency", self.reserved_concurrency, -1, 1000)
-        matches(
-            "function.image_tag",
-            self.image_tag,
-            _IMAGE_TAG,
-            "an ECR tag: letters, digits, '_', '.', '-', at most 128 characters",
-        )
         require(
             self.image_digest == "" or bool(_DIGEST.match(self.image_digest)),
             "function.image_digest",
@@ -592,7 +593,8 @@ class CiIdentities:
     repository: str
     """The GitHub repository, `owner/name`, exactly as GitHub spells it: the roles trust only its tokens."""
     deploy_branch: str = "main"
-    """The only branch whose workflow runs may assume the deploy role (`sub` = repo:<o>/<n>:ref:refs/heads/<branch>)."""
+    """The branch deploy.yml deploys from: set it as the GitHub environment's only deployment branch (the
+    deploy role trusts `sub` = repo:<o>/<n>:environment:<env>, which GitHub issues only to that branch then)."""
     max_session_s: int = 3600
     """How long one assumed session lasts (3,600-43,200 s); a deploy takes well under an hour."""
 
@@ -720,6 +722,16 @@ class EnvironmentConfig:
     @property
     def repository_name(self) -> str:
         return f"{self.project}/{self.name}"
+
+    @property
+    def release_path(self) -> str:
+        """The SSM path of the environment's release pointer (operations/release_pointer.py)."""
+        return f"/{self.project}/{self.name}/release"
+
+    @property
+    def release_parameter(self) -> str:
+        """The release pointer: the digest `make deploy`/`make rollback` last deployed, read by the stack."""
+        return f"{self.release_path}/image-digest"
 
     @property
     def permissions_boundary_name(self) -> str:

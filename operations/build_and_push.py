@@ -7,26 +7,33 @@ the command that deploys it by digest.
 (`make deploy ENV=dev` runs it between the registry and the inference stack.)
 Steps: find the repository (`<project>/<env>`, created by `inference-<env>-registry`) through boto3
 in the environment's region (config/environments.py, not the shell's default region);
-check the pinned model is in models/ (`make model`); refuse a dirty tree for prod (unless --force);
-refuse tags that already exist where tags are immutable (prod), before building; check docker reaches
-its daemon (else docker's own reason, one line); log docker in to ECR
+check the pinned model is in models/ (`make model`); refuse a dirty tree for prod (unless --force).
+Tags never collide between commits: a committed tree's image is tagged `git-<commit>` and
+`content-<hash of what goes into the image>`. Releasing a commit whose `git-` tag is there re-uses that
+image (nothing built, no docker needed); a commit whose image inputs match an image already pushed (a docs
+change) gets its `git-` tag added to that image through ECR (nothing built). A tree with uncommitted
+changes gets `git-<commit>-dirty-<UTC time>`. Prod's tags stay immutable: a tag always names one image.
+Otherwise: check docker reaches its daemon (else docker's own reason, one line); log docker in to ECR
 with a boto3 authorization token (the password goes on stdin, never on a command line or in a log);
 `docker buildx build --platform linux/<arch> --provenance=false` (Lambda rejects provenance
-manifests) tagged with the git commit and the environment's tag, pushed; print the pushed digest and
-`make deploy ENV=<env> DIGEST=sha256:...`. `--dry-run` prints every command
-instead of running it (ECR is still read). Bad input ends with a one-line error and exit code 2.
+manifests), pushed; print the pushed digest and `make deploy ENV=<env> DIGEST=sha256:...`.
+`--dry-run` prints every command instead of running it (ECR is still read; before the repository exists
+it says the deploy would create it). Bad input ends with a one-line error and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import hashlib
 import json
 import shlex
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +42,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 REPO = Path(__file__).resolve().parents[1]
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 METADATA = REPO / "build" / "image-metadata.json"
+IMAGE_INPUTS = (
+    ".dockerignore",
+    "docker/Dockerfile",
+    "docker/requirements-inference.lock",
+    "src/contract",
+    "src/inference",
+    "src/service",
+)
+"""What the build context gives the image (.dockerignore), besides the models (their checksums are build
+arguments): the content tag hashes these files' committed blobs."""
 
 
 class ReleaseError(Exception):
@@ -59,6 +76,10 @@ class Plan:
     platform: str
     tags: tuple[str, ...]
     build_args: dict[str, str]
+    reuse: str | None = None
+    """The digest of an image already pushed for this commit or this content: nothing is built."""
+    add_tags: tuple[str, ...] = ()
+    """Tags to add to `reuse` (through ECR's PutImage; the image itself is not touched)."""
 
 
 def find_repository(ecr: Any, name: str, registry_stack: str = "inference-<env>-registry") -> Repository:
@@ -79,16 +100,44 @@ def find_repository(ecr: Any, name: str, registry_stack: str = "inference-<env>-
     )
 
 
-def existing_tags(ecr: Any, repository: Repository, tags: tuple[str, ...]) -> list[str]:
-    """Which of `tags` the repository already holds."""
-    found = []
+def planned_repository(ecr: Any, name: str, region: str) -> Repository:
+    """The repository as the registry stack will create it (for --dry-run before the first deploy)."""
+    registry_id = "<account>"
+    with contextlib.suppress(BotoCoreError, ClientError):
+        registry_id = ecr.describe_registry()["registryId"]
+    registry = f"{registry_id}.dkr.ecr.{region}.amazonaws.com"
+    return Repository(
+        name=name, uri=f"{registry}/{name}", registry=registry, registry_id=registry_id, immutable_tags=False
+    )
+
+
+def image_with_tag(ecr: Any, repository: Repository, tag: str) -> str | None:
+    """The digest of the image `tag` names in the repository, or None."""
+    try:
+        (image,) = ecr.describe_images(repositoryName=repository.name, imageIds=[{"imageTag": tag}])["imageDetails"]
+    except ecr.exceptions.ImageNotFoundException:
+        return None
+    return str(image["imageDigest"])
+
+
+def content_tag(build_args: dict[str, str], platform: str) -> str:
+    """`content-<hash>`: the committed blobs of IMAGE_INPUTS, the build arguments and the platform."""
+    digest = hashlib.sha256(git("ls-files", "-s", "--", *IMAGE_INPUTS).encode())
+    digest.update(json.dumps([build_args, platform], sort_keys=True).encode())
+    return f"content-{digest.hexdigest()[:20]}"
+
+
+def add_tags(ecr: Any, repository: Repository, digest: str, tags: tuple[str, ...]) -> None:
+    """Tag an image ECR holds (its manifest put again under each tag: ECR's documented retag)."""
+    (image,) = ecr.batch_get_image(repositoryName=repository.name, imageIds=[{"imageDigest": digest}])["images"]
     for tag in tags:
-        try:
-            ecr.describe_images(repositoryName=repository.name, imageIds=[{"imageTag": tag}])
-            found.append(tag)
-        except ecr.exceptions.ImageNotFoundException:
-            pass
-    return found
+        ecr.put_image(
+            repositoryName=repository.name,
+            imageManifest=image["imageManifest"],
+            imageManifestMediaType=image.get("imageManifestMediaType")
+            or json.loads(image["imageManifest"])["mediaType"],
+            imageTag=tag,
+        )
 
 
 def docker_password(ecr: Any, repository: Repository) -> str:
@@ -129,7 +178,7 @@ def model_build_args() -> dict[str, str]:
     return {"MODEL_CHECKSUMS": ";".join(checks)}
 
 
-def plan_release(environment: str, ecr: Any, *, force: bool) -> Plan:
+def plan_release(environment: str, ecr: Any, *, force: bool, dry_run: bool = False) -> Plan:
     from config.environments import get_environment
     from contract.validation import ConfigError
 
@@ -137,29 +186,40 @@ def plan_release(environment: str, ecr: Any, *, force: bool) -> Plan:
         env = get_environment(environment)
     except ConfigError as exc:
         raise ReleaseError(str(exc)) from None
-    repository = find_repository(ecr, env.repository_name, env.registry_stack_name)
+    try:
+        repository: Repository | None = find_repository(ecr, env.repository_name, env.registry_stack_name)
+    except ReleaseError:
+        if not dry_run:
+            raise
+        repository = None
     build_args = model_build_args()
+    platform = PLATFORMS[env.function.architecture]
     commit = git("rev-parse", "--short=12", "HEAD")
-    if git("status", "--porcelain") and repository.immutable_tags and not force:
-        raise ReleaseError(
-            f"the working tree has uncommitted changes: {environment} images are tagged with the "
-            "commit they are built from (commit, or pass --force)"
+    dirty = bool(git("status", "--porcelain"))
+    if repository is None:
+        repository = planned_repository(ecr, env.repository_name, env.region)
+        print(
+            f"# {repository.name} does not exist yet: make deploy ENV={environment} would create it "
+            f"(npx cdktf deploy {env.registry_stack_name}) before the build"
         )
-    tags = tuple(dict.fromkeys((f"git-{commit}", env.function.image_tag)))
-    if repository.immutable_tags:
-        taken = existing_tags(ecr, repository, tags)
-        if taken:
+        return Plan(environment, repository, platform, (f"git-{commit}",), build_args)
+    if dirty:
+        if repository.immutable_tags and not force:
             raise ReleaseError(
-                f"{repository.name} already holds tag(s) {', '.join(taken)} and its tags are "
-                "immutable: bump function.image_tag in config/environments.py or build another commit"
+                f"the working tree has uncommitted changes: {environment} images are tagged with the "
+                "commit they are built from (commit, or pass --force)"
             )
-    return Plan(
-        environment=environment,
-        repository=repository,
-        platform=PLATFORMS[env.function.architecture],
-        tags=tags,
-        build_args=build_args,
-    )
+        # Never the commit's own tag: that names the committed tree's image.
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        return Plan(environment, repository, platform, (f"git-{commit}-dirty-{stamp}",), build_args)
+    tags = (f"git-{commit}", content_tag(build_args, platform))
+    released = image_with_tag(ecr, repository, tags[0])
+    if released is not None:
+        return Plan(environment, repository, platform, tags, build_args, reuse=released)
+    same_content = image_with_tag(ecr, repository, tags[1])
+    if same_content is not None:
+        return Plan(environment, repository, platform, tags, build_args, reuse=same_content, add_tags=tags[:1])
+    return Plan(environment, repository, platform, tags, build_args)
 
 
 def commands(plan: Plan) -> list[list[str]]:
@@ -201,6 +261,22 @@ def check_docker_daemon() -> None:
 def run(plan: Plan, ecr: Any, *, dry_run: bool) -> str | None:
     """Run the release (or print it, with `dry_run`); the pushed digest."""
     login, build = commands(plan)
+    if plan.reuse is not None:
+        image = f"{plan.repository.uri}@{plan.reuse}"
+        if plan.add_tags:
+            why = f"{plan.tags[1]} is already pushed: same image inputs"
+            if dry_run:
+                print(f"# would tag {image} {', '.join(plan.add_tags)} ({why}); nothing to build")
+                print(deploy_command(plan.environment, plan.reuse))
+                return None
+            add_tags(ecr, plan.repository, plan.reuse, plan.add_tags)
+            print(f"tagged {image} {', '.join(plan.add_tags)} ({why}): nothing built")
+        else:
+            print(f"reused {image} ({plan.tags[0]} is already pushed): nothing built")
+            if dry_run:
+                print(deploy_command(plan.environment, plan.reuse))
+                return None
+        return plan.reuse
     if dry_run:
         print(f"# {plan.environment}: {plan.repository.uri}, {plan.platform}, tags {', '.join(plan.tags)}")
         print(f"{shlex.join(login)}  # password: ECR get-authorization-token, on stdin")
@@ -231,10 +307,13 @@ def ecr_client(environment: str) -> Any:
 
 
 def release(environment: str, ecr: Any = None, *, force: bool = False) -> str:
-    """Build and push the environment's image; its digest. Raises ReleaseError, boto and docker errors."""
-    check_docker_daemon()
+    """Build and push the environment's image (or re-use the one pushed for this commit or content); its
+    digest. Raises ReleaseError, boto and docker errors."""
     ecr = ecr_client(environment) if ecr is None else ecr
-    digest = run(plan_release(environment, ecr, force=force), ecr, dry_run=False)
+    plan = plan_release(environment, ecr, force=force)
+    if plan.reuse is None:
+        check_docker_daemon()
+    digest = run(plan, ecr, dry_run=False)
     assert digest is not None
     return digest
 
@@ -270,10 +349,11 @@ def main(argv: list[str] | None = None, ecr: Any = None) -> int:
     parser.add_argument("--force", action="store_true", help="release prod from a tree with uncommitted changes")
     args = parser.parse_args(argv)
     try:
-        if not args.dry_run:
-            check_docker_daemon()
         ecr = ecr_client(args.env) if ecr is None else ecr
-        digest = run(plan_release(args.env, ecr, force=args.force), ecr, dry_run=args.dry_run)
+        plan = plan_release(args.env, ecr, force=args.force, dry_run=args.dry_run)
+        if not args.dry_run and plan.reuse is None:
+            check_docker_daemon()
+        digest = run(plan, ecr, dry_run=args.dry_run)
         if digest is not None:
             print(f"deploy it:  {deploy_command(args.env, digest)}")
         return 0

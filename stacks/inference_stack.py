@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from cdktf import TerraformOutput
+from cdktf import Postcondition, TerraformOutput, TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameters_by_path import DataAwsSsmParametersByPath
 from constructs import Construct
 
-from config.schema import EnvironmentConfig
+from config.schema import EnvironmentConfig, release_pointer_missing
 from contract import env_names, object_keys
 from contract import http as http_contract
 from contract.validation import ConfigError
@@ -32,6 +33,7 @@ from infra_constructs.web_acl import WebAcl, WebAclProps
 from stacks import observability
 from stacks.base import EnvironmentStack, encryption_key
 
+RELEASE_DIGEST_PATTERN = "^sha256:[0-9a-f]{64}$"
 API_HANDLER = ("service.handler.handler",)
 """The image command of the function behind the API (module.function, as Lambda resolves it)."""
 WORKER_HANDLER = ("service.worker.handler",)
@@ -49,6 +51,7 @@ class InferenceStack(EnvironmentStack):
     def __init__(self, scope: Construct, env: EnvironmentConfig, inference: InferenceConfig) -> None:
         super().__init__(scope, env.stack_name, env)
         self.inference = inference
+        self._release_pointer: DataAwsSsmParametersByPath | None = None
         self.key = encryption_key(self, env, for_bucket_notifications=True, for_alarm_notifications=True)
         self.kms_key_arn = self.key.arn if self.key else None
         self.input_bucket, self.output_bucket = self._storage()
@@ -133,7 +136,7 @@ class InferenceStack(EnvironmentStack):
     ) -> ContainerFunction:
         """A function from the environment's image; its size from the caller, grants are the caller's."""
         env, settings = self.env, self.env.function
-        image = f"@{settings.image_digest}" if settings.image_digest else f":{settings.image_tag}"
+        image = f"@{self._image_digest()}"
         function = ContainerFunction(
             self,
             id_,
@@ -153,6 +156,34 @@ class InferenceStack(EnvironmentStack):
             ),
         )
         return function
+
+    def _image_digest(self) -> str:
+        """The digest both functions run: the synth-time pin (INFERENCE_IMAGE_DIGEST or function.image_digest)
+        or else the environment's release pointer, read at plan time in the deploying account, so a
+        by-hand `cdktf deploy`/`cdktf diff` runs what `make deploy` or `make rollback` recorded. No pointer
+        and no pin: the plan stops with one line naming what to run. Never a tag."""
+        if self.env.function.image_digest:
+            return self.env.function.image_digest
+        if self._release_pointer is None:
+            env = self.env
+            self._release_pointer = DataAwsSsmParametersByPath(
+                self,
+                "release-pointer",
+                path=env.release_path,
+                lifecycle=TerraformResourceLifecycle(
+                    postcondition=[
+                        Postcondition(
+                            condition=(
+                                f"${{length(self.names) == 1 && "
+                                f'can(regex("{RELEASE_DIGEST_PATTERN}", nonsensitive(one(self.values))))}}'
+                            ),
+                            error_message=release_pointer_missing(env),
+                        )
+                    ]
+                ),
+            )
+        # SSM's values are marked sensitive; a digest is not a secret (the plan shows which image it runs).
+        return f"${{nonsensitive(one({self._release_pointer.fqn}.values))}}"
 
     def _grant_api_storage(self, function: ContainerFunction) -> None:
         """What the API's code calls, no more: it writes synchronous uploads and results and links to

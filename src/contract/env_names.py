@@ -58,10 +58,9 @@ SERVICE_SETTINGS: dict[str, str] = {
 }
 
 # Synth-time overrides app.py reads (never a function's variable): the image a release pushed.
-SYNTH_IMAGE_TAG = "INFERENCE_IMAGE_TAG"
-"""Deploy this tag of the environment's repository instead of function.image_tag."""
 SYNTH_IMAGE_DIGEST = "INFERENCE_IMAGE_DIGEST"
-"""Deploy this digest (sha256:...); the operator commands set it from the pushed image."""
+"""Deploy this digest (sha256:...) instead of the environment's release pointer (an SSM parameter the
+stack reads at plan time); `make deploy` and `make rollback` set it, then record it in the pointer."""
 
 # Where the runtime finds its files; set on a machine, never by the stacks.
 MODEL_CACHE_DIR = "INFERENCE_MODEL_CACHE_DIR"
@@ -75,4 +74,4 @@ MODEL_PLUGINS = "INFERENCE_MODEL_PLUGINS"
 model kept outside this repository (docs/models.md, Add a model)."""
 
 LOCATION_VARIABLES = (MODEL_CACHE_DIR, MODELS_DIR, CONFIG_FILE, MODEL_PLUGINS)
-SYNTH_OVERRIDES = (SYNTH_IMAGE_TAG, SYNTH_IMAGE_DIGEST)
+SYNTH_OVERRIDES = (SYNTH_IMAGE_DIGEST,)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from config.environments import ENVIRONMENTS
+from operations import release_pointer
 from tests.support.components import provider_mirror, terraform_binary
-from tests.support.deployment import ACCOUNTS, APPLY_ORDER, Deployment, DeployReport
+from tests.support.deployment import ACCOUNTS, APPLY_ORDER, RELEASED, Deployment, DeployReport
 from tests.support.emulator import MotoServer
 from tests.support.terraform import TerraformStack
 
@@ -45,9 +48,12 @@ def deployment(synth_dir: Path, emulator: MotoServer, tmp_path_factory: pytest.T
     for stack in stacks.values():  # one at a time: the provider download cache is not concurrency-safe
         stack.init()
     report = DeployReport()
-    outputs = {}
+    outputs: dict[str, dict[str, Any]] = {}
+    deployment = Deployment(server=emulator, stacks=stacks, outputs=outputs, report=report, credentials=credentials)
 
     def deploy_environment(env: str) -> None:
+        # the release `make deploy` would have recorded: the inference stack reads it at plan time
+        release_pointer.write(deployment.client("ssm", env), ENVIRONMENTS[env], RELEASED[env])
         if env == "prod":
             report.first_prod_plan = stacks["inference-prod"].plan()
         for name in (f"inference-{env}-registry", f"inference-{env}"):
@@ -57,4 +63,4 @@ def deployment(synth_dir: Path, emulator: MotoServer, tmp_path_factory: pytest.T
     with ThreadPoolExecutor(max_workers=len(ACCOUNTS)) as pool:
         for future in [pool.submit(deploy_environment, env) for env in ACCOUNTS]:
             future.result()
-    yield Deployment(server=emulator, stacks=stacks, outputs=outputs, report=report, credentials=credentials)
+    yield deployment

@@ -17,7 +17,7 @@ from contract import http as http_contract
 from contract import page_policy
 from contract.settings import ServiceSettings
 from inference.config import load_config
-from tests.support.deployment import ACCOUNTS, APPLY_ORDER, Deployment
+from tests.support.deployment import ACCOUNTS, APPLY_ORDER, RELEASED, Deployment
 from tests.support.emulator_gaps import EMULATOR_ROUND_TRIP_GAPS
 from tests.support.stacks import Stack, managed_resource_count
 
@@ -45,10 +45,11 @@ def test_first_prod_plan_on_an_empty_account_shows_every_resource_to_create(
     assert len(plan.changes) == managed_resource_count(stacks["inference-prod"])
     functions = [c for c in plan.changes if c["type"] == "aws_lambda_function"]
     assert len(functions) == 3, "the API function, the jobs worker and the dead-letter drainer"
-    # The image URI is known at plan time: account, region and repository name, no registry lookup.
+    # The image URI is known at plan time: account, region, repository name and the release pointer's
+    # digest (SSM, read by the plan), no registry lookup.
     for function in functions:
         assert function["change"]["after"]["image_uri"] == (
-            f"{ACCOUNTS['prod']}.dkr.ecr.us-east-1.amazonaws.com/{PROD.repository_name}:{PROD.function.image_tag}"
+            f"{ACCOUNTS['prod']}.dkr.ecr.us-east-1.amazonaws.com/{PROD.repository_name}@{RELEASED['prod']}"
         )
 
 
@@ -130,7 +131,7 @@ def test_function_is_the_configured_container_image(deployment, env):
     fn = lam.get_function(FunctionName=out["function_name"])
     config = fn["Configuration"]
     assert config["PackageType"] == "Image"
-    assert fn["Code"]["ImageUri"] == f"{out['repository_url']}:{settings.function.image_tag}"
+    assert fn["Code"]["ImageUri"] == f"{out['repository_url']}@{RELEASED[env]}"  # the release pointer's
     assert config["MemorySize"] == settings.function.memory_mb
     assert config["Timeout"] == settings.function.timeout_s
     assert config["EphemeralStorage"] == {"Size": settings.function.ephemeral_storage_mb}

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from config.environments import DEV, ENVIRONMENTS, PROD
-from config.schema import S3StateBackend
+from config.schema import S3StateBackend, release_pointer_missing
 from contract import http as http_contract
 from contract.settings import ServiceSettings
 from inference.config import InferenceConfig, load_config
@@ -126,10 +126,17 @@ def test_function_is_a_traced_container_image(stacks, env, concurrency):
     fn = one_resource(stacks[f"inference-{env}"], "aws_lambda_function", "inference-function/function")
     assert fn["package_type"] == "Image"
     settings = DEV if env == "dev" else PROD
+    # no digest given at synth: the release pointer, read at plan time (never a tag)
     assert fn["image_uri"] == (
         "${data.aws_caller_identity.current-account.account_id}.dkr.ecr.us-east-1."
-        f"${{data.aws_partition.current-partition.dns_suffix}}/{settings.repository_name}:{settings.function.image_tag}"
+        f"${{data.aws_partition.current-partition.dns_suffix}}/{settings.repository_name}"
+        "@${nonsensitive(one(data.aws_ssm_parameters_by_path.release-pointer.values))}"
     )
+    pointer = stacks[f"inference-{env}"]["data"]["aws_ssm_parameters_by_path"]["release-pointer"]
+    assert pointer["path"] == settings.release_path
+    (check,) = pointer["lifecycle"]["postcondition"]
+    assert check["error_message"] == release_pointer_missing(settings) and "\n" not in check["error_message"]
+    assert "make deploy ENV=" + env in check["error_message"]
     assert fn["image_config"] == {"command": ["service.handler.handler"]}
     assert fn["memory_size"] == 3008
     assert fn["timeout"] == 30, "just above API Gateway's 29 s"
@@ -641,11 +648,9 @@ def test_outputs_cover_what_operators_need(stacks):
     }
 
 
-def test_image_tag_and_digest_can_be_overridden_at_synth_time():
+def test_the_image_digest_can_be_given_at_synth_time():
     from app import with_synth_overrides
 
-    tagged = with_synth_overrides(DEV, {"INFERENCE_IMAGE_TAG": "git-abc123"})
-    assert tagged.function.image_tag == "git-abc123"
     digest = "sha256:" + "a" * 64
     pinned = with_synth_overrides(PROD, {"INFERENCE_IMAGE_DIGEST": digest})
     assert pinned.function.image_digest == digest

@@ -252,8 +252,8 @@ def test_with_ci_set_bootstrap_makes_the_provider_and_both_roles(iam: Any, capsy
         f"prod: GitHub OIDC provider {ci_policies.oidc_provider_arn(ACCOUNT)} created",
         f"prod: plan role {plan_arn} created",
         f"prod: deploy role {deploy_arn} created",
-        f"prod: set the repository variables of octo-org/audio-inference: AWS_PLAN_ROLE_ARN={plan_arn} "
-        f"AWS_DEPLOY_ROLE_ARN={deploy_arn}",
+        f"prod: set in octo-org/audio-inference the repository variable AWS_PLAN_ROLE_ARN={plan_arn} "
+        f"and the prod environment's variable AWS_DEPLOY_ROLE_ARN={deploy_arn}",
     ]
     found = ci_state(iam)
     assert found["provider"] == ("token.actions.githubusercontent.com", ["sts.amazonaws.com"])
@@ -274,7 +274,7 @@ def test_with_ci_set_bootstrap_makes_the_provider_and_both_roles(iam: Any, capsy
         }
     ]
     assert found["deploy"]["trust"]["Statement"][0]["Condition"]["StringEquals"][f"{condition}:sub"] == (
-        "repo:octo-org/audio-inference:ref:refs/heads/main"
+        "repo:octo-org/audio-inference:environment:prod"
     )
     key = state_key_arn()
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,11 +52,21 @@ def ecr() -> Iterator[Any]:
     server.stop()
 
 
+LS_FILES = ("ls-files", "-s", "--", *build_and_push.IMAGE_INPUTS)
+
+
+def fixed_git(
+    monkeypatch: pytest.MonkeyPatch, commit: str, status: str = "", blobs: str = "100644 aa 0\tsrc/x.py"
+) -> None:
+    """The tool's git answers, fixed: the commit, `git status --porcelain`, the image inputs' blobs."""
+    answers = {("rev-parse", "--short=12", "HEAD"): commit, ("status", "--porcelain"): status, LS_FILES: blobs}
+    monkeypatch.setattr(build_and_push, "git", lambda *args: answers[args])
+
+
 @pytest.fixture
 def clean_tree(monkeypatch: pytest.MonkeyPatch) -> None:
     """A committed tree at a known commit (the real git is used by the tool; its answers are fixed here)."""
-    answers = {("rev-parse", "--short=12", "HEAD"): "0123456789ab", ("status", "--porcelain"): ""}
-    monkeypatch.setattr(build_and_push, "git", lambda *args: answers[args])
+    fixed_git(monkeypatch, "0123456789ab")
 
 
 def run(capsys: pytest.CaptureFixture[str], ecr: Any, *argv: str) -> tuple[int, list[str], list[str]]:
@@ -77,18 +88,14 @@ def test_docker_password_comes_from_an_authorization_token(ecr: Any) -> None:
     assert password and ":" not in password
 
 
-def test_existing_tags_are_found(ecr: Any) -> None:
-    repository = build_and_push.find_repository(ecr, DEV.repository_name)
-    ecr.put_image(repositoryName=DEV.repository_name, imageManifest=MANIFEST, imageTag="already-there")
-    assert build_and_push.existing_tags(ecr, repository, ("already-there", "new-one")) == ["already-there"]
-
-
 def test_dry_run_prints_the_exact_release_commands(
     ecr: Any, clean_tree: None, model_artifact: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(capsys, ecr, "--env", "dev", "--dry-run")
     assert (code, err) == (0, [])
     uri = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{DEV.repository_name}"
+    content = build_and_push.content_tag(build_and_push.model_build_args(), "linux/amd64")
+    assert content.startswith("content-") and len(content) == len("content-") + 20
     login, build = shlex.split(out[1].split("  #")[0]), shlex.split(out[2])
     assert login == ["docker", "login", "--username", "AWS", "--password-stdin", uri.split("/")[0]]
     assert build == [
@@ -106,7 +113,7 @@ def test_dry_run_prints_the_exact_release_commands(
         "--tag",
         f"{uri}:git-0123456789ab",
         "--tag",
-        f"{uri}:latest",
+        f"{uri}:{content}",
         "--metadata-file",
         "build/image-metadata.json",
         "--push",
@@ -116,25 +123,60 @@ def test_dry_run_prints_the_exact_release_commands(
     assert not any("password" in line and "stdin" not in line for line in out)
 
 
-def test_an_existing_prod_tag_is_refused_before_building(
-    ecr: Any, clean_tree: None, model_artifact: Path, capsys: pytest.CaptureFixture[str]
+def test_releasing_a_commit_again_reuses_its_image_without_docker(
+    ecr: Any, model_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ecr.put_image(repositoryName=PROD.repository_name, imageManifest=MANIFEST, imageTag=PROD.function.image_tag)
-    code, out, err = run(capsys, ecr, "--env", "prod", "--dry-run")
-    assert code == 2 and out == [] and len(err) == 1
-    assert f"already holds tag(s) {PROD.function.image_tag}" in err[0] and "immutable" in err[0]
+    fixed_git(monkeypatch, "a1a1a1a1a1a1")
+    pushed = ecr.put_image(repositoryName=PROD.repository_name, imageManifest=MANIFEST, imageTag="git-a1a1a1a1a1a1")
+    digest = pushed["image"]["imageId"]["imageDigest"]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker: nothing is built
+    code, out, err = run(capsys, ecr, "--env", "prod")
+    assert (code, err) == (0, [])
+    assert out[0].startswith("reused ") and out[0].endswith(
+        f"@{digest} (git-a1a1a1a1a1a1 is already pushed): nothing built"
+    )
+    assert out[-1] == f"deploy it:  make deploy ENV=prod DIGEST={digest}"
+
+
+def test_a_commit_with_the_same_image_inputs_tags_the_pushed_image(
+    ecr: Any, model_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A docs-only commit: its image inputs hash to a content tag prod already holds, so the image gets
+    the commit's tag through ECR (prod's tags are immutable: a new tag, no moved one) and nothing builds."""
+    fixed_git(monkeypatch, "b2b2b2b2b2b2", blobs="100644 bb 0\tsrc/service/handler.py")
+    content = build_and_push.content_tag(build_and_push.model_build_args(), "linux/amd64")
+    layer = {
+        "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "size": 1,
+        "digest": "sha256:" + "c" * 64,
+    }
+    manifest = json.dumps({**json.loads(MANIFEST), "layers": [layer]})  # moto's digest hashes the layers
+    digest = ecr.put_image(repositoryName=PROD.repository_name, imageManifest=manifest, imageTag=content)["image"][
+        "imageId"
+    ]["imageDigest"]
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, out, err = run(capsys, ecr, "--env", "prod")
+    assert (code, err) == (0, [])
+    assert out[0].endswith(
+        f"@{digest} git-b2b2b2b2b2b2 ({content} is already pushed: same image inputs): nothing built"
+    )
+    tagged = ecr.describe_images(repositoryName=PROD.repository_name, imageIds=[{"imageTag": "git-b2b2b2b2b2b2"}])
+    assert [i["imageDigest"] for i in tagged["imageDetails"]] == [digest]
+    # Another blob in an image input: another content tag, so a build.
+    fixed_git(monkeypatch, "b2b2b2b2b2b3", blobs="100644 bc 0\tsrc/service/handler.py")
+    assert build_and_push.content_tag(build_and_push.model_build_args(), "linux/amd64") != content
 
 
 def test_prod_refuses_a_dirty_tree_unless_forced(
     ecr: Any, model_artifact: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    answers = {("rev-parse", "--short=12", "HEAD"): "fedcba987654", ("status", "--porcelain"): " M README.md"}
-    monkeypatch.setattr(build_and_push, "git", lambda *args: answers[args])
-    monkeypatch.setattr(build_and_push, "existing_tags", lambda *args: [])
+    fixed_git(monkeypatch, "fedcba987654", status=" M README.md")
     code, _, err = run(capsys, ecr, "--env", "prod", "--dry-run")
     assert code == 2 and len(err) == 1 and "uncommitted changes" in err[0]
     code, out, err = run(capsys, ecr, "--env", "prod", "--dry-run", "--force")
-    assert code == 0 and "git-fedcba987654" in out[2] and ":0.1.0" in out[2]
+    # never the commit's own tag (that names the committed tree's image), never a content tag
+    (tag,) = [word.rsplit(":", 1)[1] for word in shlex.split(out[2]) if word.startswith("1234")]
+    assert code == 0 and re.fullmatch(r"git-fedcba987654-dirty-\d{14}", tag)
 
 
 @pytest.mark.parametrize(
@@ -150,17 +192,31 @@ def test_fails_an_unknown_environment_in_one_line(
     assert (code, out, err) == (2, [], [f"error: {message}"])
 
 
-def test_fails_a_missing_repository_in_one_line(ecr: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fails_a_missing_repository_in_one_line_and_a_dry_run_says_the_deploy_creates_it(
+    ecr: Any, clean_tree: None, model_artifact: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ecr.delete_repository(repositoryName=DEV.repository_name, force=True)
     try:
-        code, out, err = run(capsys, ecr, "--env", "dev", "--dry-run")
+        code, out, err = run(capsys, ecr, "--env", "dev")
         assert code == 2 and out == [] and len(err) == 1 and "deploy inference-dev-registry" in err[0]
+        code, out, err = run(capsys, ecr, "--env", "dev", "--dry-run")
+        assert (code, err) == (0, [])
+        assert out[0] == (
+            f"# {DEV.repository_name} does not exist yet: make deploy ENV=dev would create it "
+            "(npx cdktf deploy inference-dev-registry) before the build"
+        )
+        assert f"--tag 123456789012.dkr.ecr.us-east-1.amazonaws.com/{DEV.repository_name}:git-0123456789ab" in out[3]
     finally:
         ecr.create_repository(repositoryName=DEV.repository_name, imageTagMutability="MUTABLE")
 
 
 def test_fails_without_docker_in_one_line(
-    ecr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ecr: Any,
+    clean_tree: None,
+    model_artifact: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no docker here
     code, out, err = run(capsys, ecr, "--env", "dev")
@@ -217,7 +273,12 @@ exit 1
 
 
 def test_fails_without_a_docker_daemon_in_one_line_with_dockers_reason(
-    ecr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ecr: Any,
+    clean_tree: None,
+    model_artifact: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     docker = tmp_path / "docker"
     docker.write_text(NO_DAEMON_DOCKER)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
 from emulation.local_server import free_port
-from operations import build_and_push, operate, terraform_mirror
+from operations import build_and_push, operate, release_pointer, terraform_mirror
 
 MANIFEST = json.dumps(
     {
@@ -89,12 +90,19 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, **environ: str) -> tuple
     return code, capsys.readouterr().err.splitlines()
 
 
-def test_deploy_by_a_held_digest_skips_the_build(held_digest, steps, capsys) -> None:
+def ssm() -> Any:
+    return boto3.client("ssm", region_name=DEV.region)
+
+
+def test_deploy_by_a_held_digest_skips_the_build_and_records_it_in_the_release_pointer(
+    held_digest, steps, capsys
+) -> None:
     code, err = run(capsys, "deploy", "--env", "dev", "--digest", held_digest)
     assert (code, err) == (0, [])
     assert steps == [
         ("deploy", (DEV.stack_name,), held_digest, ("--auto-approve", "--ignore-missing-stack-dependencies"))
     ]
+    assert ssm().get_parameter(Name=DEV.release_parameter)["Parameter"]["Value"] == held_digest
 
 
 def test_deploy_releases_between_the_registry_and_the_inference_stack(held_digest, steps, capsys, monkeypatch) -> None:
@@ -153,9 +161,37 @@ def test_destroy_keeps_the_registry_unless_asked_and_prod_unless_flagged(held_di
     assert steps[-1] == ("destroy", (PROD.stack_name,), None, ("--auto-approve",))
 
 
-def test_diff_plans_against_the_digest_deployed_now(held_digest, steps, capsys) -> None:
+def test_diff_plans_against_the_release_pointer_and_refuses_without_one(held_digest, steps, capsys) -> None:
+    with contextlib.suppress(ssm().exceptions.ParameterNotFound):
+        ssm().delete_parameter(Name=DEV.release_parameter)
+    code, err = run(capsys, "diff", "--env", "dev")
+    assert (code, err) == (
+        2,
+        [
+            f"error: no release recorded for dev: SSM parameter {DEV.release_parameter} is missing or not a sha256 "
+            "digest; run `make deploy ENV=dev` (or `make rollback ENV=dev DIGEST=sha256:...`), "
+            "or set INFERENCE_IMAGE_DIGEST=sha256:... for this run"
+        ],
+    )
+    assert steps == []
+    release_pointer.write(ssm(), DEV, held_digest)
     assert run(capsys, "diff", "--env", "dev")[0] == 0
-    assert steps == [("diff", (DEV.stack_name,), None, ())]  # nothing deployed in this account yet
+    assert steps == [("diff", (DEV.stack_name,), None, ())]  # the stack reads the pointer itself, as by hand
+
+
+def test_a_refused_rollback_lists_the_images_newest_first_with_their_push_times(held_digest, steps, capsys) -> None:
+    ecr = boto3.client("ecr", region_name=DEV.region)
+    newer = ecr.put_image(
+        repositoryName=DEV.repository_name, imageManifest=MANIFEST.replace("d" * 64, "e" * 64), imageTag="newer"
+    )["image"]["imageId"]["imageDigest"]
+    try:
+        code, err = run(capsys, "rollback", "--env", "dev", "--digest", "sha256:" + "1" * 64)
+        assert code == 2 and len(err) == 1
+        listed = err[0].split("newest first: ", 1)[1].rstrip(")").split("; ")
+        assert [entry.split(" ")[0] for entry in listed] == [newer, held_digest]
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64} pushed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d( \w+)?", e) for e in listed)
+    finally:
+        ecr.batch_delete_image(repositoryName=DEV.repository_name, imageIds=[{"imageDigest": newer}])
 
 
 def test_an_unknown_environment_is_one_line(steps, capsys) -> None:
@@ -165,12 +201,46 @@ def test_an_unknown_environment_is_one_line(steps, capsys) -> None:
     )
 
 
-def test_offline_every_cdktf_call_installs_from_the_mirror(tmp_path) -> None:
+def test_offline_every_cdktf_call_installs_from_the_mirror_even_with_a_cli_config_set(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Teams set TF_CLI_CONFIG_FILE for Terraform Cloud credentials (here: a file that does not exist);
+    offline, the mirror is the only place the provider can come from, so it wins, and says so."""
     mirror = tmp_path / "mirror"
     (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
-    cdktf = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": str(tmp_path / "rc")})
-    assert cdktf.environ["TF_CLI_CONFIG_FILE"] == str(tmp_path / "rc")
-    assert cdktf.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] == "20"
+    monkeypatch.setattr(operate, "REPO", tmp_path)
+    preset = str(tmp_path / "home" / ".terraformrc")
+    cdktf = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": preset})
+    config = tmp_path / "build" / "terraformrc"
+    assert cdktf.environ["TF_CLI_CONFIG_FILE"] == str(config)
+    assert config.read_text() == terraform_mirror.cli_config_text(mirror.resolve())
+    assert capsys.readouterr().err.splitlines() == [
+        f"note: TF_PROVIDER_MIRROR={mirror} wins over TF_CLI_CONFIG_FILE={preset}: terraform reads {config} "
+        "(the mirror) instead"
+    ]
+    assert cdktf.environ["CHECKPOINT_DISABLE"] == "1"
+    assert cdktf.environ["PATH"].split(":")[0] == str(operate.NODE_BIN)  # the project's Node, never the system's
+    # already the mirror's configuration: kept, nothing said
+    again = operate.Cdktf({"TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_CONFIG_FILE": str(config)})
+    assert again.environ["TF_CLI_CONFIG_FILE"] == str(config) and capsys.readouterr().err == ""
+
+
+def test_the_by_hand_shell_line_exports_what_the_make_targets_use(tmp_path, monkeypatch, capsys) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    monkeypatch.setattr(terraform_mirror, "GENERATED_CONFIG", tmp_path / "build" / "terraformrc")
+    environ = {"PATH": "/usr/bin", "TF_PROVIDER_MIRROR": str(mirror), "TF_CLI_ARGS_init": "-backend-config=x=y"}
+    lines = terraform_mirror.shell_exports(environ, output=tmp_path / "cdktf.out")
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines)
+    assert exports["PATH"] == f"{terraform_mirror.NODE_BIN}:/usr/bin"
+    assert exports["CHECKPOINT_DISABLE"] == "1"
+    assert exports["CDKTF_SKIP_PROVIDER_LOCK"] == "true"
+    assert "CDKTF_IGNORE_MISSING_STACK_DEPENDENCIES" not in exports  # by hand, the flag is given per command
+    assert exports["TF_CLI_ARGS_init"] == "'-backend-config=x=y -lockfile=readonly'"
+    assert exports["TF_CLI_CONFIG_FILE"] == str(tmp_path / "build" / "terraformrc")
+    for stack in (DEV.stack_name, PROD.stack_name, PROD.registry_stack_name):
+        lock = tmp_path / "cdktf.out" / "stacks" / stack / terraform_mirror.LOCK_FILE_NAME
+        assert lock.read_bytes() == terraform_mirror.LOCK_FILE.read_bytes()
 
 
 def test_every_cdktf_call_uses_the_committed_lock_file_read_only(tmp_path, monkeypatch) -> None:

@@ -131,7 +131,7 @@ def test_both_trusts_require_the_audience_and_one_exact_subject(environment: str
     assert trust_problems(documents["deploy-trust"]) == []
     assert documents["plan-trust"]["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"].endswith(":pull_request")
     assert documents["deploy-trust"]["Statement"][0]["Condition"]["StringEquals"][f"{OIDC}:sub"].endswith(
-        ":ref:refs/heads/main"
+        f":environment:{environment}"
     )
 
 
@@ -400,6 +400,8 @@ TERRAFORM_ACTIONS: dict[str, tuple[set[str], set[str]]] = {
 type; a type the stacks gain that is not here fails the next test until the CI roles are brought along."""
 DATA_WITHOUT_PERMISSIONS = {"aws_caller_identity", "aws_partition", "aws_iam_policy_document"}
 """Data sources that need no permission: STS GetCallerIdentity is always allowed; the others are local."""
+DATA_READS = {"aws_ssm_parameters_by_path": {"ssm:GetParametersByPath"}}
+"""Data sources that read the account (the release pointer): both roles plan, so both need the read."""
 
 
 def test_the_ci_roles_cover_every_resource_type_the_environments_stacks_make(stacks: dict[str, Any]) -> None:
@@ -418,7 +420,12 @@ def test_the_ci_roles_cover_every_resource_type_the_environments_stacks_make(sta
                 assert read | write <= deploy, (
                     f"deploy role lacks {sorted((read | write) - deploy)} for {resource_type}"
                 )
-            assert set(stacks[stack_name].get("data", {})) <= DATA_WITHOUT_PERMISSIONS
+            data = set(stacks[stack_name].get("data", {}))
+            assert data <= DATA_WITHOUT_PERMISSIONS | set(DATA_READS)
+            for data_type in data & set(DATA_READS):
+                assert DATA_READS[data_type] <= plan & deploy, (
+                    f"a CI role lacks {DATA_READS[data_type]} for {data_type}"
+                )
 
 
 # The permissions boundary and what the deploy role may do to a role.

@@ -14,6 +14,9 @@ APPLY_ORDER = ("inference-dev-registry", "inference-dev", "inference-prod-regist
 # dev and prod in separate (emulated) accounts, as on AWS: account-level settings such as
 # API Gateway's CloudWatch role are then each environment's own.
 ACCOUNTS: dict[str, str | None] = {"dev": None, "prod": "222222222222"}  # None: moto's default account
+RELEASED = {"dev": "sha256:" + "d" * 64, "prod": "sha256:" + "e" * 64}
+"""The digest each environment's release pointer holds before its inference stack is planned: what
+`make deploy` records (operations/release_pointer.py) and the stack reads at plan time."""
 
 
 @dataclass

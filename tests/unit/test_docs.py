@@ -177,3 +177,52 @@ def test_every_test_the_docs_cite_as_proof_exists() -> None:
         assert missing == [], f"{doc.name} cites tests that do not exist: {missing}"
         cited_files |= {REPO / path for path in re.findall(r"`(tests/[\w/]+\.py)`", text)}
     assert [path for path in sorted(cited_files) if not path.exists()] == []
+
+
+def adopted(source: str, line: str) -> dict[str, object]:
+    """config/environments.py with one ADOPTER CHOICES line replaced by `line`, run."""
+    name = line.split("=", 1)[0].strip()
+    (current,) = [x for x in source.splitlines() if x.startswith(f"{name} =") or x.startswith(f"{name}: ")]
+    namespace: dict[str, object] = {"__name__": "adopted_environments"}
+    exec(compile(source.replace(current, line, 1), "environments.py", "exec"), namespace)
+    return namespace
+
+
+def test_the_ci_snippet_runs_where_the_docs_say_to_put_it() -> None:
+    """docs/operations.md's CI snippet, put among config/environments.py's ADOPTER CHOICES as it says,
+    runs and turns prod's CI identities on (the earlier `ci=CiIdentities(...)` snippet raised NameError)."""
+    (snippet,) = [
+        body for language, body in blocks((REPO / "docs" / "operations.md").read_text()) if "GITHUB_REPOSITORY" in body
+    ]
+    line = next(x for x in snippet.splitlines() if x.startswith("GITHUB_REPOSITORY"))
+    prod = adopted((REPO / "config" / "environments.py").read_text(), line)["PROD"]
+    assert prod.ci is not None and prod.ci.repository == "octo-org/audio-inference"  # type: ignore[attr-defined]
+
+
+def test_the_readmes_adoption_checklist_is_the_configs_one_place_and_its_snippet_runs() -> None:
+    """Every choice the README's checklist names is an ADOPTER CHOICES constant of config/environments.py,
+    and every such constant is in the checklist; the checklist's Python runs there as written."""
+    from config import environments
+
+    source = (REPO / "config" / "environments.py").read_text()
+    block = source.split("# --- ADOPTER CHOICES", 1)[1].split("# ---", 1)[0]
+    constants = set(re.findall(r"^([A-Z_]+)(?::[^=]*)? =", block, re.M))
+    section = README.read_text().split("### Adopt it", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([A-Z][A-Z_]+)`", section)) & {n for n in dir(environments) if n.isupper()}
+    assert constants and named == constants, (named, constants)
+    python = [body for language, body in blocks(section) if language == "python"]
+    assert python, "the checklist shows the edit"
+    namespace: dict[str, object] = {"__name__": "adopted_environments"}
+    edited = source
+    for line in python[0].splitlines():
+        if re.match(r"^[A-Z_]+ =", line):
+            namespace = adopted(edited, line)
+            name = line.split("=", 1)[0].strip()
+            (current,) = [x for x in edited.splitlines() if x.startswith(f"{name} =") or x.startswith(f"{name}: ")]
+            edited = edited.replace(current, line, 1)
+    prod, dev = namespace["PROD"], namespace["DEV"]
+    assert prod.region == dev.region == "eu-west-1"  # type: ignore[attr-defined]
+    assert prod.state.bucket == "acme-audio-tfstate-eu-west-1" and prod.state.region == "eu-west-1"  # type: ignore[attr-defined]
+    assert prod.resource_prefix == "acme-audio-prod"  # type: ignore[attr-defined]
+    assert prod.ci.repository == "acme/audio-api"  # type: ignore[attr-defined]
+    assert prod.api.cors_allowed_origins == ("https://audio.acme.example",)  # type: ignore[attr-defined]

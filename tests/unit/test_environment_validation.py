@@ -70,9 +70,11 @@ def test_fails_bad_image_digest():
     assert_names(e, "function.image_digest", "sha256:xyz")
 
 
-def test_fails_bad_image_tag():
-    with pytest.raises(ConfigError):
-        FunctionSettings(image_tag="has space")
+def test_a_function_has_no_image_tag_setting_only_a_digest_or_the_release_pointer():
+    """Tags name different images over time (`latest`, a fixed version): the stacks never deploy by one."""
+    with pytest.raises(TypeError):
+        FunctionSettings(image_tag="latest")  # type: ignore[call-arg]
+    assert DEV.release_parameter == f"/{DEV.project}/dev/release/image-digest"
 
 
 def test_fails_reserved_concurrency_below_minus_one():
