@@ -106,11 +106,16 @@ def test_the_workflows_present_the_subjects_the_ci_roles_trust() -> None:
     }
     assert "vars.AWS_PLAN_ROLE_ARN" in roles["plan.yml"] and "vars.AWS_DEPLOY_ROLE_ARN" in roles["deploy.yml"]
     # The deploy role trusts job_workflow_ref = <repo>/.github/workflows/deploy.yml@refs/heads/<branch>: the
-    # jobs that assume it are deploy.yml's own (a job calling a reusable workflow would present that one's).
+    # jobs that assume it are deploy.yml's own; a reusable workflow it calls (its tests) would present its
+    # own job_workflow_ref, and assumes no role.
     assert (
         ci_policies.DEPLOY_WORKFLOW == ".github/workflows/deploy.yml" and (REPO / ci_policies.DEPLOY_WORKFLOW).is_file()
     )
-    assert all("uses" not in job for job in deploy["jobs"].values())
+    called = [job["uses"] for job in deploy["jobs"].values() if "uses" in job]
+    assert called == ["./.github/workflows/tests.yml"]
+    assert not any(
+        str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials") for s in steps(load("tests.yml"))
+    )
     assert ci_policies.deploy_claims(ci)["job_workflow_ref"] == (
         f"octo-org/audio-inference/.github/workflows/deploy.yml@refs/heads/{ci.deploy_branch}"
     )
