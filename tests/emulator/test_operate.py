@@ -1,14 +1,16 @@
 """What CI runs for two merges in a row, then a rollback and an engineer's by-hand cdktf, against moto.
 
-A scratch checkout of this tree (its own git history: merge 1, then merge 2 changing the image's code)
-is where every command runs, as `.github/workflows/deploy.yml` runs them: `make deploy ENV=dev`, then
-`AUTO_APPROVE=1 make deploy ENV=prod` (the prod environment's approval given), for each merge; both
-merges exit 0 with no config edit. Then a refused and a real rollback of dev, a by-hand `npx cdktf
-deploy inference-dev` and `npx cdktf diff inference-prod` (in the shell the docs' one line sets up)
-that keep the rolled-back and the released digests, destroy. Dev and prod live in their own emulated
-accounts; prod's state in its bootstrapped S3 bucket. A stand-in `docker` on PATH records its calls and
-pushes manifests into the emulated ECR, so the digests are ECR's own. Each step is one test, run in file
-order; the last prints the transcript with the time of each command.
+Scratch checkouts of this tree (their own git history: merge 1, then merge 2 changing the image's code;
+one clone per environment, the same commits) are where every command runs, as deploy.yml runs them:
+`make deploy ENV=dev` and `AUTO_APPROVE=1 make deploy ENV=prod` (the prod environment's approval given),
+for each merge; both merges exit 0 with no config edit. The two environments' deploys of a merge run
+side by side here (separate accounts, clones and states; deploy.yml runs prod after dev), so that the
+provider's waiters overlap and the tier fits make test's time. Then a refused and a real rollback of
+dev, a by-hand `npx cdktf deploy inference-dev` and `npx cdktf diff inference-prod` (in the shell the
+docs' one line sets up) that keep the rolled-back and the released digests, destroy. Dev and prod live
+in their own emulated accounts; prod's state in its bootstrapped S3 bucket. A stand-in `docker` on
+PATH records its calls and pushes manifests into the emulated ECR, so the digests are ECR's own. Each
+step is one test, run in file order; the last prints the transcript with the time of each command.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,20 +59,20 @@ LINKED = (".venv", "node_modules", "models")
 
 def git(checkout: Path, *args: str) -> str:
     author = {"GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.com", "GIT_COMMITTER_NAME": "ci"}
+    # Fixed dates: the two clones' commits of the same tree are the same commits (the same git-<commit> tags).
+    author |= {"GIT_AUTHOR_DATE": "2026-12-07T00:00:00Z", "GIT_COMMITTER_DATE": "2026-12-07T00:00:00Z"}
     environ = {**os.environ, **author, "GIT_COMMITTER_EMAIL": "ci@example.com"}
     result = subprocess.run(["git", *args], cwd=checkout, env=environ, capture_output=True, text=True, check=True)
     return result.stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_checkout(target: Path) -> Path:
     """This tree's files (tracked and not ignored, with their times: make's install stamp stays valid) in a
     git repository of their own, at merge 1; .venv, node_modules and models linked."""
     # The links share .venv: make must never re-install it from the scratch checkout (that would point
     # its editable install there), so the install stamp must be current here and is never remade there.
     stale = subprocess.run(["make", "-q", ".venv/.installed"], cwd=REPO, capture_output=True).returncode
     assert stale == 0, "the install is older than requirements.lock or package-lock.json: run `make install`"
-    target = tmp_path_factory.mktemp("checkout")
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -89,6 +93,30 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(target, "add", "-A")
     git(target, "commit", "-q", "-m", "merge 1")
     return target
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Dev's operator's clone."""
+    return make_checkout(tmp_path_factory.mktemp("checkout"))
+
+
+@pytest.fixture(scope="module")
+def prod_checkout(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prod's operator's clone: a copy of dev's, history and all (each merge is then committed in both), so
+    the two environments' commands can run side by side, each with its own synth output."""
+    target = tmp_path_factory.mktemp("prod-checkout") / "checkout"
+    shutil.copytree(checkout, target, symlinks=True)  # copy2: the files' times, so make's stamps stay valid
+    return target
+
+
+def side_by_side(*steps: Callable[[], object]) -> None:
+    """Dev's and prod's commands of one merge at once: separate accounts, clones and states, so nothing
+    they do meets; most of a deploy is waiting on the provider's waiters, which then overlap. (deploy.yml
+    runs prod after dev; each command's outcome does not depend on that order.)"""
+    with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+        for future in [pool.submit(step) for step in steps]:
+            future.result()
 
 
 @dataclass
@@ -189,10 +217,10 @@ def operator(
 
 @pytest.fixture(scope="module")
 def prod(
-    emulator: MotoServer, checkout: Path, transcript: list[str], tmp_path_factory: pytest.TempPathFactory
+    emulator: MotoServer, prod_checkout: Path, transcript: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Operator:
-    """Prod's operator (prod's account), in the same checkout."""
-    return make_operator(emulator, checkout, PROD_ACCOUNT, tmp_path_factory.mktemp("prod"), transcript)
+    """Prod's operator (prod's account), in its own clone."""
+    return make_operator(emulator, prod_checkout, PROD_ACCOUNT, tmp_path_factory.mktemp("prod"), transcript)
 
 
 def readme_emulator_commands() -> list[str]:
@@ -264,8 +292,12 @@ def test_before_any_release_a_diff_refuses_in_one_line_naming_what_to_run(prod: 
     assert prod.docker_calls() == [], "a diff builds nothing"
 
 
-def test_merge_1_deploys_dev_by_the_pushed_digest_and_records_it(operator: Operator, checkout: Path) -> None:
-    result = operator.run(DEPLOY)
+def test_merge_1_deploys_dev_and_prod_by_the_pushed_digests_and_records_them(
+    operator: Operator, prod: Operator, checkout: Path
+) -> None:
+    """`make deploy ENV=dev` and, with the approval given, `AUTO_APPROVE=1 make deploy ENV=prod`."""
+    results: dict[str, subprocess.CompletedProcess[str]] = {}
+    side_by_side(lambda: results.setdefault("dev", operator.run(DEPLOY)), lambda: prod.run(DEPLOY_PROD))
     calls = operator.docker_calls()
     assert calls[0] == ["info", "--format", "{{.ServerVersion}}"]
     assert calls[1][:4] == ["login", "--username", "AWS", "--password-stdin"] and calls[2] == {
@@ -280,36 +312,35 @@ def test_merge_1_deploys_dev_by_the_pushed_digest_and_records_it(operator: Opera
         "repositories"
     ][0]["repositoryUri"]
     assert operator.running_image() == f"{repository_uri}@{digest}"
-    assert f"deployed inference-dev at {digest}" in result.stdout
+    assert f"deployed inference-dev at {digest}" in results["dev"].stdout
     assert operator.pointer(DEV) == digest
     # State lives beside the synth output, not in it: `make clean` (rm -rf cdktf.out) cannot reach it.
     for stack in ("inference-dev-registry", "inference-dev"):
         state = json.loads((checkout / ".state" / f"{stack}.tfstate").read_text())
         assert state["resources"], stack
     operator.digests.append(digest)
+    (prod_image,) = prod.held(PROD)
+    assert prod.running_image(PROD).endswith(f"@{prod_image['imageDigest']}")
+    assert prod.pointer(PROD) == prod_image["imageDigest"]
+    prod.digests.append(prod_image["imageDigest"])
 
 
-def test_merge_1_deploys_prod_with_approval_given(prod: Operator, checkout: Path) -> None:
-    prod.run(DEPLOY_PROD)
-    (image,) = prod.held(PROD)
-    assert prod.running_image(PROD).endswith(f"@{image['imageDigest']}")
-    assert prod.pointer(PROD) == image["imageDigest"]
-    prod.digests.append(image["imageDigest"])
-
-
-def test_merge_2_deploys_dev_and_prod_with_no_config_edit(operator: Operator, prod: Operator, checkout: Path) -> None:
+def test_merge_2_deploys_dev_and_prod_with_no_config_edit(
+    operator: Operator, prod: Operator, checkout: Path, prod_checkout: Path
+) -> None:
     """The second merge changes the image's code: each environment builds and deploys a second digest
     (prod's tags are immutable and no tag is reused), and both commands exit 0."""
-    handler = checkout / "src" / "service" / "__init__.py"
-    handler.write_text(handler.read_text() + "# merge 2\n")
-    git(checkout, "commit", "-q", "-am", "merge 2")
+    for clone in (checkout, prod_checkout):
+        handler = clone / "src" / "service" / "__init__.py"
+        handler.write_text(handler.read_text() + "# merge 2\n")
+        git(clone, "commit", "-q", "-am", "merge 2")
     commit = git(checkout, "rev-parse", "--short=12", "HEAD")
-    operator.run(DEPLOY)
+    assert git(prod_checkout, "rev-parse", "--short=12", "HEAD") == commit, "the same history in both clones"
+    side_by_side(lambda: operator.run(DEPLOY), lambda: prod.run(DEPLOY_PROD))
     (second,) = [i for i in operator.held(DEV) if i["imageDigest"] not in operator.digests]
     assert f"git-{commit}" in second["imageTags"]
     assert operator.running_image().endswith(f"@{second['imageDigest']}")
     operator.digests.append(second["imageDigest"])
-    prod.run(DEPLOY_PROD)
     (second_prod,) = [i for i in prod.held(PROD) if i["imageDigest"] not in prod.digests]
     assert f"git-{commit}" in second_prod["imageTags"]
     assert prod.running_image(PROD).endswith(f"@{second_prod['imageDigest']}")
@@ -349,13 +380,13 @@ def test_a_by_hand_cdktf_deploy_keeps_the_rolled_back_digest(operator: Operator)
     assert "[WARN]" not in plain, "no warning about NODE_OPTIONS either"
 
 
-def test_a_by_hand_cdktf_diff_of_prod_plans_its_last_release(prod: Operator, checkout: Path) -> None:
+def test_a_by_hand_cdktf_diff_of_prod_plans_its_last_release(prod: Operator, prod_checkout: Path) -> None:
     result = prod.run(BY_HAND_DIFF)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
     assert not [line for line in plain.splitlines() if "image_uri" in line and "->" in line], plain[-3000:]
     assert "[ERROR]" not in plain and "end-of-life" not in plain
     assert prod.running_image(PROD).endswith(f"@{prod.digests[1]}")
-    lock = checkout / "cdktf.out" / "stacks" / PROD.stack_name / terraform_mirror.LOCK_FILE_NAME
+    lock = prod_checkout / "cdktf.out" / "stacks" / PROD.stack_name / terraform_mirror.LOCK_FILE_NAME
     assert lock.read_bytes() == terraform_mirror.LOCK_FILE.read_bytes(), "init read the committed lock and kept it"
 
 
