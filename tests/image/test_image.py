@@ -17,15 +17,15 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port, local_settings
+from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, local_settings
 from inference.artifact import sha256_of
 from inference.config import load_config
 from inference.models.registry import pinned_artifacts
 from operations import image_layout
 from service.jobs.store import JobStatus, JobStore, now
 from tests.support.components import missing
+from tests.support.emulator import in_process_moto
 from tests.support.stacks import Stack, resources_of
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -142,21 +142,17 @@ def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(ima
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
-        s3.create_bucket(Bucket=bucket)
-    yield endpoint
-    server.stop()
+    with in_process_moto() as endpoint:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        yield endpoint
 
 
 def _a_job_awaits_its_worker(endpoint: str) -> None:

@@ -11,13 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
-from emulation.local_server import free_port
 from inference.models.silero_vad.parameters import SILERO_VAD
 from inference.pinned import BASIC_PITCH
 from operations import build_and_push
+from tests.support.emulator import in_process_moto
 
 MANIFEST = json.dumps(
     {
@@ -36,20 +35,17 @@ MANIFEST = json.dumps(
 @pytest.fixture(scope="module")
 def ecr() -> Iterator[Any]:
     """moto with the two environments' repositories, as the registry stacks create them."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    client = boto3.client(
-        "ecr",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    for env in (DEV, PROD):
-        client.create_repository(repositoryName=env.repository_name, imageTagMutability=env.registry.tag_mutability)
-    yield client
-    server.stop()
+    with in_process_moto() as endpoint:
+        client = boto3.client(
+            "ecr",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for env in (DEV, PROD):
+            client.create_repository(repositoryName=env.repository_name, imageTagMutability=env.registry.tag_mutability)
+        yield client
 
 
 LS_FILES = ("ls-files", "-s", "--", *build_and_push.IMAGE_INPUTS)

@@ -13,11 +13,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from config.environments import DEV, PROD
-from emulation.local_server import free_port
 from operations import build_and_push, operate, release_pointer, terraform_mirror
+from tests.support.emulator import in_process_moto
 
 MANIFEST = json.dumps(
     {
@@ -42,25 +41,21 @@ MANIFEST = json.dumps(
 @pytest.fixture(scope="module")
 def aws() -> Iterator[tuple[dict[str, str], str]]:
     """moto with dev's repository holding one image; its environment and that image's digest."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    environ = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    ecr = boto3.client(
-        "ecr",
-        region_name="us-east-1",
-        **{k.lower(): v for k, v in environ.items() if k != "AWS_ENDPOINT_URL"},
-        endpoint_url=environ["AWS_ENDPOINT_URL"],
-    )
-    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):  # moto's state is per process
+    with in_process_moto() as endpoint:
+        environ = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+        ecr = boto3.client(
+            "ecr",
+            region_name="us-east-1",
+            **{k.lower(): v for k, v in environ.items() if k != "AWS_ENDPOINT_URL"},
+            endpoint_url=environ["AWS_ENDPOINT_URL"],
+        )
         ecr.create_repository(repositoryName=DEV.repository_name)
-    image = ecr.put_image(repositoryName=DEV.repository_name, imageManifest=MANIFEST, imageTag="held")["image"]
-    yield environ, image["imageId"]["imageDigest"]
-    server.stop()
+        image = ecr.put_image(repositoryName=DEV.repository_name, imageManifest=MANIFEST, imageTag="held")["image"]
+        yield environ, image["imageId"]["imageDigest"]
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 DUMMY_CREDENTIALS = {
@@ -22,6 +24,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def in_process_moto() -> Iterator[str]:
+    """A moto server in this process on a free port, starting from no state; yields its endpoint. moto's
+    backends are per process, so without the reset a module that ran earlier in the same pytest worker
+    (which one, xdist's file order decides) would leave its repositories and buckets here."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30)
+        yield endpoint
+    finally:
+        server.stop()
 
 
 class MotoServer:
