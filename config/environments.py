@@ -26,8 +26,9 @@ PROJECT = "audio-inference"
 """Resource names (`<project>-<env>-...`), the ECR repositories (`<project>/<env>`), the `Project` tag."""
 REGION = "us-east-1"
 """Both environments' region, and the state bucket's; the workflows read it from here."""
-STATE_BUCKET = "audio-inference-terraform-state"
-"""Prod's Terraform state bucket (`make bootstrap ENV=prod` makes it). S3 names are global: choose your own."""
+STATE_BUCKET: str | None = None
+"""Prod's Terraform state bucket (`make bootstrap ENV=prod` makes it). None: `<project>-tfstate-<account>-<region>`,
+named per account and region from the credentials at hand, as `cdk bootstrap` names its own; or name one."""
 GITHUB_REPOSITORY: str | None = None
 """`<owner>/<name>` of the repository whose workflows deploy (CI roles via `make bootstrap`); None: no CI."""
 PROD_CORS_ORIGINS = ("https://app.example.com",)

@@ -559,12 +559,20 @@ class LocalStateBackend:
         )
 
 
+def derived_state_bucket(project: str, account: str, region: str) -> str:
+    """`<project>-tfstate-<account>-<region>`: a state bucket name no other account or region can hold, so
+    an adopter never has to choose one (the way `cdk bootstrap` names `cdk-<qualifier>-assets-<account>-<region>`)."""
+    return f"{project}-tfstate-{account}-{region}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class S3StateBackend:
     """Terraform state in S3 with S3-native locking (use_lockfile)."""
 
-    bucket: str
-    """The state bucket (`make bootstrap` makes it: versioned, encrypted, private, retained)."""
+    bucket: str | None = None
+    """The state bucket (`make bootstrap` makes it: versioned, encrypted, private, retained). None: named
+    per account and region, `<project>-tfstate-<account>-<region>`, as `cdk bootstrap` names its own
+    (operations/state_bucket.py finds the account from the credentials at hand)."""
     key_prefix: str
     """Each stack stores its state at <key_prefix><stack name>.tfstate."""
     region: str
@@ -573,7 +581,8 @@ class S3StateBackend:
     """How long `make bootstrap`'s bucket keeps superseded state versions (the current one never expires)."""
 
     def __post_init__(self) -> None:
-        matches("state.bucket", self.bucket, _BUCKET, "an S3 bucket name")
+        if self.bucket is not None:
+            matches("state.bucket", self.bucket, _BUCKET, "an S3 bucket name, or None to derive one per account")
         int_in("state.noncurrent_version_expiry_days", self.noncurrent_version_expiry_days, 1, 3650)
         require(
             bool(self.key_prefix) and not self.key_prefix.startswith("/"),
@@ -698,6 +707,14 @@ class EnvironmentConfig:
             self.ci,
             "None unless state is an S3StateBackend (CI runners cannot read a local state file; set state first)",
         )
+        if isinstance(self.state, S3StateBackend) and self.state.bucket is None:
+            derived = derived_state_bucket(self.project, "123456789012", self.state.region)
+            require(
+                bool(_BUCKET.match(derived)),
+                "state.bucket",
+                None,
+                f"a bucket name: the derived {derived!r} is not a valid S3 name (name the bucket, or shorten project)",
+            )
         for key, value in self.tags:
             require(
                 bool(key) and len(key) <= 128 and len(value) <= 256,
@@ -740,6 +757,13 @@ class EnvironmentConfig:
         it and the stacks name it, and a second spelling could only disagree; the stacks derive its ARN from
         the deploying account (a data source), so the same JSON deploys to any account."""
         return f"{self.resource_prefix}-permissions-boundary"
+
+    def state_bucket(self, account: str) -> str:
+        """The state bucket in `account`: the one named in `state.bucket`, else derived per account and region."""
+        state = self.state
+        if not isinstance(state, S3StateBackend):
+            raise ValueError(f"{self.name}: local state has no bucket")
+        return state.bucket or derived_state_bucket(self.project, account, state.region)
 
     def served_models(self, default: str) -> tuple[str, ...]:
         """`models` with the inference config's default model first (what a request naming none gets):

@@ -11,7 +11,9 @@ blocked, owner-enforced, TLS-only, superseded versions expiring after
 `state.noncurrent_version_expiry_days` (the current state never expires), and a bucket policy that
 denies DeleteBucket to every principal (removing that statement is a deliberate, separate act).
 Idempotent: every setting is put each run, so a second run changes nothing and a drifted bucket is
-repaired. The region is the environment's (`state.region`), never the shell's default.
+repaired. The region is the environment's (`state.region`), never the shell's default. The bucket is
+`state.bucket`, else `<project>-tfstate-<account>-<region>` in the credentials' account, the name app.py
+writes into the backend (operations/state_bucket.py).
 An environment with local state (dev: .state/ beside cdktf.out) has no bucket to make.
 Every environment gets its permissions boundary, `<project>-<env>-permissions-boundary`: the managed
 policy every role the stacks create carries (a deploy without it fails: run bootstrap first).
@@ -77,10 +79,11 @@ def lifecycle(noncurrent_days: int) -> dict[str, Any]:
     }
 
 
-def ensure_bucket(s3: Any, bucket: str, region: str) -> bool:
-    """Create the bucket unless this account already owns it; True when created."""
+def ensure_bucket(s3: Any, bucket: str, region: str, account: str) -> bool:
+    """Create the bucket unless this account already owns it; True when created. S3 answers 403 to
+    ExpectedBucketOwner when another account holds the name, even one whose policy would let us in."""
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
         return False
     except ClientError as exc:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -182,13 +185,14 @@ def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None
         kms = boto3.client("kms", region_name=state.region) if kms is None else kms
         key_arn, key_created = ensure_state_key(kms, env, identity["Account"], partition)
         s3 = boto3.client("s3", region_name=state.region) if s3 is None else s3
-        created = ensure_bucket(s3, state.bucket, state.region)
-        configure_bucket(s3, state.bucket, state.noncurrent_version_expiry_days, key_arn)
+        bucket = env.state_bucket(identity["Account"])  # state.bucket, else <project>-tfstate-<account>-<region>
+        created = ensure_bucket(s3, bucket, state.region, identity["Account"])
+        configure_bucket(s3, bucket, state.noncurrent_version_expiry_days, key_arn)
         verb = "created" if created else "already there; settings re-applied"
         lines = [
             f"{environment}: state key {ci_policies.state_key_alias(env)} {key_arn} "
             f"{'created' if key_created else 'already there'} (customer-managed, rotated yearly)",
-            f"{environment}: state bucket s3://{state.bucket} in {state.region} {verb} (versioned, SSE-KMS with "
+            f"{environment}: state bucket s3://{bucket} in {state.region} {verb} (versioned, SSE-KMS with "
             f"the state key, public access blocked, TLS-only, deletion denied, noncurrent versions expire after "
             f"{state.noncurrent_version_expiry_days} days)",
         ]

@@ -217,7 +217,7 @@ class _Arns:
         self.state = state
         p, r, a, prefix = partition, env.region, account, env.resource_prefix
         self.partition, self.account, self.region = p, a, r
-        self.state_bucket = f"arn:{p}:s3:::{state.bucket}"
+        self.state_bucket = f"arn:{p}:s3:::{env.state_bucket(a)}"
         self.state_objects = [
             f"{self.state_bucket}/{state.key_prefix}{stack}.tfstate"
             for stack in (env.stack_name, env.registry_stack_name)
@@ -311,12 +311,19 @@ def _state_key_via_s3(arns: _Arns, actions: list[str]) -> dict[str, Any]:
     )
 
 
+def _in_this_account(arns: _Arns) -> dict[str, Any]:
+    """S3 names are global and a derived state bucket's name is predictable: these hold only for buckets of
+    this account, so a same-named bucket another account made first is never read or written."""
+    return {"StringEquals": {"s3:ResourceAccount": arns.account}}
+
+
 def _state_listing(arns: _Arns) -> dict[str, Any]:
     return _statement(
         "StateBucketListing",
         ["s3:ListBucket"],
         arns.state_bucket,
         StringLike={"s3:prefix": [f"{arns.state.key_prefix}*", "env:/*"]},  # env:/ is where workspaces would live
+        **_in_this_account(arns),
     )
 
 
@@ -485,7 +492,7 @@ def plan_permissions(
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("StateObjectsRead", ["s3:GetObject"], arns.state_objects),
+            _statement("StateObjectsRead", ["s3:GetObject"], arns.state_objects, **_in_this_account(arns)),
             _state_listing(arns),
             _state_key_via_s3(arns, ["kms:Decrypt"]),
             _statement("BucketsRead", S3_BUCKET_READ, arns.buckets),
@@ -529,8 +536,15 @@ def deploy_permissions(
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("StateObjectsReadWrite", ["s3:GetObject", "s3:PutObject"], arns.state_objects),
-            _statement("StateLocks", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], arns.state_locks),
+            _statement(
+                "StateObjectsReadWrite", ["s3:GetObject", "s3:PutObject"], arns.state_objects, **_in_this_account(arns)
+            ),
+            _statement(
+                "StateLocks",
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                arns.state_locks,
+                **_in_this_account(arns),
+            ),
             _state_key_via_s3(arns, ["kms:Decrypt", "kms:GenerateDataKey"]),
             *reads,
             _statement("BucketsWrite", S3_BUCKET_WRITE, arns.buckets),

@@ -24,11 +24,15 @@ class EnvironmentStack(TerraformStack):
         if isinstance(state, S3StateBackend):
             backend = S3Backend(
                 self,
-                bucket=state.bucket,
+                bucket=state.bucket or "named-at-init",
                 key=f"{state.key_prefix}{stack_name}.tfstate",
                 region=state.region,
                 encrypt=True,
             )
+            if state.bucket is None:
+                # Named per account (app.py names it when it knows the account): a partial configuration,
+                # which `terraform init -backend-config=bucket=<name>` completes.
+                backend.add_override("bucket", None)
             # S3-native locking (Terraform >= 1.10); the prebuilt bindings predate the argument.
             backend.add_override("use_lockfile", True)
         else:

@@ -262,7 +262,8 @@ def test_bootstrap_twice_on_a_fresh_prod_account(prod: Operator) -> None:
     assert "already there" in again.stdout
     assert isinstance(PROD.state, S3StateBackend)
     s3 = prod.client("s3")
-    bucket = PROD.state.bucket
+    bucket = PROD.state_bucket(PROD_ACCOUNT)  # named per account and region: prod names none
+    assert bucket == f"audio-inference-tfstate-{PROD_ACCOUNT}-{PROD.region}" and f"s3://{bucket} in" in first.stdout
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and rule["BucketKeyEnabled"]
@@ -323,6 +324,13 @@ def test_merge_1_deploys_dev_and_prod_by_the_pushed_digests_and_records_them(
     assert prod.running_image(PROD).endswith(f"@{prod_image['imageDigest']}")
     assert prod.pointer(PROD) == prod_image["imageDigest"]
     prod.digests.append(prod_image["imageDigest"])
+    # Prod's state is in the bucket bootstrap named for prod's account: app.py named the same one for cdktf.
+    assert isinstance(PROD.state, S3StateBackend)
+    s3 = prod.client("s3")
+    for stack in (PROD.registry_stack_name, PROD.stack_name):
+        key = f"{PROD.state.key_prefix}{stack}.tfstate"
+        state = json.loads(s3.get_object(Bucket=PROD.state_bucket(PROD_ACCOUNT), Key=key)["Body"].read())
+        assert state["resources"], stack
 
 
 def test_merge_2_deploys_dev_and_prod_with_no_config_edit(
@@ -386,6 +394,8 @@ def test_a_by_hand_cdktf_diff_of_prod_plans_its_last_release(prod: Operator, pro
     assert not [line for line in plain.splitlines() if "image_uri" in line and "->" in line], plain[-3000:]
     assert "[ERROR]" not in plain and "end-of-life" not in plain
     assert prod.running_image(PROD).endswith(f"@{prod.digests[1]}")
+    synthesized = json.loads((prod_checkout / "cdktf.out" / "stacks" / PROD.stack_name / "cdk.tf.json").read_text())
+    assert synthesized["terraform"]["backend"]["s3"]["bucket"] == PROD.state_bucket(PROD_ACCOUNT), "by hand too"
     lock = prod_checkout / "cdktf.out" / "stacks" / PROD.stack_name / terraform_mirror.LOCK_FILE_NAME
     assert lock.read_bytes() == terraform_mirror.LOCK_FILE.read_bytes(), "init read the committed lock and kept it"
 

@@ -610,7 +610,7 @@ def test_dev_state_is_local_and_prod_state_is_s3_with_native_locking(stacks):
     s3 = stacks["inference-prod"]["terraform"]["backend"]["s3"]
     assert s3["use_lockfile"] is True and s3["encrypt"] is True
     assert isinstance(PROD.state, S3StateBackend)
-    assert s3["bucket"] == PROD.state.bucket
+    assert "bucket" not in s3  # named per account when synthesized with credentials (tests/infra/test_state_bucket.py)
     assert s3["key"] == "audio-inference/prod/inference-prod.tfstate"
     assert stacks["inference-prod-registry"]["terraform"]["backend"]["s3"]["key"].endswith(
         "inference-prod-registry.tfstate"

@@ -20,6 +20,8 @@ from operations import bootstrap, ci_identities, ci_policies
 
 assert isinstance(PROD.state, S3StateBackend)
 STATE = PROD.state
+ACCOUNT = "123456789012"  # moto's default account
+BUCKET = PROD.state_bucket(ACCOUNT)
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def settings(s3: Any) -> dict[str, Any]:
-    bucket = STATE.bucket
+    bucket = BUCKET
     return {
         "versioning": s3.get_bucket_versioning(Bucket=bucket)["Status"],
         "encryption": s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
@@ -52,8 +54,8 @@ def state_key_arn() -> str:
 def test_the_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(s3: Any, capsys) -> None:
     assert bootstrap.main(["--env", "prod"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].startswith(f"prod: state bucket s3://{STATE.bucket} in {STATE.region} created")
-    assert s3.get_bucket_location(Bucket=STATE.bucket)["LocationConstraint"] in (None, STATE.region)
+    assert out[1].startswith(f"prod: state bucket s3://{BUCKET} in {STATE.region} created")
+    assert s3.get_bucket_location(Bucket=BUCKET)["LocationConstraint"] in (None, STATE.region)
     found = settings(s3)
     assert found["versioning"] == "Enabled"
     assert found["encryption"] == [
@@ -73,7 +75,7 @@ def test_the_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletabl
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:DeleteBucket",
-        "Resource": f"arn:aws:s3:::{STATE.bucket}",
+        "Resource": f"arn:aws:s3:::{BUCKET}",
     }
     rules = {r["ID"]: r for r in found["lifecycle"]}
     assert rules["expire-noncurrent-state-versions"]["NoncurrentVersionExpiration"] == {
@@ -119,6 +121,40 @@ def test_the_state_key_is_made_once_rotated_governed_by_the_accounts_iam_and_reu
     assert settings(s3)["encryption"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == key
 
 
+def test_the_state_bucket_is_named_per_account_and_region_unless_named(
+    s3: Any, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """As cdk bootstrap names its own: no adopter shares a name with another or has to choose one."""
+    assert STATE.bucket is None and BUCKET == "audio-inference-tfstate-123456789012-us-east-1"
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "210987654321")  # a second account: its own bucket, its own name
+    assert bootstrap.main(["--env", "prod"]) == 0
+    second_bucket = f"audio-inference-tfstate-210987654321-{STATE.region}"
+    assert f"s3://{second_bucket} in {STATE.region} created" in capsys.readouterr().out
+    named = dataclasses.replace(PROD, state=dataclasses.replace(STATE, bucket="acme-audio-tfstate"))
+    monkeypatch.setattr(environments, "ENVIRONMENTS", {**environments.ENVIRONMENTS, "prod": named})
+    assert bootstrap.main(["--env", "prod"]) == 0
+    assert "s3://acme-audio-tfstate in" in capsys.readouterr().out
+    second = boto3.client("s3", region_name=STATE.region)
+    buckets = {b["Name"] for b in second.list_buckets()["Buckets"]}
+    assert buckets == {second_bucket, "acme-audio-tfstate"}
+
+
+def test_a_state_bucket_name_held_by_another_account_is_refused_in_one_line() -> None:
+    """S3 names are global and the derived one is predictable: bootstrap never adopts a bucket another account
+    made first, even one whose policy lets everyone in (ExpectedBucketOwner; moto ignores it, so a Stubber)."""
+    client = boto3.client("s3", region_name=STATE.region, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "head_bucket",
+            http_status_code=403,
+            expected_params={"Bucket": BUCKET, "ExpectedBucketOwner": ACCOUNT},
+        )
+        with pytest.raises(bootstrap.ReleaseError, match=f"state bucket '{BUCKET}' exists but belongs to another"):
+            bootstrap.ensure_bucket(client, BUCKET, STATE.region, ACCOUNT)
+
+
 def test_a_state_key_pending_deletion_is_refused_in_one_line(s3: Any, capsys) -> None:
     assert bootstrap.main(["--env", "prod"]) == 0
     key = state_key_arn()
@@ -138,10 +174,10 @@ def test_a_second_run_changes_nothing_and_a_drifted_bucket_is_repaired(s3: Any, 
     first = settings(s3)
     assert bootstrap.main(["--env", "prod"]) == 0
     assert settings(s3) == first
-    s3.put_bucket_versioning(Bucket=STATE.bucket, VersioningConfiguration={"Status": "Suspended"})
-    s3.delete_bucket_policy(Bucket=STATE.bucket)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    s3.delete_bucket_policy(Bucket=BUCKET)
     s3.put_bucket_encryption(  # back to the AWS-managed aws/s3 key
-        Bucket=STATE.bucket,
+        Bucket=BUCKET,
         ServerSideEncryptionConfiguration={
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
         },
@@ -208,7 +244,6 @@ def test_an_unknown_environment_is_one_line(s3: Any, capsys) -> None:
 
 CI = CiIdentities(repository="octo-org/audio-inference")
 PROD_WITH_CI = dataclasses.replace(PROD, ci=CI)
-ACCOUNT = "123456789012"  # moto's default account
 
 
 @pytest.fixture

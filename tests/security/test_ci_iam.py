@@ -118,6 +118,7 @@ def writes(document: dict[str, Any]) -> list[str]:
     ]
 
 
+STATE_BUCKET = f"audio-inference-tfstate-{CI_ACCOUNT}-us-east-1"  # prod names none: derived per account
 DOCUMENTS = {
     env.name: ci_policies.documents(env, CI_ACCOUNT, state_key_arn=sample_state_key_arn(env))
     for env in ci_environments()
@@ -180,13 +181,28 @@ def test_the_write_check_catches_a_planted_put_object() -> None:
 def test_the_plan_role_reads_state_but_never_the_lock_and_decrypts_only_through_s3() -> None:
     statements = {s["Sid"]: s for s in DOCUMENTS["prod"]["plan-permissions"]["Statement"]}
     assert statements["StateObjectsRead"]["Resource"] == [
-        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod.tfstate",
-        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod-registry.tfstate",
+        f"arn:aws:s3:::{STATE_BUCKET}/audio-inference/prod/inference-prod.tfstate",
+        f"arn:aws:s3:::{STATE_BUCKET}/audio-inference/prod/inference-prod-registry.tfstate",
     ]
     assert statements["StateKeyThroughS3Only"]["Condition"]["StringEquals"]["kms:ViaService"] == (
         "s3.us-east-1.amazonaws.com"
     )
     assert not any(r.endswith(".tflock") for s in statements.values() for r in _resources(s))
+
+
+@pytest.mark.parametrize("role", ["plan", "deploy"])
+def test_the_ci_roles_touch_the_state_bucket_only_in_their_own_account(role: str) -> None:
+    """The derived state bucket's name is predictable and S3 names are global: a bucket of that name another
+    account made first (with a policy letting everyone in) must never receive or serve this state."""
+    statements = DOCUMENTS["prod"][f"{role}-permissions"]["Statement"]
+    on_state = [s for s in statements if any(r.startswith(f"arn:aws:s3:::{STATE_BUCKET}") for r in _resources(s))]
+    assert {s["Sid"] for s in on_state} == (
+        {"StateObjectsRead", "StateBucketListing"}
+        if role == "plan"
+        else {"StateObjectsReadWrite", "StateLocks", "StateBucketListing"}
+    )
+    for statement in on_state:
+        assert statement["Condition"]["StringEquals"]["s3:ResourceAccount"] == CI_ACCOUNT, statement["Sid"]
 
 
 @pytest.mark.parametrize("role", ["plan", "deploy"])
@@ -206,7 +222,7 @@ def test_the_ci_roles_use_only_the_state_key_only_through_s3_only_for_the_state_
                     "kms:ViaService": "s3.us-east-1.amazonaws.com",
                     "kms:CallerAccount": CI_ACCOUNT,
                     # with a bucket key, S3 asks KMS with the bucket's ARN as the context, not the object's
-                    "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::audio-inference-terraform-state",
+                    "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{STATE_BUCKET}",
                 }
             },
         }
@@ -581,8 +597,8 @@ def test_the_plan_role_reads_no_secret_and_no_object_but_the_state() -> None:
     assert any(_covers(s, "apigateway:GET", f"{gateway}/usageplans/p1") for s in allows), "plans stay readable"
     objects = [r for s in allows if "s3:GetObject" in _actions(s) for r in _resources(s)]
     assert objects == [
-        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod.tfstate",
-        "arn:aws:s3:::audio-inference-terraform-state/audio-inference/prod/inference-prod-registry.tfstate",
+        f"arn:aws:s3:::{STATE_BUCKET}/audio-inference/prod/inference-prod.tfstate",
+        f"arn:aws:s3:::{STATE_BUCKET}/audio-inference/prod/inference-prod-registry.tfstate",
     ]
     assert not [s for s in allows if any(a.startswith("s3:GetObject") and a != "s3:GetObject" for a in _actions(s))]
 

@@ -222,7 +222,8 @@ def test_the_readmes_adoption_checklist_is_the_configs_one_place_and_its_snippet
             edited = edited.replace(current, line, 1)
     prod, dev = namespace["PROD"], namespace["DEV"]
     assert prod.region == dev.region == "eu-west-1"  # type: ignore[attr-defined]
-    assert prod.state.bucket == "acme-audio-tfstate-eu-west-1" and prod.state.region == "eu-west-1"  # type: ignore[attr-defined]
+    assert prod.state.bucket is None and prod.state.region == "eu-west-1"  # type: ignore[attr-defined]
+    assert prod.state_bucket("123456789012") == "acme-audio-tfstate-123456789012-eu-west-1"  # type: ignore[attr-defined]
     assert prod.resource_prefix == "acme-audio-prod"  # type: ignore[attr-defined]
     assert prod.ci.repository == "acme/audio-api"  # type: ignore[attr-defined]
     assert prod.api.cors_allowed_origins == ("https://audio.acme.example",)  # type: ignore[attr-defined]

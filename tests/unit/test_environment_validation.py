@@ -153,8 +153,25 @@ def test_fails_ecr_tag_mutability():
 
 
 def test_fails_state_bucket():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as e:
         S3StateBackend(bucket="x", key_prefix="p/", region="us-east-1")
+    assert_names(e, "state.bucket", "x")
+
+
+def test_fails_a_derived_state_bucket_name_s3_would_refuse():
+    """No bucket named: <project>-tfstate-<account>-<region> must still be an S3 name (at most 63 characters)."""
+    region = "us-northwesternsouthcentral-1"  # region-shaped, long enough to push the name past 63
+    state = S3StateBackend(key_prefix="p/", region=region)
+    with pytest.raises(ConfigError) as e:
+        EnvironmentConfig(name="prod", project="a-long-project-name1", region=region, state=state)
+    assert_names(e, "state.bucket", None)
+    assert "a-long-project-name1-tfstate-123456789012-us-northwesternsouthcentral-1" in str(e.value)
+    assert (
+        EnvironmentConfig(name="prod", state=S3StateBackend(key_prefix="p/", region="us-east-1")).state_bucket(
+            "123456789012"
+        )
+        == "audio-inference-tfstate-123456789012-us-east-1"
+    )
 
 
 def test_fails_unknown_environment():
