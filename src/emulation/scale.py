@@ -299,18 +299,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON report per run, nothing else")
     args = parser.parse_args(argv)
     pipeline = Pipeline()
+    split = {c: int(round(args.jobs * share)) for c, share in CONSUMERS.items()}
+
+    def run(workers: int) -> Report:
+        return pipeline.run(
+            workers=workers,
+            jobs_by_consumer=split,
+            wait_s=args.wait,
+            throttle=args.throttle,
+            kill=args.kill,
+            head_start_s=args.head_start,
+        )
+
     try:
-        split = {c: int(round(args.jobs * share)) for c, share in CONSUMERS.items()}
         if args.json:
             for workers in args.workers:
-                report = pipeline.run(
-                    workers=workers,
-                    jobs_by_consumer=split,
-                    wait_s=args.wait,
-                    throttle=args.throttle,
-                    kill=args.kill,
-                    head_start_s=args.head_start,
-                )
+                report = run(workers)
                 print(json.dumps({**dataclasses.asdict(report), "throughput": report.throughput}), flush=True)
             return 0
         print(
@@ -325,14 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for workers in args.workers:
-            report = pipeline.run(
-                workers=workers,
-                jobs_by_consumer=split,
-                wait_s=args.wait,
-                throttle=args.throttle,
-                kill=args.kill,
-                head_start_s=args.head_start,
-            )
+            report = run(workers)
             shares = " / ".join(f"{report.per_consumer[c]['share_while_all_busy']:.2f}" for c in CONSUMERS)
             waits = " / ".join(f"{report.per_consumer[c]['mean_wait_s']:.1f}" for c in CONSUMERS)
             print(

@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from inference import wav_header
 from inference.errors import (
     AudioTooLargeError,
     AudioTooLongError,
@@ -125,21 +126,6 @@ class _SndfileSource:
             yield from self._sound.blocks(blocksize=blocksize, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise UndecodableAudioError(f"the audio stream is corrupt ({_reason(exc)})") from None
-
-
-def _check_riff_complete(head: bytes, size: int) -> None:
-    """A WAV whose RIFF header promises more bytes than arrived was cut off (an interrupted upload).
-
-    libsndfile would decode what is there without a word; the size field of 0 or
-    0xFFFFFFFF (streamed files) means unknown and is accepted, as is one missing pad byte.
-    """
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return
-    declared = int.from_bytes(head[4:8], "little")
-    if declared not in (0, 0xFFFFFFFF) and declared + 8 > size + 1:
-        raise UndecodableAudioError(
-            f"the WAV data is truncated: its header declares {declared + 8:,} bytes, {size:,} arrived"
-        )
 
 
 class AudioStream:
@@ -248,12 +234,16 @@ def open_audio(
         raise UnsupportedAudioFormatError(
             f"not a supported audio format: this is {sniffed.detected}; accepted: {ACCEPTED_DESCRIPTION}"
         )
-    _check_riff_complete(head, size)
+    wav = _wav_header(source, head) if sniffed.format is WAV else None
+    if wav is not None:
+        _check_wav_header(wav, size, bounds)
     _check_container_complete(sniffed.format, source)
     with ExitStack() as closing:
         file: IO[bytes] = (
             closing.enter_context(Path(source).open("rb")) if isinstance(source, (str, Path)) else io.BytesIO(data)
         )
+        if wav is not None and wav.magic == b"BW64":
+            file = wav_header.as_rf64(file)
         opened = _open_source(sniffed, file, closing)
         rate, channels = opened.samplerate, opened.channels
         if rate <= 0 or channels <= 0:
@@ -298,12 +288,35 @@ def _open_source(sniffed: Sniffed, file: IO[bytes], closing: ExitStack) -> _Sour
     return _SndfileSource(sound, audio_format.result_name)
 
 
-def _check_bounds(bounds: WorkBounds, rate: int, channels: int, frames: int) -> None:
+def _wav_header(source: bytes | bytearray | memoryview | str | Path, head: bytes) -> wav_header.WavHeader | None:
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            return wav_header.parse(fh.read(wav_header.HEADER_BYTES))
+    return wav_header.parse(bytes(memoryview(source)[: wav_header.HEADER_BYTES]))
+
+
+def _check_wav_header(wav: wav_header.WavHeader, size: int, bounds: WorkBounds | None) -> None:
+    """What the header declares, checked before libsndfile: it decodes a cut file without a word and
+    refuses a rate of 0 in its own words."""
+    problem = wav.truncation(size)
+    if problem:
+        raise UndecodableAudioError(problem)
+    if wav.sample_rate is not None and bounds is not None:
+        _check_rate(bounds, wav.sample_rate)
+    if wav.sample_rate == 0 or wav.channels == 0:
+        raise UndecodableAudioError("the file declares no sample rate or no channels")
+
+
+def _check_rate(bounds: WorkBounds, rate: int) -> None:
     if not bounds.min_sample_rate_hz <= rate <= bounds.max_sample_rate_hz:
         raise UnsupportedSampleRateError(
             f"the audio's sample rate is {rate:,} Hz; allowed {bounds.min_sample_rate_hz:,} to "
             f"{bounds.max_sample_rate_hz:,} Hz"
         )
+
+
+def _check_bounds(bounds: WorkBounds, rate: int, channels: int, frames: int) -> None:
+    _check_rate(bounds, rate)
     if channels > bounds.max_channels:
         raise TooManyChannelsError(f"the audio has {channels} channels; at most {bounds.max_channels} are allowed")
     if frames and frames * channels > bounds.max_decoded_samples:

@@ -573,6 +573,11 @@ def test_the_commands_help_documents_its_exit_codes(capsys: pytest.CaptureFixtur
     shown = " ".join(capsys.readouterr().out.split())
     assert "exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out" in shown
     assert "5 the service answered off the API's contract" in shown and "1 an unexpected error" in shown
+    with pytest.raises(SystemExit):
+        command.main(["transcribe-dir", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # a folder's run ends 0, 3, 2 or 130: never 4 or 5
+    assert "exit codes: 0 every file done, 3 some failed (listed; a file over its --timeout is one of them)" in shown
+    assert "130 stopped by Ctrl-C" in shown and "4 timed out" not in shown
 
 
 def test_an_answer_over_lambdas_limit_is_followed_to_the_stored_result(api: ScriptedServer) -> None:

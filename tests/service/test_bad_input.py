@@ -48,12 +48,22 @@ def wav_at_rate(rate: int, frames: int) -> bytes:
     """A WAV whose header says `rate` (libsndfile will not write 1 Hz itself): the fmt chunk patched."""
     data = bytearray(wav_bytes(np.zeros(frames, dtype=np.float32), 8000))
     data[24:28] = rate.to_bytes(4, "little")
-    data[28:32] = (rate * 2).to_bytes(4, "little")
+    data[28:32] = min(rate * 2, 2**32 - 1).to_bytes(4, "little")
     return bytes(data)
 
 
 OGG = encoded(6.0, 44100, 2, "OGG", "VORBIS")
 MP3 = encoded(6.0, 44100, 2, "MP3", "MPEG_LAYER_III")
+RF64 = encoded(2.0, 22050, 1, "RF64", "PCM_16")
+"""RF64: the size in its ds64 chunk (RIFF's 32-bit field says 0xFFFFFFFF)."""
+BW64 = b"BW64" + RF64[4:]
+"""BW64 (ITU-R BS.2088) is RF64's layout under another magic; libsndfile knows only RF64's."""
+
+
+def with_rf64_size(data: bytes, riff_size: int) -> bytes:
+    """The RF64 file with its ds64 chunk's riffSize replaced (what a hostile header claims)."""
+    assert data[12:16] == b"ds64"
+    return data[:20] + riff_size.to_bytes(8, "little") + data[28:]
 
 
 def form(filename: str, data: bytes, **fields: str) -> dict[str, object]:
@@ -157,6 +167,16 @@ CASES = [
         413,
         "audio_too_large",
     ),
+    Case("half an RF64 WAV", lambda: raw(RF64[: len(RF64) // 2], "audio/wav"), 422, "undecodable_audio"),
+    Case("half a BW64 WAV", lambda: form("cut.wav", BW64[: len(BW64) // 2]), 422, "undecodable_audio"),
+    Case(
+        "an RF64 claiming 2**62 bytes",
+        lambda: raw(with_rf64_size(RF64, 2**62)[:3000], "audio/wav"),
+        422,
+        "undecodable_audio",
+    ),
+    Case("a WAV at 0 Hz", lambda: form("zero.wav", wav_at_rate(0, 1000)), 422, "unsupported_sample_rate"),
+    Case("a WAV at 2**32-1 Hz", lambda: form("max.wav", wav_at_rate(2**32 - 1, 1000)), 422, "unsupported_sample_rate"),
     Case("half an Ogg", lambda: raw(OGG[: len(OGG) // 2], "audio/ogg"), 422, "undecodable_audio"),
     Case("an Ogg without its last 100 bytes", lambda: raw(OGG[:-100], "audio/ogg"), 422, "undecodable_audio"),
     Case("half an MP3", lambda: raw(MP3[: len(MP3) // 2], "audio/mpeg"), 422, "undecodable_audio"),
@@ -217,14 +237,22 @@ def test_any_file_name_is_metadata_only_under_the_servers_key(local_server: Loca
     assert "/" not in metadata["original-filename"] and ".." not in metadata["original-filename"]
 
 
-@pytest.mark.parametrize("data, content_type", [(OGG, "audio/ogg"), (MP3, "audio/mpeg")], ids=["ogg", "mp3"])
-def test_whole_ogg_and_mp3_files_still_transcribe(local_server: LocalServer, data: bytes, content_type: str) -> None:
-    """The truncation checks refuse only what is cut: the same files whole answer 200."""
+@pytest.mark.parametrize(
+    "data, content_type, seconds",
+    [(OGG, "audio/ogg", 6.0), (MP3, "audio/mpeg", 6.0), (RF64, "audio/wav", 2.0), (BW64, "audio/wav", 2.0)],
+    ids=["ogg", "mp3", "rf64", "bw64"],
+)
+def test_whole_files_still_transcribe(
+    local_server: LocalServer, data: bytes, content_type: str, seconds: float
+) -> None:
+    """The truncation checks refuse only what is cut: the same files whole answer 200 (BW64 too: the
+    format table names it)."""
     response = requests.post(
         f"{local_server.url}/predict", data=data, headers={"Content-Type": content_type}, timeout=60
     )
     assert response.status_code == 200, response.text
-    assert response.json()["result"]["audio"]["duration_s"] == pytest.approx(6.0, abs=0.1)
+    audio = response.json()["result"]["audio"]
+    assert audio["duration_s"] == pytest.approx(seconds, abs=0.1)
 
 
 def test_the_largest_budget_the_decoder_accepts_is_transcribed(local_server: LocalServer) -> None:

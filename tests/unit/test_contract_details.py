@@ -29,6 +29,26 @@ def test_job_parameters_must_be_an_object(parameters: object) -> None:
     assert refused.value.status == 400 and "JSON object" in refused.value.message
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"filename": 5}, "filename must be a string (got a JSON number)"),
+        ({"filename": ["a.wav"]}, "filename must be a string (got a JSON array)"),
+        ({"filename": True}, "filename must be a string (got a JSON boolean)"),
+        ({"filename": "  "}, "filename is required"),
+        ({"filename": None}, "filename is required"),
+        ({"content_type": {"type": "audio/wav"}}, "content_type must be a string (got a JSON object)"),
+        ({"content_type": ""}, "content_type is required"),
+    ],
+)
+def test_a_job_field_of_the_wrong_type_is_named_as_such(fields: dict[str, object], message: str) -> None:
+    """A filename given as a number is not a missing filename: the message says what was wrong."""
+    body = json.dumps({"filename": "a.wav", "content_type": "audio/wav", **fields}).encode()
+    with pytest.raises(ApiError) as refused:
+        parse_job_request(content_type="application/json", body=body, models=MODELS, limits=JobLimits())
+    assert refused.value.status == 400 and refused.value.message.startswith(message), refused.value.message
+
+
 def test_job_parameters_may_be_left_out() -> None:
     body = json.dumps({"filename": "a.wav", "content_type": "audio/wav"}).encode()
     request = parse_job_request(content_type="application/json", body=body, models=MODELS, limits=JobLimits())

@@ -3,7 +3,8 @@
 Exit codes: 0 done; 1 an unexpected error in this command; 2 bad input (arguments, an unreadable file,
 a request or audio the service refused, an output file it cannot write); 3 the service failed (5xx,
 throttled through every retry, unreachable, a job that failed on its side); 4 timed out (--timeout
-bounds the whole command: retries, Retry-After waits, the upload, the job and the downloads); 5 the
+bounds the whole command: retries, Retry-After waits, the upload, the job and the downloads; in
+transcribe-dir it bounds each file, and a file over it is a failed file, exit 3); 5 the
 service answered off the API's contract (ProtocolError: not JSON, a field missing, a URL the client will
 not use, an answer over its size cap). Every error is one line on stderr, what the server said in it
 made printable. Progress bars (upload, then the job) go to stderr when it is a terminal, or
@@ -49,6 +50,10 @@ EXIT_CODES = (
     "exit codes: 0 ok, 2 bad input, 3 service error, 4 timed out (--timeout bounds the whole command), "
     "5 the service answered off the API's contract (a ProtocolError), 1 an unexpected error in this command"
 )
+DIR_EXIT_CODES = (
+    "exit codes: 0 every file done, 3 some failed (listed; a file over its --timeout is one of them), "
+    "2 bad arguments, 130 stopped by Ctrl-C, 1 an unexpected error in this command"
+)
 
 
 FORMATS_HELP = "WAV, FLAC, MP3, Ogg (Vorbis, Opus), MP4/M4A (AAC, ALAC), WebM/Matroska (Opus, Vorbis)"
@@ -82,10 +87,9 @@ def parser() -> argparse.ArgumentParser:
             "Every audio file under DIR (recursively) gives OUT/<its path>.json, and with basic-pitch "
             "<its path>.mid. OUT/manifest.json records each file's outcome: run the same command again to "
             "resume (files done are skipped, failed ones tried again). At most --concurrency files at once; "
-            "429 and 5xx are retried with backoff, honouring Retry-After. Exit 0 when every file is done, 3 "
-            "when some failed (the summary lists them), 2 for bad arguments, 130 after Ctrl-C."
+            "429 and 5xx are retried with backoff, honouring Retry-After."
         ),
-        epilog=EXIT_CODES,
+        epilog=DIR_EXIT_CODES,
     )
     directory.add_argument("dir", help="the folder of recordings")
     directory.add_argument("--out", required=True, metavar="DIR", help="where the outputs and manifest.json go")
@@ -196,9 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNEXPECTED
 
 
-def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
+def _service(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The URL and the API key: the flags, else the environment (the URL then the local server's)."""
     url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
-    api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
+    return url, args.api_key or os.environ.get(KEY_VARIABLE) or None
+
+
+def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
+    url, api_key = _service(args)
     try:
         parameters = _parameters(args)
     except ValueError as error:
@@ -257,8 +266,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 def _transcribe_dir(args: argparse.Namespace) -> int:
     """A folder, resumable: a bar over its files, then the summary (counts and the failed files)."""
-    url = args.url or os.environ.get(URL_VARIABLE) or LOCAL_URL
-    api_key = args.api_key or os.environ.get(KEY_VARIABLE) or None
+    url, api_key = _service(args)
     try:
         parameters = _parameters(args)
     except ValueError as error:

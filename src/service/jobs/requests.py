@@ -55,11 +55,20 @@ def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, An
     if unknown:
         raise errors.bad_request(f"unknown field(s) {unknown}: allowed {', '.join(FIELDS)}")
     filename = document.get("filename")
+    if filename is not None and not isinstance(filename, str):
+        raise errors.bad_request(
+            f"filename must be a string (got a JSON {_json_type(filename)}): the name of the file you will "
+            "upload, e.g. 'concert.mp3'"
+        )
     if not isinstance(filename, str) or not filename.strip():
         raise errors.bad_request("filename is required: the name of the file you will upload, e.g. 'concert.mp3'")
     if any(unicodedata.category(ch) == "Cc" for ch in filename):
         raise errors.bad_request("the file name contains control characters (such as NUL): send a plain name")
     media_type = document.get("content_type")
+    if media_type is not None and not isinstance(media_type, str):
+        raise errors.bad_request(
+            f"content_type must be a string (got a JSON {_json_type(media_type)}), e.g. 'audio/mpeg'"
+        )
     if not isinstance(media_type, str) or not media_type:
         raise errors.bad_request("content_type is required, e.g. 'audio/mpeg'")
     media_type = media_type.strip().lower()
@@ -233,3 +242,14 @@ _DOMAIN = re.compile(
 )
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 _SAFE_PATH = re.compile(r"^(?:/[A-Za-z0-9._~-]+)*$")
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, as a client wrote it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else "value"
