@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, local_settings
@@ -25,7 +24,7 @@ from inference.models.registry import pinned_artifacts
 from operations import image_layout
 from service.jobs.store import JobStatus, JobStore, now
 from tests.support.components import missing
-from tests.support.emulator import in_process_moto
+from tests.support.emulator import emulator_client, in_process_moto
 from tests.support.stacks import Stack, resources_of
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -143,13 +142,7 @@ def test_the_image_holds_the_runtime_the_service_and_the_verified_model_only(ima
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
     with in_process_moto() as endpoint:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        s3 = emulator_client(endpoint, "s3")
         for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
             s3.create_bucket(Bucket=bucket)
         yield endpoint
@@ -157,13 +150,7 @@ def emulator() -> Iterator[str]:
 
 def _a_job_awaits_its_worker(endpoint: str) -> None:
     """The job and upload tests/events/worker_job_uploaded.json announces, as POST /jobs and a client leave them."""
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = emulator_client(endpoint, "s3")
     store = JobStore(s3, local_settings())
     audio = (EVENTS / "predict_raw_flac_query_parameters.json").read_text()
     flac = base64.b64decode(json.loads(audio)["body"])

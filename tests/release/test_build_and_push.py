@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from config.environments import DEV, PROD
 from inference.models.silero_vad.parameters import SILERO_VAD
 from inference.pinned import BASIC_PITCH
 from operations import build_and_push
-from tests.support.emulator import in_process_moto
+from tests.support.emulator import emulator_client, in_process_moto
 
 MANIFEST = json.dumps(
     {
@@ -36,13 +35,7 @@ MANIFEST = json.dumps(
 def ecr() -> Iterator[Any]:
     """moto with the two environments' repositories, as the registry stacks create them."""
     with in_process_moto() as endpoint:
-        client = boto3.client(
-            "ecr",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = emulator_client(endpoint, "ecr")
         for env in (DEV, PROD):
             client.create_repository(repositoryName=env.repository_name, imageTagMutability=env.registry.tag_mutability)
         yield client

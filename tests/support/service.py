@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 import yaml
 from jsonschema_path import SchemaPath
@@ -19,6 +18,7 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from emulation.local_server import INPUT_BUCKET, OUTPUT_BUCKET, free_port
+from tests.support.emulator import emulator_client
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "openapi.yaml"
@@ -66,13 +66,7 @@ class LocalServer:
         return self.log_path.read_text()
 
     def s3(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.emulator,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return emulator_client(self.emulator, "s3")
 
     def objects(self) -> dict[str, dict[str, str]]:
         """Every object in both buckets: {bucket: {key: etag}}."""

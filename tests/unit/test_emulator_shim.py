@@ -7,10 +7,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
-from tests.support.emulator import MotoServer
+from tests.support.emulator import MotoServer, emulator_client
 
 
 @pytest.fixture
@@ -21,13 +20,7 @@ def emulator(tmp_path: Path) -> Iterator[MotoServer]:
 
 
 def test_a_replace_without_a_value_resets_the_cloudwatch_role(emulator: MotoServer) -> None:
-    apigw = boto3.client(
-        "apigateway",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    apigw = emulator_client(emulator.endpoint, "apigateway")
     role = "arn:aws:iam::123456789012:role/audio-inference-dev-api-apigw-logs"
     apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
     assert apigw.get_account()["cloudwatchRoleArn"] == role
@@ -36,13 +29,7 @@ def test_a_replace_without_a_value_resets_the_cloudwatch_role(emulator: MotoServ
 
 
 def test_a_tls_only_bucket_policy_does_not_deny_requests_to_the_emulator(emulator: MotoServer) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = emulator_client(emulator.endpoint, "s3")
     s3.create_bucket(Bucket="tls-only")
     deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::tls-only/*"}
     tls_only = {**deny, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
