@@ -40,7 +40,9 @@ def account_of_credentials(region: str) -> str:
 
     config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
     try:
-        return str(boto3.client("sts", region_name=region, config=config).get_caller_identity()["Account"])
+        # A session of its own: boto3's default one keeps the credentials it found first in this process.
+        sts = boto3.session.Session().client("sts", region_name=region, config=config)
+        return str(sts.get_caller_identity()["Account"])
     except (BotoCoreError, ClientError) as exc:
         raise AccountUnknown(f"{type(exc).__name__}: {exc}") from None
 

@@ -94,6 +94,18 @@ def test_without_credentials_synth_says_what_is_missing_and_how_to_complete_it(n
     assert "\n" not in note
 
 
+def test_credentials_the_process_found_earlier_are_not_taken_for_the_accounts(
+    no_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3's default session keeps the first credentials it found; the state bucket's account is the one
+    of the credentials at hand now, as terraform will see them (this failed in CI before its own session)."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    boto3.setup_default_session(aws_access_key_id="stale", aws_secret_access_key="stale", region_name="us-east-1")
+    assert boto3.client("sts").meta.region_name == "us-east-1"  # the default session holds the stale keys
+    account, note = state_bucket.account_for(ENVIRONMENTS.values())
+    assert account is None and "NoCredentialsError" in note
+
+
 def test_the_command_prints_the_bucket_for_a_plain_terraform_init(credentials: None, capsys: Any) -> None:
     assert state_bucket.main(["--env", "prod"]) == 0
     assert capsys.readouterr().out == f"audio-inference-tfstate-{ACCOUNT}-us-east-1\n"
