@@ -6,11 +6,14 @@ forever; both models."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
-from audio_inference_client import Client
+from audio_inference_client import Client, batch
 from audio_inference_client.batch import MANIFEST, transcribe_dir
+from audio_inference_client.errors import BadInputError, ServiceError
 
 from inference.testing import signals
 from tests.client.test_client import command
@@ -89,3 +92,65 @@ def test_a_refused_file_is_listed_with_the_reason_and_exit_3_and_speech_gives_js
     assert manifest["notes.wav"]["status"] == "failed" and manifest["notes.wav"]["error"]
     bad = command("transcribe-dir", str(tmp_path / "nowhere"), "--out", str(out), url=local_server.url)
     assert bad.returncode == 2 and "is not a folder" in bad.stderr
+
+
+class _FullKey:
+    """A client whose key's job slots are full `busy` times (429 too_many_jobs_in_flight), then a result."""
+
+    def __init__(self, busy: int, calls: list[str]) -> None:
+        self.busy, self.calls = busy, calls
+
+    def transcribe(self, audio: Path, **_: object) -> _Result:
+        self.calls.append(audio.name)
+        if len([c for c in self.calls if c == audio.name]) <= self.busy:
+            raise ServiceError(
+                "consumer web-app's limit of 10 jobs in flight is reached", code="too_many_jobs_in_flight", status=429
+            )
+        return _Result()
+
+    def close(self) -> None:
+        pass
+
+
+class _Result:
+    def save_json(self, path: str) -> None:
+        Path(path).write_text("{}")
+
+    def save_midi(self, path: str) -> None:
+        Path(path).write_bytes(b"MThd")
+
+
+def test_a_key_at_its_job_limit_is_waited_for_without_spending_attempts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Abandoned jobs hold a key's slots for their 15-minute upload window: a batch waits its turn rather
+    than failing its files after a few retries (a stranger's run ended exit 3 while the slots were held)."""
+    monkeypatch.setattr(batch, "SLOT_POLL_S", 0.01)
+    folder = tmp_path / "in"
+    catalog(folder, 2)
+    calls: list[str] = []
+
+    def full_key(busy: int) -> Callable[[], Client]:
+        return lambda: cast(Client, _FullKey(busy, calls))
+
+    summary = transcribe_dir(full_key(5), folder, tmp_path / "out", attempts=1, concurrency=1)
+    assert (summary.done, summary.failed) == (2, {}) and len(calls) == 12  # 5 waits and the run, per file
+    calls.clear()
+    waited_out = transcribe_dir(full_key(10**6), folder, tmp_path / "o2", attempts=1, concurrency=1, slot_wait_s=0.05)
+    assert waited_out.done == 0 and all("too_many_jobs_in_flight" in why for why in waited_out.failed.values())
+
+
+def test_an_out_that_is_a_file_or_a_damaged_manifest_is_bad_input_naming_it(tmp_path: Path) -> None:
+    """Exit 2 with what to do, not an unexpected error (exit 1) with a traceback's last line."""
+    folder = tmp_path / "in"
+    catalog(folder, 1)
+    taken = tmp_path / "taken.wav"
+    taken.write_bytes(b"RIFF")
+    with pytest.raises(BadInputError, match=r"taken\.wav is a file, not a folder"):
+        transcribe_dir(lambda: cast(Client, _FullKey(0, [])), folder, taken)
+    for damaged in ("{not json", "[]", '{"files": ["a"]}'):
+        out = tmp_path / f"out{len(damaged)}"
+        out.mkdir()
+        (out / MANIFEST).write_text(damaged)
+        with pytest.raises(BadInputError, match=r"manifest\.json is not a manifest this command wrote: move it away"):
+            transcribe_dir(lambda: cast(Client, _FullKey(0, [])), folder, out)

@@ -49,6 +49,14 @@ def test_a_job_field_of_the_wrong_type_is_named_as_such(fields: dict[str, object
     assert refused.value.status == 400 and refused.value.message.startswith(message), refused.value.message
 
 
+def test_a_size_over_the_limit_written_as_a_huge_float_is_quoted_short() -> None:
+    body = json.dumps({"filename": "a.wav", "content_type": "audio/wav", "size_bytes": 1e300}).encode()
+    with pytest.raises(ApiError) as refused:
+        parse_job_request(content_type="application/json", body=body, models=MODELS, limits=JobLimits())
+    assert refused.value.status == 413 and refused.value.message.startswith("size_bytes=1e+300 is over the ")
+    assert len(refused.value.message) < 120
+
+
 def test_job_parameters_may_be_left_out() -> None:
     body = json.dumps({"filename": "a.wav", "content_type": "audio/wav"}).encode()
     request = parse_job_request(content_type="application/json", body=body, models=MODELS, limits=JobLimits())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -129,3 +130,10 @@ def test_a_queued_job_shows_its_place(aws):
     view = describe_job(job, store=store, download_url=lambda k, n: k, queue_depth=depth)
     assert view["status"] == "queued"
     assert view["queue"] == {"jobs_ahead_at_most": 3, "jobs_waiting": 4, "jobs_running": 0}
+
+
+@pytest.mark.parametrize(("consumer", "whose"), [("developers", "consumer developers'"), ("lab", "consumer lab's")])
+def test_the_429_names_whose_limit_in_plain_english(aws, monkeypatch, consumer: str, whose: str) -> None:
+    """A stranger saw "consumer developers's limit": a name ending in s takes an apostrophe alone."""
+    monkeypatch.setattr(aws["quotas"], "_consumers", SimpleNamespace(of=lambda key_id: consumer))
+    assert aws["quotas"].limits(aws["keys"]["untagged"])[2] == whose

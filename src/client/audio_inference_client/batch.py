@@ -13,8 +13,10 @@ skips the files it lists done (unchanged, outputs present) and tries the failed 
 again, so a crash loses at most the files in flight (Ctrl-C starts no new file and lets those
 finish). Each file's call already retries 429, 502, 503 and 504 with backoff and Retry-After (the
 client's transport, urllib3's Retry); a file that still fails on the service's side (throttled
-through every retry, a job limit, a 5xx) is tried again `attempts` times with exponential backoff.
-Bad input (a file the service refuses) is not retried.
+through every retry, a 5xx) is tried again `attempts` times with exponential backoff. A key at its
+limit of jobs in flight (429 `too_many_jobs_in_flight`) is not a failure but a queue: the file waits
+for a slot, up to `slot_wait_s` (an abandoned job holds its slot for its 15-minute upload window, and
+nothing cancels it), without spending its attempts. Bad input (a file the service refuses) is not retried.
 """
 
 from __future__ import annotations
@@ -63,7 +65,15 @@ class Manifest:
         self._lock = threading.Lock()
         self.files: dict[str, dict[str, Any]] = {}
         if self.path.exists():
-            self.files = dict(json.loads(self.path.read_text()).get("files", {}))
+            try:
+                files = json.loads(self.path.read_bytes()).get("files", {})
+                self.files = {str(name): dict(entry) for name, entry in files.items()}
+            except (ValueError, AttributeError, TypeError):
+                raise BadInputError(
+                    f"{printable(str(self.path), 300)} is not a manifest this command wrote: move it away (the "
+                    "run then starts over) or point --out at another folder",
+                    code="bad_input",
+                ) from None
 
     def finished(self, relative: str, audio: Path, out: Path) -> bool:
         entry = self.files.get(relative)
@@ -82,6 +92,15 @@ class Manifest:
             os.replace(temporary, self.path)
 
 
+SLOT_BUSY = "too_many_jobs_in_flight"
+"""The 429 that means "your key's jobs fill its slots": wait for one, do not count it a failure."""
+SLOT_WAIT_S = 3600.0
+"""How long a file waits for a slot at most (an abandoned job holds one for its 900 s upload window)."""
+SLOT_POLL_S = 30.0
+"""How often a waiting file asks again (the service's Retry-After for this 429)."""
+INTERRUPTED = "interrupted before it started"
+
+
 def transcribe_dir(
     client_factory: Callable[[], Client],
     source: str | os.PathLike[str],
@@ -92,6 +111,7 @@ def transcribe_dir(
     concurrency: int = 4,
     attempts: int = 3,
     backoff_s: float = 2.0,
+    slot_wait_s: float = SLOT_WAIT_S,
     on_file: Callable[[str, str], None] | None = None,
 ) -> BatchSummary:
     """Run `model` on every audio file under `source`, at most `concurrency` at once (each thread with its
@@ -101,6 +121,8 @@ def transcribe_dir(
     source_dir, out_dir = Path(source), Path(out)
     if not source_dir.is_dir():
         raise BadInputError(f"{printable(str(source_dir), 300)} is not a folder", code="bad_input")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"--out {printable(str(out_dir), 300)} is a file, not a folder", code="bad_input")
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir)
     files = audio_files(source_dir)
@@ -123,9 +145,13 @@ def transcribe_dir(
             clients.append(local.client)
         return local.client  # type: ignore[no-any-return]
 
+    stopping = threading.Event()  # set on Ctrl-C: a file still waiting for a slot gives up its turn
+
     def one(relative: str, audio: Path) -> tuple[str, str | None]:
         error: str | None = None
-        for attempt in range(attempts):
+        attempt = 0
+        slot_deadline = time.monotonic() + slot_wait_s
+        while attempt < attempts:
             try:
                 outputs = _transcribe_one(client(), audio, out_dir, relative, model, parameters or {})
                 manifest.record(relative, audio, status="done", outputs=outputs)
@@ -135,8 +161,14 @@ def transcribe_dir(
                 break
             except (AudioInferenceError, OSError) as failed:  # the service's side, or an output not written
                 error = str(failed)
-                if attempt + 1 < attempts:
-                    time.sleep(backoff_s * 2**attempt)
+                left = slot_deadline - time.monotonic()
+                if getattr(failed, "code", None) == SLOT_BUSY and left > 0:  # queued behind the key's own jobs
+                    if stopping.wait(min(SLOT_POLL_S, left)):
+                        return relative, INTERRUPTED
+                    continue
+                attempt += 1
+                if attempt < attempts and stopping.wait(backoff_s * 2 ** (attempt - 1)):
+                    return relative, INTERRUPTED
         manifest.record(relative, audio, status="failed", error=printable(error or "", 500))
         return relative, error
 
@@ -151,7 +183,8 @@ def transcribe_dir(
             if on_file:
                 on_file(relative, "done" if error is None else "failed")
     except BaseException:  # Ctrl-C (or a callback's error): no new file starts, the ones in flight end and
-        pool.shutdown(wait=True, cancel_futures=True)  # are recorded (a second Ctrl-C stops the wait)
+        stopping.set()  # are recorded; one waiting for a slot or a retry stops waiting, unrecorded
+        pool.shutdown(wait=True, cancel_futures=True)  # (a second Ctrl-C stops the wait)
         raise
     pool.shutdown(wait=True)
     for made in clients:

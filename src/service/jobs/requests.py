@@ -79,8 +79,12 @@ def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, An
             "or application/octet-stream"
         )
     size = document.get("size_bytes")
-    if isinstance(size, float) and size.is_integer():
+    if isinstance(size, float) and size.is_integer() and size <= limits.max_upload_bytes:
         size = int(size)  # JSON has one number type: 861.0 is the integer 861
+    elif isinstance(size, float) and size > limits.max_upload_bytes:
+        raise errors.payload_too_large(
+            f"size_bytes={size:g} is over the {limits.max_upload_bytes:,} bytes a job may upload"
+        )
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise errors.bad_request(f"size_bytes={size!r} is invalid: allowed a positive integer")
     if size is not None and size > limits.max_upload_bytes:
