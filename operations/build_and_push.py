@@ -178,6 +178,22 @@ def model_build_args() -> dict[str, str]:
     return {"MODEL_CHECKSUMS": ";".join(checks)}
 
 
+def uncommitted(environment: str) -> ReleaseError:
+    """The refusal of a release from a tree with uncommitted changes, naming the first few of them."""
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()]
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return ReleaseError(
+        f"the working tree has uncommitted changes ({shown}): {environment} images are tagged with the commit "
+        "they are built from (commit them, or FORCE=1 make deploy / --force)"
+    )
+
+
+def refuse_uncommitted(environment: str, immutable_tags: bool, *, force: bool) -> None:
+    """Before anything is deployed: an environment with immutable tags builds only committed trees."""
+    if immutable_tags and not force and git("status", "--porcelain"):
+        raise uncommitted(environment)
+
+
 def plan_release(environment: str, ecr: Any, *, force: bool, dry_run: bool = False) -> Plan:
     from config.environments import get_environment
     from contract.validation import ConfigError
@@ -205,10 +221,7 @@ def plan_release(environment: str, ecr: Any, *, force: bool, dry_run: bool = Fal
         return Plan(environment, repository, platform, (f"git-{commit}",), build_args)
     if dirty:
         if repository.immutable_tags and not force:
-            raise ReleaseError(
-                f"the working tree has uncommitted changes: {environment} images are tagged with the "
-                "commit they are built from (commit, or pass --force)"
-            )
+            raise uncommitted(environment)
         # Never the commit's own tag: that names the committed tree's image.
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         return Plan(environment, repository, platform, (f"git-{commit}-dirty-{stamp}",), build_args)

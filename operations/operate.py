@@ -152,6 +152,9 @@ def deploy(env: Any, cdktf: Cdktf, aws: Any, digest: str | None, environ: Mappin
     approve = approval_flags(env, environ)
     ecr, ssm = aws("ecr"), aws("ssm")
     if digest is None:
+        # Refused before the registry stack changes, not after it (the release checks the repository again).
+        immutable = env.registry.tag_mutability == "IMMUTABLE"
+        build_and_push.refuse_uncommitted(env.name, immutable, force=truthy(environ, "FORCE"))
         cdktf("deploy", env.registry_stack_name, flags=approve)
         digest = build_and_push.release(env.name, ecr, force=truthy(environ, "FORCE"))
     else:  # a given digest must be there (a pushed one, provably is); a refusal marks the deployed one

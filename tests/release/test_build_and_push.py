@@ -161,7 +161,8 @@ def test_prod_refuses_a_dirty_tree_unless_forced(
 ) -> None:
     fixed_git(monkeypatch, "fedcba987654", status=" M README.md")
     code, _, err = run(capsys, ecr, "--env", "prod", "--dry-run")
-    assert code == 2 and len(err) == 1 and "uncommitted changes" in err[0]
+    assert code == 2 and len(err) == 1 and "uncommitted changes (README.md): prod images" in err[0]
+    assert err[0].endswith("(commit them, or FORCE=1 make deploy / --force)")
     code, out, err = run(capsys, ecr, "--env", "prod", "--dry-run", "--force")
     # never the commit's own tag (that names the committed tree's image), never a content tag
     (tag,) = [word.rsplit(":", 1)[1] for word in shlex.split(out[2]) if word.startswith("1234")]

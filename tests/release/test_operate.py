@@ -114,6 +114,21 @@ def test_deploy_releases_between_the_registry_and_the_inference_stack(held_diges
     assert steps[2][2] == held_digest
 
 
+def test_prod_refuses_an_uncommitted_tree_before_it_changes_anything(held_digest, steps, capsys, monkeypatch) -> None:
+    """An adopter's config edit, not yet committed: prod's refusal came after its registry stack was applied."""
+    changes = " M config/environments.py\n?? notes.txt\n M a\n M b"
+    monkeypatch.setattr(build_and_push, "git", lambda *args: changes if args == ("status", "--porcelain") else "ab")
+    code, err = run(capsys, "deploy", "--env", "prod", AUTO_APPROVE="1")
+    assert code == 2 and steps == [], "nothing deployed"
+    assert err == [
+        "error: the working tree has uncommitted changes (config/environments.py, notes.txt, a and 1 more): prod "
+        "images are tagged with the commit they are built from (commit them, or FORCE=1 make deploy / --force)"
+    ]
+    monkeypatch.setattr(build_and_push, "release", lambda env, ecr, force: held_digest)
+    code, err = run(capsys, "deploy", "--env", "dev")  # dev's tags are mutable: a dirty tree gets its own tag
+    assert code == 0 and [s[1] for s in steps] == [(DEV.registry_stack_name,), (DEV.stack_name,)]
+
+
 @pytest.mark.parametrize(
     "digest, message",
     [
