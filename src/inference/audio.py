@@ -219,14 +219,16 @@ def open_audio(
         path = Path(source)
         if path.stat().st_size == 0:
             raise EmptyAudioError("the audio file is empty (0 bytes)")
-        with path.open("rb") as fh:
-            head = fh.read(SNIFF_BYTES)
+        with path.open("rb") as fh:  # one read serves the sniffer and a WAV header behind long chunks
+            prefix = fh.read(max(SNIFF_BYTES, wav_header.HEADER_BYTES))
+        head = prefix[:SNIFF_BYTES]
         size = path.stat().st_size
     else:
         data = bytes(source)
         if not data:
             raise EmptyAudioError("no audio bytes were sent")
-        head = data[:SNIFF_BYTES]
+        prefix = data[: max(SNIFF_BYTES, wav_header.HEADER_BYTES)]
+        head = prefix[:SNIFF_BYTES]
         size = len(data)
 
     sniffed = sniff(head)
@@ -234,7 +236,7 @@ def open_audio(
         raise UnsupportedAudioFormatError(
             f"not a supported audio format: this is {sniffed.detected}; accepted: {ACCEPTED_DESCRIPTION}"
         )
-    wav = _wav_header(source, head) if sniffed.format is WAV else None
+    wav = wav_header.parse(prefix) if sniffed.format is WAV else None
     if wav is not None:
         _check_wav_header(wav, size, bounds)
     _check_container_complete(sniffed.format, source)
@@ -286,13 +288,6 @@ def _open_source(sniffed: Sniffed, file: IO[bytes], closing: ExitStack) -> _Sour
             )
         return _SndfileSource(sound, f"{OGG.result_name}/{codec}")
     return _SndfileSource(sound, audio_format.result_name)
-
-
-def _wav_header(source: bytes | bytearray | memoryview | str | Path, head: bytes) -> wav_header.WavHeader | None:
-    if isinstance(source, (str, Path)):
-        with open(source, "rb") as fh:
-            return wav_header.parse(fh.read(wav_header.HEADER_BYTES))
-    return wav_header.parse(bytes(memoryview(source)[: wav_header.HEADER_BYTES]))
 
 
 def _check_wav_header(wav: wav_header.WavHeader, size: int, bounds: WorkBounds | None) -> None:

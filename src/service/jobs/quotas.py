@@ -102,8 +102,9 @@ class Quotas:
         """(jobs in flight, audio seconds per day, whose limits: the consumer or the environment)."""
         consumer = self._consumers.of(key_id) if self._consumers else None
         jobs, seconds = self.settings.job_limits_of(consumer)
-        whose = (f"consumer {consumer}'" if consumer.endswith("s") else f"consumer {consumer}'s") if consumer else ""
-        return jobs, seconds, whose or "the per-key"
+        if not consumer:
+            return jobs, seconds, "the per-key"
+        return jobs, seconds, f"consumer {consumer}'" + ("" if consumer.endswith("s") else "s")
 
     def admit(self, key_id: str | None, job_id: str, *, now: datetime | None = None) -> None:
         """Count `job_id` against the key's limits, or raise 429 naming the limit it would pass."""
