@@ -417,8 +417,14 @@ def test_sigterm_during_a_long_request_stops_the_server_cleanly(model_artifact: 
     assert code == 0, output[-3000:]
     assert stopped_s < LOOSE_S, f"stopped {stopped_s:.1f} s after SIGTERM"
     assert "Traceback" not in output, output[-3000:]
-    assert answer.get("status") == 503, answer  # the request in flight was told, not left hanging
-    assert_error_shape(json.loads(answer["body"]), "service_unavailable")
+    # The request in flight was told, not left hanging: 503 when its work outlasts STOP_GRACE_S (the usual
+    # case here), or its whole answer when it finished within the grace (seen on a loaded machine, where
+    # the signal is handled late): either is an answer, never a dropped connection.
+    assert answer.get("status") in (200, 503), answer
+    if answer["status"] == 503:
+        assert_error_shape(json.loads(answer["body"]), "service_unavailable")
+    else:
+        assert json.loads(answer["body"])["result"]["audio"]["duration_s"] == pytest.approx(540.0, abs=0.1)
     with pytest.raises(OSError):  # the embedded emulator went with it
         socket.create_connection(("127.0.0.1", server.emulator_port), timeout=2).close()
 
