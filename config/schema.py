@@ -53,6 +53,9 @@ ECR_TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE")
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9]{1,19}$")
+"""No '-': the environment's name ends the `<project>-<env>-` prefix its IAM grants are scoped by, and
+with '-' allowed `prod`'s grants (`audio-inference-prod-*`) would reach an environment `prod-eu`."""
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -664,7 +667,13 @@ class EnvironmentConfig:
     """Extra tags on every resource (Project, Environment and ManagedBy are always set)."""
 
     def __post_init__(self) -> None:
-        matches("name", self.name, _NAME, "2-20 lowercase letters, digits and '-', starting with a letter")
+        matches(
+            "name",
+            self.name,
+            _ENVIRONMENT,
+            "2-20 lowercase letters and digits, starting with a letter (no '-': `prod`'s grants on "
+            "`<project>-prod-*` would reach `prod-eu`)",
+        )
         matches("region", self.region, _REGION, "an AWS region such as 'us-east-1'")
         matches("project", self.project, _NAME, "2-20 lowercase letters, digits and '-', starting with a letter")
         require(

@@ -626,16 +626,25 @@ def deploy_permissions(
             ),
             # The account's CloudWatch role setting has no tags; PassRole limits which role it may name.
             _statement("ApiGatewayAccountLoggingRole", ["apigateway:PATCH"], arns.gateway_account),
+            # Tags are ApiGatewayWriteTagged's key: only a resource that already is the environment's may be
+            # (re)tagged, and only as the environment's, or tagging another team's API (or, with both
+            # environments in one account, prod's from dev's role) would hand it to this role.
             _statement(
-                "ApiGatewayTagsKeepTheEnvironments", ["apigateway:PUT"], arns.gateway_tags, **_request_tagged(env)
+                "ApiGatewayTagsKeepTheEnvironments",
+                ["apigateway:PUT"],
+                arns.gateway_tags,
+                StringEquals={**_request_tagged(env)["StringEquals"], **_tagged(env)["StringEquals"]},
             ),
             _statement(
                 "ApiGatewayUntagOthers",
                 ["apigateway:DELETE"],
                 arns.gateway_tags,
+                **_tagged(env),
                 **{"ForAllValues:StringNotEquals": {"aws:TagKeys": ["Environment", "Project"]}},
             ),
-            _statement("ApiGatewayWebAcl", ["apigateway:SetWebACL"], arns.stages),
+            # WAF's AssociateWebACL and DisassociateWebACL on a REST API stage also need apigateway:SetWebACL
+            # on it: WebAclWrite names every stage, this holds only for the environment's.
+            _statement("ApiGatewayWebAcl", ["apigateway:SetWebACL"], arns.stages, **_tagged(env)),
             _deny(
                 "NoApiKeys",
                 ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],

@@ -269,7 +269,7 @@ class InferenceStack(EnvironmentStack):
             reserved_concurrency=jobs.worker_reserved_concurrency,
         )
         self.input_bucket.grant_read(worker, "job-uploads", job_uploads)
-        self.output_bucket.grant_read_write(worker, "job-results", f"{env.storage.output_prefix}{object_keys.JOB_KEYS}")
+        self._grant_job_writes(worker, "job-results", results=True)
         self._grant_model(worker)
         if self.key:
             self.key.grant_use(worker, via=("s3", "sqs"), region=env.region)  # objects under SSE-KMS; messages
@@ -278,6 +278,20 @@ class InferenceStack(EnvironmentStack):
         )
         self.drainer = self._drainer(queue)
         return worker
+
+    def _grant_job_writes(self, function: ContainerFunction, name: str, *, results: bool) -> None:
+        """What the worker (`results`) or the drainer reads and writes under the jobs' output prefix: it reads
+        all of it, but writes only jobs' status documents, their results and the keys' ledgers (a finished
+        job is charged). Never the consumer documents `make keys` writes: a worker decoding hostile media
+        must not be able to raise a key's limits."""
+        jobs = f"{self.env.storage.output_prefix}{object_keys.JOB_KEYS}"
+        self.output_bucket.grant_read(function, name, jobs)
+        writes = [f"{jobs}*/{object_keys.JOB_STATUS_DOCUMENT}", f"{jobs}{object_keys.JOB_LEDGERS}*"]
+        if results:
+            writes.append(f"{jobs}*/{object_keys.JOB_RESULT_STEM}.*")
+        function.role.grant(
+            f"{name}-writes", perms.S3_OBJECT_WRITE, [f"{self.output_bucket.arn}/{key}" for key in writes]
+        )
 
     def _drainer(self, queue: JobQueue) -> ContainerFunction:
         """The dead-letter queue's consumer: marks each dead letter's job failed with the reason (throttled,
@@ -295,7 +309,7 @@ class InferenceStack(EnvironmentStack):
         )
         # It reads an upload's metadata (is it the job's own?) and the jobs' status documents, and writes them.
         self.input_bucket.grant_read(drainer, "job-uploads", f"{env.storage.input_prefix}{object_keys.JOB_KEYS}")
-        self.output_bucket.grant_read_write(drainer, "job-status", f"{env.storage.output_prefix}{object_keys.JOB_KEYS}")
+        self._grant_job_writes(drainer, "job-status", results=False)
         if self.key:
             self.key.grant_use(drainer, via=("s3", "sqs"), region=env.region)
         drainer.add_sqs_source(

@@ -18,5 +18,7 @@ def key_consumer_document(output_prefix: str, key_id: str) -> str:
     return f"{output_prefix}{JOB_KEYS}{KEY_CONSUMERS}{key_id}"
 
 
+JOB_RESULT_STEM = "result"
+"""A job's results beside its status document: `<stem>.json`, and `<stem>.mid` for a model with MIDI."""
 JOB_STATUS_DOCUMENT = "status.json"
 """A job's status document, beside its results (the API function may write only these under JOB_KEYS)."""

@@ -77,11 +77,12 @@ class Report:
 class Pipeline:
     """One emulator with the buckets, the queues and the model, shared by the runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_jobs_in_flight: int = 8) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.server = start_emulator(free_port())
         base = local_settings()
-        self.settings = dataclasses.replace(base, jobs=dataclasses.replace(base.jobs, max_jobs_in_flight=8))
+        jobs = dataclasses.replace(base.jobs, max_jobs_in_flight=max_jobs_in_flight)
+        self.settings = dataclasses.replace(base, jobs=jobs)
         self.queues: JobQueues = create_pipeline(self.settings, visibility_timeout_s=VISIBILITY_S)
         self.s3 = boto3.client("s3")
         self.sqs = boto3.client("sqs")
@@ -116,10 +117,13 @@ class Pipeline:
         kill: float = 0.0,
         settle_s: float = 120.0,
         seed: int = 7,
-        head_start_s: float = 0.0,
     ) -> Report:
         """Submit every consumer's jobs, run them on `workers`, wait until every job is final or `settle_s`
-        passed after the last submission, and report."""
+        passed after the last submission, and report.
+
+        The first consumer's backlog goes in first: the workers start and the others ask only once it
+        holds all the queue will take from it (its whole catalog, or as many jobs as admission lets it
+        have in flight, shown by its first 429), so the order of service is the queue's, not the clock's."""
         self.drain_queues()
         chance = random.Random(seed)
         lock = threading.Lock()
@@ -129,12 +133,10 @@ class Pipeline:
         owner_of: dict[str, str] = {}
         created_at: dict[str, float] = {}
         finished_at: dict[str, float] = {}
-        first = next(iter(jobs_by_consumer))
         counts = {"throttled": 0, "killed": 0, "errors": 0}
+        backlog_in = threading.Event()
 
         def submit(consumer: str, total: int) -> None:
-            if consumer != first:  # the first consumer's backlog is in before the others ask
-                time.sleep(head_start_s)
             key = f"key{consumer.replace('-', '')}"
             request = JobRequest(
                 filename="take.wav",
@@ -157,6 +159,7 @@ class Pipeline:
                 except ApiError as refused:  # 429: its jobs in flight; back off as the batch client does
                     if refused.status != 429:
                         raise
+                    backlog_in.set()
                     time.sleep(0.05)
                     continue
                 form = job["upload"]
@@ -167,6 +170,7 @@ class Pipeline:
                     created[consumer].append(job["job_id"])
                     owner_of[job["job_id"]] = consumer
                     created_at[job["job_id"]] = time.monotonic()
+            backlog_in.set()
 
         def worker() -> None:
             while not stop.is_set():
@@ -231,7 +235,9 @@ class Pipeline:
         threads.append(threading.Thread(target=drainer, daemon=True))
         submitters = [threading.Thread(target=submit, args=(c, n), daemon=True) for c, n in jobs_by_consumer.items()]
         started = time.monotonic()
-        for thread in [*threads, *submitters]:
+        submitters[0].start()
+        backlog_in.wait(timeout=settle_s)
+        for thread in [*threads, *submitters[1:]]:
             thread.start()
         for thread in submitters:
             thread.join()
@@ -269,6 +275,10 @@ class Pipeline:
                 contested[consumer] += 1
             remaining[consumer] -= 1
         contested_total = sum(contested.values()) or 1
+        ranks: dict[str, list[int]] = {c: [] for c in jobs_by_consumer}
+        for rank, job_id in enumerate(dict.fromkeys(finished_order), start=1):
+            if job_id in owner_of:
+                ranks[owner_of[job_id]].append(rank)
         for consumer, jobs in jobs_by_consumer.items():
             done = sum(1 for j in created[consumer] if j in final)
             waits = sorted(finished_at[j] - created_at[j] for j in created[consumer] if j in finished_at)
@@ -276,10 +286,20 @@ class Pipeline:
                 "jobs": jobs,
                 "done": done,
                 "share_while_all_busy": contested[consumer] / contested_total,
+                "half_done_at": _half_done_at(ranks[consumer], jobs, total),
                 "mean_wait_s": sum(waits) / len(waits) if waits else 0.0,
                 "p95_wait_s": waits[int(0.95 * (len(waits) - 1))] if waits else 0.0,
             }
         return report
+
+
+def _half_done_at(ranks: list[int], jobs: int, total: int) -> float:
+    """The share of all jobs finished when the consumer's median job finished: where its work sat in the
+    order of service. A FIFO queue behind another consumer's backlog puts it late (towards 1); a fair one
+    puts a small consumer early. Unlike the share while all busy, one of its jobs retried after a
+    visibility timeout (a throttle, a kill) does not move it."""
+    half = (jobs + 1) // 2
+    return ranks[half - 1] / total if len(ranks) >= half and total else 1.0
 
 
 CONSUMERS = {"web-app": 0.6, "batch-partner": 0.3, "lab": 0.1}
@@ -294,11 +314,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle", type=float, default=0.05, help="share of deliveries throttled")
     parser.add_argument("--kill", type=float, default=0.02, help="share of deliveries whose worker is killed")
     parser.add_argument(
-        "--head-start", type=float, default=2.0, help="seconds web-app's backlog goes in before the others ask"
+        "--max-in-flight",
+        type=int,
+        default=8,
+        help="each consumer's jobs in flight (POST /jobs admission); a large value shows the queue without it",
     )
     parser.add_argument("--json", action="store_true", help="one JSON report per run, nothing else")
     args = parser.parse_args(argv)
-    pipeline = Pipeline()
+    pipeline = Pipeline(max_jobs_in_flight=args.max_in_flight)
     split = {c: int(round(args.jobs * share)) for c, share in CONSUMERS.items()}
 
     def run(workers: int) -> Report:
@@ -308,7 +331,6 @@ def main(argv: list[str] | None = None) -> int:
             wait_s=args.wait,
             throttle=args.throttle,
             kill=args.kill,
-            head_start_s=args.head_start,
         )
 
     try:
@@ -321,21 +343,23 @@ def main(argv: list[str] | None = None) -> int:
             f"timed-wait {args.wait:g} s per job; {sum(split.values())} jobs per run {split}; "
             f"throttled {args.throttle:.0%}, killed {args.kill:.0%} of deliveries; visibility {VISIBILITY_S} s; "
             f"max {pipeline.settings.jobs.max_jobs_in_flight} jobs in flight per consumer; web-app's backlog "
-            f"{args.head_start:g} s ahead"
+            "queued first"
         )
         print(
             "| workers | jobs | seconds | jobs/s | ideal jobs/s | succeeded | failed (dead-lettered) | stranded "
-            "| throttled | killed | share while all busy (web-app / batch-partner / lab) | mean wait s (same) |"
+            "| throttled | killed | share while all busy (web-app / batch-partner / lab) | half done at (same) "
+            "| mean wait s (same) |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for workers in args.workers:
             report = run(workers)
             shares = " / ".join(f"{report.per_consumer[c]['share_while_all_busy']:.2f}" for c in CONSUMERS)
+            halves = " / ".join(f"{report.per_consumer[c]['half_done_at']:.2f}" for c in CONSUMERS)
             waits = " / ".join(f"{report.per_consumer[c]['mean_wait_s']:.1f}" for c in CONSUMERS)
             print(
                 f"| {workers} | {report.jobs} | {report.seconds:.1f} | {report.throughput:.1f} | "
                 f"{workers / args.wait:.0f} | {report.succeeded} | {report.failed} | {report.stranded} | "
-                f"{report.throttled} | {report.killed} | {shares} | {waits} |",
+                f"{report.throttled} | {report.killed} | {shares} | {halves} | {waits} |",
                 flush=True,
             )
     finally:

@@ -264,6 +264,7 @@ def test_the_worker_reads_only_job_uploads_and_writes_only_job_results(stacks, e
         "job-uploads-list",
         "job-results-objects",
         "job-results-list",
+        "job-results-writes",
         "job-messages-consume",
         "encryption-key",
     }
@@ -276,6 +277,16 @@ def test_the_worker_reads_only_job_uploads_and_writes_only_job_results(stacks, e
     assert uploads["resources"] == [f"{INPUT_ARN}/uploads/jobs/*"]
     assert set(uploads["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}, "read only: never the API's uploads"
     assert docs["job-results-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/jobs/*"]
+    assert set(docs["job-results-objects"][0]["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    # It writes a job's status and results and charges a key's ledger; never a consumer document (make
+    # keys writes those: a worker decoding hostile media must not raise a key's limits).
+    (writes,) = docs["job-results-writes"]
+    assert set(writes["actions"]) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert sorted(writes["resources"]) == [
+        f"{OUTPUT_ARN}/results/jobs/*/result.*",
+        f"{OUTPUT_ARN}/results/jobs/*/status.json",
+        f"{OUTPUT_ARN}/results/jobs/_keys/*",
+    ]
     consume = docs["job-messages-consume"][0]
     (queue_arn,) = consume["resources"]
     assert queue_arn.startswith("${aws_sqs_queue.job-queue_") and "dead-letter" not in queue_arn
@@ -388,11 +399,17 @@ def test_the_dead_letter_queue_is_drained_by_a_function_that_loads_no_model_and_
         "job-uploads-list",
         "job-status-objects",
         "job-status-list",
+        "job-status-writes",
         "dead-letters-consume",
         "encryption-key",
     }
     assert set(docs["job-uploads-objects"][0]["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}, "kept"
     assert docs["job-status-objects"][0]["resources"] == [f"{OUTPUT_ARN}/results/jobs/*"]
+    assert set(docs["job-status-objects"][0]["actions"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert sorted(docs["job-status-writes"][0]["resources"]) == [
+        f"{OUTPUT_ARN}/results/jobs/*/status.json",
+        f"{OUTPUT_ARN}/results/jobs/_keys/*",
+    ]
     (dead_arn,) = docs["dead-letters-consume"][0]["resources"]
     assert dead_arn.startswith("${aws_sqs_queue.job-queue_dead-letter-queue_")
 

@@ -608,7 +608,7 @@ def test_the_deploy_role_writes_api_gateway_only_on_the_environments_tags_and_ne
     statements = DOCUMENTS["prod"]["deploy-permissions"]["Statement"]
     for statement in statements:
         writes = [a for a in _actions(statement) if a.startswith("apigateway:") and a != "apigateway:GET"]
-        if statement["Effect"] != "Allow" or not writes or statement["Sid"] == "ApiGatewayWebAcl":
+        if statement["Effect"] != "Allow" or not writes:
             continue
         if statement["Sid"] == "ApiGatewayAccountLoggingRole":
             assert _resources(statement) == ["arn:aws:apigateway:us-east-1::/account"]
@@ -618,3 +618,27 @@ def test_the_deploy_role_writes_api_gateway_only_on_the_environments_tags_and_ne
     denies = [s for s in statements if s["Effect"] == "Deny"]
     for method in ("GET", "POST", "DELETE"):
         assert any(_covers(s, f"apigateway:{method}", "arn:aws:apigateway:us-east-1::/apikeys/k1") for s in denies)
+
+
+def test_the_deploy_role_tags_untags_or_sets_a_web_acl_only_on_api_gateway_resources_already_the_environments() -> None:
+    """ApiGatewayWriteTagged trusts a resource's tags: were tagging allowed on any resource, the role could
+    tag another team's API (or prod's, from dev's role in one account) as its own and then rewrite it.
+    WAF's association with a stage also needs apigateway:SetWebACL on that stage."""
+    for env in ci_environments():
+        statements = DOCUMENTS[env.name]["deploy-permissions"]["Statement"]
+        reaching = [
+            s
+            for s in statements
+            if s["Effect"] == "Allow"
+            and any(r.endswith(("/tags/*", "/stages/*")) for r in _resources(s))
+            and any(a.startswith("apigateway:") and a != "apigateway:GET" for a in _actions(s))
+        ]
+        assert {s["Sid"] for s in reaching} == {
+            "ApiGatewayTagsKeepTheEnvironments",
+            "ApiGatewayUntagOthers",
+            "ApiGatewayWebAcl",
+        }
+        for statement in reaching:
+            equals = statement["Condition"]["StringEquals"]
+            assert equals["aws:ResourceTag/Environment"] == env.name, statement["Sid"]
+            assert equals["aws:ResourceTag/Project"] == env.project, statement["Sid"]

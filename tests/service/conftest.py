@@ -30,6 +30,7 @@ class Emulated:
 
     handler: ModuleType
     worker: ModuleType
+    dead_letters: ModuleType
     s3: Any
     sqs: Any
     queues: JobQueues
@@ -37,7 +38,7 @@ class Emulated:
 
 @pytest.fixture(scope="session")
 def emulated(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulated]:
-    """`service.handler` and `service.worker` imported as Lambda imports them (settings from the
+    """`service.handler`, `service.worker` and `service.dead_letters` imported as Lambda imports them (settings from the
     environment). The environment is restored after the imports: the modules' clients keep what they
     resolved. moto runs in its own process: an in-process server shares moto's global state with the
     `mock_aws` of other tests on the same worker, which resets it (buckets and all) when it ends."""
@@ -59,11 +60,12 @@ def emulated(model_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         queues = create_pipeline(local_settings(), visibility_timeout_s=QUEUE_VISIBILITY_S)
         handler = importlib.import_module("service.handler")
         worker = importlib.import_module("service.worker")
+        dead_letters = importlib.import_module("service.dead_letters")
         sqs = boto3.client("sqs")
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    yield Emulated(handler=handler, worker=worker, s3=s3, sqs=sqs, queues=queues)
+    yield Emulated(handler=handler, worker=worker, dead_letters=dead_letters, s3=s3, sqs=sqs, queues=queues)
     emulator.stop()
 
 

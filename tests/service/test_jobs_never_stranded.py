@@ -36,18 +36,7 @@ def store(emulated: Emulated) -> JobStore:
 @pytest.fixture(scope="module")
 def drainer(emulated: Emulated) -> Any:
     """`service.dead_letters` imported as Lambda imports it (settings from the environment), against moto."""
-    import importlib
-    import os
-
-    saved = dict(os.environ)
-    os.environ.update({"AWS_ENDPOINT_URL": emulated.s3.meta.endpoint_url, **local_settings().to_environment()})
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-    os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
-    try:
-        return importlib.import_module("service.dead_letters")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return emulated.dead_letters
 
 
 @pytest.fixture

@@ -123,6 +123,14 @@ def test_fails_environment_name_with_uppercase():
         EnvironmentConfig(name="Prod")
 
 
+@pytest.mark.parametrize("name", ["prod-eu", "dev-2", "prod-"])
+def test_fails_environment_name_with_a_hyphen_that_would_extend_another_environments_prefix(name: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        EnvironmentConfig(name=name)
+    assert_names(e, "name", name)
+    assert "prod-eu" in str(e.value)
+
+
 def test_fails_bad_region():
     with pytest.raises(ConfigError) as e:
         EnvironmentConfig(name="qa", region="moon-1")

@@ -137,3 +137,15 @@ def test_the_429_names_whose_limit_in_plain_english(aws, monkeypatch, consumer: 
     """A stranger saw "consumer developers's limit": a name ending in s takes an apostrophe alone."""
     monkeypatch.setattr(aws["quotas"], "_consumers", SimpleNamespace(of=lambda key_id: consumer))
     assert aws["quotas"].limits(aws["keys"]["untagged"])[2] == whose
+
+
+def test_a_finished_jobs_links_sign_its_own_result_whatever_its_status_document_names(aws):
+    """The status document is written by the worker, which decodes hostile media: keys it names (another
+    job's result, a key's ledger) are never what GET /jobs/{id} signs."""
+    store = aws["store"]
+    job, other = new_job(aws, None), new_job(aws, None)
+    other_json, other_midi = store.result_keys(other)
+    store.advance(job, "succeeded", result={"json_key": other_json, "midi_key": other_midi, "duration_s": 1.0})
+    view = describe_job(job, store=store, download_url=lambda key, name: key)
+    assert (view["result"]["json_url"], view["result"]["midi_url"]) == store.result_keys(job)
+    assert view["result"]["duration_s"] == 1.0 and "json_key" not in view["result"]

@@ -76,7 +76,9 @@ def client_parameters(model: str, defaults: Any, supplied: Mapping[str, Sequence
 def sanitize_filename(raw: str | None) -> str | None:
     """The client's file name as safe metadata: last path component (RFC 7578 asks receivers to drop
     any path), no control characters, non-ASCII percent-encoded (S3 metadata is ASCII), at most 200
-    characters; None when nothing is left. It never becomes part of a key."""
+    characters, no leading or trailing dots; None when nothing is left. /predict keeps it as metadata
+    only; a job's upload key ends with it, one component inside the job's own folder
+    (`uploads/jobs/<job id>/<name>`), so it can name no other object."""
     if not raw:
         return None
     name = re.split(r"[\\/]", raw)[-1]

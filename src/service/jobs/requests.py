@@ -213,9 +213,12 @@ def describe_job(
     if status.status == "succeeded" and status.result:
         stem = download_stem(status.filename) or job_id
         stored = status.result
+        # The keys signed come from the job id, never from the status document: whatever wrote it (a
+        # worker decoding hostile media) cannot make the API sign another job's or a key's objects.
+        json_key, midi_key = store.result_keys(job_id)
         view["result"] = {
-            "json_url": download_url(stored["json_key"], f"{stem}.json"),
-            **({"midi_url": download_url(stored["midi_key"], f"{stem}.mid")} if stored.get("midi_key") else {}),
+            "json_url": download_url(json_key, f"{stem}.json"),
+            **({"midi_url": download_url(midi_key, f"{stem}.mid")} if stored.get("midi_key") else {}),
             **{k: v for k, v in stored.items() if k not in ("json_key", "midi_key")},
         }
     return view

@@ -119,7 +119,7 @@ class JobStore:
         return f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/{object_keys.JOB_STATUS_DOCUMENT}"
 
     def result_keys(self, job_id: str) -> tuple[str, str]:
-        base = f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/result"
+        base = f"{self.settings.output_prefix}{object_keys.JOB_KEYS}{job_id}/{object_keys.JOB_RESULT_STEM}"
         return f"{base}.json", f"{base}.mid"
 
     # --- status ------------------------------------------------------------------------------
