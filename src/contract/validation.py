@@ -12,17 +12,32 @@ import math
 import re
 from collections.abc import Collection
 
-__all__ = ["ConfigError", "int_in", "matches", "number_in", "one_of", "require"]
+__all__ = ["ConfigError", "int_in", "matches", "number_in", "one_of", "require", "shown"]
+
+
+SHOWN_VALUE_CHARS = 200
+"""How much of a refused value a message quotes: enough to recognise it. A client's value can be megabytes
+(and each control character's escape is four times its size); an answer quoting it whole would pass
+Lambda's 6 MB response limit and turn a 4xx into a 502."""
+
+
+def shown(value: object) -> str:
+    """`value`'s repr, cut to SHOWN_VALUE_CHARS characters with its length said when longer."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_CHARS:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, (str, bytes)) else f"{len(text):,} characters shown"
+    return f"{text[:SHOWN_VALUE_CHARS]}... ({size})"
 
 
 class ConfigError(ValueError):
-    """A configuration value is invalid: names the field, the value and what is allowed."""
+    """A configuration value is invalid: names the field, the value (its start: `shown`) and what is allowed."""
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}={value!r} is invalid: allowed {allowed}")
+        super().__init__(f"{field}={shown(value)} is invalid: allowed {allowed}")
 
 
 def require(ok: bool, field: str, value: object, allowed: str) -> None:

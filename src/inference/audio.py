@@ -122,8 +122,11 @@ class _SndfileSource:
         self.format = format_name
 
     def blocks(self, blocksize: int) -> Iterator[np.ndarray]:
+        """Block by block with `read`: libsndfile opens some WAV codecs (GSM 6.10, G.721, NMS ADPCM, common
+        from telephony and voicemail) as not seekable, and SoundFile.blocks refuses those."""
         try:
-            yield from self._sound.blocks(blocksize=blocksize, dtype="float32", always_2d=True)
+            while (block := self._sound.read(blocksize, dtype="float32", always_2d=True)).shape[0]:
+                yield block
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise UndecodableAudioError(f"the audio stream is corrupt ({_reason(exc)})") from None
 
@@ -246,6 +249,8 @@ def open_audio(
         )
         if wav is not None and wav.magic == b"BW64":
             file = wav_header.as_rf64(file)
+        if wav is not None and wav.streamed_sizes_at is not None:
+            file = wav_header.with_sizes_of(file, wav, size)
         opened = _open_source(sniffed, file, closing)
         rate, channels = opened.samplerate, opened.channels
         if rate <= 0 or channels <= 0:

@@ -129,6 +129,8 @@ class AudioLimits:
 
 THRESHOLD_RANGE = (0.05, 0.95)
 """What `onset_threshold` and `frame_threshold` may be."""
+MIN_MIDI_TEMPO = 4.0
+"""MIDI's set_tempo holds at most 0xFFFFFF µs per beat (3.58 bpm): a slower tempo cannot be written."""
 MIN_NOTE_LENGTH_MS = 10.0
 """About one output frame (11.6 ms): a shorter minimum would let single-frame noise through as notes."""
 
@@ -154,7 +156,8 @@ class InferenceParameters:
     multiple_pitch_bends: bool = False
     """One MIDI instrument per pitch, so that overlapping notes keep their bends."""
     midi_tempo: float = 120.0
-    """The MIDI file's tempo in beats per minute."""
+    """The MIDI file's tempo in beats per minute (4-1,000: MIDI's set_tempo holds at most 16,777,215 µs
+    per beat, 3.58 bpm)."""
     batch_size: int = 2
     """Windows per model call (memory grows ~20 MB per window)."""
     precision: str = "exact"
@@ -185,7 +188,7 @@ class InferenceParameters:
         )
         for name in ("include_pitch_bends", "multiple_pitch_bends", "melodia_trick"):
             require(isinstance(getattr(self, name), bool), f"inference.{name}", getattr(self, name), "true or false")
-        number_in("inference.midi_tempo", self.midi_tempo, 1.0, 1000.0)
+        number_in("inference.midi_tempo", self.midi_tempo, MIN_MIDI_TEMPO, 1000.0)
         int_in("inference.batch_size", self.batch_size, 1, 256)
         one_of("inference.precision", self.precision, PRECISIONS)
         one_of("inference.runtime", self.runtime, RUNTIMES)

@@ -36,7 +36,7 @@ class AudioError(InferenceError):
 
 
 class EmptyAudioError(AudioError):
-    """No bytes were given."""
+    """No audio: no bytes were given, or a well-formed file holds no samples."""
 
 
 class UndecodableAudioError(AudioError):
@@ -48,8 +48,8 @@ class UnsupportedAudioFormatError(AudioError):
     allowed in theirs."""
 
 
-class ZeroLengthAudioError(AudioError):
-    """The file decodes to no samples."""
+class ZeroLengthAudioError(EmptyAudioError):
+    """The file decodes to no samples (a 44-byte WAV, an Ogg stream with none): empty, not corrupt."""
 
 
 class AudioTooLongError(AudioError):

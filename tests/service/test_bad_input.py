@@ -6,6 +6,7 @@ import io
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -109,6 +110,13 @@ CASES = [
     Case("truncated WAV", lambda: form("cut.wav", WAV[: len(WAV) // 3]), 422, "undecodable_audio"),
     Case("empty file", lambda: form("empty.wav", b""), 422, "empty_audio"),
     Case("empty raw body", lambda: raw(b"", "audio/wav"), 422, "empty_audio"),
+    Case(
+        "a WAV that holds no samples",
+        lambda: form("none.wav", wav_bytes(np.zeros(0, dtype=np.float32), 22050)),
+        422,
+        "empty_audio",
+    ),
+    Case("a tempo MIDI cannot hold", lambda: form("a.wav", WAV, midi_tempo="1"), 422, "invalid_parameter"),
     Case("body over the synchronous limit", lambda: raw(b"\0" * 4_600_000, "audio/wav"), 413, "payload_too_large"),
     Case(
         "body over API Gateway's 10 MB",
@@ -237,10 +245,20 @@ def test_any_file_name_is_metadata_only_under_the_servers_key(local_server: Loca
     assert "/" not in metadata["original-filename"] and ".." not in metadata["original-filename"]
 
 
+GSM_WAV = encoded(2.0, 8000, 1, "WAV", "GSM610")
+"""GSM 6.10 in WAV (telephony, voicemail): libsndfile opens it as not seekable."""
+
+
 @pytest.mark.parametrize(
     "data, content_type, seconds",
-    [(OGG, "audio/ogg", 6.0), (MP3, "audio/mpeg", 6.0), (RF64, "audio/wav", 2.0), (BW64, "audio/wav", 2.0)],
-    ids=["ogg", "mp3", "rf64", "bw64"],
+    [
+        (OGG, "audio/ogg", 6.0),
+        (MP3, "audio/mpeg", 6.0),
+        (RF64, "audio/wav", 2.0),
+        (BW64, "audio/wav", 2.0),
+        (GSM_WAV, "audio/wav", 2.0),
+    ],
+    ids=["ogg", "mp3", "rf64", "bw64", "gsm-wav"],
 )
 def test_whole_files_still_transcribe(
     local_server: LocalServer, data: bytes, content_type: str, seconds: float
@@ -253,6 +271,41 @@ def test_whole_files_still_transcribe(
     assert response.status_code == 200, response.text
     audio = response.json()["result"]["audio"]
     assert audio["duration_s"] == pytest.approx(seconds, abs=0.1)
+
+
+MEGABYTE_OF_CONTROLS = "\x01" * 1_500_000
+"""Each escapes to four characters: an error quoting it whole is 6 MB, past Lambda's response limit."""
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {
+            "method": "POST",
+            "path": "/predict",
+            "files": {"file": ("a.wav", WAV, "audio/wav"), "precision": (None, MEGABYTE_OF_CONTROLS)},
+        },
+        {
+            "method": "POST",
+            "path": "/predict",
+            "files": {"file": ("a.wav", WAV, "audio/wav"), "include_pitch_bends": (None, "é" * 700_000)},
+        },
+        {"method": "GET", "path": "/jobs/" + "a" * 60_000},
+        {"method": "POST", "path": "/jobs", "json": {"filename": "a.wav", "content_type": "text/" + "b" * 5000}},
+        {"method": "POST", "path": "/jobs", "json": {"filename": "a.wav", "content_type": "audio/" + "b" * 5000}},
+    ],
+    ids=["precision", "bool-parameter", "job-id", "content-type", "audio-content-type"],
+)
+def test_a_refused_value_is_quoted_by_its_start_so_the_answer_stays_small(
+    local_server: LocalServer, request_args: dict[str, Any]
+) -> None:
+    """A stranger got a 502 by sending a megabyte-long parameter value: the 422 quoted it whole."""
+    method, path = request_args.pop("method"), request_args.pop("path")
+    response = requests.request(method, f"{local_server.url}{path}", timeout=60, **request_args)
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert len(response.content) < 2000, response.text[:300]
+    message = error_of(response)["message"]
+    assert "characters)" in message, message
 
 
 def test_the_largest_budget_the_decoder_accepts_is_transcribed(local_server: LocalServer) -> None:

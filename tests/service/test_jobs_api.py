@@ -207,3 +207,11 @@ def test_413_of_predict_points_to_jobs(local_server: LocalServer) -> None:
         f"{local_server.url}/predict", data=b"\0" * 4_600_000, headers={"Content-Type": "audio/wav"}, timeout=30
     )
     assert response.status_code == 413 and "POST /jobs" in error_of(response)["message"]
+
+
+def test_a_content_type_with_parameters_is_its_media_type(local_server: LocalServer) -> None:
+    """MediaRecorder reports `audio/webm;codecs=opus`; /predict took it and /jobs refused it as not an
+    audio/* type. The job keeps the bare type, and its upload form asks for that."""
+    response = create(local_server, {"filename": "memo.webm", "content_type": "Audio/WebM; codecs=opus"})
+    assert response.status_code == 201, response.text
+    assert response.json()["upload"]["fields"]["Content-Type"] == "audio/webm"

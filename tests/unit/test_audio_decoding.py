@@ -45,6 +45,12 @@ def decode(data, max_duration_s=600.0):
         ("FLAC", "PCM_24", 96000, 6),
         ("OGG", "VORBIS", 32000, 2),
         ("MP3", "MPEG_LAYER_III", 44100, 1),
+        # Telephony and voicemail codecs in WAV; libsndfile opens the first three as not seekable.
+        ("WAV", "GSM610", 8000, 1),
+        ("WAV", "G721_32", 8000, 1),
+        ("WAV", "NMS_ADPCM_16", 8000, 1),
+        ("WAV", "IMA_ADPCM", 22050, 2),
+        ("WAV", "ULAW", 8000, 1),
     ],
 )
 def test_decodes_to_mono_float32_at_model_rate(fmt, subtype, rate, channels):
@@ -149,3 +155,28 @@ def test_accepts_a_streamed_wav_whose_header_size_is_unknown():
     data = bytearray(encode(sine(69, TARGET, 0.1), TARGET, "WAV", "PCM_16"))
     data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
     assert decode(bytes(data)).samples.shape[0] == round(0.1 * TARGET)
+
+
+@pytest.mark.parametrize("placeholder", [0, 0x7FFFFFFF, 0xFFFFFFFF])
+@pytest.mark.parametrize("fields", ["riff and data", "data only"])
+def test_a_wav_streamed_with_a_placeholder_length_decodes_what_arrived(placeholder: int, fields: str) -> None:
+    """A recorder writing to a pipe cannot go back to write the length: it leaves 0 or the largest 32-bit
+    size there. Such a file is the recording, not a truncated one (0 read as no samples; 2^31-1 was
+    refused as cut short)."""
+    whole = encode(sine(69, 16000, 1.0), 16000, "WAV", "PCM_16")
+    assert whole[36:40] == b"data"
+    streamed = bytearray(whole)
+    streamed[40:44] = struct.pack("<I", placeholder)
+    if fields == "riff and data":
+        streamed[4:8] = struct.pack("<I", placeholder)
+    expected = decode(whole).samples
+    np.testing.assert_array_equal(decode(bytes(streamed)).samples, expected)
+    # cut while still recording (a half sample at the end too): what arrived is decoded
+    cut = decode(bytes(streamed[: 44 + 16000 + 1])).samples
+    assert cut.shape[0] == math.ceil(8000 * TARGET / 16000)
+
+
+def test_a_wav_cut_short_of_a_real_length_is_still_refused() -> None:
+    whole = encode(sine(69, 16000, 1.0), 16000, "WAV", "PCM_16")
+    with pytest.raises(UndecodableAudioError, match="truncated"):
+        decode(whole[: len(whole) // 2])

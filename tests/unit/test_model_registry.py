@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contract.validation import ConfigError
 from inference.cli import main
 from inference.documents import document_header
 from inference.models.registry import ModelSpec, get_spec, model_names, pinned_artifact, register, unregister
@@ -134,3 +135,34 @@ def test_no_two_models_share_a_parameter_name() -> None:
     """The API's parameters are one namespace (openapi.yaml's query parameters, the client's checks)."""
     names = [name for model in model_names() for name in get_spec(model).client_parameters]
     assert len(names) == len(set(names)) and "model" not in names
+
+
+def _resolved(schema: dict[str, object]) -> dict[str, object]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return dict(OPENAPI["components"]["schemas"][ref.rsplit("/", 1)[-1]])
+    return schema
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_the_ranges_openapi_and_api_md_state_are_what_the_model_accepts(name: str) -> None:
+    """A stranger sent midi_tempo=1, inside the documented 1-1,000, and got a 500 (MIDI cannot hold it):
+    each documented bound is accepted, and just past it refused with a 422's ConfigError."""
+    spec = get_spec(name)
+    defaults = spec.default_parameters()
+    form = OPENAPI["paths"]["/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    (row,) = [line for line in (REPO / "docs" / "api.md").read_text().splitlines() if line.startswith(f"| `{name}`")]
+    checked = 0
+    for field in spec.client_parameters:
+        schema = _resolved(form["properties"][field])
+        if "minimum" not in schema:
+            continue
+        low, high = float(schema["minimum"]), float(schema["maximum"])  # type: ignore[arg-type]
+        for inside in (low, high):
+            dataclasses.replace(defaults, **{field: inside})
+        for outside in (low - max(1e-6, abs(low) * 1e-6), high + max(1e-6, abs(high) * 1e-6)):
+            with pytest.raises(ConfigError):
+                dataclasses.replace(defaults, **{field: outside})
+        assert f"{low:,g}–{high:,g}" in row, (field, row)
+        checked += 1
+    assert checked >= 1

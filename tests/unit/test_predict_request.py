@@ -115,6 +115,18 @@ def test_fails_forms_without_exactly_one_file(parts: tuple[tuple[str, object], .
     assert error.status == 400 and message in error.message
 
 
+def test_a_multipart_preamble_and_epilogue_are_ignored_as_rfc_2046_says() -> None:
+    body, content_type = multipart(("file", ("song.wav", AUDIO, "audio/wav")), ("midi_tempo", "90"))
+    request = parse(b"This is a preamble.\r\n" + body + b"\r\nand an epilogue", content_type)
+    assert request.audio == AUDIO and request.parameters.midi_tempo == 90  # type: ignore[attr-defined]
+
+
+def test_fails_a_multipart_body_without_its_boundary_in_plain_words() -> None:
+    body, content_type = multipart(("file", ("song.wav", AUDIO, "audio/wav")))
+    refusal = refused(body.replace(b"--b0undary", b"--other"), content_type)
+    assert refusal.code == "bad_request" and "no line starts with its boundary, --b0undary" in refusal.message
+
+
 def test_fails_a_multipart_body_cut_short() -> None:
     body, content_type = multipart(("file", ("a.wav", AUDIO)))
     assert refused(body[:-20], content_type).code == "bad_request"

@@ -22,11 +22,17 @@ from inference.errors import (
     UnsupportedSampleRateError,
 )
 
+MAX_MESSAGE_CHARS = 1000
+"""No error message is longer: each quotes what it refuses by its start (`contract.validation.shown`),
+and this bounds any that does not, so a refusal always fits Lambda's 6 MB response."""
+
 
 class ApiError(Exception):
     """An answer other than success: HTTP status, stable machine-readable code, message for people."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:  # a message quoting a client's value whole would be megabytes
+            message = f"{message[: MAX_MESSAGE_CHARS - 30]}... ({len(message):,} characters)"
         super().__init__(message)
         self.status = status
         self.code = code

@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from contract.validation import ConfigError
+from contract.validation import ConfigError, shown
 from inference.config import coerce
 from inference.models.registry import get_spec
 from service.http import errors
@@ -70,7 +70,7 @@ def client_parameters(model: str, defaults: Any, supplied: Mapping[str, Sequence
         return dataclasses.replace(defaults, **{k: v for k, v in changes.items() if v is not None})
     except ConfigError as exc:
         field = exc.field.rsplit(".", 1)[-1]
-        raise errors.invalid_parameter(f"{field}={exc.value!r} is invalid: allowed {exc.allowed}") from None
+        raise errors.invalid_parameter(f"{field}={shown(exc.value)} is invalid: allowed {exc.allowed}") from None
 
 
 def sanitize_filename(raw: str | None) -> str | None:

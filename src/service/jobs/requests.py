@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from contract.settings import JobLimits
+from contract.validation import shown
 from inference.formats import FORMATS
 from service.http import errors
 from service.http.json_body import parse_json_body
@@ -31,7 +32,8 @@ VIDEO_CONTAINER_TYPES = tuple(t for f in FORMATS for t in f.media_types if not t
 """video/mp4 and video/webm: what browsers label .mp4 and .webm files (and Chrome's recordings) with; the
 audio inside is decoded as from an M4A or a WebM. A job's upload goes straight to S3, so any binary type
 arrives whole (a raw /predict body must be audio/*: API Gateway passes only those as binary)."""
-_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")  # type/subtype, RFC 6838
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+"""type/subtype, each of at most 127 characters (RFC 6838)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,11 +73,18 @@ def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, An
         )
     if not isinstance(media_type, str) or not media_type:
         raise errors.bad_request("content_type is required, e.g. 'audio/mpeg'")
-    media_type = media_type.strip().lower()
+    # Parameters are dropped: `audio/webm;codecs=opus` (what MediaRecorder reports) is audio/webm, the
+    # container the worker sniffs anyway; the upload form then fixes the bare type.
+    media_type = media_type.split(";", 1)[0].strip().lower()
     accepted = media_type.startswith("audio/") or media_type in (*RAW_AUDIO_TYPES, *VIDEO_CONTAINER_TYPES)
-    if not _MEDIA_TYPE.match(media_type) or not accepted:
+    if not _MEDIA_TYPE.match(media_type):
         raise errors.unsupported_media_type(
-            f"content_type {media_type!r} is not accepted: an audio/* type, {', '.join(VIDEO_CONTAINER_TYPES)} "
+            f"content_type {shown(media_type)} is not a media type: type/subtype (at most 127 characters each), "
+            "e.g. 'audio/mpeg'"
+        )
+    if not accepted:
+        raise errors.unsupported_media_type(
+            f"content_type {shown(media_type)} is not accepted: an audio/* type, {', '.join(VIDEO_CONTAINER_TYPES)} "
             "or application/octet-stream"
         )
     size = document.get("size_bytes")
@@ -86,7 +95,7 @@ def parse_job_request(*, content_type: str, body: bytes, models: Mapping[str, An
             f"size_bytes={size:g} is over the {limits.max_upload_bytes:,} bytes a job may upload"
         )
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise errors.bad_request(f"size_bytes={size!r} is invalid: allowed a positive integer")
+        raise errors.bad_request(f"size_bytes={shown(size)} is invalid: allowed a positive integer")
     if size is not None and size > limits.max_upload_bytes:
         raise errors.payload_too_large(
             f"size_bytes={size:,} is over the {limits.max_upload_bytes:,} bytes a job may upload"
@@ -189,7 +198,7 @@ def describe_job(
     if found is not None and found[0].owner is not None and found[0].owner != caller:
         found = None
     if found is None:
-        raise errors.not_found(f"no job {job_id!r}: job ids are what POST /jobs returned")
+        raise errors.not_found(f"no job {shown(job_id)}: job ids are what POST /jobs returned")
     status, _ = found
     state = status.status
     if state == "awaiting_upload":

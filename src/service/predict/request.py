@@ -19,6 +19,7 @@ from typing import Any
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, FormParser, parse_options_header
 
+from contract.validation import shown
 from inference.models.registry import get_spec
 from service.http import errors
 from service.http.parameters import RAW_AUDIO_TYPES, model_and_parameters, sanitize_filename
@@ -118,6 +119,18 @@ _FORMS_HINT = (
 )
 
 
+def _without_preamble(body: bytes, boundary: str) -> bytes:
+    """The body from its first delimiter line on: RFC 2046 lets text precede it (a preamble, which
+    receivers ignore), and the parser expects the delimiter first."""
+    delimiter = b"--" + boundary.encode("latin-1", "replace")
+    if body.startswith(delimiter):
+        return body
+    found = body.find(b"\r\n" + delimiter)
+    if found < 0:
+        raise errors.bad_request(f"the multipart body is malformed (no line starts with its boundary, --{boundary})")
+    return body[found + 2 :]
+
+
 @dataclass
 class _Form:
     file: bytes
@@ -139,7 +152,7 @@ def _parse_multipart(body: bytes, content_type: str, boundary: str) -> _Form:
         try:
             value = (field.value or b"").decode("utf-8")
         except UnicodeDecodeError:
-            raise errors.bad_request(f"form field {name!r} is not UTF-8 text") from None
+            raise errors.bad_request(f"form field {shown(name)} is not UTF-8 text") from None
         fields.setdefault(name, []).append(value)
 
     def on_file(file: File) -> None:
@@ -152,6 +165,7 @@ def _parse_multipart(body: bytes, content_type: str, boundary: str) -> _Form:
         files.append((name, handle.read(), _part_type(file), raw_name))
         file.close()
 
+    body = _without_preamble(body, boundary)
     try:  # the constructor checks the boundary too: it belongs inside
         parser = FormParser(
             "multipart/form-data",
@@ -186,8 +200,12 @@ def _parse_multipart(body: bytes, content_type: str, boundary: str) -> _Form:
 
 
 def _ends_with_closing_boundary(body: bytes, boundary: str) -> bool:
-    """python-multipart accepts a body cut off mid-part; a complete one ends with --boundary--."""
-    return body.rstrip(b"\r\n").endswith(b"--" + boundary.encode("latin-1", "replace") + b"--")
+    """python-multipart accepts a body cut off mid-part; a complete one has its closing delimiter line,
+    --boundary--, followed by nothing, or by a line break and an epilogue (RFC 2046: ignored)."""
+    closing = b"\r\n--" + boundary.encode("latin-1", "replace") + b"--"
+    at = body.rfind(closing)
+    rest = body[at + len(closing) :] if at >= 0 else None
+    return rest is not None and (rest.strip(b" \t\r\n") == b"" or rest.lstrip(b" \t").startswith(b"\r\n"))
 
 
 def _part_type(file: File) -> str:
