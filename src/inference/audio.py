@@ -18,13 +18,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, cast
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 from inference import wav_header
+from inference.byte_views import FromOffset
 from inference.errors import (
     AudioTooLargeError,
     AudioTooLongError,
@@ -37,7 +38,15 @@ from inference.errors import (
     ZeroLengthAudioError,
 )
 from inference.formats import ACCEPTED_DESCRIPTION, FLAC, MP3, OGG, SNIFF_BYTES, WAV, AudioFormat, Sniffed, sniff
-from inference.truncation import OGG_MAX_PAGE, ebml_truncation, mp3_truncation, mp4_truncation, ogg_truncation
+from inference.truncation import (
+    OGG_MAX_PAGE,
+    ebml_truncation,
+    has_id3v2_footer,
+    id3v2_end,
+    mp3_truncation,
+    mp4_truncation,
+    ogg_truncation,
+)
 
 # libsndfile's container names, and the sniffed format each must agree with.
 _SNDFILE_FORMATS = {"WAV": WAV, "WAVEX": WAV, "RF64": WAV, "FLAC": FLAC, "OGG": OGG, "MP3": MP3}
@@ -251,6 +260,8 @@ def open_audio(
             file = wav_header.as_rf64(file)
         if wav is not None and wav.streamed_sizes_at is not None:
             file = wav_header.with_sizes_of(file, wav, size)
+        if sniffed.format is MP3 and has_id3v2_footer(prefix):
+            file = cast(IO[bytes], FromOffset(file, id3v2_end(prefix)))  # libsndfile misses the footer
         opened = _open_source(sniffed, file, closing)
         rate, channels = opened.samplerate, opened.channels
         if rate <= 0 or channels <= 0:

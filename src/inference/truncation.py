@@ -54,6 +54,12 @@ def mp3_truncation(data: bytes | memoryview) -> str | None:
     """Why an MP3 whose Xing/Info header states its frame count has fewer frames, or None (also None
     when there is no such header: nothing states the length)."""
     view = memoryview(data)
+    tag_end = id3v2_end(view)
+    if tag_end > len(view):
+        return (
+            f"the MP3 data is truncated inside its ID3 tag: the tag declares {tag_end:,} bytes, "
+            f"{len(view):,} arrived, and no audio"
+        )
     first = _first_frame(view)
     if first is None:
         return None
@@ -66,11 +72,22 @@ def mp3_truncation(data: bytes | memoryview) -> str | None:
     return None
 
 
+def id3v2_end(view: memoryview | bytes) -> int:
+    """Where a leading ID3v2 tag ends (its 10-byte header, a syncsafe size, and v2.4's 10-byte footer
+    when its flag says so); 0 without one."""
+    if bytes(view[:3]) != b"ID3" or len(view) < 10:
+        return 0
+    size = (view[6] << 21) | (view[7] << 14) | (view[8] << 7) | view[9]
+    return 10 + size + (10 if view[5] & 0x10 else 0)
+
+
+def has_id3v2_footer(view: memoryview | bytes) -> bool:
+    """An ID3v2.4 tag with a footer, which libsndfile does not skip ("Format not recognised")."""
+    return bytes(view[:3]) == b"ID3" and len(view) >= 10 and view[3] == 4 and bool(view[5] & 0x10)
+
+
 def _first_frame(view: memoryview) -> int | None:
-    offset = 0
-    if bytes(view[:3]) == b"ID3" and len(view) >= 10:  # ID3v2: a syncsafe size after the 10-byte header
-        size = (view[6] << 21) | (view[7] << 14) | (view[8] << 7) | view[9]
-        offset = 10 + size + (10 if view[5] & 0x10 else 0)
+    offset = id3v2_end(view)
     return offset if _frame_length(view, offset) else None
 
 

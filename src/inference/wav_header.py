@@ -11,10 +11,11 @@ so the sizes are shown to libsndfile as what arrived.
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 from typing import IO, cast
+
+from inference.byte_views import Patched
 
 HEADER_BYTES = 64 * 1024
 """How much of the file is read for the header: fmt may follow a long bext, JUNK or LIST chunk."""
@@ -76,7 +77,7 @@ def parse(head: bytes) -> WavHeader | None:
 
 def as_rf64(file: IO[bytes]) -> IO[bytes]:
     """A BW64 file as libsndfile reads it: the same bytes with RF64's magic."""
-    return cast(IO[bytes], _Patched(file, 0, b"RF64"))
+    return cast(IO[bytes], Patched(file, 0, b"RF64"))
 
 
 def with_sizes_of(file: IO[bytes], header: WavHeader, size: int) -> IO[bytes]:
@@ -84,36 +85,5 @@ def with_sizes_of(file: IO[bytes], header: WavHeader, size: int) -> IO[bytes]:
     assert header.streamed_sizes_at is not None
     riff_at, data_at = header.streamed_sizes_at
     riff_size, data_size = min(size - 8, 0xFFFFFFFF), min(max(size - data_at - 4, 0), 0xFFFFFFFF)
-    riff_patched = cast(IO[bytes], _Patched(file, riff_at, struct.pack("<I", riff_size)))
-    return cast(IO[bytes], _Patched(riff_patched, data_at, struct.pack("<I", data_size)))
-
-
-class _Patched(io.RawIOBase):
-    """A seekable read-only view of `file` whose bytes from `at` are `patch`."""
-
-    def __init__(self, file: IO[bytes], at: int, patch: bytes) -> None:
-        super().__init__()
-        self._file, self._at, self._patch = file, at, patch
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._file.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        start = self._file.tell()
-        data = self._file.read(len(buffer))
-        first, last = max(start, self._at), min(start + len(data), self._at + len(self._patch))
-        if first < last:
-            patched = bytearray(data)
-            patched[first - start : last - start] = self._patch[first - self._at : last - self._at]
-            data = bytes(patched)
-        buffer[: len(data)] = data
-        return len(data)
+    riff_patched = cast(IO[bytes], Patched(file, riff_at, struct.pack("<I", riff_size)))
+    return cast(IO[bytes], Patched(riff_patched, data_at, struct.pack("<I", data_size)))

@@ -9,7 +9,9 @@ import pytest
 import soundfile as sf
 
 from contract.validation import ConfigError
+from inference.audio import decode_audio
 from inference.config import coerce
+from inference.errors import UndecodableAudioError
 from inference.truncation import OGG_MAX_PAGE, mp3_truncation, ogg_truncation
 from service.http.errors import ApiError
 from service.http.json_body import MAX_DEPTH, nesting_depth, parse_json_body
@@ -114,3 +116,29 @@ def test_an_mp3_with_a_xing_header_has_the_frames_it_states() -> None:
     message = str(mp3_truncation(mp3[: len(mp3) // 2]))
     assert "declares" in message and "frames" in message
     assert mp3_truncation(b"\xff\xfb\x90\x00" + b"\0" * 50) is None  # no Xing header: nothing states a length
+
+
+def _id3v2(version: int, body: bytes, footer: bool = False) -> bytes:
+    size = len(body)
+    syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    header = b"ID3" + bytes([version, 0, 0x10 if footer else 0]) + syncsafe
+    return header + body + (b"3DI" + bytes([version, 0, 0x10]) + syncsafe if footer else b"")
+
+
+def test_an_mp3_cut_inside_its_id3_tag_says_so() -> None:
+    """A stranger's MP3 cut inside a 49 kB cover-art tag got libsndfile's "File does not exist or is not a
+    regular file (possibly a pipe?)"."""
+    tagged = _id3v2(3, b"APIC" + b"\0" * 49_000) + _encoded("MP3", "MPEG_LAYER_III")
+    with pytest.raises(UndecodableAudioError, match="truncated inside its ID3 tag"):
+        decode_audio(tagged[:20_000], target_sample_rate=22050, max_duration_s=60)
+    assert decode_audio(tagged, target_sample_rate=22050, max_duration_s=60).samples.size > 0
+
+
+def test_an_mp3_behind_an_id3v24_tag_with_a_footer_decodes() -> None:
+    """libsndfile skips the tag's size but not v2.4's footer, and called the file "not recognised"."""
+    mp3 = _encoded("MP3", "MPEG_LAYER_III")
+    plain = decode_audio(mp3, target_sample_rate=22050, max_duration_s=60).samples
+    tagged = decode_audio(
+        _id3v2(4, b"TIT2" + b"\0" * 200, footer=True) + mp3, target_sample_rate=22050, max_duration_s=60
+    )
+    np.testing.assert_array_equal(tagged.samples, plain)
