@@ -62,6 +62,7 @@ from emulation import gateway
 from emulation.api_keys import LocalKeys
 from emulation.header_timeout import header_timeout_protocol
 from emulation.local_jobs import JOB_THREAD, QueuePoller, create_pipeline
+from emulation.post_policy import PolicyEnforcingMotoServer
 from inference.config import load_config
 
 INPUT_BUCKET = "audio-inference-local-input"
@@ -458,16 +459,21 @@ def free_port() -> int:
         return port
 
 
+EMULATOR_SECRET = "testing"
+"""What this process's AWS clients sign with; the emulator checks presigned POSTs' signatures with it."""
+
+
 def start_emulator(port: int) -> ThreadedMotoServer:
-    """moto on loopback with the two buckets; this process's AWS clients are pointed at it."""
+    """moto on loopback with the two buckets, S3's POST upload policies enforced (moto stores any upload);
+    this process's AWS clients are pointed at it."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = PolicyEnforcingMotoServer(secret=EMULATOR_SECRET, ip_address="127.0.0.1", port=port)
     server.start()
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET,
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",

@@ -215,3 +215,31 @@ def test_a_content_type_with_parameters_is_its_media_type(local_server: LocalSer
     response = create(local_server, {"filename": "memo.webm", "content_type": "Audio/WebM; codecs=opus"})
     assert response.status_code == 201, response.text
     assert response.json()["upload"]["fields"]["Content-Type"] == "audio/webm"
+
+
+def test_an_upload_against_its_form_is_refused_by_the_emulator_as_s3_refuses_it_and_the_job_waits(
+    local_server: LocalServer,
+) -> None:
+    """moto stored any upload, so `make serve` failed such a job for good (`upload_rejected`) where S3
+    refuses the POST and the job keeps waiting for a good one: the emulator now enforces the policy."""
+    created = create(
+        local_server, {"filename": "take.wav", "content_type": "audio/wav", "size_bytes": len(CLIP)}
+    ).json()
+    form = created["upload"]
+    too_large = requests.post(
+        form["url"], data=form["fields"], files={"file": ("take.wav", CLIP + b"\0" * 10, "audio/wav")}, timeout=60
+    )
+    assert too_large.status_code == 400 and b"<Code>EntityTooLarge</Code>" in too_large.content
+    other_type = requests.post(
+        form["url"],
+        data={**form["fields"], "Content-Type": "audio/flac"},
+        files={"file": ("take.wav", CLIP, "audio/flac")},
+        timeout=60,
+    )
+    assert other_type.status_code == 403 and b"Invalid according to Policy" in other_type.content
+    assert requests.get(created["status_url"], timeout=10).json()["status"] == "awaiting_upload"
+    uploaded = requests.post(
+        form["url"], data=form["fields"], files={"file": ("take.wav", CLIP, "audio/wav")}, timeout=60
+    )
+    assert uploaded.status_code == 204, uploaded.text
+    assert poll(created["status_url"])["status"] == "succeeded"
