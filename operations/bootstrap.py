@@ -101,6 +101,34 @@ def ensure_bucket(s3: Any, bucket: str, region: str, account: str) -> bool:
     return True
 
 
+def refuse_another_environments_bucket(s3: Any, kms: Any, bucket: str, env: Any, key_arn: str) -> None:
+    """A state bucket encrypts with one environment's state key, which only that environment's CI roles
+    may use: two environments in one account and region would share the derived name, and the second
+    bootstrap would take the bucket's key from the first (its CI then fails, or its state is written
+    under the other's key). Refused in one line naming the setting that separates them."""
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    except ClientError:
+        return  # no default encryption yet: configure_bucket sets this environment's
+    current = next((r["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID") for r in rules), None)
+    if not current or current == key_arn:
+        return
+    prefix, suffix = "alias/", "-terraform-state"
+    try:
+        aliases = [a["AliasName"] for a in kms.list_aliases(KeyId=current)["Aliases"]]
+    except ClientError:
+        return  # a key this account cannot describe is not another environment's state key
+    others = [
+        a for a in aliases if a.startswith(prefix) and a.endswith(suffix) and a != ci_policies.state_key_alias(env)
+    ]
+    if others:
+        owner = others[0].removeprefix(prefix).removesuffix(suffix)
+        raise ReleaseError(
+            f"state bucket {bucket!r} holds {owner}'s state, encrypted with its key ({others[0]}): give "
+            f"{env.name} its own bucket (state.bucket in config/environments.py) or its own account"
+        )
+
+
 def ensure_state_key(kms: Any, env: Any, account: str, partition: str = "aws") -> tuple[str, bool]:
     """The environment's state key, found by its alias or created; its policy and rotation put back each run.
     (key ARN, created)."""
@@ -187,6 +215,8 @@ def bootstrap(environment: str, s3: Any = None, iam: Any = None, sts: Any = None
         s3 = boto3.client("s3", region_name=state.region) if s3 is None else s3
         bucket = env.state_bucket(identity["Account"])  # state.bucket, else <project>-tfstate-<account>-<region>
         created = ensure_bucket(s3, bucket, state.region, identity["Account"])
+        if not created:
+            refuse_another_environments_bucket(s3, kms, bucket, env, key_arn)
         configure_bucket(s3, bucket, state.noncurrent_version_expiry_days, key_arn)
         verb = "created" if created else "already there; settings re-applied"
         lines = [

@@ -141,6 +141,31 @@ def test_the_state_bucket_is_named_per_account_and_region_unless_named(
     assert buckets == {second_bucket, "acme-audio-tfstate"}
 
 
+def test_a_second_environment_in_the_same_account_and_region_is_refused_the_firsts_bucket(
+    s3: Any, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The derived name is per account and region, and the bucket encrypts with one environment's state
+    key: a second environment there would take the bucket's key from the first (a reviewer's finding)."""
+    assert bootstrap.main(["--env", "prod"]) == 0
+    staging = dataclasses.replace(PROD, name="staging", ci=None)
+    assert staging.state_bucket(ACCOUNT) == BUCKET
+    monkeypatch.setattr(environments, "ENVIRONMENTS", {**environments.ENVIRONMENTS, "staging": staging})
+    capsys.readouterr()
+    assert bootstrap.main(["--env", "staging"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(
+        f"state bucket '{BUCKET}' holds audio-inference-prod's state, encrypted with its key "
+        "(alias/audio-inference-prod-terraform-state): give staging its own bucket (state.bucket in "
+        "config/environments.py) or its own account"
+    ), error
+    rules = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == state_key_arn(), "prod's kept"
+    named = dataclasses.replace(staging, state=dataclasses.replace(STATE, bucket="acme-staging-tfstate"))
+    monkeypatch.setattr(environments, "ENVIRONMENTS", {**environments.ENVIRONMENTS, "staging": named})
+    assert bootstrap.main(["--env", "staging"]) == 0
+    assert bootstrap.main(["--env", "prod"]) == 0, "prod's own bucket is still its own"
+
+
 def test_a_state_bucket_name_held_by_another_account_is_refused_in_one_line() -> None:
     """S3 names are global and the derived one is predictable: bootstrap never adopts a bucket another account
     made first, even one whose policy lets everyone in (ExpectedBucketOwner; moto ignores it, so a Stubber)."""
