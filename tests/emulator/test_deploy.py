@@ -232,8 +232,8 @@ def test_role_policies_are_the_scoped_grants(deployment, env, function):
             "key-consumers-objects",
             "job-queue-depth",
         },
-        "worker": {"job-results-objects", "job-results-list", "job-messages-consume"},
-        "dead-letters": {"job-status-objects", "job-status-list", "dead-letters-consume"},
+        "worker": {"job-results-objects", "job-results-list", "job-results-writes", "job-messages-consume"},
+        "dead-letters": {"job-status-objects", "job-status-list", "job-status-writes", "dead-letters-consume"},
     }[function]
     assert names == expected
     for name in names:
