@@ -7,7 +7,10 @@ refuses each (403 `AccessDenied` "Invalid according to Policy", 400 `EntityTooLa
 accepted them and the worker failed the job for good, which no deployed client would ever see.
 
 Only POSTs of a form to a bucket's root are inspected; everything else goes to moto untouched. The
-signature is checked with SigV4's POST rule (the policy document signed with the emulator's secret).
+form is read as S3 reads it: exactly one `file` part (with a file name or without), the fields before
+it (those after are ignored), each once, a `key` among them, a policy (the buckets are private); the
+signature is checked with SigV4's POST rule (the policy document signed with the emulator's secret),
+or SigV2's. A form that passes goes on to moto re-encoded as S3 read it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from python_multipart import FormParser
 from python_multipart.multipart import Field, File, parse_options_header
+from urllib3 import encode_multipart_formdata
 from werkzeug.serving import make_server
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -127,53 +131,122 @@ def _signed(named: Mapping[str, str], encoded: str, secret: str) -> bool:
     return hmac.compare_digest(expected, given)
 
 
-def _form(body: bytes, content_type: str) -> tuple[dict[str, str], int] | None:
-    """The form's fields and its file's size, or None when it is not a form python-multipart can read."""
+@dataclass(frozen=True)
+class UploadForm:
+    """A POST upload as S3 reads it: the fields before the file (S3 ignores those after it), the file."""
+
+    fields: dict[str, str]
+    raw_fields: list[tuple[str, bytes]]
+    file_name: str
+    file_type: str
+    data: bytes
+
+    def encoded(self) -> tuple[bytes, str]:
+        """The form as moto should get it: these fields, then the file as a file part (moto reads a file
+        part sent without a file name as text, and stored binary audio decoded as UTF-8)."""
+        parts: list[tuple[str, Any]] = [(name, value) for name, value in self.raw_fields]
+        parts.append(("file", (self.file_name, self.data, self.file_type)))
+        return encode_multipart_formdata(parts)
+
+
+def read_form(body: bytes, content_type: str) -> UploadForm | Refusal:
+    """The upload form in `body`, or S3's refusal of it (malformed, no file or two, a field given twice)."""
+    malformed = Refusal(
+        400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data."
+    )
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if not boundary:
-        return None
-    fields: dict[str, str] = {}
-    sizes: list[int] = []
+        return malformed
+    parts: list[tuple[str, bytes, str | None, str]] = []  # name, bytes, file name (None: a plain field), type
 
     def on_field(field: Field) -> None:
-        fields[(field.field_name or b"").decode("utf-8", "replace")] = (field.value or b"").decode("utf-8", "replace")
+        parts.append(((field.field_name or b"").decode("utf-8", "replace"), field.value or b"", None, ""))
 
     def on_file(file: File) -> None:
-        sizes.append(file.size)
+        handle = file.file_object
+        handle.seek(0)
+        declared = getattr(file, "content_type", None)
+        part_type = declared.decode("latin-1") if isinstance(declared, bytes) else (declared or "")
+        name = (file.file_name or b"file").decode("utf-8", "replace")
+        parts.append(((file.field_name or b"").decode("utf-8", "replace"), handle.read(), name, part_type))
         file.close()
 
     try:
-        parser = FormParser("multipart/form-data", on_field, on_file, boundary=boundary)
+        parser = FormParser(
+            "multipart/form-data",
+            on_field,
+            on_file,
+            boundary=boundary,
+            config={"MAX_MEMORY_FILE_SIZE": len(body) + 1},
+        )
         parser.write(body)
         parser.finalize()
-    except Exception:  # moto answers what it cannot read itself
-        return None
-    return (fields, sizes[0]) if sizes else None
+    except Exception:
+        return malformed
+    if not body.rstrip(b"\r\n").endswith(b"--" + boundary + b"--"):
+        return malformed  # cut short: python-multipart keeps what it read
+    files = [n for n, part in enumerate(parts) if part[0].lower() == "file"]  # with or without a file name
+    if len(files) != 1:
+        return Refusal(400, "InvalidArgument", "POST requires exactly one file upload per request.")
+    before = parts[: files[0]]
+    names = [name.lower() for name, *_ in before]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        return Refusal(400, "InvalidArgument", f"The form field {repeated[0]} is given more than once.")
+    if "key" not in names:
+        return Refusal(
+            400,
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
+        )
+    _, data, file_name, file_type = parts[files[0]]
+    return UploadForm(
+        fields={name: value.decode("utf-8", "replace") for name, value, *_ in before},
+        raw_fields=[(name, value) for name, value, *_ in before],
+        file_name=file_name or "file",
+        file_type=file_type or "application/octet-stream",
+        data=data,
+    )
 
 
 def enforcing_post_policies(
     app: WsgiApp, *, secret: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> WsgiApp:
-    """`app` (moto) behind S3's POST policy checks."""
+    """`app` (moto) behind S3's POST policy checks: a form S3 would refuse gets S3's XML error; one it
+    would take goes on to moto as the fields S3 read and the file, nothing else."""
+
+    def answer(refused: Refusal, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = refused.xml()
+        reason = {403: "Forbidden", 411: "Length Required"}.get(refused.status, "Bad Request")
+        start_response(
+            f"{refused.status} {reason}", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
 
     def checked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         root = _BUCKET_ROOT.match(environ.get("PATH_INFO", ""))
         content_type = environ.get("CONTENT_TYPE", "")
         if environ.get("REQUEST_METHOD") != "POST" or root is None or not content_type.startswith("multipart/"):
             return app(environ, start_response)
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(body)
-        form = _form(body, content_type)
-        refused = form and refusal(form[0], form[1], bucket=root["bucket"], secret=secret, now=clock())
-        if not refused:
-            return app(environ, start_response)
-        answer = refused.xml()
-        start_response(
-            f"{refused.status} {'Forbidden' if refused.status == 403 else 'Bad Request'}",
-            [("Content-Type", "application/xml"), ("Content-Length", str(len(answer)))],
-        )
-        return [answer]
+        if not environ.get("CONTENT_LENGTH"):
+            return answer(
+                Refusal(411, "MissingContentLength", "You must provide the Content-Length HTTP header."),
+                start_response,
+            )
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        form = read_form(body, content_type)
+        if isinstance(form, Refusal):
+            return answer(form, start_response)
+        if "policy" not in {name.lower() for name in form.fields}:
+            return answer(Refusal(403, "AccessDenied", "Access Denied"), start_response)  # the buckets are private
+        refused = refusal(form.fields, len(form.data), bucket=root["bucket"], secret=secret, now=clock())
+        if refused:
+            return answer(refused, start_response)
+        encoded, encoded_type = form.encoded()
+        environ.update({"wsgi.input": io.BytesIO(encoded), "CONTENT_LENGTH": str(len(encoded))})
+        environ["CONTENT_TYPE"] = encoded_type
+        return app(environ, start_response)
 
     return checked
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,11 +11,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from urllib3 import encode_multipart_formdata
 
-from emulation.post_policy import refusal
+from emulation.post_policy import UploadForm, enforcing_post_policies, read_form, refusal
 
 BUCKET = "audio-inference-local-input"
-NOW = datetime.now(UTC)
 
 
 def signed_form(signature_version: str = "s3v4", **overrides: Any) -> dict[str, str]:
@@ -41,8 +42,8 @@ def signed_form(signature_version: str = "s3v4", **overrides: Any) -> dict[str, 
     return fields
 
 
-def refused(fields: dict[str, str], size: int = 500, now: datetime = NOW, secret: str = "testing") -> Any:
-    return refusal(fields, size, bucket=BUCKET, secret=secret, now=now)
+def refused(fields: dict[str, str], size: int = 500, now: datetime | None = None, secret: str = "testing") -> Any:
+    return refusal(fields, size, bucket=BUCKET, secret=secret, now=now or datetime.now(UTC))
 
 
 def test_a_form_as_signed_passes() -> None:
@@ -78,7 +79,12 @@ def test_a_field_the_policy_does_not_allow_is_refused(change: dict[str, str], de
 
 
 def test_an_expired_form_is_refused() -> None:
-    answer = refused(signed_form(), now=NOW + timedelta(seconds=901))
+    form = signed_form()
+    expiration = datetime.fromisoformat(
+        json.loads(base64.b64decode(form["policy"]))["expiration"].replace("Z", "+00:00")
+    )
+    assert refused(form, now=expiration - timedelta(seconds=1)) is None
+    answer = refused(form, now=expiration + timedelta(seconds=1))
     assert (answer.status, answer.message) == (403, "Invalid according to Policy: Policy expired.")
 
 
@@ -94,3 +100,81 @@ def test_a_policy_edited_after_signing_or_signed_with_another_key_is_refused() -
 
 def test_a_post_without_a_policy_is_left_to_the_bucket() -> None:
     assert refused({"key": "x"}) is None
+
+
+class Moto:
+    """The app behind the check: records what reached it."""
+
+    def __init__(self) -> None:
+        self.forms: list[UploadForm] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        form = read_form(body, environ["CONTENT_TYPE"])
+        assert isinstance(form, UploadForm)
+        self.forms.append(form)
+        start_response("204 No Content", [])
+        return [b""]
+
+
+AUDIO = bytes(range(256)) * 4  # binary: not UTF-8
+
+
+def post(app: Any, body: bytes, content_type: str, length: bool = True) -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/{BUCKET}",
+        "CONTENT_TYPE": content_type,
+        "wsgi.input": io.BytesIO(body),
+        **({"CONTENT_LENGTH": str(len(body))} if length else {}),
+    }
+    answer: list[str] = []
+    body_out = b"".join(app(environ, lambda status, headers: answer.append(status)))
+    return answer[0], body_out
+
+
+def form(parts: list[tuple[str, Any]]) -> tuple[bytes, str]:
+    return encode_multipart_formdata(parts)
+
+
+@pytest.mark.parametrize("file_name", [True, False], ids=["file-part", "curl -F file=<x"])
+def test_a_good_upload_reaches_the_store_with_its_bytes_as_a_file_part(file_name: bool) -> None:
+    """`curl -F file=<x` sends the file without a file name: it was let through unchecked, and moto stored
+    its binary decoded as UTF-8 (twice the size)."""
+    moto, fields = Moto(), signed_form()
+    file_part = ("take.wav", AUDIO[:1000], "audio/wav") if file_name else AUDIO[:1000]
+    status, _ = post(enforcing_post_policies(moto, secret="testing"), *form([*fields.items(), ("file", file_part)]))
+    assert status.startswith("204")
+    (stored,) = moto.forms
+    assert stored.data == AUDIO[:1000] and stored.fields == fields
+
+
+@pytest.mark.parametrize(
+    ("parts", "status", "code"),
+    [
+        (lambda f: list(f.items()), "400", b"InvalidArgument"),  # no file
+        (lambda f: [*f.items(), ("file", AUDIO[:10]), ("file", AUDIO[:10])], "400", b"InvalidArgument"),
+        (lambda f: [("file", AUDIO[:10]), *f.items()], "400", b"InvalidArgument"),  # fields after it: ignored
+        (lambda f: [("Content-Type", "text/plain"), *f.items(), ("file", AUDIO[:10])], "400", b"InvalidArgument"),
+        (lambda f: [*[(k, v) for k, v in f.items() if k != "policy"], ("file", AUDIO[:10])], "403", b"AccessDenied"),
+        (lambda f: [*f.items(), ("file", AUDIO[:2000])], "400", b"EntityTooLarge"),
+    ],
+    ids=["no file", "two files", "file first", "a field twice", "no policy", "too large"],
+)
+def test_a_form_s3_refuses_never_reaches_the_store(parts: Any, status: str, code: bytes) -> None:
+    moto = Moto()
+    answer, body = post(enforcing_post_policies(moto, secret="testing"), *form(parts(signed_form())))
+    assert answer.startswith(status) and b"<Code>" + code + b"</Code>" in body, body
+    assert moto.forms == []
+
+
+def test_a_malformed_or_unsized_form_gets_s3s_xml_not_a_server_error() -> None:
+    """moto answered these with a 500 HTML page and a traceback in the log."""
+    moto = Moto()
+    checked = enforcing_post_policies(moto, secret="testing")
+    body, content_type = form([*signed_form().items(), ("file", ("a.wav", AUDIO, "audio/wav"))])
+    for case in (post(checked, body[:-40], content_type), post(checked, body, "multipart/form-data")):
+        assert case[0].startswith("400") and b"<Code>MalformedPOSTRequest</Code>" in case[1]
+    status, answer = post(checked, body, content_type, length=False)
+    assert status.startswith("411") and b"<Code>MissingContentLength</Code>" in answer
+    assert moto.forms == []
