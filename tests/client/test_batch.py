@@ -154,3 +154,38 @@ def test_an_out_that_is_a_file_or_a_damaged_manifest_is_bad_input_naming_it(tmp_
         (out / MANIFEST).write_text(damaged)
         with pytest.raises(BadInputError, match=r"manifest\.json is not a manifest this command wrote: move it away"):
             transcribe_dir(lambda: cast(Client, _FullKey(0, [])), folder, out)
+
+
+class _Vanishing(_FullKey):
+    """A client for which `gone` is deleted before it is read, as a stranger's file was mid-run."""
+
+    def __init__(self, gone: str, calls: list[str]) -> None:
+        super().__init__(0, calls)
+        self.gone = gone
+
+    def transcribe(self, audio: Path, **kwargs: object) -> _Result:
+        if audio.name == self.gone:
+            audio.unlink()
+            raise BadInputError(f"cannot read {audio}: No such file or directory", code="unreadable_file")
+        return super().transcribe(audio, **kwargs)
+
+
+def test_a_file_deleted_during_the_run_is_failed_and_the_others_finish(tmp_path: Path) -> None:
+    """It aborted the whole batch with exit 1 (the manifest stat the missing file)."""
+    folder = tmp_path / "in"
+    names = catalog(folder, 4)
+    gone = Path(names[1]).name
+    summary = transcribe_dir(lambda: cast(Client, _Vanishing(gone, [])), folder, tmp_path / "out", concurrency=1)
+    assert (summary.done, list(summary.failed)) == (3, [names[1]])
+    entry = json.loads((tmp_path / "out" / MANIFEST).read_text())["files"][names[1]]
+    assert entry["status"] == "failed" and "size" not in entry
+
+
+def test_an_out_folder_that_cannot_be_written_is_bad_input_before_any_file(tmp_path: Path) -> None:
+    folder, calls = tmp_path / "in", []
+    catalog(folder, 2)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where --out's parent should be")
+    with pytest.raises(BadInputError, match=r"cannot write to --out .*blocker/out"):
+        transcribe_dir(lambda: cast(Client, _FullKey(0, calls)), folder, blocker / "out")
+    assert calls == [], "no file was sent"

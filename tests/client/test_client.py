@@ -128,3 +128,28 @@ def test_service_errors_are_typed_and_exit_2(local_server: LocalServer, tmp_path
     assert "unsupported_audio_format" in done.stderr and "HTTP 415" in done.stderr and "Traceback" not in done.stderr
     missing = command("transcribe", str(tmp_path / "absent.wav"), url=local_server.url)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_bad_arguments_and_unwritable_outputs_exit_2_before_any_request(tmp_path: Path) -> None:
+    """A stranger's run sent the request, then failed to write (`--midi` into a read-only folder); and
+    `--timeout -1` was taken. Port 9 answers nothing: a request would exit 3, not 2."""
+    audio = tmp_path / "clip.wav"
+    audio.write_bytes(stereo_wav(3, 1.0))
+    unreachable = "http://127.0.0.1:9"
+    for args, said in [
+        (("--json", str(tmp_path / "missing" / "x.json")), "--json: cannot write"),
+        (("--midi", str(tmp_path)), "--midi: cannot write"),
+        (("--timeout", "-1"), "a number of seconds above 0"),
+        (("--timeout", "0"), "a number of seconds above 0"),
+    ]:
+        done = command("transcribe", str(audio), *args, url=unreachable)
+        assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
+def test_a_pipe_is_refused_as_not_a_regular_file(tmp_path: Path) -> None:
+    """`cat x.wav | audio-inference transcribe /dev/stdin` read as an empty file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    done = command("transcribe", str(fifo), url="http://127.0.0.1:9")
+    assert done.returncode == 2 and "is not a regular file (a pipe or a device)" in done.stderr, done.stderr

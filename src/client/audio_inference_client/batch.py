@@ -84,9 +84,15 @@ class Manifest:
         return same and all((out / name).exists() for name in entry.get("outputs", []))
 
     def record(self, relative: str, audio: Path, **entry: Any) -> None:
-        stat = audio.stat()
+        """The file's outcome, with its size and time as they are now (none for a file gone meanwhile:
+        deleted while the run went on, it is recorded failed, and the others go on)."""
+        try:
+            stat = audio.stat()
+            seen: dict[str, Any] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        except OSError:
+            seen = {}
         with self._lock:
-            self.files[relative] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **entry}
+            self.files[relative] = {**seen, **entry}
             temporary = self.path.with_suffix(".json.tmp")
             temporary.write_text(json.dumps({"version": 1, "files": self.files}, indent=1, sort_keys=True))
             os.replace(temporary, self.path)
@@ -123,7 +129,16 @@ def transcribe_dir(
         raise BadInputError(f"{printable(str(source_dir), 300)} is not a folder", code="bad_input")
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"--out {printable(str(out_dir), 300)} is a file, not a folder", code="bad_input")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:  # an output folder that cannot be written is said before any file is sent
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".{MANIFEST}.probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as unwritable:
+        raise BadInputError(
+            f"cannot write to --out {printable(str(out_dir), 300)}: {unwritable.strerror or unwritable}",
+            code="bad_input",
+        ) from None
     manifest = Manifest(out_dir)
     files = audio_files(source_dir)
     summary = BatchSummary(total=len(files))

@@ -112,8 +112,8 @@ def _model_options(command: argparse.ArgumentParser) -> None:
         "(default: the service's, basic-pitch unless the deployment says otherwise)",
     )
     notes = command.add_argument_group(f"{BASIC_PITCH} options")
-    notes.add_argument("--onset-threshold", type=float, metavar="0-1")
-    notes.add_argument("--frame-threshold", type=float, metavar="0-1")
+    notes.add_argument("--onset-threshold", type=float, metavar="0.05-0.95")
+    notes.add_argument("--frame-threshold", type=float, metavar="0.05-0.95")
     notes.add_argument("--minimum-note-length-ms", type=float, metavar="MS")
     notes.add_argument("--minimum-frequency", type=float, metavar="HZ", dest="minimum_frequency_hz")
     notes.add_argument("--maximum-frequency", type=float, metavar="HZ", dest="maximum_frequency_hz")
@@ -144,7 +144,7 @@ def _model_options(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         default=3600.0,
         help="seconds for the whole command (transcribe-dir: for each file): retries, waits, upload, job and downloads "
         "(default: 3600)",
@@ -152,6 +152,14 @@ def _model_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: on a terminal)"
     )
+
+
+def _positive_seconds(text: str) -> float:
+    """--timeout: a number of seconds above 0 (argparse turns the ValueError into exit 2 and one line)."""
+    seconds = float(text)
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of seconds above 0")
+    return seconds
 
 
 class Progress:
@@ -219,6 +227,11 @@ def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
             "does); use --json for its result"
         )
         return EXIT_BAD_INPUT
+    for flag, output in (("--json", args.json), ("--midi", args.midi)):
+        problem = _unwritable(output) if output and output != "-" else None
+        if problem:  # said before the request, not after the work
+            _say(f"{flag}: cannot write {output}: {problem}")
+            return EXIT_BAD_INPUT
     started = time.monotonic()
     try:
         with Client(url, api_key=api_key, timeout=args.timeout) as client:
@@ -244,6 +257,10 @@ def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
         if isinstance(error, ProtocolError):
             return EXIT_PROTOCOL
         return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_SERVICE
+    except KeyboardInterrupt:
+        progress.close()
+        _say("interrupted: nothing written; a job the service already started runs on there until it ends")
+        return EXIT_INTERRUPTED
     except OSError as error:  # writing an output file
         progress.close()
         if error.filename is not None:
@@ -254,6 +271,19 @@ def _transcribe(args: argparse.Namespace, progress: Progress) -> int:
     summary = printable(f"{result.summary()} (via {result.via}, {result.reference})", 2000)
     print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
+
+
+def _unwritable(output: str) -> str | None:
+    """Why `output` cannot be written (its folder missing or read-only, or it is a folder), or None."""
+    path = Path(output)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "it is a folder"
+    if not folder.is_dir():
+        return f"no folder {folder}"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "permission denied or a read-only file system"
+    return None
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:

@@ -480,6 +480,11 @@ def _audio(audio: str | os.PathLike[str] | bytes, filename: str | None, content_
         name = filename or "audio"
         return _Audio(name, content_type or _content_type(name, data[:16]), len(data), None, data)
     path = Path(audio)
+    if path.exists() and not path.is_file():  # a pipe or a device (`/dev/stdin`) states no size
+        raise BadInputError(
+            f"{path} is not a regular file (a pipe or a device): save the audio to a file first",
+            code="unreadable_file",
+        )
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
