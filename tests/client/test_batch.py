@@ -182,7 +182,8 @@ def test_a_file_deleted_during_the_run_is_failed_and_the_others_finish(tmp_path:
 
 
 def test_an_out_folder_that_cannot_be_written_is_bad_input_before_any_file(tmp_path: Path) -> None:
-    folder, calls = tmp_path / "in", []
+    folder = tmp_path / "in"
+    calls: list[str] = []
     catalog(folder, 2)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where --out's parent should be")
