@@ -47,6 +47,9 @@ class BatchSummary:
     """Done by an earlier run (listed in the manifest, unchanged, outputs present)."""
     failed: dict[str, str] = field(default_factory=dict)
     """Relative path -> the last error."""
+    refused: set[str] = field(default_factory=set)
+    """Those of `failed` the service refused for what they are (not audio, empty, too long): running the
+    command again sends them again and gets the same answer."""
 
     def line(self) -> str:
         return f"{self.total} files: {self.done} done, {self.skipped} skipped (done before), {len(self.failed)} failed"
@@ -162,6 +165,8 @@ def transcribe_dir(
 
     stopping = threading.Event()  # set on Ctrl-C: a file still waiting for a slot gives up its turn
 
+    refused_files: set[str] = set()
+
     def one(relative: str, audio: Path) -> tuple[str, str | None]:
         error: str | None = None
         attempt = 0
@@ -173,6 +178,7 @@ def transcribe_dir(
                 return relative, None
             except BadInputError as refused:  # the service said what is wrong with this file: no retry
                 error = str(refused)
+                refused_files.add(relative)
                 break
             except (AudioInferenceError, OSError) as failed:  # the service's side, or an output not written
                 error = str(failed)
@@ -195,6 +201,8 @@ def transcribe_dir(
                 summary.done += 1
             else:
                 summary.failed[relative] = error
+                if relative in refused_files:
+                    summary.refused.add(relative)
             if on_file:
                 on_file(relative, "done" if error is None else "failed")
     except BaseException:  # Ctrl-C (or a callback's error): no new file starts, the ones in flight end and

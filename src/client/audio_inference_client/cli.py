@@ -334,8 +334,13 @@ def _transcribe_dir(args: argparse.Namespace) -> int:
     print(summary.line())
     for relative, reason in sorted(summary.failed.items()):
         print(f"failed: {printable(relative, 300)}: {printable(reason, 500)}")
-    if summary.failed:
-        print(f"run the same command again to retry the {len(summary.failed)} failed file(s); done ones are skipped")
+    retryable = len(summary.failed) - len(summary.refused)
+    if summary.refused:
+        print(
+            f"{len(summary.refused)} refused for their content: a second run gets the same answer; fix or remove them"
+        )
+    if retryable:
+        print(f"run the same command again to retry the {retryable} other failed file(s); done ones are skipped")
     return EXIT_SERVICE if summary.failed else EXIT_OK
 
 
