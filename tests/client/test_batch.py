@@ -6,6 +6,11 @@ forever; both models."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -16,6 +21,7 @@ from audio_inference_client.batch import MANIFEST, transcribe_dir
 from audio_inference_client.errors import BadInputError, ServiceError
 
 from inference.testing import signals
+from tests.client.scripted_server import Answer, ScriptedServer
 from tests.client.test_client import command
 from tests.support.audio import wav_bytes
 from tests.support.service import LocalServer
@@ -192,3 +198,41 @@ def test_an_out_folder_that_cannot_be_written_is_bad_input_before_any_file(tmp_p
     with pytest.raises(BadInputError, match=r"cannot write to --out .*blocker/out"):
         transcribe_dir(lambda: cast(Client, _FullKey(0, calls)), folder, blocker / "out")
     assert calls == [], "no file was sent"
+
+
+def test_ctrl_c_says_at_once_that_it_waits_and_a_second_one_leaves_the_files_in_flight(tmp_path: Path) -> None:
+    """A stranger's Ctrl-C waited 57-80 s for two 10-minute files without a word, and a second Ctrl-C
+    did nothing: now the first says what it waits for, and the second ends the command (exit 130)."""
+    source = tmp_path / "in"
+    catalog(source, 2)
+    with ScriptedServer().running() as server:
+        server.script["/predict"] = [Answer(200, {}, delay_s=60.0)] * 2  # a file that takes its time
+        errors = tmp_path / "stderr.txt"
+        executable = Path(sys.executable).with_name("audio-inference")
+        environ = {**os.environ, "AUDIO_INFERENCE_URL": server.url}
+        with errors.open("w") as err:
+            process = subprocess.Popen(
+                [str(executable), "transcribe-dir", str(source), "--out", str(tmp_path / "out"), "--concurrency", "1"],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=environ,
+            )
+            try:
+                wait_until(lambda: bool(server.requests_to("/predict")), 60)
+                process.send_signal(signal.SIGINT)
+                wait_until(lambda: "stopping: no new file starts" in errors.read_text(), 60)
+                process.send_signal(signal.SIGINT)
+                code = process.wait(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+    said = errors.read_text()
+    assert code == 130, said
+    assert "left the files in flight unrecorded (their jobs run on)" in said and "Traceback" not in said, said
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)

@@ -110,6 +110,11 @@ SLOT_POLL_S = 30.0
 INTERRUPTED = "interrupted before it started"
 
 
+class LeftInFlight(KeyboardInterrupt):
+    """A second Ctrl-C while the files in flight were being waited for: they were left running, and their
+    threads still hold the process (the caller ends it without joining them)."""
+
+
 def transcribe_dir(
     client_factory: Callable[[], Client],
     source: str | os.PathLike[str],
@@ -122,9 +127,11 @@ def transcribe_dir(
     backoff_s: float = 2.0,
     slot_wait_s: float = SLOT_WAIT_S,
     on_file: Callable[[str, str], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> BatchSummary:
     """Run `model` on every audio file under `source`, at most `concurrency` at once (each thread with its
-    own client from `client_factory`); `on_file(relative path, "done" | "skipped" | "failed")` after each."""
+    own client from `client_factory`); `on_file(relative path, "done" | "skipped" | "failed")` after each;
+    `on_stop()` as soon as Ctrl-C stops the run, before the files in flight are waited for."""
     if concurrency < 1 or attempts < 1:
         raise BadInputError(f"concurrency={concurrency} and attempts={attempts}: allowed at least 1 each")
     source_dir, out_dir = Path(source), Path(out)
@@ -207,7 +214,12 @@ def transcribe_dir(
                 on_file(relative, "done" if error is None else "failed")
     except BaseException:  # Ctrl-C (or a callback's error): no new file starts, the ones in flight end and
         stopping.set()  # are recorded; one waiting for a slot or a retry stops waiting, unrecorded
-        pool.shutdown(wait=True, cancel_futures=True)  # (a second Ctrl-C stops the wait)
+        if on_stop:
+            on_stop()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:  # a second Ctrl-C: the files in flight are left to run on, unrecorded
+            raise LeftInFlight() from None
         raise
     pool.shutdown(wait=True)
     for made in clients:

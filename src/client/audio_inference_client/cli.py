@@ -321,11 +321,20 @@ def _transcribe_dir(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             attempts=args.attempts,
             on_file=on_file,
+            on_stop=lambda: _say(
+                "stopping: no new file starts; waiting for those in flight (Ctrl-C again to leave them)"
+            ),
         )
     except BadInputError as error:
         bar.close()
         _say(str(error))
         return EXIT_BAD_INPUT
+    except batch.LeftInFlight:
+        bar.close()
+        _say("left the files in flight unrecorded (their jobs run on); run the same command to do them again")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)  # their threads would hold a normal exit until they end
     except KeyboardInterrupt:  # the files in flight finished and are in the manifest
         bar.close()
         _say(f"interrupted: what finished is in {Path(args.out) / batch.MANIFEST}; run the same command to resume")
