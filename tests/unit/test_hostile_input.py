@@ -24,6 +24,7 @@ from service.jobs.requests import status_url_template
         (b"[" * 2000 + b"]" * 2000, "nests 2000 levels"),
         (b'{"n": ' + b"7" * 4301 + b"}", "has 4,301 characters (777777777777...)"),
         (b'{"n": 1e999}', "out of range"),
+        (b'{"n": 1e-400}', "the number 1e-400 is out of range: it is too small to tell from 0"),
         (b'{"n": NaN}', "NaN is not a JSON number"),
         (b'{"n": -Infinity}', "-Infinity is not a JSON number"),
         (b" " * 70_000, "at most 65,536"),
@@ -36,6 +37,10 @@ def test_json_bodies_are_bounded_before_and_while_parsing(body: bytes, fragment:
         parse_json_body(body)
     assert refused.value.status == 400 and fragment in refused.value.message
     assert len(refused.value.message) < 200
+
+
+def test_zeros_and_small_numbers_still_parse() -> None:
+    assert parse_json_body(b"[0, -0, 0.0, 0e5, 1e-300, 0.05]") == [0, 0, 0.0, 0.0, 1e-300, 0.05]
 
 
 def test_depth_is_counted_outside_strings_only() -> None:

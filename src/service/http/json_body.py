@@ -82,6 +82,8 @@ def _bounded(kind: type[int] | type[float]) -> Any:
         value = kind(text)
         if not math.isfinite(value):
             raise _Refused(f"the number {text} is out of range: send a finite number")
+        if value == 0 and any(digit in "123456789" for digit in text.lower().split("e")[0]):
+            raise _Refused(f"the number {text} is out of range: it is too small to tell from 0")
         return value
 
     return parse
