@@ -21,13 +21,13 @@ SHOWN_VALUE_CHARS = 200
 Lambda's 6 MB response limit and turn a 4xx into a 502."""
 
 
-def shown(value: object) -> str:
-    """`value`'s repr, cut to SHOWN_VALUE_CHARS characters with its length said when longer."""
+def shown(value: object, limit: int = SHOWN_VALUE_CHARS) -> str:
+    """`value`'s repr, cut to `limit` characters with its length said when longer."""
     text = repr(value)
-    if len(text) <= SHOWN_VALUE_CHARS:
+    if len(text) <= limit:
         return text
     size = f"{len(value):,} characters" if isinstance(value, (str, bytes)) else f"{len(text):,} characters shown"
-    return f"{text[:SHOWN_VALUE_CHARS]}... ({size})"
+    return f"{text[:limit]}... ({size})"
 
 
 class ConfigError(ValueError):

@@ -75,7 +75,7 @@ def parse_predict_request(
             raise errors.bad_request("the multipart/form-data content type has no boundary")
         if not _BOUNDARY.match(boundary):
             raise errors.bad_request(
-                f"the multipart boundary {_preview(boundary)} is invalid: allowed 1-70 characters of letters, "
+                f"the multipart boundary {shown(boundary, 40)} is invalid: allowed 1-70 characters of letters, "
                 "digits and '()+_,-./:=? (RFC 2046), not ending with a space"
             )
         form = _parse_multipart(body, raw_type, boundary)
@@ -106,11 +106,6 @@ def parse_predict_request(
 
 _BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
 """RFC 2046's bchars, 1-70 of them; python-multipart's parser refuses more than 256 in its constructor."""
-
-
-def _preview(value: str, limit: int = 40) -> str:
-    """A client's value, quoted and cut short: an error message never echoes kilobytes back."""
-    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 _FORMS_HINT = (
